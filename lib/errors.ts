@@ -1,0 +1,85 @@
+/**
+ * What a failure means for the drill's outcome and the CLI's exit code:
+ * - `input`: the request cannot be carried out as given (config, arguments, a target outside the
+ *   window, a copy that is not ours); nothing was created. Exit 2.
+ * - `backup`: the backups cannot deliver what was asked (a hole in the WAL, a restore that failed or
+ *   timed out). The drill is `failed`. Exit 1.
+ * - `tool`: restore-drill itself could not finish (an unreachable API, a bug). The drill is `error`. Exit 3.
+ */
+export type FailureKind = 'input' | 'backup' | 'tool';
+
+/** Base of every error restore-drill raises on purpose. Names are stable: Step Functions matches on them. */
+export class RestoreDrillError extends Error {
+  readonly kind: FailureKind;
+
+  constructor(kind: FailureKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'RestoreDrillError';
+    this.kind = kind;
+  }
+}
+
+export class ConfigError extends RestoreDrillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('input', message, options);
+    this.name = 'ConfigError';
+  }
+}
+
+export class TargetOutsideWindowError extends RestoreDrillError {
+  constructor(message: string) {
+    super('input', message);
+    this.name = 'TargetOutsideWindowError';
+  }
+}
+
+export class NotOurCopyError extends RestoreDrillError {
+  constructor(message: string) {
+    super('input', message);
+    this.name = 'NotOurCopyError';
+  }
+}
+
+/** Postgres binaries of the needed major version, or a user to run them as, are not to be had. */
+export class EnvironmentError extends RestoreDrillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('input', message, options);
+    this.name = 'EnvironmentError';
+  }
+}
+
+export class NoBaseBackupError extends RestoreDrillError {
+  constructor(message: string) {
+    super('backup', message);
+    this.name = 'NoBaseBackupError';
+  }
+}
+
+export class WalGapError extends RestoreDrillError {
+  readonly missingSegment: string;
+
+  constructor(message: string, missingSegment: string) {
+    super('backup', message);
+    this.name = 'WalGapError';
+    this.missingSegment = missingSegment;
+  }
+}
+
+export class RestoreFailedError extends RestoreDrillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('backup', message, options);
+    this.name = 'RestoreFailedError';
+  }
+}
+
+export class RestoreTimeoutError extends RestoreDrillError {
+  constructor(message: string) {
+    super('backup', message);
+    this.name = 'RestoreTimeoutError';
+  }
+}
+
+/** The kind of any error: ours carry it, anything else is a tool failure. */
+export function failureKindOf(error: unknown): FailureKind {
+  return error instanceof RestoreDrillError ? error.kind : 'tool';
+}

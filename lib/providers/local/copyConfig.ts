@@ -1,0 +1,113 @@
+import { quoteConfValue, type ConfSetting } from './postgresConf.ts';
+
+/**
+ * Settings a copy keeps from the source's config: those that change what queries return or that
+ * recovery needs (prepared transactions and their locks, commit timestamps). Everything else is
+ * dropped: paths into production (hba_file, ssl_*, log_directory, include ...), libraries
+ * (shared_preload_libraries would start pg_cron and run production's jobs), archiving, replication,
+ * and sizes meant for production's hardware.
+ */
+const KEPT_FROM_SOURCE = new Set([
+  'max_prepared_transactions', 'max_locks_per_transaction', 'max_pred_locks_per_transaction',
+  'track_commit_timestamp', 'timezone', 'datestyle', 'intervalstyle', 'default_text_search_config',
+  'extra_float_digits', 'bytea_output', 'standard_conforming_strings', 'default_table_access_method',
+  'password_encryption', 'max_wal_size', 'min_wal_size', 'checkpoint_timeout', 'full_page_writes',
+  'wal_compression',
+]);
+
+/** Settings a user may not override for a copy: they would reconnect it to production or expose it. */
+const OURS_ONLY = new Set([
+  'listen_addresses', 'port', 'unix_socket_directories', 'unix_socket_permissions', 'ssl', 'archive_mode',
+  'archive_command', 'archive_library', 'restore_command', 'recovery_target_time', 'recovery_target_action',
+  'recovery_target_inclusive', 'recovery_target_timeline', 'shared_preload_libraries', 'hba_file', 'ident_file',
+  'data_directory', 'config_file', 'max_logical_replication_workers', 'primary_conninfo', 'primary_slot_name',
+]);
+
+export interface CopyConfOptions {
+  copyName: string;
+  socketDir: string;
+  restoreCommand: string;
+  /** Postgres' text for recovery_target_time (explicit +00, never a Z); absent to replay the whole archive. */
+  recoveryTargetTime: string | undefined;
+  /** fsync on; off only for throwaway test copies whose timing nobody measures. */
+  durable: boolean;
+  sourceSettings: readonly ConfSetting[];
+  /** Extra settings from the user (copySettings), validated against OURS_ONLY. */
+  extraSettings?: Readonly<Record<string, string>> | undefined;
+}
+
+export function forbiddenCopySettings(names: readonly string[]): string[] {
+  return names.filter((name) => OURS_ONLY.has(name.toLowerCase()));
+}
+
+export function copyPostgresqlConf(options: CopyConfOptions): { text: string; dropped: string[] } {
+  const kept = new Map<string, string>();
+  const dropped = new Set<string>();
+  for (const setting of options.sourceSettings) {
+    if (KEPT_FROM_SOURCE.has(setting.name)) kept.set(setting.name, setting.value);
+    else dropped.add(setting.name);
+  }
+  const ours: [string, string][] = [
+    ['listen_addresses', '127.0.0.1'],
+    ['unix_socket_directories', options.socketDir],
+    ['unix_socket_permissions', '0700'],
+    ['ssl', 'off'],
+    ['archive_mode', 'off'],
+    ['archive_command', ''],
+    ['shared_preload_libraries', ''],
+    ['session_preload_libraries', ''],
+    ['local_preload_libraries', ''],
+    ['max_logical_replication_workers', '0'],
+    ['max_sync_workers_per_subscription', '0'],
+    ['autovacuum', 'off'],
+    // Without hot standby nobody can connect before promotion, and no setting has to match the source's.
+    ['hot_standby', 'off'],
+    ['logging_collector', 'off'],
+    ['log_destination', 'stderr'],
+    ['log_line_prefix', '%m [%p] '],
+    ['log_timezone', 'UTC'],
+    ['cluster_name', options.copyName],
+    ['fsync', options.durable ? 'on' : 'off'],
+    ['restore_command', options.restoreCommand],
+    ['recovery_target_action', 'promote'],
+    ['recovery_target_inclusive', 'on'],
+    ['recovery_target_timeline', 'latest'],
+    ...(options.recoveryTargetTime ? ([['recovery_target_time', options.recoveryTargetTime]] as [string, string][]) : []),
+  ];
+  const lines = [
+    `# Written by restore-drill for copy ${options.copyName}. The source's own files are kept beside`,
+    '# this one as *.from-source; only settings that change query results were taken from them.',
+    ...[...kept].map(([name, value]) => `${name} = ${quoteConfValue(value)}`),
+    ...Object.entries(options.extraSettings ?? {}).map(([name, value]) => `${name} = ${quoteConfValue(value)}`),
+    ...ours.map(([name, value]) => `${name} = ${quoteConfValue(value)}`),
+  ];
+  return { text: `${lines.join('\n')}\n`, dropped: [...dropped].filter((name) => !kept.has(name)).sort() };
+}
+
+/** Only local connections: the private socket folder without a password, loopback with one. */
+export const COPY_PG_HBA = [
+  '# Written by restore-drill: this copy holds production data; it is reachable from this machine only.',
+  'local all all trust',
+  'host all all 127.0.0.1/32 scram-sha-256',
+  'host all all ::1/128 scram-sha-256',
+  '',
+].join('\n');
+
+/** A restore_command script: reads from the archive (plain or .gz), never writes there. */
+export function restoreScript(archiveDir: string): string {
+  const quoted = `'${archiveDir.replaceAll("'", `'\\''`)}'`;
+  return [
+    '#!/bin/sh',
+    '# restore_command of a restore-drill copy: $1 = WAL file name, $2 = where Postgres wants it.',
+    `archive=${quoted}`,
+    'if [ -f "$archive/$1" ]; then exec cp "$archive/$1" "$2"; fi',
+    'if [ -f "$archive/$1.gz" ]; then exec gzip -dc "$archive/$1.gz" > "$2"; fi',
+    'exit 1',
+    '',
+  ].join('\n');
+}
+
+/** recovery_target_time text: Postgres 15 rejects ISO's `Z` ("invalid value"), so always `+00`. */
+export function recoveryTargetTime(time: Date): string {
+  return `${time.toISOString().replace('T', ' ').replace('Z', '')}+00`;
+}

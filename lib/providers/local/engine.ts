@@ -1,0 +1,311 @@
+import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import pg from 'pg';
+import { NotOurCopyError, RestoreTimeoutError, RestoreFailedError, RestoreDrillError } from '../../errors.ts';
+import { onShutdown } from '../../shutdown.ts';
+import { execOk } from '../../util/exec.ts';
+import type { ConnectionInfo, CopyPoll } from '../types.ts';
+import { findPgBinaries } from './binaries.ts';
+import { COPY_PG_HBA, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreScript } from './copyConfig.ts';
+import { planRestore, type LocalSource, type RestorePlan, type RestoreTarget } from './plan.ts';
+import { parseConf } from './postgresConf.ts';
+import { ensureScratchRoot, scratchFolders } from './scratch.ts';
+import { logReasonOf, serverStatus, startServer, stopServer } from './server.ts';
+import { serverUser, serverUserCan, type ServerUser } from './serverUser.ts';
+
+export const MARKER_FILE = 'restore-drill.json';
+export const COPY_NAME = /^rd-[a-z][a-z0-9-]{0,30}-\d{14}-[a-z0-9]{4}$/;
+
+export interface StartCopyOptions {
+  source: LocalSource;
+  target: RestoreTarget;
+  /** rd-<database>-<yyyymmddhhmmss>-<4 random>; see copyName(). */
+  name: string;
+  expiresAt: Date;
+  /** Who the copy's readiness check connects as (the copy's roles are the source's). */
+  connection: { database: string; user: string };
+  pgBin?: string | undefined;
+  embeddedOnly?: boolean;
+  /** fsync in the copy (default on). Off only for test copies nobody times. */
+  durable?: boolean;
+  copySettings?: Readonly<Record<string, string>> | undefined;
+}
+
+/** A local copy, as plain JSON (it travels between steps like any provider's handle). */
+export interface LocalCopyHandle {
+  provider: 'local';
+  name: string;
+  dir: string;
+  dataDir: string;
+  socketDir: string;
+  logFile: string;
+  pid: number;
+  port: number;
+  pgVersion: string;
+  backup: string;
+  target: { kind: 'latest' } | { kind: 'time'; time: string };
+  replayToEnd: boolean;
+  connection: { database: string; user: string };
+  createdAt: string;
+  expiresAt: string;
+  /** Settings of the source's config that the copy did not take (names only). */
+  droppedSettings: string[];
+}
+
+interface Marker {
+  managed: true;
+  handle: LocalCopyHandle;
+}
+
+const cleanups = new Map<string, () => void>();
+
+/** The copy's name: rd-<database>-<yyyymmddhhmmss>-<4 random>. */
+export function copyName(database: string, now: Date, random: () => number = Math.random): string {
+  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+  const suffix = Array.from({ length: 4 }, () => 'abcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(random() * 36)]).join('');
+  return `rd-${database}-${stamp}-${suffix}`;
+}
+
+/**
+ * Plans (nothing is created when the target is outside the window or the WAL has a hole), then
+ * copies the base backup into the scratch root, writes an isolated config and recovery settings,
+ * and starts the server. Returns at once; pollCopy() tells when the copy is promoted.
+ */
+export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHandle> {
+  if (!COPY_NAME.test(options.name)) {
+    throw new RestoreDrillError('input', `copy name ${JSON.stringify(options.name)} does not match rd-<database>-<yyyymmddhhmmss>-<4 random>`);
+  }
+  const forbidden = forbiddenCopySettings(Object.keys(options.copySettings ?? {}));
+  if (forbidden.length > 0) {
+    throw new RestoreDrillError('input', `copySettings may not set ${forbidden.join(', ')}: restore-drill sets them to keep the copy isolated`);
+  }
+  const source = { baseBackups: resolve(options.source.baseBackups), walArchive: resolve(options.source.walArchive) };
+  const plan = await planRestore(source, options.target);
+  const binaries = await findPgBinaries({ major: plan.backup.pgMajor, explicit: options.pgBin, embeddedOnly: options.embeddedOnly ?? false });
+  const user = await serverUser();
+  await ensureScratchRoot();
+
+  const dir = join(scratchFolders.copies(), options.name);
+  await mkdir(dir, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
+    throw new RestoreDrillError('input', `a copy named ${options.name} already exists (${dir}): ${error.code}`);
+  });
+  const handle: LocalCopyHandle = {
+    provider: 'local',
+    name: options.name,
+    dir,
+    dataDir: join(dir, 'data'),
+    socketDir: join(dir, 'socket'),
+    logFile: join(dir, 'server.log'),
+    pid: 0,
+    port: 0,
+    pgVersion: binaries.version,
+    backup: plan.backup.path,
+    target: options.target.kind === 'latest' ? { kind: 'latest' } : { kind: 'time', time: options.target.time.toISOString() },
+    replayToEnd: plan.replayToEnd,
+    connection: options.connection,
+    createdAt: new Date().toISOString(),
+    expiresAt: options.expiresAt.toISOString(),
+    droppedSettings: [],
+  };
+  cleanups.set(handle.name, onShutdown(() => destroyCopy(handle.name)));
+  try {
+    await writeMarker(handle);
+    await copyBackup(plan, handle);
+    const archiveDir = await walReachableByServer(user, source.walArchive, plan, handle);
+    handle.droppedSettings = await configureCopy(handle, plan, archiveDir, options);
+    await handOver(user, handle);
+    const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile });
+    handle.pid = server.pid;
+    handle.port = server.port;
+    await writeMarker(handle);
+    return handle;
+  } catch (error) {
+    await destroyCopy(handle.name).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Where the copy stands: still recovering, promoted (with its connection), or dead. */
+export async function pollCopy(handle: LocalCopyHandle): Promise<CopyPoll> {
+  const status = await serverStatus(handle);
+  if (!status.alive) return { state: 'failed', reason: `the copy's server stopped during recovery: ${await logReasonOf(handle)}` };
+  if (status.state !== 'ready') return { state: 'pending', detail: status.state ?? 'starting' };
+  const connection = connectionOf(handle);
+  const client = new pg.Client({ host: connection.host, port: connection.port, database: connection.database, user: connection.user });
+  try {
+    await client.connect();
+    // Read before anything could restart the copy: a restart forgets the last replayed commit.
+    const { rows } = await client.query<{ in_recovery: boolean; replayed: Date | null }>(
+      'select pg_is_in_recovery() as in_recovery, pg_last_xact_replay_timestamp() as replayed',
+    );
+    const row = rows[0]!;
+    if (row.in_recovery) return { state: 'pending', detail: 'in recovery' };
+    return { state: 'ready', connection, lastReplayedAt: row.replayed ? row.replayed.toISOString() : null };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (/does not exist/.test(message)) {
+      return { state: 'failed', reason: `the copy is up but refuses ${connection.user}@${connection.database}: ${message}` };
+    }
+    return { state: 'pending', detail: message };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export function connectionOf(handle: LocalCopyHandle): ConnectionInfo {
+  return {
+    host: handle.socketDir,
+    port: handle.port,
+    database: handle.connection.database,
+    user: handle.connection.user,
+    passwordFrom: 'none: the copy trusts its private Unix socket (loopback TCP needs the role\'s password from the source)',
+  };
+}
+
+export interface RestoreCopyOptions extends StartCopyOptions {
+  timeoutMs: number;
+  onProgress?: (detail: string) => void;
+}
+
+/** start + wait: resolves with a promoted copy, or removes it and throws. */
+export async function restoreCopy(
+  options: RestoreCopyOptions,
+): Promise<{ handle: LocalCopyHandle; connection: ConnectionInfo; lastReplayedAt: string | null }> {
+  const handle = await startCopy(options);
+  try {
+    const deadline = Date.now() + options.timeoutMs;
+    for (;;) {
+      const poll = await pollCopy(handle);
+      if (poll.state === 'ready') return { handle, connection: poll.connection, lastReplayedAt: poll.lastReplayedAt };
+      if (poll.state === 'failed') throw new RestoreFailedError(poll.reason);
+      options.onProgress?.(poll.detail ?? 'pending');
+      if (Date.now() > deadline) {
+        throw new RestoreTimeoutError(`copy ${handle.name} was not ready after ${Math.round(options.timeoutMs / 1000)} s (restore timeout)`);
+      }
+      await delay(50);
+    }
+  } catch (error) {
+    await destroyCopy(handle.name).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The copy stays when this process ends (restore --keep): no cleanup on SIGINT/SIGTERM any more. */
+export function keepCopy(name: string): void {
+  cleanups.get(name)?.();
+  cleanups.delete(name);
+}
+
+/**
+ * Stops a copy's server and removes its folder. Refuses (NotOurCopyError) anything that is not a
+ * folder of ours: outside the scratch root's copies, a name not of our form, or without our marker.
+ */
+export async function destroyCopy(name: string): Promise<void> {
+  if (!COPY_NAME.test(name)) throw new NotOurCopyError(`"${name}" is not a restore-drill copy name (rd-<database>-<yyyymmddhhmmss>-<4 random>)`);
+  const dir = join(scratchFolders.copies(), name);
+  const marker = await readMarker(dir);
+  if (!marker) {
+    const exists = await stat(dir).then(() => true, () => false);
+    if (!exists) throw new NotOurCopyError(`there is no copy named ${name} in ${scratchFolders.copies()}`);
+    // A folder made before the marker was written (a crash right after mkdir): ours by its name and place, but empty of servers.
+    const entries = await readdirSafe(dir);
+    if (entries.length > 0) throw new NotOurCopyError(`${dir} carries no ${MARKER_FILE} marker; restore-drill removes only copies it marked as its own`);
+  }
+  if (marker?.handle.pid) await stopServer(marker.handle, 'immediate');
+  await rm(dir, { recursive: true, force: true });
+  keepCopy(name);
+}
+
+/** Copies of ours in the scratch root (for drop, the janitor and tests). */
+export async function listCopies(): Promise<LocalCopyHandle[]> {
+  const handles: LocalCopyHandle[] = [];
+  for (const name of await readdirSafe(scratchFolders.copies())) {
+    const marker = COPY_NAME.test(name) ? await readMarker(join(scratchFolders.copies(), name)) : undefined;
+    if (marker) handles.push(marker.handle);
+  }
+  return handles;
+}
+
+async function readdirSafe(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
+}
+
+async function readMarker(dir: string): Promise<Marker | undefined> {
+  const text = await readFile(join(dir, MARKER_FILE), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const marker = JSON.parse(text) as Marker;
+  return marker.managed === true && marker.handle?.dir === dir ? marker : undefined;
+}
+
+async function writeMarker(handle: LocalCopyHandle): Promise<void> {
+  const marker: Marker = { managed: true, handle };
+  await writeFile(join(handle.dir, `${MARKER_FILE}.tmp`), JSON.stringify(marker, null, 2));
+  await rename(join(handle.dir, `${MARKER_FILE}.tmp`), join(handle.dir, MARKER_FILE));
+}
+
+const NOT_COPIED = ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'recovery.signal', 'recovery.conf', 'current_logfiles'];
+
+async function copyBackup(plan: RestorePlan, handle: LocalCopyHandle): Promise<void> {
+  await execOk('cp', ['-a', plan.backup.path, handle.dataDir]);
+  await Promise.all(NOT_COPIED.map((file) => rm(join(handle.dataDir, file), { force: true })));
+  const pgWal = join(handle.dataDir, 'pg_wal');
+  if ((await lstat(pgWal)).isSymbolicLink()) {
+    // A symlinked pg_wal would have the copy write into the source's WAL folder: copy its content instead.
+    const target = resolve(plan.backup.path, await readlink(pgWal));
+    await rm(pgWal);
+    await execOk('cp', ['-a', target, pgWal]);
+  }
+  await mkdir(handle.socketDir, { mode: 0o700 });
+}
+
+/** The archive when the server's user can read it; else the planned WAL files copied into the copy's folder. */
+async function walReachableByServer(user: ServerUser, archiveDir: string, plan: RestorePlan, handle: LocalCopyHandle): Promise<string> {
+  const fromArchive = [...plan.walFiles, ...plan.historyFiles].filter((file) => file.path.startsWith(`${archiveDir}/`));
+  const probe = fromArchive[0];
+  if (!user.runAs || ((await serverUserCan(user, 'enter', archiveDir)) && (!probe || (await serverUserCan(user, 'read', probe.path))))) {
+    return archiveDir;
+  }
+  const staged = join(handle.dir, 'wal');
+  await mkdir(staged, { mode: 0o700 });
+  for (const file of fromArchive) await copyFile(file.path, join(staged, basename(file.path)));
+  return staged;
+}
+
+async function configureCopy(handle: LocalCopyHandle, plan: RestorePlan, archiveDir: string, options: StartCopyOptions): Promise<string[]> {
+  const sourceSettings = [];
+  for (const file of ['postgresql.conf', 'postgresql.auto.conf', 'pg_hba.conf', 'pg_ident.conf']) {
+    const path = join(handle.dataDir, file);
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
+    if (file.startsWith('postgresql')) sourceSettings.push(...parseConf(text).settings);
+    await rename(path, `${path}.from-source`);
+  }
+  const script = join(handle.dir, 'restore-wal.sh');
+  await writeFile(script, restoreScript(archiveDir), { mode: 0o700 });
+  const conf = copyPostgresqlConf({
+    copyName: handle.name,
+    socketDir: handle.socketDir,
+    restoreCommand: `'${script}' %f %p`,
+    recoveryTargetTime: plan.replayToEnd || plan.target.kind === 'latest' ? undefined : recoveryTargetTime(plan.target.time),
+    durable: options.durable ?? true,
+    sourceSettings,
+    extraSettings: options.copySettings,
+  });
+  await writeFile(join(handle.dataDir, 'postgresql.conf'), conf.text);
+  await writeFile(join(handle.dataDir, 'postgresql.auto.conf'), '# Emptied by restore-drill: see postgresql.conf\n');
+  await writeFile(join(handle.dataDir, 'pg_hba.conf'), COPY_PG_HBA);
+  await writeFile(join(handle.dataDir, 'pg_ident.conf'), '');
+  await writeFile(join(handle.dataDir, 'recovery.signal'), '');
+  return conf.dropped;
+}
+
+/** The server's user owns the data and socket folders (0700, as Postgres demands) and the WAL script. */
+async function handOver(user: ServerUser, handle: LocalCopyHandle): Promise<void> {
+  await chmod(handle.dataDir, 0o700);
+  if (!user.runAs) return;
+  await execOk('chown', ['-R', `${user.uid}:${user.gid}`, handle.dataDir, handle.socketDir]);
+  await chown(join(handle.dir, 'restore-wal.sh'), user.uid, user.gid);
+  const staged = join(handle.dir, 'wal');
+  if (await stat(staged).then(() => true, () => false)) await execOk('chown', ['-R', `${user.uid}:${user.gid}`, staged]);
+}

@@ -1,0 +1,161 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { RestoreFailedError } from '../../errors.ts';
+import { tool, type PgBinaries } from './binaries.ts';
+import type { ServerUser } from './serverUser.ts';
+
+/** A running postgres process: its data folder, socket folder, loopback port and log. */
+export interface ServerLocation {
+  pid: number;
+  port: number;
+  dataDir: string;
+  socketDir: string;
+  logFile: string;
+}
+
+export interface StartServerOptions {
+  binaries: PgBinaries;
+  user: ServerUser;
+  dataDir: string;
+  socketDir: string;
+  logFile: string;
+}
+
+const POLL_MS = 25;
+// Ports 32768-60999 are Linux's ephemeral range: a server there can collide with outgoing connections.
+const PORT_LOW = 20_000;
+const PORT_HIGH = 32_700;
+
+/**
+ * Starts `postgres` detached (a kept copy outlives the CLI) on a free loopback port below the
+ * ephemeral range, and returns once it listens. A port taken in the meantime is retried with another.
+ */
+export async function startServer(options: StartServerOptions): Promise<ServerLocation> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeLoopbackPort();
+    const log = openSync(options.logFile, 'a');
+    const child = spawn(tool(options.binaries, 'postgres'), ['-D', options.dataDir, '-p', String(port), '-k', options.socketDir], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', TZ: 'UTC' },
+      ...(options.user.runAs ?? {}),
+    });
+    closeSync(log);
+    child.unref();
+    const pid = child.pid;
+    if (pid === undefined) throw new RestoreFailedError(`could not start ${tool(options.binaries, 'postgres')}`);
+    const location = { pid, port, dataDir: options.dataDir, socketDir: options.socketDir, logFile: options.logFile };
+    for (;;) {
+      const status = await serverStatus(location);
+      if (status.alive && status.listening) return location;
+      if (!status.alive) {
+        const log = await readFile(options.logFile, 'utf8').catch(() => '');
+        if (attempt < 5 && /could not bind|Address already in use|could not create any TCP\/IP sockets/.test(log)) break;
+        throw new RestoreFailedError(`the Postgres server for ${options.dataDir} exited at start: ${logReason(log)}`);
+      }
+      await delay(POLL_MS);
+    }
+  }
+}
+
+export interface ServerStatus {
+  alive: boolean;
+  /** postmaster.pid's status line: starting, ready, standby, stopping. */
+  state: string | undefined;
+  listening: boolean;
+}
+
+/** What postmaster.pid says about a server (lines: pid, data dir, start, port, socket dir, listen address, shmem, status). */
+export async function serverStatus(location: Pick<ServerLocation, 'pid' | 'dataDir'>): Promise<ServerStatus> {
+  const alive = await isRunning(location.pid);
+  const lines = (await readFile(join(location.dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n');
+  const ours = lines[0]?.trim() === String(location.pid);
+  return {
+    alive,
+    state: ours ? lines[7]?.trim() || undefined : undefined,
+    listening: ours && Boolean(lines[5]?.trim()),
+  };
+}
+
+/** Waits until the server reports `ready`; fails with the server's own words when it dies first. */
+export async function waitUntilReady(
+  location: ServerLocation,
+  options: { timeoutMs: number; onTimeout: () => Error },
+): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  for (;;) {
+    const status = await serverStatus(location);
+    if (status.alive && status.state === 'ready') return;
+    if (!status.alive) throw new RestoreFailedError(`the Postgres server stopped: ${await logReasonOf(location)}`);
+    if (Date.now() > deadline) throw options.onTimeout();
+    await delay(POLL_MS);
+  }
+}
+
+/**
+ * Stops a server: `immediate` (SIGQUIT) for a copy we throw away anyway, `fast` (SIGINT) otherwise;
+ * SIGKILL if it has not gone after the grace period. Signals only a live postgres process for this data folder.
+ */
+export async function stopServer(
+  location: Pick<ServerLocation, 'pid' | 'dataDir'>,
+  mode: 'fast' | 'immediate' = 'immediate',
+  graceMs = 15_000,
+): Promise<void> {
+  if (!(await isOurPostgres(location))) return;
+  process.kill(location.pid, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
+  const deadline = Date.now() + graceMs;
+  while (await isRunning(location.pid)) {
+    if (Date.now() > deadline) {
+      process.kill(location.pid, 'SIGKILL');
+      while (await isRunning(location.pid)) await delay(POLL_MS);
+      return;
+    }
+    await delay(POLL_MS);
+  }
+}
+
+async function isOurPostgres(location: Pick<ServerLocation, 'pid' | 'dataDir'>): Promise<boolean> {
+  if (!(await isRunning(location.pid))) return false;
+  const cmdline = await readFile(`/proc/${location.pid}/cmdline`, 'utf8').catch(() => undefined);
+  // Where /proc is missing (macOS) the pid file decides: it names the pid only while that server runs.
+  return cmdline === undefined ? (await serverStatus(location)).state !== undefined : cmdline.includes(location.dataDir);
+}
+
+/** A zombie (exited, not yet reaped) counts as gone. */
+export async function isRunning(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return stat === undefined || !/^\d+ \(.*\) Z/.test(stat);
+}
+
+export async function logReasonOf(location: Pick<ServerLocation, 'logFile'>): Promise<string> {
+  return logReason(await readFile(location.logFile, 'utf8').catch(() => ''));
+}
+
+/** The server's last FATAL/PANIC/ERROR lines, or its last lines. Recovery messages carry no row values. */
+export function logReason(log: string): string {
+  const lines = log.split('\n').filter(Boolean);
+  const serious = lines.filter((line) => /\b(FATAL|PANIC|ERROR):/.test(line));
+  const chosen = (serious.length ? serious : lines).slice(-3).map((line) => line.replace(/^.*?\b(FATAL|PANIC|ERROR|LOG):\s+/, '$1: '));
+  return chosen.join(' | ') || 'no log output';
+}
+
+async function freeLoopbackPort(): Promise<number> {
+  for (;;) {
+    const port = PORT_LOW + Math.floor(Math.random() * (PORT_HIGH - PORT_LOW));
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Work to finish before the process ends on SIGINT or SIGTERM: stop servers, remove copies.
+ * The handlers are installed on first use; after the cleanups ran the process exits with
+ * 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
+ */
+type Cleanup = () => Promise<void>;
+
+const cleanups = new Map<symbol, Cleanup>();
+let installed = false;
+let shuttingDown = false;
+
+const exitCodes = { SIGINT: 130, SIGTERM: 143 } as const;
+
+export function onShutdown(cleanup: Cleanup): () => void {
+  install();
+  const key = Symbol('cleanup');
+  cleanups.set(key, cleanup);
+  return () => {
+    cleanups.delete(key);
+  };
+}
+
+/** Runs every registered cleanup once (also usable by tests and the CLI on its own errors). */
+export async function runShutdownCleanups(): Promise<void> {
+  const pending = [...cleanups.values()];
+  cleanups.clear();
+  await Promise.allSettled(pending.map((cleanup) => cleanup()));
+}
+
+function install(): void {
+  if (installed) return;
+  installed = true;
+  for (const signal of Object.keys(exitCodes) as (keyof typeof exitCodes)[]) {
+    process.on(signal, () => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      process.stderr.write(`\nreceived ${signal}: removing copies and stopping servers before exiting\n`);
+      void runShutdownCleanups().finally(() => process.exit(exitCodes[signal]));
+    });
+  }
+}

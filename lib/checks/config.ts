@@ -1,0 +1,115 @@
+import { z } from 'zod';
+
+const identifier = z
+  .string()
+  .min(1)
+  .max(63, 'Postgres truncates identifiers longer than 63 bytes')
+  .refine((name) => !name.includes('\0'), 'an identifier cannot contain a NUL character');
+
+/** A table, optionally schema-qualified: `orders`, `sales.orders`, `"odd.name"`, `sales."odd.name"`. */
+const tableName = z.string().min(1).refine((name) => !name.includes('\0'), 'a table name cannot contain a NUL character');
+
+export const ledgerConfigSchema = z
+  .object({
+    /** The Drizzle migrations folder (drizzle-kit's `out`), 0.x or 1.x layout, relative to the config file. */
+    migrationsFolder: z.string().min(1),
+    /** @default 'drizzle' */
+    schema: identifier.default('drizzle'),
+    /** @default '__drizzle_migrations' */
+    table: identifier.default('__drizzle_migrations'),
+    /**
+     * `all-applied`: every migration in the repo is in the copy's ledger. `prefix`: migrations newer
+     * than every applied one may be missing (the target predates a deploy).
+     * @default 'all-applied'
+     */
+    expect: z.enum(['all-applied', 'prefix']).default('all-applied'),
+  })
+  .strict();
+
+export const rowCountRuleSchema = z
+  .object({
+    table: tableName,
+    min: z.number().int().nonnegative().optional(),
+    max: z.number().int().nonnegative().optional(),
+    /**
+     * Rows with `column <= target - marginSeconds`, counted on the source (read-only) and on the copy,
+     * must be equal. Needs the database's `source` connection.
+     */
+    asOf: z.object({ column: identifier, marginSeconds: z.number().nonnegative() }).strict().optional(),
+    /** Fails when the count fell by more than this against the previous drill's count. */
+    maxDropPercent: z.number().min(0).max(100).optional(),
+  })
+  .strict()
+  .refine((rule) => rule.min === undefined || rule.max === undefined || rule.min <= rule.max, {
+    message: 'min is greater than max',
+    path: ['max'],
+  });
+
+export const rowCountsConfigSchema = z.array(rowCountRuleSchema).min(1);
+
+export const freshnessConfigSchema = z
+  .object({
+    table: tableName,
+    /** A timestamp column written on every change, e.g. `updated_at` or `created_at` of an append-only table. */
+    column: identifier,
+    /** @default the database's rpoTargetSeconds */
+    maxLagSeconds: z.number().nonnegative().optional(),
+  })
+  .strict();
+
+/** The `checks` of one database. */
+export const checksConfigSchema = z
+  .object({
+    /** Every check query's statement_timeout. A freshly restored RDS copy loads its storage lazily: first scans are slow. */
+    statementTimeoutMs: z.number().int().positive().default(300_000),
+    /** Row-count queries in flight at once. */
+    concurrency: z.number().int().min(1).max(64).default(4),
+    ledger: ledgerConfigSchema.optional(),
+    rowCounts: rowCountsConfigSchema.optional(),
+    freshness: freshnessConfigSchema.optional(),
+  })
+  .strict();
+
+/**
+ * The read-only connection to the production database that `asOf` needs. No password field: it
+ * comes from an environment variable or a secret, never from the config file.
+ */
+export const sourceConnectionSchema = z
+  .object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(5432),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    passwordEnv: z.string().min(1).optional(),
+    passwordSecretArn: z.string().min(1).optional(),
+    ssl: z.boolean().default(true),
+  })
+  .strict()
+  .refine((source) => !(source.passwordEnv && source.passwordSecretArn), {
+    message: 'give passwordEnv or passwordSecretArn, not both',
+  });
+
+export type LedgerConfig = z.output<typeof ledgerConfigSchema>;
+export type RowCountRule = z.output<typeof rowCountRuleSchema>;
+export type RowCountsConfig = z.output<typeof rowCountsConfigSchema>;
+export type FreshnessConfig = z.output<typeof freshnessConfigSchema>;
+export type ChecksConfig = z.output<typeof checksConfigSchema>;
+export type SourceConnectionConfig = z.output<typeof sourceConnectionSchema>;
+
+/**
+ * Problems that only show with the database around the checks, for lib/config to report with all
+ * others: `asOf` without a source connection.
+ */
+export function checksConfigProblems(checks: ChecksConfig, database: { hasSource: boolean }): string[] {
+  const problems: string[] = [];
+  if (!database.hasSource) {
+    for (const [index, rule] of (checks.rowCounts ?? []).entries()) {
+      if (rule.asOf) {
+        problems.push(
+          `checks.rowCounts[${index}] (${JSON.stringify(rule.table)}): asOf counts rows on the source too, but the database has no source connection; add one (host, port, database, user) or drop asOf`,
+        );
+      }
+    }
+  }
+  return problems;
+}

@@ -1,0 +1,305 @@
+import type pg from 'pg';
+import type { RowCountRule } from './config.ts';
+import { closeSession, isStatementTimeout, isUndefinedObject, openSession, qualifiedTable, quoteIdent, safeError, type SafeError, type SessionOptions } from './sql.ts';
+import { worstStatus, type CheckContext, type CheckResult, type CheckStatus } from './types.ts';
+
+export interface RowCountRuleResult {
+  table: string;
+  status: CheckStatus;
+  summary: string;
+  /** Exact count(*) in the copy; null when it could not be counted. */
+  count: number | null;
+  min?: number;
+  max?: number;
+  asOf?: { column: string; cutoff: string; sourceCount: number | null; copyCount: number | null };
+  maxDropPercent?: number;
+  previousCount?: number | null;
+  dropPercent?: number | null;
+  error?: SafeError;
+}
+
+export interface RowCountsDetails {
+  rules: RowCountRuleResult[];
+  /** Counts by table as configured: the next drill's `previousCounts`. */
+  counts: Record<string, number>;
+  concurrency: number;
+  /** Queries sent to the copy for the plain counts; small tables share one. */
+  countQueries: number;
+}
+
+/** Tables up to this size on disk are counted together with others in one query. */
+const SMALL_TABLE_BYTES = 8 * 1024 * 1024;
+const MAX_BATCH_BYTES = 32 * 1024 * 1024;
+const MAX_BATCH_TABLES = 100;
+
+type Outcome = { ok: true; count: number } | { ok: false; missing: boolean; timeout: boolean; error: SafeError };
+
+/** A few sessions on one database, opened on first use and shared by queued work. */
+class SessionPool {
+  private readonly config: pg.ClientConfig;
+  private readonly options: SessionOptions;
+  private readonly size: number;
+  private readonly idle: pg.Client[] = [];
+  private readonly all: pg.Client[] = [];
+  private readonly waiting: ((client: pg.Client) => void)[] = [];
+  private opening = 0;
+
+  constructor(config: pg.ClientConfig, options: SessionOptions, size: number) {
+    this.config = config;
+    this.options = options;
+    this.size = size;
+  }
+
+  async use<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+    const client = await this.acquire();
+    try {
+      return await work(client);
+    } finally {
+      this.release(client);
+    }
+  }
+
+  private async acquire(): Promise<pg.Client> {
+    const idle = this.idle.pop();
+    if (idle) return idle;
+    if (this.all.length + this.opening < this.size) {
+      this.opening += 1;
+      try {
+        const client = await openSession(this.config, this.options);
+        this.all.push(client);
+        return client;
+      } finally {
+        this.opening -= 1;
+      }
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(client: pg.Client): void {
+    const next = this.waiting.shift();
+    if (next) next(client);
+    else this.idle.push(client);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((client) => closeSession(client)));
+  }
+}
+
+async function countOne(client: pg.Client, sql: string, params: unknown[] = []): Promise<Outcome> {
+  try {
+    const { rows } = await client.query<{ count: string }>(sql, params);
+    return { ok: true, count: Number(rows[0]!.count) };
+  } catch (error) {
+    return { ok: false, missing: isUndefinedObject(error), timeout: isStatementTimeout(error), error: safeError(error) };
+  }
+}
+
+interface Target {
+  /** The relation's SQL name, e.g. "sales"."orders". */
+  sql: string;
+  oid: number | null;
+  relkind: string | null;
+  bytes: number | null;
+  outcome?: Outcome;
+}
+
+/** Looks every table up in one query: whether it exists, and its size on disk (to batch the small ones). */
+async function resolveTables(client: pg.Client, names: readonly string[]): Promise<{ oid: number | null; relkind: string | null; bytes: number | null }[]> {
+  const { rows } = await client.query<{ ord: string; oid: string | null; relkind: string | null; bytes: string | null }>(
+    `select n.ord, c.oid::int8::text as oid, c.relkind::text as relkind,
+            case when c.relkind in ('r', 'm', 't') then pg_relation_size(c.oid)
+                 when c.relkind = 'p' then (select coalesce(sum(pg_relation_size(t.relid)), 0) from pg_partition_tree(c.oid) t)
+            end::text as bytes
+       from unnest($1::text[]) with ordinality as n(name, ord)
+       left join pg_class c on c.oid = to_regclass(n.name)
+      order by n.ord`,
+    [names],
+  );
+  return rows.map((row) => ({
+    oid: row.oid === null ? null : Number(row.oid),
+    relkind: row.relkind,
+    bytes: row.bytes === null ? null : Number(row.bytes),
+  }));
+}
+
+/** Small tables grouped into batches (at least two per session, so that all sessions keep busy), largest work first. */
+function planCountQueries(targets: readonly Target[], concurrency: number): Target[][] {
+  const small = targets.filter((t) => t.bytes !== null && t.bytes <= SMALL_TABLE_BYTES).sort((a, b) => b.bytes! - a.bytes!);
+  const alone = targets.filter((t) => !small.includes(t));
+  const smallBytes = small.reduce((sum, t) => sum + t.bytes!, 0);
+  const batchBytes = Math.max(1, Math.min(MAX_BATCH_BYTES, Math.ceil(smallBytes / (concurrency * 2))));
+  const batchTables = Math.max(1, Math.min(MAX_BATCH_TABLES, Math.ceil(small.length / (concurrency * 2))));
+  const batches: Target[][] = [];
+  let current: Target[] = [];
+  let currentBytes = 0;
+  for (const target of small) {
+    if (current.length > 0 && (current.length >= batchTables || currentBytes + target.bytes! > batchBytes)) {
+      batches.push(current);
+      current = [];
+      currentBytes = 0;
+    }
+    current.push(target);
+    currentBytes += target.bytes!;
+  }
+  if (current.length > 0) batches.push(current);
+  const weight = (group: Target[]) => group.reduce((sum, t) => sum + (t.bytes ?? Number.MAX_SAFE_INTEGER / 4), 0);
+  return [...alone.map((t) => [t]), ...batches].sort((a, b) => weight(b) - weight(a));
+}
+
+async function countBatch(client: pg.Client, batch: Target[]): Promise<void> {
+  if (batch.length === 1) {
+    batch[0]!.outcome = await countOne(client, `select count(*) as count from ${batch[0]!.sql}`);
+    return;
+  }
+  try {
+    const sql = batch.map((t, i) => `select ${i} as i, count(*) as count from ${t.sql}`).join(' union all ');
+    const { rows } = await client.query<{ i: number; count: string }>(sql);
+    for (const row of rows) batch[row.i]!.outcome = { ok: true, count: Number(row.count) };
+  } catch {
+    // Count them one by one so that the error names its table.
+    for (const target of batch) target.outcome = await countOne(client, `select count(*) as count from ${target.sql}`);
+  }
+}
+
+function failureText(table: string, outcome: Outcome & { ok: false }, where: 'copy' | 'source', timeoutMs: number): { status: CheckStatus; summary: string } {
+  if (outcome.missing) return { status: 'fail', summary: `${table}: ${outcome.error.message} (in the ${where})` };
+  if (outcome.timeout) return { status: 'error', summary: `${table}: counting in the ${where} exceeded the statement_timeout of ${timeoutMs} ms` };
+  return { status: 'error', summary: `${table}: counting in the ${where} failed: ${outcome.error.message}` };
+}
+
+/**
+ * Exact count(*) per configured table in the copy, never pg_stat_user_tables (point-in-time recovery
+ * resets statistics), with bounded concurrency; then each rule's min, max, asOf and maxDropPercent.
+ */
+export async function checkRowCounts(context: CheckContext, rules: readonly RowCountRule[]): Promise<CheckResult> {
+  const concurrency = Math.max(1, context.concurrency ?? 4);
+  const timeoutMs = context.statementTimeoutMs;
+  const results: RowCountRuleResult[] = rules.map((rule) => ({
+    table: rule.table,
+    status: 'pass',
+    summary: '',
+    count: null,
+    ...(rule.min !== undefined && { min: rule.min }),
+    ...(rule.max !== undefined && { max: rule.max }),
+    ...(rule.maxDropPercent !== undefined && { maxDropPercent: rule.maxDropPercent }),
+  }));
+  const details: RowCountsDetails = { rules: results, counts: {}, concurrency, countQueries: 0 };
+
+  const sqlNames: (string | null)[] = rules.map((rule, index) => {
+    try {
+      return qualifiedTable(rule.table);
+    } catch (error) {
+      Object.assign(results[index]!, { status: 'fail', summary: `${rule.table}: ${(error as Error).message}` });
+      return null;
+    }
+  });
+
+  const copyPool = new SessionPool(context.copy, { statementTimeoutMs: timeoutMs }, concurrency);
+  const sourcePool = context.source ? new SessionPool(context.source, { statementTimeoutMs: timeoutMs, readOnly: true }, concurrency) : null;
+  try {
+    const valid = sqlNames.flatMap((sql, index) => (sql === null ? [] : [{ sql, index }]));
+    const resolved = await copyPool.use((client) => resolveTables(client, valid.map((v) => v.sql)));
+    const targets = new Map<number, Target>();
+    const targetOf = new Map<number, Target>();
+    for (const [i, { sql, index }] of valid.entries()) {
+      const info = resolved[i]!;
+      if (info.oid === null) {
+        Object.assign(results[index]!, { status: 'fail', summary: `${rules[index]!.table}: no such table in the copy` });
+        continue;
+      }
+      // The same table under two rules is counted once.
+      let target = targets.get(info.oid);
+      if (!target) {
+        target = { sql, oid: info.oid, relkind: info.relkind, bytes: info.bytes };
+        targets.set(info.oid, target);
+      }
+      targetOf.set(index, target);
+    }
+
+    const queries = planCountQueries([...targets.values()], concurrency);
+    details.countQueries = queries.length;
+    const cutoffs = new Map<number, Date>();
+    const asOfWork: Promise<void>[] = [];
+    for (const [index, rule] of rules.entries()) {
+      if (!rule.asOf || !targetOf.has(index)) continue;
+      const cutoff = new Date(context.target.getTime() - rule.asOf.marginSeconds * 1000);
+      cutoffs.set(index, cutoff);
+      const sql = `select count(*) as count from ${sqlNames[index]} where ${quoteIdent(rule.asOf.column)} <= $1`;
+      const asOf = { column: rule.asOf.column, cutoff: cutoff.toISOString(), sourceCount: null, copyCount: null };
+      results[index]!.asOf = asOf;
+      asOfWork.push(
+        copyPool.use((client) => countOne(client, sql, [cutoff])).then((outcome) => recordAsOf(results[index]!, outcome, 'copy', timeoutMs)),
+      );
+      if (sourcePool) {
+        asOfWork.push(
+          sourcePool.use((client) => countOne(client, sql, [cutoff])).then((outcome) => recordAsOf(results[index]!, outcome, 'source', timeoutMs)),
+        );
+      } else {
+        Object.assign(results[index]!, {
+          status: 'error',
+          summary: `${rule.table}: asOf counts rows on the source too, but no source connection was given; add one to the database's config`,
+        });
+      }
+    }
+    await Promise.all([...queries.map((batch) => copyPool.use((client) => countBatch(client, batch))), ...asOfWork]);
+
+    for (const [index, rule] of rules.entries()) {
+      const target = targetOf.get(index);
+      if (target) evaluate(rule, results[index]!, target.outcome!, context, timeoutMs);
+      const count = results[index]!.count;
+      if (count !== null) details.counts[rule.table] = count;
+    }
+  } finally {
+    await Promise.all([copyPool.close(), sourcePool?.close()]);
+  }
+
+  const status = worstStatus(results.map((r) => r.status));
+  const notPassing = results.filter((r) => r.status !== 'pass');
+  const summary =
+    notPassing.length === 0
+      ? `${results.length} ${results.length === 1 ? 'table' : 'tables'} counted, every rule holds`
+      : `${notPassing.length} of ${results.length} ${results.length === 1 ? 'table' : 'tables'} not passing: ${notPassing.map((r) => r.summary).join('; ')}`;
+  return { check: 'rowCounts', status, summary, details };
+}
+
+function recordAsOf(result: RowCountRuleResult, outcome: Outcome, where: 'copy' | 'source', timeoutMs: number): void {
+  if (outcome.ok) {
+    if (where === 'copy') result.asOf!.copyCount = outcome.count;
+    else result.asOf!.sourceCount = outcome.count;
+    return;
+  }
+  const failure = failureText(`${result.table} (asOf ${result.asOf!.column})`, outcome, where, timeoutMs);
+  if (result.status !== 'fail') Object.assign(result, failure, { error: outcome.error });
+}
+
+function evaluate(rule: RowCountRule, result: RowCountRuleResult, outcome: Outcome, context: CheckContext, timeoutMs: number): void {
+  const problems: string[] = [];
+  if (!outcome.ok) {
+    const failure = failureText(rule.table, outcome, 'copy', timeoutMs);
+    Object.assign(result, failure, { error: outcome.error });
+    return;
+  }
+  const count = outcome.count;
+  result.count = count;
+  if (rule.min !== undefined && count < rule.min) problems.push(`${count} rows, fewer than min ${rule.min}`);
+  if (rule.max !== undefined && count > rule.max) problems.push(`${count} rows, more than max ${rule.max}`);
+  if (rule.maxDropPercent !== undefined) {
+    const previous = context.previousCounts?.[rule.table];
+    result.previousCount = previous ?? null;
+    result.dropPercent = previous === undefined || previous === 0 ? null : Math.round(((previous - count) / previous) * 10000) / 100;
+    if (result.dropPercent !== null && result.dropPercent > rule.maxDropPercent) {
+      problems.push(`${count} rows, ${result.dropPercent}% fewer than the previous drill's ${previous} (maxDropPercent ${rule.maxDropPercent})`);
+    }
+  }
+  const asOf = result.asOf;
+  if (asOf && asOf.sourceCount !== null && asOf.copyCount !== null && asOf.sourceCount !== asOf.copyCount) {
+    problems.push(`rows with ${asOf.column} <= ${asOf.cutoff}: ${asOf.sourceCount} in the source, ${asOf.copyCount} in the copy`);
+  }
+  if (problems.length > 0) {
+    result.status = 'fail';
+    result.summary = `${rule.table}: ${problems.join('; ')}`;
+  } else if (result.status === 'pass') {
+    result.summary = `${rule.table}: ${count} rows`;
+  }
+}

@@ -1,0 +1,36 @@
+import type pg from 'pg';
+
+export type CheckStatus = 'pass' | 'fail' | 'error';
+
+/** One configured check's outcome; `check` is its config key, the outcome of each rule sits in `details`. */
+export interface CheckResult {
+  check: string;
+  status: CheckStatus;
+  summary: string;
+  details: unknown;
+}
+
+/** What every check is given besides its own config. */
+export interface CheckContext {
+  /** The restored copy. */
+  copy: pg.ClientConfig;
+  /** The production database, used read-only; rowCounts' `asOf` needs it. */
+  source?: pg.ClientConfig | undefined;
+  /** The point in time the copy was restored to. */
+  target: Date;
+  rpoTargetSeconds: number;
+  statementTimeoutMs: number;
+  /** Row-count queries in flight at once, per database. @default 4 */
+  concurrency?: number | undefined;
+  /** The previous drill's counts (its rowCounts details' `counts`), by table as configured. */
+  previousCounts?: Readonly<Record<string, number>> | undefined;
+  /** The copy's last replayed commit, where the provider knows it (before any restart of the copy). */
+  lastReplayedAt?: Date | null | undefined;
+}
+
+/** Worst status first: a proven failure outranks a check that could not finish. */
+export function worstStatus(statuses: readonly CheckStatus[]): CheckStatus {
+  if (statuses.includes('fail')) return 'fail';
+  if (statuses.includes('error')) return 'error';
+  return 'pass';
+}

@@ -20,6 +20,10 @@ export function onShutdown(cleanup: Cleanup): () => void {
   };
 }
 
+export function isShuttingDown(): boolean {
+  return shuttingDown;
+}
+
 /** Runs every registered cleanup once (also usable by tests and the CLI on its own errors). */
 export async function runShutdownCleanups(): Promise<void> {
   const pending = [...cleanups.values()];
@@ -34,6 +38,9 @@ function install(): void {
     process.on(signal, () => {
       if (shuttingDown) return;
       shuttingDown = true;
+      // Work that was under way now fails (its server is gone): that must not end the process before the cleanups do.
+      process.on('uncaughtException', () => undefined);
+      process.on('unhandledRejection', () => undefined);
       process.stderr.write(`\nreceived ${signal}: removing copies and stopping servers before exiting\n`);
       void runShutdownCleanups().finally(() => process.exit(exitCodes[signal]));
     });

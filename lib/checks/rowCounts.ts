@@ -104,12 +104,19 @@ interface Target {
   outcome?: Outcome;
 }
 
-/** Looks every table up in one query: whether it exists, and its size on disk (to batch the small ones). */
+/**
+ * Looks every table up in one query: whether it exists, and its size on disk as of its last VACUUM or
+ * ANALYZE (to batch the small ones). pg_class, not pg_relation_size(): that takes a lock, and would
+ * wait behind anything holding the table. Never-analyzed tables count as unknown, and alone.
+ */
 async function resolveTables(client: pg.Client, names: readonly string[]): Promise<{ oid: number | null; relkind: string | null; bytes: number | null }[]> {
   const { rows } = await client.query<{ ord: string; oid: string | null; relkind: string | null; bytes: string | null }>(
     `select n.ord, c.oid::int8::text as oid, c.relkind::text as relkind,
-            case when c.relkind in ('r', 'm', 't') then pg_relation_size(c.oid)
-                 when c.relkind = 'p' then (select coalesce(sum(pg_relation_size(t.relid)), 0) from pg_partition_tree(c.oid) t)
+            case when c.relkind in ('r', 'm', 't') and c.reltuples >= 0 then c.relpages::int8 * current_setting('block_size')::int8
+                 when c.relkind = 'p' then (
+                   select case when bool_and(p.reltuples >= 0) then sum(p.relpages::int8) * current_setting('block_size')::int8 end
+                     from pg_partition_tree(c.oid) t join pg_class p on p.oid = t.relid
+                    where p.relkind in ('r', 'm', 't'))
             end::text as bytes
        from unnest($1::text[]) with ordinality as n(name, ord)
        left join pg_class c on c.oid = to_regclass(n.name)

@@ -117,7 +117,8 @@ async function reachableByServer(binaries: PgBinaries): Promise<PgBinaries> {
   if (!user.runAs || (await serverUserCan(user, 'exec', tool(binaries, 'postgres')))) return binaries;
   await ensureScratchRoot();
   const installRoot = dirname(await realpath(binaries.bindir));
-  const staged = join(scratchFolders.binaries(), `${binaries.origin}-${binaries.version}-${hashPath(installRoot)}`);
+  const identity = `${installRoot}:${(await stat(tool(binaries, 'postgres'))).size}`;
+  const staged = join(scratchFolders.binaries(), `${binaries.origin}-${binaries.version}-${hashText(identity)}`);
   const complete = join(staged, '.complete');
   if (!(await stat(complete).then(() => true, () => false))) {
     const temporary = `${staged}.${process.pid}.tmp`;
@@ -133,8 +134,8 @@ async function reachableByServer(binaries: PgBinaries): Promise<PgBinaries> {
   return { ...binaries, bindir: join(staged, 'bin') };
 }
 
-function hashPath(path: string): string {
+function hashText(text: string): string {
   let hash = 0x811c9dc5;
-  for (const char of path) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  for (const char of text) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
   return hash.toString(16);
 }

@@ -140,12 +140,12 @@ export async function logReasonOf(location: Pick<ServerLocation, 'logFile'>): Pr
   return logReason(await readFile(location.logFile, 'utf8').catch(() => ''));
 }
 
-/** The server's last FATAL/PANIC/ERROR lines, or its last lines. Recovery messages carry no row values. */
+/** The server's last FATAL or PANIC line with the two lines before it (where the cause usually is), else its last lines. */
 export function logReason(log: string): string {
   const lines = log.split('\n').filter(Boolean);
-  const serious = lines.filter((line) => /\b(FATAL|PANIC|ERROR):/.test(line));
-  const chosen = (serious.length ? serious : lines).slice(-3).map((line) => line.replace(/^.*?\b(FATAL|PANIC|ERROR|LOG):\s+/, '$1: '));
-  return chosen.join(' | ') || 'no log output';
+  const last = lines.findLastIndex((line) => /\b(FATAL|PANIC):/.test(line));
+  const chosen = last >= 0 ? lines.slice(Math.max(0, last - 2), last + 1) : lines.slice(-3);
+  return chosen.map((line) => line.replace(/^.*?\b(FATAL|PANIC|ERROR|LOG|DETAIL|HINT):\s+/, '$1: ')).join(' | ') || 'no log output';
 }
 
 async function freeLoopbackPort(): Promise<number> {

@@ -1,0 +1,179 @@
+import { cp, mkdtemp, readdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { TargetOutsideWindowError, WalGapError, RestoreFailedError } from '../../lib/errors.ts';
+import { copyName, destroyCopy, restoreCopy, type RestoreCopyOptions } from '../../lib/providers/local/engine.ts';
+import { readWindow, type LocalSource, type RestoreTarget } from '../../lib/providers/local/plan.ts';
+import { scratchFolders } from '../../lib/providers/local/scratch.ts';
+import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
+import { microsToDate } from '../../lib/providers/local/wal/lsn.ts';
+import { folderFingerprint } from '../support/archive.ts';
+import { copyFolders, copyServers } from '../support/leftovers.ts';
+import { insertRow, localSourceOf, testSource } from '../support/source.ts';
+
+let source: SourceCluster;
+let local: LocalSource;
+/** Commit times (µs) of rows 1..4, all written after the base backup. */
+const commits = new Map<number, bigint>();
+let archiveBefore: Record<string, string>;
+
+function options(target: RestoreTarget, overrides: Partial<RestoreCopyOptions> = {}): RestoreCopyOptions {
+  return {
+    source: local,
+    target,
+    name: copyName('engine', new Date()),
+    expiresAt: new Date(Date.now() + 3_600_000),
+    connection: { database: 'postgres', user: 'postgres' },
+    timeoutMs: 60_000,
+    durable: false,
+    ...overrides,
+  };
+}
+
+async function idsInCopy(target: RestoreTarget, overrides: Partial<RestoreCopyOptions> = {}): Promise<number[]> {
+  const { handle, connection } = await restoreCopy(options(target, overrides));
+  try {
+    const client = new pg.Client({ host: connection.host, port: connection.port, user: connection.user, database: connection.database });
+    await client.connect();
+    const { rows } = await client.query<{ id: number }>('select id from events order by id');
+    await client.end();
+    return rows.map((row) => row.id);
+  } finally {
+    await destroyCopy(handle.name);
+  }
+}
+
+beforeAll(async () => {
+  source = await testSource();
+  local = localSourceOf(source);
+  await source.query('create table events (id int primary key, note text)');
+  await source.query('insert into events (id) values (0)');
+  await source.takeBaseBackup('base-1');
+  for (const id of [1, 2, 3, 4]) commits.set(id, await insertRow(source, 'events', id));
+  await source.switchWal();
+  archiveBefore = await folderFingerprint(source.archiveDir);
+});
+
+afterAll(async () => {
+  await source?.remove();
+});
+
+afterEach(async () => {
+  // Passing or failing, a test leaves no copy folder and no copy server behind.
+  expect(await copyFolders()).toEqual([]);
+  expect(await copyServers()).toEqual([]);
+});
+
+describe('restoring to a point in time', () => {
+  test('a target just before a commit leaves that row out; a target at the commit, in the same second, takes it in', async () => {
+    const commit2 = commits.get(2)!;
+    const justBefore = microsToDate(commit2 - 1n); // floor to the ms: strictly before the commit
+    const atOrJustAfter = new Date(Number((commit2 + 999n) / 1000n)); // ceil to the ms: at or after the commit
+
+    expect(await idsInCopy({ kind: 'time', time: justBefore })).toEqual([0, 1]);
+    // recovery_target_inclusive = on: a commit at exactly the target time is in the copy.
+    expect(await idsInCopy({ kind: 'time', time: atOrJustAfter })).toEqual([0, 1, 2]);
+    expect(atOrJustAfter.getTime() - justBefore.getTime()).toBeLessThanOrEqual(2);
+  });
+
+  test('a target between two later commits keeps the earlier and drops the later', async () => {
+    const between = microsToDate((commits.get(3)! + commits.get(4)!) / 2n);
+    expect(await idsInCopy({ kind: 'time', time: between })).toEqual([0, 1, 2, 3]);
+  });
+
+  test('latest brings everything archived, and reports the last replayed commit', async () => {
+    const { handle, lastReplayedAt } = await restoreCopy(options({ kind: 'latest' }));
+    await destroyCopy(handle.name);
+    expect(lastReplayedAt).toBe(microsToDate(commits.get(4)!).toISOString());
+    expect(await idsInCopy({ kind: 'latest' })).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  test('restores leave the source and the WAL archive untouched', async () => {
+    await idsInCopy({ kind: 'latest' });
+    expect(await folderFingerprint(source.archiveDir)).toEqual(archiveBefore);
+    const rows = await source.query<{ id: number }>('select id from events order by id');
+    expect(rows.map((row) => row.id)).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('the window', () => {
+  test('runs from the end of the oldest base backup to the last archived transaction', async () => {
+    const { window } = await readWindow(local);
+    expect(window.latest.toISOString()).toBe(microsToDate(commits.get(4)!).toISOString());
+    expect(window.earliest.getTime()).toBeLessThan(Number(commits.get(1)! / 1000n));
+  });
+
+  test.each([
+    ['before the earliest base backup', () => new Date(Date.now() - 86_400_000)],
+    ['after the end of the archive', () => new Date(Date.now() + 60_000)],
+  ])('a target %s is refused, naming the window, before anything exists', async (_, time) => {
+    const before = await readdir(scratchFolders.copies());
+    const error = await restoreCopy(options({ kind: 'time', time: time() })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TargetOutsideWindowError);
+    const { window } = await readWindow(local);
+    expect((error as Error).message).toContain(window.earliest.toISOString());
+    expect((error as Error).message).toContain(window.latest.toISOString());
+    expect(await readdir(scratchFolders.copies())).toEqual(before);
+  });
+});
+
+describe('the WAL archive', () => {
+  let damaged: string;
+  beforeAll(async () => {
+    damaged = await mkdtemp(join(scratchFolders.sources(), 'archive-'));
+  });
+  afterAll(async () => {
+    await rm(damaged, { recursive: true, force: true });
+  });
+
+  test('a missing segment fails the restore with the segment named, and nothing is created', async () => {
+    const archive = join(damaged, 'holed');
+    await cp(source.archiveDir, archive, { recursive: true });
+    const segments = (await readdir(archive)).filter((name) => /^[0-9A-F]{24}$/.test(name)).sort();
+    const missing = segments.at(-2)!;
+    await rm(join(archive, missing));
+
+    const error = await restoreCopy(options({ kind: 'latest' }, { source: { ...local, walArchive: archive } })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WalGapError);
+    expect((error as WalGapError).missingSegment).toBe(missing);
+    expect((error as Error).message).toContain(missing);
+  });
+
+  test('compressed (.gz) segments restore like plain ones', async () => {
+    const archive = join(damaged, 'gzipped');
+    await cp(source.archiveDir, archive, { recursive: true });
+    for (const name of await readdir(archive)) {
+      if (!/^[0-9A-F]{24}$/.test(name)) continue;
+      await writeFile(join(archive, `${name}.gz`), gzipSync(await readFile(join(archive, name))));
+      await rm(join(archive, name));
+    }
+    expect(await idsInCopy({ kind: 'latest' }, { source: { ...local, walArchive: archive } })).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('a restore that fails', () => {
+  test('removes its copy and says what the server said', async () => {
+    const error = await restoreCopy(options({ kind: 'latest' }, { copySettings: { work_mem: 'plenty' } })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RestoreFailedError);
+    expect((error as Error).message).toMatch(/work_mem/);
+  });
+
+  test('isolates the copy: no archiving, no preload libraries, loopback only', async () => {
+    const { handle, connection } = await restoreCopy(options({ kind: 'latest' }));
+    try {
+      const client = new pg.Client({ host: connection.host, port: connection.port, user: 'postgres', database: 'postgres' });
+      await client.connect();
+      const { rows } = await client.query<{ name: string; setting: string }>(
+        `select name, setting from pg_settings where name in ('archive_mode', 'shared_preload_libraries', 'listen_addresses', 'max_logical_replication_workers', 'hba_file')`,
+      );
+      await client.end();
+      const settings = Object.fromEntries(rows.map((row) => [row.name, row.setting]));
+      expect(settings).toMatchObject({ archive_mode: 'off', shared_preload_libraries: '', listen_addresses: '127.0.0.1', max_logical_replication_workers: '0' });
+      expect(settings.hba_file).toBe(join(handle.dataDir, 'pg_hba.conf'));
+    } finally {
+      await destroyCopy(handle.name);
+    }
+  });
+});

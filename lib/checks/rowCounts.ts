@@ -106,7 +106,7 @@ interface Target {
 
 /**
  * Looks every table up in one query: whether it exists, and its size on disk as of its last VACUUM or
- * ANALYZE (to batch the small ones). pg_class, not pg_relation_size(): that takes a lock, and would
+ * ANALYZE (to batch the small ones). pg_class and pg_inherits, not pg_relation_size() or pg_partition_tree(): those take locks, and would
  * wait behind anything holding the table. Never-analyzed tables count as unknown, and alone.
  */
 async function resolveTables(client: pg.Client, names: readonly string[]): Promise<{ oid: number | null; relkind: string | null; bytes: number | null }[]> {
@@ -114,8 +114,10 @@ async function resolveTables(client: pg.Client, names: readonly string[]): Promi
     `select n.ord, c.oid::int8::text as oid, c.relkind::text as relkind,
             case when c.relkind in ('r', 'm', 't') and c.reltuples >= 0 then c.relpages::int8 * current_setting('block_size')::int8
                  when c.relkind = 'p' then (
+                   with recursive tree(relid) as (
+                     select c.oid union all select i.inhrelid from pg_inherits i join tree on i.inhparent = tree.relid)
                    select case when bool_and(p.reltuples >= 0) then sum(p.relpages::int8) * current_setting('block_size')::int8 end
-                     from pg_partition_tree(c.oid) t join pg_class p on p.oid = t.relid
+                     from tree join pg_class p on p.oid = tree.relid
                     where p.relkind in ('r', 'm', 't'))
             end::text as bytes
        from unnest($1::text[]) with ordinality as n(name, ord)

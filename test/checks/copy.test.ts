@@ -1,0 +1,167 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checksConfigSchema } from '../../lib/checks/config.ts';
+import type { FreshnessDetails } from '../../lib/checks/freshness.ts';
+import type { LedgerDetails } from '../../lib/checks/ledger.ts';
+import { checkRowCounts, type RowCountsDetails } from '../../lib/checks/rowCounts.ts';
+import { runChecks } from '../../lib/checks/runChecks.ts';
+import { copyName, destroyCopy, restoreCopy } from '../../lib/providers/local/engine.ts';
+import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
+import { localSourceOf, testSource } from '../support/source.ts';
+import { createDatabase, fixtureCopy, migrateWithV0, scratchDir, withClient } from './helpers.ts';
+
+/**
+ * The checks against a real point-in-time copy: two migrations and 80 orders before the target,
+ * then a deploy (the third migration) and 20 more orders after it, on the source.
+ */
+let source: SourceCluster;
+let scratch: { dir: string; remove: () => Promise<void> };
+let app: pg.ClientConfig;
+let copy: pg.ClientConfig;
+let copyHandle: string | undefined;
+let lastReplayedAt: string | null;
+let target: Date;
+let migrationsFolder: string;
+
+async function insertOrders(count: number): Promise<void> {
+  await withClient(app, async (c) => {
+    for (let i = 0; i < count; i++) {
+      await c.query(`insert into orders (user_id, total_cents, placed_at) values (1, $1, clock_timestamp())`, [100 + i]);
+    }
+  });
+}
+
+beforeAll(async () => {
+  scratch = await scratchDir();
+  source = await testSource();
+  app = await createDatabase(source, 'app');
+  migrationsFolder = await fixtureCopy('v0', scratch.dir, 'app');
+  const journalPath = join(migrationsFolder, 'meta', '_journal.json');
+  const journal = await readFile(journalPath, 'utf8');
+  const parsed = JSON.parse(journal) as { entries: unknown[] };
+  await writeFile(journalPath, JSON.stringify({ ...parsed, entries: parsed.entries.slice(0, 2) }));
+  await migrateWithV0(app, migrationsFolder);
+  await writeFile(journalPath, journal);
+  await withClient(app, (c) => c.query(`insert into users (email) values ('someone@example.com')`));
+  await insertOrders(50);
+  await source.takeBaseBackup('b1');
+  await insertOrders(30);
+  const [now] = await source.query<{ now: Date }>('select clock_timestamp() as now');
+  target = now!.now;
+  // Everything below commits after the target (one clock, one machine).
+  await migrateWithV0(app, migrationsFolder);
+  await insertOrders(20);
+  await source.switchWal();
+
+  const restored = await restoreCopy({
+    source: localSourceOf(source),
+    target: { kind: 'time', time: target },
+    name: copyName('checks', new Date()),
+    expiresAt: new Date(Date.now() + 3_600_000),
+    connection: { database: 'app', user: 'postgres' },
+    timeoutMs: 60_000,
+    durable: false,
+  });
+  copyHandle = restored.handle.name;
+  lastReplayedAt = restored.lastReplayedAt;
+  const { host, port, database, user } = restored.connection;
+  copy = { host, port, database, user };
+});
+
+afterAll(async () => {
+  if (copyHandle) await destroyCopy(copyHandle);
+  await source?.remove();
+  await scratch?.remove();
+});
+
+describe('checks on a restored copy', () => {
+  it('asOf: the copy holds exactly the source rows up to the target, not the source as it is now', async () => {
+    // Prepare
+    const config = checksConfigSchema.parse({
+      rowCounts: [{ table: 'public.orders', min: 1, asOf: { column: 'placed_at', marginSeconds: 0 } }],
+    });
+    const [sourceNow] = await source.query<{ count: string }>('select count(*) from orders', [], 'app');
+
+    // Act
+    const [result] = await runChecks({ copy, source: app, target, rpoTargetSeconds: 60 }, config);
+
+    // Assess
+    const details = result!.details as RowCountsDetails;
+    expect(Number(sourceNow!.count)).toBe(100);
+    expect(result!.status).toBe('pass');
+    expect(details.rules[0]).toMatchObject({ count: 80, asOf: { sourceCount: 80, copyCount: 80 } });
+  });
+
+  it('asOf catches a copy that lacks rows the source had by the time checked', async () => {
+    // The same copy checked as if it had been restored to now: the 20 later orders are missing.
+    const rules = checksConfigSchema.parse({ rowCounts: [{ table: 'orders', asOf: { column: 'placed_at', marginSeconds: 0 } }] }).rowCounts!;
+
+    const result = await checkRowCounts({ copy, source: app, target: new Date(), rpoTargetSeconds: 60, statementTimeoutMs: 30_000 }, rules);
+
+    expect(result.status).toBe('fail');
+    expect((result.details as RowCountsDetails).rules[0]!.summary).toMatch(/rows with placed_at <= .*: 100 in the source, 80 in the copy/);
+  });
+
+  it('runs ledger, row counts and freshness together on the copy', async () => {
+    const config = checksConfigSchema.parse({
+      ledger: { migrationsFolder, expect: 'prefix' },
+      rowCounts: [{ table: 'orders', min: 80 }, { table: 'users', min: 1 }],
+      freshness: { table: 'orders', column: 'placed_at' },
+    });
+
+    const results = await runChecks({ copy, target, rpoTargetSeconds: 60, lastReplayedAt: lastReplayedAt ? new Date(lastReplayedAt) : null }, config);
+
+    expect(results.map((r) => [r.check, r.status])).toEqual([
+      ['ledger', 'pass'],
+      ['rowCounts', 'pass'],
+      ['freshness', 'pass'],
+    ]);
+    const ledger = results[0]!.details as LedgerDetails;
+    expect(ledger.applied).toHaveLength(2);
+    expect(ledger.pending).toEqual([{ tag: '0002_step3', olderThanNewestApplied: false }]);
+    const freshness = results[2]!.details as FreshnessDetails;
+    expect(freshness.dataLagSeconds).toBeGreaterThanOrEqual(0);
+    expect(freshness.dataLagSeconds).toBeLessThan(60);
+    expect(freshness.lastReplayedAt).not.toBeNull();
+    expect(freshness.replayLagSeconds).toBeGreaterThanOrEqual(0);
+  });
+
+  it('keeps going when one check errors and another fails', async () => {
+    const config = checksConfigSchema.parse({
+      ledger: { migrationsFolder: join(scratch.dir, 'no-such-folder') },
+      rowCounts: [{ table: 'orders', min: 1 }],
+      freshness: { table: 'audit_log', column: 'at' },
+    });
+
+    const results = await runChecks({ copy, target, rpoTargetSeconds: 60 }, config);
+
+    expect(results.map((r) => [r.check, r.status])).toEqual([
+      ['ledger', 'error'],
+      ['rowCounts', 'pass'],
+      ['freshness', 'fail'],
+    ]);
+    expect(results[0]!.summary).toContain('cannot read the migrations folder');
+    // audit_log came with the third migration, after the target.
+    expect(results[2]!.summary).toContain('relation "audit_log" does not exist');
+  });
+
+  it('turns a check that throws into an error result, for every check, when the copy is unreachable', async () => {
+    const config = checksConfigSchema.parse({
+      ledger: { migrationsFolder },
+      rowCounts: [{ table: 'orders' }],
+      freshness: { table: 'orders', column: 'placed_at' },
+    });
+    const unreachable = { ...copy, host: join(scratch.dir, 'no-socket-here') };
+
+    const results = await runChecks({ copy: unreachable, target, rpoTargetSeconds: 60 }, config);
+
+    expect(results.map((r) => [r.check, r.status])).toEqual([
+      ['ledger', 'error'],
+      ['rowCounts', 'error'],
+      ['freshness', 'error'],
+    ]);
+    for (const result of results) expect(result.summary).toMatch(/could not finish: .*ENOENT/);
+  });
+});

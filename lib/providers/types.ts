@@ -14,3 +14,28 @@ export type CopyPoll =
   | { state: 'pending'; detail?: string }
   | { state: 'ready'; connection: ConnectionInfo; lastReplayedAt: string | null }
   | { state: 'failed'; reason: string };
+
+export interface RestoreWindow {
+  earliest: Date;
+  latest: Date;
+}
+
+/** Where a copy is restored to: the end of what is restorable, or a point in time inside the window. */
+export type CopyTarget = { kind: 'latest' } | { kind: 'time'; time: Date };
+
+/**
+ * One provider: speaks its API, nothing else. Handles are plain JSON so that the cloud's state
+ * machine can carry them between Lambda invocations.
+ */
+export interface RestoreProvider<Handle = unknown> {
+  readonly kind: string;
+  window(): Promise<RestoreWindow>;
+  start(request: { target: CopyTarget; copyName: string; expiresAt: Date }): Promise<Handle>;
+  poll(handle: Handle): Promise<CopyPoll>;
+  /** Removes the copy; refuses (NotOurCopyError) anything not marked as ours. */
+  destroy(handle: Handle): Promise<void>;
+  /** The copy must outlive this process (restore --keep). */
+  keep?(handle: Handle): void;
+  /** The copy's name, read from its handle. */
+  copyNameOf(handle: Handle): string;
+}

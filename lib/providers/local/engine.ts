@@ -5,6 +5,8 @@ import pg from 'pg';
 import { NotOurCopyError, RestoreTimeoutError, RestoreFailedError, RestoreDrillError } from '../../errors.ts';
 import { onShutdown } from '../../shutdown.ts';
 import { execOk } from '../../util/exec.ts';
+import { COPY_NAME } from '../copyName.ts';
+export { copyName } from '../copyName.ts';
 import type { ConnectionInfo, CopyPoll } from '../types.ts';
 import { findPgBinaries } from './binaries.ts';
 import { COPY_PG_HBA, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreScript } from './copyConfig.ts';
@@ -15,7 +17,6 @@ import { logReasonOf, serverStatus, startServer, stopServer } from './server.ts'
 import { serverUser, serverUserCan, type ServerUser } from './serverUser.ts';
 
 export const MARKER_FILE = 'restore-drill.json';
-export const COPY_NAME = /^rd-[a-z][a-z0-9-]{0,30}-\d{14}-[a-z0-9]{4}$/;
 
 export interface StartCopyOptions {
   source: LocalSource;
@@ -59,13 +60,6 @@ interface Marker {
 }
 
 const cleanups = new Map<string, () => void>();
-
-/** The copy's name: rd-<database>-<yyyymmddhhmmss>-<4 random>. */
-export function copyName(database: string, now: Date, random: () => number = Math.random): string {
-  const stamp = now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-  const suffix = Array.from({ length: 4 }, () => 'abcdefghijklmnopqrstuvwxyz0123456789'[Math.floor(random() * 36)]).join('');
-  return `rd-${database}-${stamp}-${suffix}`;
-}
 
 /**
  * Plans (nothing is created when the target is outside the window or the WAL has a hole), then

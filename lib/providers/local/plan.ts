@@ -10,6 +10,7 @@ import {
 } from './wal/archive.ts';
 import { dateToMicros, microsToDate, segmentName, segnoOf } from './wal/lsn.ts';
 import { scanXacts, type SegmentData } from './wal/reader.ts';
+import type { CopyTarget, RestoreWindow } from '../types.ts';
 
 export interface LocalSource {
   /** Folder of base backups (each a pg_basebackup plain-format folder), or one backup folder. */
@@ -18,12 +19,7 @@ export interface LocalSource {
   walArchive: string;
 }
 
-export type RestoreTarget = { kind: 'latest' } | { kind: 'time'; time: Date };
-
-export interface RestoreWindow {
-  earliest: Date;
-  latest: Date;
-}
+export type RestoreTarget = CopyTarget;
 
 export interface LocalWindow extends RestoreWindow {
   backups: BackupWindow[];

@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { loadConfig } from '../lib/config/load.ts';
+import { runDemo } from '../lib/demo.ts';
+import { parseDurationSeconds, DURATION_HINT } from '../lib/drill/duration.ts';
+import { runDrill, type ProgressEvent } from '../lib/drill/drill.ts';
+import { exitCodeOf } from '../lib/drill/outcome.ts';
+import { runDrills, selectDatabases } from '../lib/drill/runner.ts';
+import { ConfigError, failureKindOf, RestoreDrillError } from '../lib/errors.ts';
+import { providerFor } from '../lib/providers/index.ts';
+import { destroyCopy } from '../lib/providers/local/engine.ts';
+import { formatRunText, formatSeconds, summarizeDrill } from '../lib/report/format.ts';
+import { readPreviousReport, writeReport } from '../lib/report/store.ts';
+import type { RunResult } from '../lib/report/types.ts';
+import { toolVersion } from '../lib/version.ts';
+
+const EXIT = { input: 2, backup: 1, tool: 3 } as const;
+
+/** Progress on stderr: one line per step with the elapsed time (stdout stays for results and JSON). */
+function progressPrinter(): (event: ProgressEvent | { step: string; detail?: string; database?: string }) => void {
+  const started = Date.now();
+  let last = '';
+  return (event) => {
+    const line = `[${formatSeconds((Date.now() - started) / 1000).padStart(6)}] ${event.database ? `${event.database}: ` : ''}${event.step}${event.detail ? ` (${event.detail})` : ''}`;
+    if (line === last) return;
+    last = line;
+    process.stderr.write(`${line}\n`);
+  };
+}
+
+function output(result: RunResult, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatRunText(result)}\n`);
+}
+
+function keepSeconds(text: string): number {
+  const seconds = parseDurationSeconds(text);
+  if (seconds === undefined) throw new ConfigError(`--keep-for "${text}" is not valid: expected ${DURATION_HINT}`);
+  return seconds;
+}
+
+const program = new Command()
+  .name('restore-drill')
+  .description('Proves that Postgres backups restore: point-in-time copies, checks, RPO and RTO.')
+  .version(toolVersion)
+  .showHelpAfterError()
+  .exitOverride();
+
+program
+  .command('run')
+  .description('drill every configured database (or those named): restore, check, report, remove the copy')
+  .option('-c, --config <file>', 'config file (default: restore-drill.config.{ts,mjs,js,json} in this folder)')
+  .option('-d, --database <name...>', 'only these databases')
+  .option('-t, --target <target>', 'latest, -15m, -2h, an ISO time with an offset, or random (overrides the config)')
+  .option('--report-dir <dir>', 'where reports are written (default: the config\'s report.dir)')
+  .option('--json', 'print only the JSON result on stdout')
+  .addHelpText('after', '\nExamples:\n  restore-drill run\n  restore-drill run --database app --target -15m --json\n  restore-drill run --target random')
+  .action(async (options: { config?: string; database?: string[]; target?: string; reportDir?: string; json?: boolean }) => {
+    const { config } = await loadConfig(process.cwd(), options.config);
+    const result = await runDrills(config, {
+      trigger: 'cli',
+      target: options.target,
+      databases: options.database ?? [],
+      reportDir: options.reportDir,
+      onProgress: progressPrinter(),
+    });
+    output(result, options.json ?? false);
+    process.exitCode = exitCodeOf(result.drills);
+  });
+
+program
+  .command('restore')
+  .description('a real restore: a copy of one database at a point in time, checked; with --keep it stays and its connection is printed')
+  .requiredOption('-d, --database <name>', 'the database to restore')
+  .requiredOption('-t, --target <target>', 'latest, -15m, or an ISO time with an offset (e.g. 2026-11-25T14:59:59Z)')
+  .option('-c, --config <file>', 'config file')
+  .option('--keep', 'keep the copy when done')
+  .option('--keep-for <duration>', 'how long a kept copy stays before the janitor may remove it', '24h')
+  .option('--json', 'print only the JSON result on stdout')
+  .addHelpText('after', '\nExamples:\n  restore-drill restore --database app --target 2026-11-25T14:59:59Z --keep\n  restore-drill drop --copy rd-app-20261125150102-x7k2')
+  .action(async (options: { database: string; target: string; config?: string; keep?: boolean; keepFor: string; json?: boolean }) => {
+    const keepForSeconds = options.keep ? keepSeconds(options.keepFor) : undefined;
+    const { config } = await loadConfig(process.cwd(), options.config);
+    const [database] = selectDatabases(config, [options.database]);
+    const previousReport = await readPreviousReport(config.report.dir, database!.name);
+    const { report, connection } = await runDrill(config, database!, providerFor(database!), {
+      trigger: 'manual',
+      target: options.target,
+      keepForSeconds,
+      previousReport,
+      onProgress: progressPrinter(),
+    });
+    if (report.error?.kind !== 'input') await writeReport(config.report.dir, report);
+    output({ status: report.status, drills: [report] }, options.json ?? false);
+    if (connection && !options.json) {
+      process.stdout.write(
+        `\nThe copy ${report.copy.name} stays until ${report.copy.expiresAt}:\n` +
+          `  psql "host=${connection.host} port=${connection.port} dbname=${connection.database} user=${connection.user}"\n` +
+          `  password: ${connection.passwordFrom}\n` +
+          `  remove it with: restore-drill drop --copy ${report.copy.name}\n`,
+      );
+    }
+    process.exitCode = exitCodeOf([report]);
+  });
+
+program
+  .command('drop')
+  .description('remove a copy kept by restore --keep (only copies restore-drill made and marked)')
+  .requiredOption('--copy <name>', 'the copy, rd-<database>-<yyyymmddhhmmss>-<4 random>')
+  .addHelpText('after', '\nExample:\n  restore-drill drop --copy rd-app-20261125150102-x7k2')
+  .action(async (options: { copy: string }) => {
+    await destroyCopy(options.copy);
+    process.stdout.write(`removed ${options.copy}\n`);
+  });
+
+program
+  .command('window')
+  .description('the earliest and latest restorable time of a database, and the claimed RPO against its target')
+  .requiredOption('-d, --database <name>', 'the database')
+  .option('-c, --config <file>', 'config file')
+  .option('--json', 'print JSON')
+  .addHelpText('after', '\nExample:\n  restore-drill window --database app')
+  .action(async (options: { database: string; config?: string; json?: boolean }) => {
+    const { config } = await loadConfig(process.cwd(), options.config);
+    const [database] = selectDatabases(config, [options.database]);
+    const window = await providerFor(database!).window();
+    const claimedSeconds = (Date.now() - window.latest.getTime()) / 1000;
+    const rpoTargetSeconds = database!.rpoTargetSeconds ?? config.rpoTargetSeconds;
+    const result = {
+      database: database!.name,
+      earliest: window.earliest.toISOString(),
+      latest: window.latest.toISOString(),
+      rpo: { targetSeconds: rpoTargetSeconds, claimedSeconds, compliant: claimedSeconds <= rpoTargetSeconds },
+    };
+    process.stdout.write(
+      options.json
+        ? `${JSON.stringify(result, null, 2)}\n`
+        : `${result.database}: restorable from ${result.earliest} to ${result.latest}\n` +
+            `RPO (claimed): ${formatSeconds(claimedSeconds)} (target ${formatSeconds(rpoTargetSeconds)}) ${result.rpo.compliant ? '✅' : '❌'}\n`,
+    );
+  });
+
+program
+  .command('demo')
+  .description('the full drill on the embedded default: a source with archiving, Drizzle migrations, a backup, a point-in-time restore and its checks')
+  .option('--report-dir <dir>', 'where the report is written', './drill-reports')
+  .option('--json', 'print only the JSON result on stdout')
+  .action(async (options: { reportDir: string; json?: boolean }) => {
+    const demo = await runDemo({ reportDir: options.reportDir, onProgress: progressPrinter() });
+    output({ status: demo.report.status, drills: [demo.report] }, options.json ?? false);
+    if (!options.json) {
+      process.stdout.write(
+        `\nPostgreSQL ${demo.postgres}. Restored to ${demo.report.target.time}:\n` +
+          `  the copy holds:       ${demo.copyHeld.join(', ')}\n` +
+          `  the source held then: ${demo.sourceHeldThen.join(', ')}\n` +
+          `  the source holds now: ${demo.sourceHoldsNow.join(', ')}\n` +
+          `report: ${demo.reportFile}\n`,
+      );
+    }
+    process.exitCode = exitCodeOf([demo.report]);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT.input;
+  } else {
+    const kind = failureKindOf(error);
+    process.stderr.write(`restore-drill: ${error instanceof RestoreDrillError ? error.message : (error as Error).stack ?? String(error)}\n`);
+    process.exitCode = EXIT[kind];
+  }
+}

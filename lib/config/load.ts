@@ -1,0 +1,120 @@
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { z } from 'zod';
+import { checksConfigProblems } from '../checks/config.ts';
+import { ConfigError } from '../errors.ts';
+import { configSchema, type RestoreDrillConfig } from './schema.ts';
+
+export const CONFIG_FILE_NAMES = ['restore-drill.config.ts', 'restore-drill.config.mjs', 'restore-drill.config.js', 'restore-drill.config.json'];
+
+export interface LoadedConfig {
+  file: string;
+  config: RestoreDrillConfig;
+}
+
+/** Finds the config file: `explicit`, else the first of CONFIG_FILE_NAMES in `cwd`. */
+export async function findConfigFile(cwd: string, explicit?: string): Promise<string> {
+  if (explicit) {
+    const file = resolve(cwd, explicit);
+    if (!(await isFile(file))) throw new ConfigError(`config file ${file} does not exist`);
+    return file;
+  }
+  for (const name of CONFIG_FILE_NAMES) {
+    if (await isFile(join(cwd, name))) return join(cwd, name);
+  }
+  throw new ConfigError(`no config file in ${cwd}: create one of ${CONFIG_FILE_NAMES.join(', ')}, or pass --config FILE`);
+}
+
+export async function loadConfig(cwd: string, explicit?: string): Promise<LoadedConfig> {
+  const file = await findConfigFile(cwd, explicit);
+  return { file, config: await validateConfig(await readConfigValue(file), dirname(file), file) };
+}
+
+async function readConfigValue(file: string): Promise<unknown> {
+  try {
+    if (extname(file) === '.json') return JSON.parse(await readFile(file, 'utf8'));
+    const module = (await import(pathToFileURL(file).href)) as { default?: unknown };
+    if (module.default === undefined) throw new Error('it has no default export; write `export default defineConfig({ ... })`');
+    return module.default;
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Validates a config value; every problem of the file is reported at once, each with its path
+ * (`databases[1].provider.walArchive: required`). Paths in the file are relative to `baseDir`.
+ */
+export async function validateConfig(value: unknown, baseDir: string, file = 'config'): Promise<RestoreDrillConfig> {
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) throw problemsError(file, parsed.error.issues.flatMap(describeIssue));
+  const config = resolvePaths(parsed.data, baseDir);
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const [index, database] of config.databases.entries()) {
+    const at = `databases[${index}]`;
+    if (seen.has(database.name)) problems.push(`${at}.name: "${database.name}" is used by an earlier database; names must be unique`);
+    seen.add(database.name);
+    const folders: [string, string | undefined][] = [
+      [`${at}.provider.baseBackups`, database.provider.baseBackups],
+      [`${at}.provider.walArchive`, database.provider.walArchive],
+      [`${at}.provider.pgBin`, database.provider.pgBin],
+      [`${at}.checks.ledger.migrationsFolder`, database.checks.ledger?.migrationsFolder],
+    ];
+    for (const [path, folder] of folders) {
+      if (folder !== undefined && !(await isFolder(folder))) problems.push(`${path}: folder ${folder} does not exist`);
+    }
+    problems.push(...checksConfigProblems(database.checks, { hasSource: database.source !== undefined }).map((p) => `${at}.${p}`));
+  }
+  if (problems.length > 0) throw problemsError(file, problems);
+  return config;
+}
+
+function resolvePaths(config: RestoreDrillConfig, baseDir: string): RestoreDrillConfig {
+  const at = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+  return {
+    ...config,
+    report: { dir: at(config.report.dir) },
+    databases: config.databases.map((database) => ({
+      ...database,
+      provider: {
+        ...database.provider,
+        baseBackups: at(database.provider.baseBackups),
+        walArchive: at(database.provider.walArchive),
+        ...(database.provider.pgBin ? { pgBin: at(database.provider.pgBin) } : {}),
+      },
+      checks: {
+        ...database.checks,
+        ...(database.checks.ledger ? { ledger: { ...database.checks.ledger, migrationsFolder: at(database.checks.ledger.migrationsFolder) } } : {}),
+      },
+    })),
+  };
+}
+
+function problemsError(file: string, problems: string[]): ConfigError {
+  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+  return new ConfigError(`${file} has ${count}:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
+  const at = formatPath(issue.path);
+  const prefix = at ? `${at}: ` : '';
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `${at ? `${at}.` : ''}${key}: unknown key (check its spelling; see the README's configuration reference)`);
+  }
+  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return [`${prefix}required`];
+  return [`${prefix}${issue.message.replace(/^Invalid input: /, '')}`];
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then((info) => info.isFile(), () => false);
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  return stat(path).then((info) => info.isDirectory(), () => false);
+}

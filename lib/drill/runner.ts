@@ -1,0 +1,46 @@
+import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
+import { ConfigError } from '../errors.ts';
+import { providerFor, type ProviderOptions } from '../providers/index.ts';
+import { readPreviousReport, writeReport } from '../report/store.ts';
+import type { DrillReport, RunResult } from '../report/types.ts';
+import { runDrill, type DrillOptions, type DrillResult } from './drill.ts';
+import { worstDrillStatus } from './outcome.ts';
+
+export interface RunOptions extends Omit<DrillOptions, 'previousReport'>, ProviderOptions {
+  /** Only these databases (--database); all when empty. */
+  databases?: readonly string[];
+  /** Where reports go (--report-dir); default the config's report.dir. */
+  reportDir?: string;
+}
+
+export function selectDatabases(config: RestoreDrillConfig, names: readonly string[] = []): DatabaseConfig[] {
+  const unknown = names.filter((name) => !config.databases.some((database) => database.name === name));
+  if (unknown.length > 0) {
+    throw new ConfigError(`no database named ${unknown.join(', ')} in the config; configured: ${config.databases.map((d) => d.name).join(', ')}`);
+  }
+  return names.length ? config.databases.filter((database) => names.includes(database.name)) : config.databases;
+}
+
+/**
+ * Drills several databases with bounded concurrency. Every drill's report is written to the report
+ * folder (drills refused as bad input created nothing and write nothing).
+ */
+export async function runDrills(config: RestoreDrillConfig, options: RunOptions): Promise<RunResult & { results: DrillResult[] }> {
+  const databases = selectDatabases(config, options.databases);
+  const reportDir = options.reportDir ?? config.report.dir;
+  const results: DrillResult[] = new Array(databases.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < databases.length) {
+      const index = next++;
+      const database = databases[index]!;
+      const previousReport = await readPreviousReport(reportDir, database.name);
+      const result = await runDrill(config, database, providerFor(database, options), { ...options, previousReport });
+      if (result.report.error?.kind !== 'input') await writeReport(reportDir, result.report);
+      results[index] = result;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(config.concurrency, databases.length) }, worker));
+  const drills: DrillReport[] = results.map((result) => result.report);
+  return { status: worstDrillStatus(drills.map((report) => report.status)), drills, results };
+}

@@ -1,0 +1,46 @@
+import type { CopyPoll, RestoreProvider, RestoreWindow } from '../types.ts';
+import { destroyCopy, keepCopy, pollCopy, startCopy, type LocalCopyHandle } from './engine.ts';
+import { readWindow } from './plan.ts';
+
+export interface LocalProviderConfig {
+  kind: 'local';
+  baseBackups: string;
+  walArchive: string;
+  pgBin?: string | undefined;
+  copySettings?: Record<string, string> | undefined;
+}
+
+export interface LocalProviderOptions {
+  connection: { database: string; user: string };
+  /** fsync in copies; off only for test copies nobody times. @default true */
+  durable?: boolean;
+}
+
+/** The local provider: base backups and a WAL archive in folders, copies as servers on this machine. */
+export function localProvider(config: LocalProviderConfig, options: LocalProviderOptions): RestoreProvider<LocalCopyHandle> {
+  const source = { baseBackups: config.baseBackups, walArchive: config.walArchive };
+  return {
+    kind: 'local',
+    async window(): Promise<RestoreWindow> {
+      const { window } = await readWindow(source);
+      return { earliest: window.earliest, latest: window.latest };
+    },
+    start: ({ target, copyName, expiresAt }) =>
+      startCopy({
+        source,
+        target,
+        name: copyName,
+        expiresAt,
+        connection: options.connection,
+        pgBin: config.pgBin,
+        copySettings: config.copySettings,
+        durable: options.durable ?? true,
+      }),
+    poll: (handle): Promise<CopyPoll> => pollCopy(handle),
+    destroy: (handle) => destroyCopy(handle.name),
+    keep: (handle) => keepCopy(handle.name),
+    copyNameOf: (handle) => handle.name,
+  };
+}
+
+export { destroyCopy, listCopies, type LocalCopyHandle } from './engine.ts';

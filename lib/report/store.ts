@@ -1,0 +1,28 @@
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DrillReport } from './types.ts';
+
+/** Writes `<database>-<startedAt>.json` into the report folder; returns its path. */
+export async function writeReport(dir: string, report: DrillReport): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const stamp = report.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const file = join(dir, `${report.database}-${stamp}.json`);
+  await writeFile(`${file}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
+  await rename(`${file}.tmp`, file);
+  return file;
+}
+
+/** The newest earlier report of a database in the folder, matched on its `database` field. */
+export async function readPreviousReport(dir: string, database: string): Promise<DrillReport | undefined> {
+  let newest: DrillReport | undefined;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.json')) continue;
+    const report = await readFile(join(dir, name), 'utf8')
+      .then((text) => JSON.parse(text) as DrillReport)
+      .catch(() => undefined);
+    if (report?.database === database && typeof report.startedAt === 'string' && (!newest || report.startedAt > newest.startedAt)) {
+      newest = report;
+    }
+  }
+  return newest;
+}

@@ -1,0 +1,48 @@
+import type { CheckResult } from '../checks/types.ts';
+import type { FailureKind } from '../errors.ts';
+
+export type DrillStatus = 'passed' | 'failed' | 'error';
+export type DrillStep = 'plan' | 'restore' | 'wait' | 'verify' | 'report' | 'cleanup';
+export type Trigger = 'cli' | 'schedule' | 'manual';
+
+/**
+ * One drill of one database. Each number means what the design's table "One name for each number"
+ * says; seconds are rounded to milliseconds; null where a step did not get that far.
+ */
+export interface DrillReport {
+  database: string;
+  provider: string;
+  status: DrillStatus;
+  target: { requested: string; time: string | null };
+  window: { earliest: string; latest: string } | null;
+  rpo: { targetSeconds: number; claimedSeconds: number | null; measuredLagSeconds: number | null; compliant: boolean | null };
+  rto: {
+    targetSeconds: number;
+    restoreSeconds: number | null;
+    verifySeconds: number | null;
+    totalSeconds: number | null;
+    compliant: boolean | null;
+  };
+  checks: CheckResult[];
+  copy: {
+    name: string | null;
+    kept: boolean;
+    removed: boolean;
+    /** Set for a kept copy: when the janitor may remove it. */
+    expiresAt?: string;
+    /** Set for a kept copy: how to reach it (never a password). */
+    connection?: { host: string; port: number; database: string; user: string; passwordFrom: string };
+    /** Why removal failed; the janitor removes the copy after its expiry. */
+    removeError?: string;
+  };
+  startedAt: string;
+  finishedAt: string;
+  error?: { step: DrillStep; message: string; kind: FailureKind };
+  toolVersion: string;
+  trigger: Trigger;
+}
+
+export interface RunResult {
+  status: DrillStatus;
+  drills: DrillReport[];
+}

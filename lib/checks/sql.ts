@@ -126,9 +126,13 @@ export async function openSession(config: pg.ClientConfig, options: SessionOptio
   client.on('error', () => {});
   await client.connect();
   try {
-    await client.query(`set statement_timeout = ${Math.max(1, Math.floor(options.statementTimeoutMs))}`);
-    await client.query(`set timezone = 'UTC'`);
-    if (options.readOnly) await client.query('set session characteristics as transaction read only');
+    await client.query(
+      [
+        `set statement_timeout = ${Math.max(1, Math.floor(options.statementTimeoutMs))}`,
+        `set timezone = 'UTC'`,
+        ...(options.readOnly ? ['set session characteristics as transaction read only'] : []),
+      ].join('; '),
+    );
   } catch (error) {
     await client.end().catch(() => {});
     throw error;

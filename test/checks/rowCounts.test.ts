@@ -122,8 +122,9 @@ describe('rowCounts', () => {
     for (let i = 0; i < 30; i++) expect(details.counts[`small_${i}`]).toBe(i + 1);
     expect(details.counts.big).toBe(200000);
     expect(details.counts['public.big']).toBe(200000);
-    expect(details.countQueries).toBeLessThan(10);
-    expect(details.countQueries).toBeGreaterThanOrEqual(2);
+    // 31 distinct tables, far fewer queries; still several, so that both sessions have work.
+    expect(details.countQueries).toBeLessThan(20);
+    expect(details.countQueries).toBeGreaterThanOrEqual(4);
   });
 
   it('turns a statement timeout into an error that names the table, and still counts the others', async () => {

@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../lib/config/load.ts';
-import { runDemo } from '../lib/demo.ts';
 import { parseDurationSeconds, DURATION_HINT } from '../lib/drill/duration.ts';
 import { runDrill, type ProgressEvent } from '../lib/drill/drill.ts';
 import { exitCodeOf } from '../lib/drill/outcome.ts';
@@ -12,6 +11,7 @@ import { destroyCopy } from '../lib/providers/local/engine.ts';
 import { formatRunText, formatSeconds, summarizeDrill } from '../lib/report/format.ts';
 import { readPreviousReport, writeReport } from '../lib/report/store.ts';
 import type { RunResult } from '../lib/report/types.ts';
+import { install as installShutdownHandlers } from '../lib/shutdown.ts';
 import { toolVersion } from '../lib/version.ts';
 
 const EXIT = { input: 2, backup: 1, tool: 3 } as const;
@@ -145,6 +145,8 @@ program
   .option('--report-dir <dir>', 'where the report is written', './drill-reports')
   .option('--json', 'print only the JSON result on stdout')
   .action(async (options: { reportDir: string; json?: boolean }) => {
+    // drizzle-orm's migrator takes most of a second to import: only the demo needs it.
+    const { runDemo } = await import('../lib/demo.ts');
     const demo = await runDemo({ reportDir: options.reportDir, onProgress: progressPrinter() });
     output({ status: demo.report.status, drills: [demo.report] }, options.json ?? false);
     if (!options.json) {
@@ -159,6 +161,7 @@ program
     process.exitCode = exitCodeOf([demo.report]);
   });
 
+installShutdownHandlers();
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -9,6 +9,7 @@ import { runDrill, type ProgressEvent } from './drill/drill.ts';
 import { providerFor } from './providers/index.ts';
 import { findDefaultPgBinaries } from './providers/local/binaries.ts';
 import { SourceCluster } from './providers/local/sourceCluster.ts';
+import { packageRoot } from './packageRoot.ts';
 import { writeReport } from './report/store.ts';
 import type { DrillReport } from './report/types.ts';
 
@@ -22,7 +23,7 @@ export interface DemoOutcome {
   postgres: string;
 }
 
-const MIGRATIONS = join(import.meta.dirname, '..', 'demo', 'drizzle');
+const MIGRATIONS = join(packageRoot, 'demo', 'drizzle');
 
 /**
  * The full drill on the embedded default: a source cluster with WAL archiving, the demo's Drizzle

@@ -31,7 +31,8 @@ export async function runShutdownCleanups(): Promise<void> {
   await Promise.allSettled(pending.map((cleanup) => cleanup()));
 }
 
-function install(): void {
+/** Installs the SIGINT/SIGTERM handlers now (the CLI does at start, so that a signal at any moment cleans up and exits 130/143). */
+export function install(): void {
   if (installed) return;
   installed = true;
   for (const signal of Object.keys(exitCodes) as (keyof typeof exitCodes)[]) {

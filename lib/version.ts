@@ -1,14 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from './packageRoot.ts';
 
-/** restore-drill's own version, from package.json (one level above lib/ in the checkout and in dist/). */
-export const toolVersion: string = (() => {
-  for (const candidate of ['../package.json', '../../package.json']) {
-    try {
-      const manifest = JSON.parse(readFileSync(new URL(candidate, import.meta.url), 'utf8')) as { name?: string; version?: string };
-      if (manifest.name === 'restore-drill' && manifest.version) return manifest.version;
-    } catch {
-      // try the next location
-    }
-  }
-  return 'unknown';
-})();
+export const toolVersion: string = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;

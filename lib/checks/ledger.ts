@@ -194,7 +194,8 @@ export function compareLedger(layout: MigrationsLayout, migrations: readonly Rep
   const rowMillis = (row: LedgerRow) => (row.createdAt === null ? null : layout === '1.x' ? Math.floor(row.createdAt / 1000) * 1000 : row.createdAt);
   for (const row of rows) {
     let migration: RepoMigration | undefined;
-    if (row.name !== null) {
+    // Only a 1.x folder has names to match; a 0.x journal is matched by `when`, as its migrator does.
+    if (row.name !== null && layout === '1.x') {
       migration = byTag.get(row.name);
     } else {
       const candidates = migrations.filter((m) => m.when === rowMillis(row) && !matched.has(m));

@@ -1,0 +1,194 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { appendFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { scratchFolders } from '../../lib/providers/local/scratch.ts';
+import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
+import type { DrillReport, RunResult } from '../../lib/report/types.ts';
+import { cliBin, repoRoot, runCli } from '../support/cli.ts';
+import { copyFolders, copyServers } from '../support/leftovers.ts';
+import { testSource } from '../support/source.ts';
+
+// A new user's project: a source with archiving, Drizzle migrations applied, rows, a base backup, a config file.
+let source: SourceCluster;
+let project: string;
+let configFile: string;
+
+async function writeConfig(file: string, overrides: { walArchive?: string; migrations?: string } = {}) {
+  const config = {
+    rpoTargetSeconds: 3600,
+    rtoTargetSeconds: 600,
+    databases: [
+      {
+        name: 'app',
+        provider: { kind: 'local', baseBackups: source.backupsDir, walArchive: overrides.walArchive ?? source.archiveDir },
+        connection: { database: 'postgres', user: 'postgres' },
+        checks: {
+          ledger: { migrationsFolder: overrides.migrations ?? './drizzle' },
+          rowCounts: [{ table: 'users', min: 2 }],
+          freshness: { table: 'users', column: 'created_at' },
+        },
+      },
+    ],
+    report: { dir: './reports' },
+  };
+  await writeFile(file, JSON.stringify(config, null, 2));
+}
+
+beforeAll(async () => {
+  source = await testSource();
+  project = await mkdtemp(join(scratchFolders.sources(), 'project-'));
+  await cp(join(repoRoot, 'demo', 'drizzle'), join(project, 'drizzle'), { recursive: true });
+  const client = new pg.Client(source.clientConfig());
+  await client.connect();
+  await migrate(drizzle(client), { migrationsFolder: join(project, 'drizzle') });
+  await client.query(`insert into users (email) values ('a@example.com'), ('b@example.com')`);
+  await source.takeBaseBackup('base-1');
+  await client.query(`insert into users (email) values ('c@example.com')`);
+  await client.end();
+  await source.switchWal();
+  configFile = join(project, 'restore-drill.config.json');
+  await writeConfig(configFile);
+});
+
+afterAll(async () => {
+  await source?.remove();
+  if (project) await rm(project, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  expect(await copyFolders()).toEqual([]);
+  expect(await copyServers()).toEqual([]);
+});
+
+describe('restore-drill run', () => {
+  test('drills the database and reports every field, on stdout and in the report folder', async () => {
+    const before = Date.now();
+    const result = await runCli(['run', '--config', configFile, '--json'], { via: 'npx' });
+    expect(result.code, result.stderr).toBe(0);
+    const run = JSON.parse(result.stdout) as RunResult;
+    expect(run.status).toBe('passed');
+    const report = run.drills[0]!;
+    expect(report).toMatchObject({
+      database: 'app',
+      provider: 'local',
+      status: 'passed',
+      target: { requested: 'latest' },
+      rpo: { targetSeconds: 3600, compliant: true },
+      rto: { targetSeconds: 600, compliant: true },
+      copy: { kept: false, removed: true },
+      trigger: 'cli',
+    });
+    expect(report.target.time).toBe(report.window!.latest);
+    expect(Date.parse(report.window!.earliest)).toBeLessThan(Date.parse(report.window!.latest));
+    expect(report.rpo.claimedSeconds).toBeGreaterThanOrEqual(0);
+    expect(report.rpo.measuredLagSeconds).toBeGreaterThanOrEqual(0);
+    expect(report.rto.totalSeconds).toBeCloseTo(report.rto.restoreSeconds! + report.rto.verifySeconds!, 3);
+    expect(report.checks.map((check) => [check.check, check.status])).toEqual([
+      ['ledger', 'pass'],
+      ['rowCounts', 'pass'],
+      ['freshness', 'pass'],
+    ]);
+    expect(report.copy.name).toMatch(/^rd-app-\d{14}-[a-z0-9]{4}$/);
+    expect(Date.parse(report.startedAt)).toBeGreaterThanOrEqual(before - 1000);
+    expect(Date.parse(report.finishedAt)).toBeGreaterThanOrEqual(Date.parse(report.startedAt));
+    expect(report.toolVersion).toMatch(/^\d+\.\d+\.\d+/);
+    expect(report.error).toBeUndefined();
+    const stored = await readdir(join(project, 'reports'));
+    const written = JSON.parse(await readFile(join(project, 'reports', stored.find((n) => n.startsWith('app-'))!), 'utf8')) as DrillReport;
+    expect(written).toEqual(report);
+  });
+
+  test('a migration file edited after it was applied fails the drill (exit 1), naming the migration', async () => {
+    const edited = join(project, 'drizzle-edited');
+    await cp(join(project, 'drizzle'), edited, { recursive: true });
+    await appendFile(join(edited, '0001_user_bio.sql'), '\n-- tweaked after deploy\n');
+    const file = join(project, 'edited.config.json');
+    await writeConfig(file, { migrations: './drizzle-edited' });
+
+    const result = await runCli(['run', '--config', file, '--json']);
+
+    expect(result.code).toBe(1);
+    const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
+    expect(report.status).toBe('failed');
+    const ledger = report.checks.find((check) => check.check === 'ledger')!;
+    expect(ledger.status).toBe('fail');
+    expect(JSON.stringify(ledger)).toContain('0001_user_bio');
+  });
+
+  test('a target outside the window exits 2 and creates nothing', async () => {
+    const reportsBefore = await readdir(join(project, 'reports')).catch(() => []);
+    const result = await runCli(['run', '--config', configFile, '--target', '2001-01-01T00:00:00Z', '--json']);
+    expect(result.code).toBe(2);
+    const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
+    expect(report.error).toMatchObject({ step: 'plan', kind: 'input' });
+    expect(report.error!.message).toContain('outside the restore window');
+    expect(report.copy.name).toBeNull();
+    expect(await readdir(join(project, 'reports')).catch(() => [])).toEqual(reportsBefore);
+  });
+
+  test('a hole in the WAL archive fails the drill (exit 1) with the segment named', async () => {
+    const holed = join(project, 'wal-holed');
+    await cp(source.archiveDir, holed, { recursive: true });
+    const segments = (await readdir(holed)).filter((name) => /^[0-9A-F]{24}$/.test(name)).sort();
+    await rm(join(holed, segments.at(-2)!));
+    const file = join(project, 'holed.config.json');
+    await writeConfig(file, { walArchive: holed });
+
+    const result = await runCli(['run', '--config', file, '--json']);
+
+    expect(result.code).toBe(1);
+    const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
+    expect(report.status).toBe('failed');
+    expect(report.error).toMatchObject({ step: 'restore', kind: 'backup' });
+    expect(report.error!.message).toContain(segments.at(-2)!);
+  });
+});
+
+describe('restore --keep and drop', () => {
+  test('leaves a copy that accepts connections, prints how to reach it, and drop removes it', async () => {
+    const result = await runCli(['restore', '--config', configFile, '--database', 'app', '--target', 'latest', '--keep', '--keep-for', '2h']);
+    expect(result.code, result.stderr).toBe(0);
+    const name = /The copy (rd-app-\S+) stays until/.exec(result.stdout)?.[1];
+    expect(name).toBeDefined();
+    const psql = /psql "host=(\S+) port=(\d+) dbname=(\S+) user=(\S+)"/.exec(result.stdout)!;
+    const client = new pg.Client({ host: psql[1], port: Number(psql[2]), database: psql[3], user: psql[4] });
+    await client.connect();
+    const { rows } = await client.query<{ n: number }>('select count(*)::int as n from users');
+    await client.end();
+    expect(rows[0]!.n).toBe(3);
+    expect(await copyFolders()).toEqual([name]);
+
+    const dropped = await runCli(['drop', '--copy', name!]);
+    expect(dropped.code, dropped.stderr).toBe(0);
+    expect(await copyFolders()).toEqual([]);
+  });
+
+  test('drop refuses a name that is not one of our copies (exit 2)', async () => {
+    const result = await runCli(['drop', '--copy', 'production-db']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('not a restore-drill copy name');
+  });
+});
+
+test('SIGINT in the middle of a restore leaves no server and no scratch folder', async () => {
+  const child = spawn(process.execPath, [cliBin, 'run', '--config', configFile], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let progress = '';
+  child.stderr.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: string) => {
+      progress += chunk;
+      if (/app: wait/.test(progress)) resolve();
+    });
+    child.once('exit', () => reject(new Error(`the drill ended before it was interrupted: ${progress}`)));
+  });
+  expect(await copyFolders()).toHaveLength(1);
+  child.kill('SIGINT');
+  const [code] = await once(child, 'exit');
+  expect(code).toBe(130);
+  // afterEach asserts that no copy folder and no copy server is left.
+});

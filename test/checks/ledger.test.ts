@@ -2,7 +2,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerConfigSchema } from '../../lib/checks/config.ts';
-import { checkLedger, type LedgerDetails } from '../../lib/checks/ledger.ts';
+import { checkLedger, compareLedger, type LedgerDetails, type RepoMigration } from '../../lib/checks/ledger.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { testSource } from '../support/source.ts';
 import { checkContext, createDatabase, fixtureCopy, migrateWithV0, migrateWithV1, scratchDir, withClient } from './helpers.ts';
@@ -292,5 +292,35 @@ describe('ledger, drizzle-kit 1.x layout, drizzle-orm 1.x migrator', () => {
     expect(details.ledgerColumns).toBe('0.x');
     expect(result.status).toBe('pass');
     expect(details.applied).toHaveLength(3);
+  });
+});
+
+describe('matching ledger rows to files', () => {
+  const migration = (tag: string, when: number, hash: string): RepoMigration => ({ tag, when, file: `${tag}.sql`, hash, hashLf: hash, hashCrlf: hash });
+  const emptyDetails = (ledgerColumns: '0.x' | '1.x'): LedgerDetails => ({
+    layout: null, migrationsFolder: '', ledger: '', ledgerColumns, expect: 'all-applied', applied: [], pending: [], unknown: [],
+    hashMismatch: [], skippedByWatermark: [], ledgerTableMissing: false, journalProblem: null,
+  });
+
+  it('matches a 0.x journal by when even where the ledger carries 1.x names', () => {
+    const details = emptyDetails('1.x');
+
+    compareLedger('0.x', [migration('0000_a', 1000, 'h1'), migration('0001_b', 2000, 'h2')], [
+      { id: 1, hash: 'h1', createdAt: 1000, name: '19700101000001_a' },
+      { id: 2, hash: 'edited', createdAt: 2000, name: '19700101000002_b' },
+    ], details);
+
+    expect(tags(details.applied)).toEqual(['0000_a']);
+    expect(tags(details.hashMismatch)).toEqual(['0001_b']);
+    expect(details.unknown).toEqual([]);
+  });
+
+  it('tells two migrations of the same when apart by their hash', () => {
+    const details = emptyDetails('0.x');
+
+    compareLedger('0.x', [migration('0000_a', 1000, 'h1'), migration('0001_b', 1000, 'h2')], [{ id: 1, hash: 'h2', createdAt: 1000, name: null }], details);
+
+    expect(tags(details.applied)).toEqual(['0001_b']);
+    expect(details.skippedByWatermark).toEqual([{ tag: '0000_a', when: 1000, newestApplied: 1000 }]);
   });
 });

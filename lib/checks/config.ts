@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTableName } from './sql.ts';
 
 const identifier = z
   .string()
@@ -7,7 +8,16 @@ const identifier = z
   .refine((name) => !name.includes('\0'), 'an identifier cannot contain a NUL character');
 
 /** A table, optionally schema-qualified: `orders`, `sales.orders`, `"odd.name"`, `sales."odd.name"`. */
-const tableName = z.string().min(1).refine((name) => !name.includes('\0'), 'a table name cannot contain a NUL character');
+const tableName = z
+  .string()
+  .min(1)
+  .superRefine((name, context) => {
+    try {
+      parseTableName(name);
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
 
 export const ledgerConfigSchema = z
   .object({

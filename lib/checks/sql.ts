@@ -19,6 +19,7 @@ export interface TableName {
  * `orders`, `sales.orders`, `"v1.orders"`, `sales."odd ""name"""`.
  */
 export function parseTableName(input: string): TableName {
+  if (input.includes('\0')) throw new ConfigError(`table ${JSON.stringify(input)} contains a NUL character`);
   const parts: string[] = [];
   let rest = input;
   for (;;) {

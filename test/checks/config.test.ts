@@ -39,10 +39,14 @@ describe('checks config', () => {
     );
   });
 
-  it('rejects min over max, a bad expect and an empty rule list', () => {
+  it('rejects min over max, a bad expect, an empty rule list and an unreadable table name', () => {
     expect(checksConfigSchema.safeParse({ rowCounts: [{ table: 't', min: 5, max: 4 }] }).error?.issues[0]?.message).toBe('min is greater than max');
     expect(checksConfigSchema.safeParse({ ledger: { migrationsFolder: 'd', expect: 'some' } }).success).toBe(false);
     expect(checksConfigSchema.safeParse({ rowCounts: [] }).success).toBe(false);
+    expect(checksConfigSchema.safeParse({ freshness: { table: 'a.b.c', column: 'at' } }).error?.issues[0]).toMatchObject({
+      path: ['freshness', 'table'],
+      message: expect.stringContaining('has 3 parts'),
+    });
   });
 
   it('reports asOf without a source connection, naming the rule', () => {
@@ -94,5 +98,6 @@ describe('identifiers from config', () => {
     expect(() => parseTableName('"a"b')).toThrow(/expected a dot or the end/);
     expect(() => parseTableName('a.')).toThrow(/ends with a dot/);
     expect(() => parseTableName('.a')).toThrow(/empty name part/);
+    expect(() => parseTableName('a\0b')).toThrow(/NUL/);
   });
 });

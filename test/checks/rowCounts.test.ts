@@ -134,14 +134,14 @@ describe('rowCounts', () => {
     try {
       const { result, details } = await run(
         [{ table: 'small_2' }, { table: 'small_3' }, { table: 'small_4' }, { table: 'measurements' }],
-        { statementTimeoutMs: 300 },
+        { statementTimeoutMs: 1000 },
       );
 
       expect(result.status).toBe('error');
       expect(details.rules.map((r) => r.status)).toEqual(['pass', 'error', 'pass', 'error']);
-      expect(details.rules[1]!.summary).toBe('small_3: counting in the copy exceeded the statement_timeout of 300 ms');
+      expect(details.rules[1]!.summary).toBe('small_3: counting in the copy exceeded the statement_timeout of 1000 ms');
       expect(details.rules[1]!.error?.code).toBe('57014');
-      expect(details.rules[3]!.summary).toBe('measurements: counting in the copy exceeded the statement_timeout of 300 ms');
+      expect(details.rules[3]!.summary).toBe('measurements: counting in the copy exceeded the statement_timeout of 1000 ms');
       expect(details.counts).toEqual({ small_2: 3, small_4: 5 });
     } finally {
       await locker.query('rollback');

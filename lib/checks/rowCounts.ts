@@ -44,7 +44,7 @@ class SessionPool {
   private readonly size: number;
   private readonly idle: pg.Client[] = [];
   private readonly all: pg.Client[] = [];
-  private readonly waiting: ((client: pg.Client) => void)[] = [];
+  private readonly waiting: (() => void)[] = [];
   private opening = 0;
 
   constructor(config: pg.ClientConfig, options: SessionOptions, size: number) {
@@ -63,25 +63,30 @@ class SessionPool {
   }
 
   private async acquire(): Promise<pg.Client> {
-    const idle = this.idle.pop();
-    if (idle) return idle;
-    if (this.all.length + this.opening < this.size) {
-      this.opening += 1;
-      try {
-        const client = await openSession(this.config, this.options);
-        this.all.push(client);
-        return client;
-      } finally {
-        this.opening -= 1;
+    for (;;) {
+      const idle = this.idle.pop();
+      if (idle) return idle;
+      if (this.all.length + this.opening < this.size) {
+        this.opening += 1;
+        try {
+          const client = await openSession(this.config, this.options);
+          this.all.push(client);
+          return client;
+        } catch (error) {
+          // The slot is free again: let a waiting task try (and fail on its own) rather than wait forever.
+          this.waiting.shift()?.();
+          throw error;
+        } finally {
+          this.opening -= 1;
+        }
       }
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   private release(client: pg.Client): void {
-    const next = this.waiting.shift();
-    if (next) next(client);
-    else this.idle.push(client);
+    this.idle.push(client);
+    this.waiting.shift()?.();
   }
 
   async close(): Promise<void> {
@@ -89,12 +94,16 @@ class SessionPool {
   }
 }
 
+function failedOutcome(error: unknown): Outcome {
+  return { ok: false, missing: isUndefinedObject(error), timeout: isStatementTimeout(error), error: safeError(error) };
+}
+
 async function countOne(client: pg.Client, sql: string, params: unknown[] = []): Promise<Outcome> {
   try {
     const { rows } = await client.query<{ count: string }>(sql, params);
     return { ok: true, count: Number(rows[0]!.count) };
   } catch (error) {
-    return { ok: false, missing: isUndefinedObject(error), timeout: isStatementTimeout(error), error: safeError(error) };
+    return failedOutcome(error);
   }
 }
 
@@ -240,15 +249,21 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
       if (!rule.asOf || !targetOf.has(index)) continue;
       const cutoff = new Date(context.target.getTime() - rule.asOf.marginSeconds * 1000);
       cutoffs.set(index, cutoff);
-      const sql = `select count(*) as count from ${sqlNames[index]} where ${quoteIdent(rule.asOf.column)} <= $1`;
+      const sql = `select count(*) as count from ${sqlNames[index]} where ${quoteIdent(rule.asOf.column)} <= $1::timestamptz`;
       const asOf = { column: rule.asOf.column, cutoff: cutoff.toISOString(), sourceCount: null, copyCount: null };
       results[index]!.asOf = asOf;
       asOfWork.push(
-        copyPool.use((client) => countOne(client, sql, [cutoff])).then((outcome) => recordAsOf(results[index]!, outcome, 'copy', timeoutMs)),
+        copyPool
+          .use((client) => countOne(client, sql, [cutoff]))
+          .catch(failedOutcome)
+          .then((outcome) => recordAsOf(results[index]!, outcome, 'copy', timeoutMs)),
       );
       if (sourcePool) {
         asOfWork.push(
-          sourcePool.use((client) => countOne(client, sql, [cutoff])).then((outcome) => recordAsOf(results[index]!, outcome, 'source', timeoutMs)),
+          sourcePool
+            .use((client) => countOne(client, sql, [cutoff]))
+            .catch(failedOutcome)
+            .then((outcome) => recordAsOf(results[index]!, outcome, 'source', timeoutMs)),
         );
       } else {
         Object.assign(results[index]!, {
@@ -257,7 +272,13 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
         });
       }
     }
-    await Promise.all([...queries.map((batch) => copyPool.use((client) => countBatch(client, batch))), ...asOfWork]);
+    // No work may still be opening a session when the pools close: failures become outcomes, not rejections.
+    const countWork = queries.map((batch) =>
+      copyPool.use((client) => countBatch(client, batch)).catch((error: unknown) => {
+        for (const target of batch) target.outcome ??= failedOutcome(error);
+      }),
+    );
+    await Promise.all([...countWork, ...asOfWork]);
 
     for (const [index, rule] of rules.entries()) {
       const target = targetOf.get(index);

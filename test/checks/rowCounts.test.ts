@@ -165,6 +165,7 @@ describe('rowCounts', () => {
         { table: 'orders', asOf: { column: 'placed_at', marginSeconds: 60 } },
         { table: 'ünï."Tab""le ß"', asOf: { column: 'at "é"', marginSeconds: 0 } },
         { table: 'orders', asOf: { column: 'shipped_at', marginSeconds: 0 } },
+        { table: 'orders', asOf: { column: 'id', marginSeconds: 0 } },
       ],
       { source: db, target },
     );
@@ -177,6 +178,8 @@ describe('rowCounts', () => {
     expect(details.rules[1]).toMatchObject({ status: 'pass', asOf: { sourceCount: 5, copyCount: 5 } });
     expect(details.rules[2]!.status).toBe('fail');
     expect(details.rules[2]!.summary).toContain('column "shipped_at" does not exist');
+    expect(details.rules[3]!.status).toBe('error');
+    expect(details.rules[3]!.summary).toContain('operator does not exist: integer <= timestamp with time zone');
   });
 
   it('asOf without a source connection is an error that says what to add', async () => {
@@ -184,6 +187,19 @@ describe('rowCounts', () => {
 
     expect(result.status).toBe('error');
     expect(details.rules[0]!.summary).toContain('no source connection was given');
+  });
+
+  it('gives every asOf rule an error, and does not hang, when the source cannot be reached', async () => {
+    const unreachable = { ...db, host: '/nonexistent/socket-folder' };
+    const input = Array.from({ length: 6 }, () => ({ table: 'orders', asOf: { column: 'placed_at', marginSeconds: 0 } }));
+
+    const { result, details } = await run(input, { source: unreachable, concurrency: 2, target: new Date('2026-01-01T10:00:00Z') });
+
+    expect(result.status).toBe('error');
+    expect(details.rules.map((r) => r.status)).toEqual(Array(6).fill('error'));
+    expect(details.rules[5]!.summary).toMatch(/^orders \(asOf placed_at\): counting in the source failed: .*ENOENT/);
+    expect(details.rules[5]!.asOf).toMatchObject({ copyCount: 600, sourceCount: null });
+    expect(details.counts).toEqual({ orders: 1000 });
   });
 
   it('opens source sessions whose transactions are read-only', async () => {

@@ -58,6 +58,10 @@ export async function checkFreshness(context: CheckContext, config: FreshnessCon
   if (details.lastReplayedAt) details.replayLagSeconds = (context.target.getTime() - Date.parse(details.lastReplayedAt)) / 1000;
   if (!row.has_rows) return result('fail', `${config.table} is empty in the copy: no data to measure the RPO by`);
   if (row.newest === null) return result('fail', `${config.table}.${config.column} is null in every row of the copy: no data to measure the RPO by`);
+  if (typeof row.newest === 'number') {
+    // node-postgres reads 'infinity' as Infinity.
+    return result('fail', `${config.table}.${config.column} holds 'infinity': the newest value says nothing about the data's age`);
+  }
   if (!(row.newest instanceof Date)) {
     return result('error', `${config.table}.${config.column} is not a timestamp or date column; freshness needs one`);
   }

@@ -26,6 +26,8 @@ beforeAll(async () => {
       insert into no_values values (1, null);
       create table future (created_at timestamptz);
       insert into future values ('2026-03-01 12:00:20+00');
+      create table forever (created_at timestamptz);
+      insert into forever values ('2026-03-01 11:00:00+00'), ('infinity');
     `),
   );
 });
@@ -75,6 +77,14 @@ describe('freshness', () => {
     expect(empty.result.summary).toBe('empty is empty in the copy: no data to measure the RPO by');
     expect(noValues.result.status).toBe('fail');
     expect(noValues.result.summary).toContain('no_values.created_at is null in every row');
+  });
+
+  it('fails on an infinity timestamp rather than reporting a lag', async () => {
+    const { result, details } = await run({ table: 'forever', column: 'created_at' });
+
+    expect(result.status).toBe('fail');
+    expect(details.dataLagSeconds).toBeNull();
+    expect(result.summary).toContain("holds 'infinity'");
   });
 
   it('fails naming a missing table or column, and errors on a column that is not a timestamp', async () => {

@@ -5,6 +5,7 @@ import { parseDurationSeconds, DURATION_HINT } from '../lib/drill/duration.ts';
 import { runDrill, type ProgressEvent } from '../lib/drill/drill.ts';
 import { exitCodeOf } from '../lib/drill/outcome.ts';
 import { runDrills, selectDatabases } from '../lib/drill/runner.ts';
+import { runJanitor } from '../lib/janitor.ts';
 import { ConfigError, failureKindOf, RestoreDrillError } from '../lib/errors.ts';
 import { providerFor } from '../lib/providers/index.ts';
 import { destroyCopy } from '../lib/providers/local/engine.ts';
@@ -137,6 +138,30 @@ program
         : `${result.database}: restorable from ${result.earliest} to ${result.latest}\n` +
             `RPO (claimed): ${formatSeconds(claimedSeconds)} (target ${formatSeconds(rpoTargetSeconds)}) ${result.rpo.compliant ? '✅' : '❌'}\n`,
     );
+  });
+
+program
+  .command('janitor')
+  .description('remove our copies past their expiry (RDS and Aurora copies by their tags, local copies by their marker)')
+  .option('-c, --config <file>', 'config file')
+  .option('--dry-run', 'list the expired copies, remove nothing')
+  .option('--json', 'print JSON')
+  .addHelpText('after', '\nExamples:\n  restore-drill janitor --dry-run\n  restore-drill janitor')
+  .action(async (options: { config?: string; dryRun?: boolean; json?: boolean }) => {
+    const { config } = await loadConfig(process.cwd(), options.config);
+    const result = await runJanitor(config, { dryRun: options.dryRun ?? false });
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    } else {
+      const verb = result.dryRun ? 'would remove' : 'removed';
+      const lines = [
+        ...result.removed.map((copy) => `${verb} ${copy.name} (${copy.provider}, expired ${copy.expiresAt})`),
+        ...result.failed.map((copy) => `could not remove ${copy.name} (${copy.provider}): ${copy.error}`),
+        `${result.removed.length} expired ${result.removed.length === 1 ? 'copy' : 'copies'} ${verb}, ${result.kept.length} not expired left alone`,
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+    }
+    process.exitCode = result.failed.length > 0 ? EXIT.tool : 0;
   });
 
 program

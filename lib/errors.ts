@@ -79,6 +79,17 @@ export class RestoreTimeoutError extends RestoreDrillError {
   }
 }
 
+/**
+ * The provider refused to remove a copy for now (RDS will not delete it in its current state) and
+ * waiting longer is not worth it: the copy keeps its expiry tag, and the janitor removes it later.
+ */
+export class RemovalDeferredError extends RestoreDrillError {
+  constructor(message: string) {
+    super('tool', message);
+    this.name = 'RemovalDeferredError';
+  }
+}
+
 /** The kind of any error: ours carry it, anything else is a tool failure. */
 export function failureKindOf(error: unknown): FailureKind {
   return error instanceof RestoreDrillError ? error.kind : 'tool';

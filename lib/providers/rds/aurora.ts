@@ -1,0 +1,174 @@
+import {
+  CreateDBInstanceCommand,
+  DeleteDBClusterCommand,
+  DescribeDBClustersCommand,
+  paginateDescribeDBClusters,
+  RestoreDBClusterToPointInTimeCommand,
+  type DBCluster,
+} from '@aws-sdk/client-rds';
+import type { AuroraProviderConfig } from '../../config/schema.ts';
+import { RestoreDrillError } from '../../errors.ts';
+import type { CopyPoll, ListedCopy, RestoreProvider } from '../types.ts';
+import { AwsApi, failedReason, FAILED_STATUSES, requireNetwork, type AwsProviderOptions } from './api.ts';
+import { explainAwsError, isAwsError } from './errors.ts';
+import { destroyInstance } from './instance.ts';
+import { copyTags, expiresAtOf, hasCopyName, isManaged } from './tags.ts';
+
+/** An Aurora copy, as plain JSON: the restored cluster and the one instance added to it. */
+export interface AuroraCopyHandle {
+  provider: 'aurora';
+  name: string;
+  clusterId: string;
+  instanceId: string;
+  region: string;
+  source: { clusterId: string };
+  target: { kind: 'latest' } | { kind: 'time'; time: string };
+  expiresAt: string;
+}
+
+/** The instance a copy's cluster gets: the copy's name and `-i1`, so that it carries our prefix too. */
+export function auroraInstanceId(copyName: string): string {
+  return `${copyName}-i1`;
+}
+
+/**
+ * The `aurora` provider: RestoreDBClusterToPointInTime (a full copy), then, once the cluster is
+ * available, CreateDBInstance into it; the copy is ready when that instance is. The source is only read.
+ */
+export function auroraProvider(config: AuroraProviderConfig, options: AwsProviderOptions): RestoreProvider<AuroraCopyHandle> {
+  const api = new AwsApi(config, options);
+  const sourceLabel = `DB cluster "${config.clusterId}"`;
+
+  async function findCluster(id: string): Promise<DBCluster | undefined> {
+    try {
+      return (await api.rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: id }))).DBClusters?.[0];
+    } catch (error) {
+      if (isAwsError(error, 'DBClusterNotFoundFault')) return undefined;
+      throw explainAwsError(error, api.context('DescribeDBClusters', `DB cluster "${id}"`));
+    }
+  }
+
+  return {
+    kind: 'aurora',
+
+    async window() {
+      const cluster = await api.call('DescribeDBClusters', sourceLabel, (rds) => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: config.clusterId })));
+      const source = cluster.DBClusters?.[0];
+      if (!source?.EarliestRestorableTime || !source.LatestRestorableTime) {
+        throw new RestoreDrillError('backup', `${sourceLabel} has no restorable window (EarliestRestorableTime/LatestRestorableTime missing): check its backup retention`);
+      }
+      return { earliest: source.EarliestRestorableTime, latest: source.LatestRestorableTime };
+    },
+
+    async start({ target, copyName, expiresAt }) {
+      const network = requireNetwork(config, 'provider');
+      await api.call('RestoreDBClusterToPointInTime', `${sourceLabel} (copy ${copyName})`, (rds) =>
+        rds.send(
+          new RestoreDBClusterToPointInTimeCommand({
+            SourceDBClusterIdentifier: config.clusterId,
+            DBClusterIdentifier: copyName,
+            RestoreType: 'full-copy',
+            ...(target.kind === 'latest' ? { UseLatestRestorableTime: true } : { RestoreToTime: target.time }),
+            DBSubnetGroupName: network.subnetGroup,
+            VpcSecurityGroupIds: network.securityGroupIds,
+            DeletionProtection: false,
+            CopyTagsToSnapshot: false,
+            EnableIAMDatabaseAuthentication: 'iam' in config.credentials,
+            Tags: copyTags(copyName, options.database, expiresAt),
+          }),
+        ),
+      );
+      return {
+        provider: 'aurora',
+        name: copyName,
+        clusterId: copyName,
+        instanceId: auroraInstanceId(copyName),
+        region: config.region,
+        source: { clusterId: config.clusterId },
+        target: target.kind === 'latest' ? { kind: 'latest' } : { kind: 'time', time: target.time.toISOString() },
+        expiresAt: expiresAt.toISOString(),
+      };
+    },
+
+    // Each poll looks at what exists, so that a poll in another Lambda (or after a retry) does the same.
+    async poll(handle): Promise<CopyPoll> {
+      const cluster = await findCluster(handle.clusterId);
+      if (!cluster) return { state: 'failed', reason: `DB cluster ${handle.clusterId} disappeared while it was being restored` };
+      const status = cluster.Status ?? 'unknown';
+      if (FAILED_STATUSES.has(status)) return { state: 'failed', reason: failedReason('DB cluster', handle.clusterId, status) };
+      if (status !== 'available') return { state: 'pending', detail: `cluster ${status}` };
+      const instance = await api.findInstance(handle.instanceId);
+      if (!instance) {
+        await api.call('CreateDBInstance', `DB instance "${handle.instanceId}" in cluster ${handle.clusterId}`, (rds) =>
+          rds.send(
+            new CreateDBInstanceCommand({
+              DBInstanceIdentifier: handle.instanceId,
+              DBClusterIdentifier: handle.clusterId,
+              Engine: cluster.Engine,
+              DBInstanceClass: config.instanceClass,
+              PubliclyAccessible: false,
+              AutoMinorVersionUpgrade: false,
+              Tags: copyTags(handle.name, options.database, new Date(handle.expiresAt)),
+            }),
+          ),
+        );
+        return { state: 'pending', detail: 'adding an instance to the cluster' };
+      }
+      const instanceStatus = instance.DBInstanceStatus ?? 'unknown';
+      if (FAILED_STATUSES.has(instanceStatus)) return { state: 'failed', reason: failedReason('DB instance', handle.instanceId, instanceStatus) };
+      if (instanceStatus !== 'available' || !cluster.Endpoint || !cluster.Port) return { state: 'pending', detail: `instance ${instanceStatus}` };
+      return { state: 'ready', connection: await api.connectionTo(cluster.Endpoint, cluster.Port), lastReplayedAt: null };
+    },
+
+    async destroy(handle) {
+      api.assertCopyName('DB cluster', handle.clusterId);
+      const cluster = await findCluster(handle.clusterId);
+      if (!cluster) {
+        await destroyInstance(api, handle.instanceId, { auroraMember: true });
+        return;
+      }
+      await api.assertOurs('DB cluster', handle.clusterId, cluster.DBClusterArn);
+      const members = new Set([...(cluster.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? ''), handle.instanceId]);
+      for (const member of members) await destroyInstance(api, member, { auroraMember: true });
+      if (cluster.Status === 'deleting') return;
+      await api.deleteWhenAllowed(
+        'DeleteDBCluster',
+        `DB cluster "${handle.clusterId}"`,
+        () => api.rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: handle.clusterId, SkipFinalSnapshot: true, DeleteAutomatedBackups: true })),
+        ['InvalidDBClusterStateFault'],
+      );
+    },
+
+    copyNameOf: (handle) => handle.name,
+
+    async listCopies(): Promise<ListedCopy<AuroraCopyHandle>[]> {
+      const copies: ListedCopy<AuroraCopyHandle>[] = [];
+      try {
+        for await (const page of paginateDescribeDBClusters({ client: api.rds }, {})) {
+          for (const cluster of page.DBClusters ?? []) {
+            const id = cluster.DBClusterIdentifier ?? '';
+            if (!hasCopyName(id) || !isManaged(cluster.TagList)) continue;
+            const expiresAt = expiresAtOf(cluster.TagList);
+            copies.push({
+              name: id,
+              expiresAt,
+              handle: {
+                provider: 'aurora',
+                name: id,
+                clusterId: id,
+                instanceId: auroraInstanceId(id),
+                region: config.region,
+                source: { clusterId: '' },
+                target: { kind: 'latest' },
+                expiresAt: expiresAt?.toISOString() ?? '',
+              },
+            });
+          }
+        }
+      } catch (error) {
+        throw explainAwsError(error, api.context('DescribeDBClusters', 'all DB clusters'));
+      }
+      return copies;
+    },
+  };
+}

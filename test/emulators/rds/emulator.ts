@@ -1,0 +1,747 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { copyName } from '../../../lib/providers/copyName.ts';
+import { destroyCopy, pollCopy, startCopy, type LocalCopyHandle } from '../../../lib/providers/local/engine.ts';
+import { readWindow, type LocalSource } from '../../../lib/providers/local/plan.ts';
+import type { CopyTarget } from '../../../lib/providers/types.ts';
+import type { TestCa } from './tls.ts';
+import { errorDocument, QueryParams, RDS_API_VERSION, responseDocument, xmlList, type XmlNode } from './wire.ts';
+
+export interface Tag {
+  Key: string;
+  Value: string;
+}
+
+export interface InstanceRecord {
+  id: string;
+  arn: string;
+  resourceId: string;
+  status: string;
+  instanceClass: string;
+  engine: string;
+  engineVersion: string;
+  masterUsername: string;
+  dbName: string;
+  address?: string;
+  port?: number;
+  createdAt: Date;
+  tags: Tag[];
+  subnetGroup?: string;
+  securityGroupIds: string[];
+  publiclyAccessible: boolean;
+  multiAZ: boolean;
+  deletionProtection: boolean;
+  backupRetentionPeriod: number;
+  iamAuth: boolean;
+  clusterId?: string;
+  /** Source instances: their backups and archive. */
+  source?: LocalSource;
+  /** Copies: the local restore that plays the copy (for a cluster's instance, the cluster's). */
+  local?: LocalCopyHandle;
+}
+
+export interface ClusterRecord {
+  id: string;
+  arn: string;
+  resourceId: string;
+  status: string;
+  engine: string;
+  engineVersion: string;
+  masterUsername: string;
+  dbName: string;
+  address?: string;
+  port?: number;
+  createdAt: Date;
+  tags: Tag[];
+  subnetGroup?: string;
+  securityGroupIds: string[];
+  deletionProtection: boolean;
+  iamAuth: boolean;
+  members: string[];
+  source?: LocalSource;
+  local?: LocalCopyHandle;
+}
+
+interface AutomatedBackupRecord {
+  resourceId: string;
+  instanceId: string;
+  instanceArn: string;
+  status: 'active' | 'retained';
+  source: LocalSource;
+  engineVersion: string;
+  masterUsername: string;
+  createdAt: Date;
+}
+
+export interface RequestRecord {
+  at: Date;
+  action: string;
+  params: Record<string, string>;
+  /** The error code answered, if any. */
+  error?: string;
+}
+
+/** How the next restore ends: a status AWS uses for a failed restore, or never leaving `creating`. */
+export type RestoreOutcome = 'incompatible-restore' | 'failed' | 'never';
+
+export interface RdsEmulatorOptions {
+  /** The CA and server certificate the copies serve TLS with. */
+  tls: TestCa;
+  region?: string;
+  accountId?: string;
+  /** Extra time in `creating` before a restore starts, and in `deleting` before a resource is gone. */
+  delays?: { createMs?: number; deleteMs?: number };
+  log?: (line: string) => void;
+}
+
+/** What the emulator answers where AWS refuses: the HTTP status and the documented code. */
+class RdsFault extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(code: string, message: string, status = 400) {
+    super(message);
+    this.name = 'RdsFault';
+    this.code = code;
+    this.status = status;
+  }
+}
+
+const MUTATING = /^(Create|Delete|Restore|Modify|Add|Remove|Start|Stop|Reboot|Promote|Failover|Copy)/;
+/** States in which RDS answers DeleteDBInstance with InvalidDBInstanceState. */
+const NO_DELETE_STATES = new Set(['backing-up', 'modifying', 'rebooting', 'renaming', 'resetting-master-credentials', 'upgrading', 'starting', 'stopping', 'maintenance', 'deleting']);
+const IDENTIFIER = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/;
+
+/**
+ * A stand-in for the RDS Query API (and Secrets Manager's GetSecretValue) on loopback. Instances and
+ * clusters live in memory; a source is a local source cluster's backups and WAL archive; a restore is
+ * a real point-in-time restore by the local engine, served over TLS with the test CA's certificate.
+ */
+export class RdsEmulator {
+  readonly region: string;
+  readonly accountId: string;
+  readonly requests: RequestRecord[] = [];
+  readonly instances = new Map<string, InstanceRecord>();
+  readonly clusters = new Map<string, ClusterRecord>();
+  readonly delays: { createMs: number; deleteMs: number };
+  readonly faults: {
+    /** Answer `Throttling` to the next N calls of an action. */
+    throttle: Map<string, number>;
+    /** How the next restore (instance or cluster) ends. */
+    nextRestore?: RestoreOutcome | undefined;
+    /** Answer InvalidDBInstanceState to the next N DeleteDBInstance calls of copies. */
+    refuseDeletes: number;
+  } = { throttle: new Map(), refuseDeletes: 0 };
+  private readonly automatedBackups: AutomatedBackupRecord[] = [];
+  private readonly secrets = new Map<string, { name: string; value: string }>();
+  private readonly tls: TestCa;
+  private readonly log: (line: string) => void;
+  private readonly pending = new Set<Promise<void>>();
+  private server: Server | undefined;
+  private stopped = false;
+  url = '';
+
+  constructor(options: RdsEmulatorOptions) {
+    this.tls = options.tls;
+    this.region = options.region ?? 'us-east-1';
+    this.accountId = options.accountId ?? '123456789012';
+    this.delays = { createMs: options.delays?.createMs ?? 0, deleteMs: options.delays?.deleteMs ?? 0 };
+    this.log = options.log ?? (() => undefined);
+  }
+
+  async start(port = 0): Promise<string> {
+    this.server = createServer((request, response) => void this.handle(request, response));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  /** Closes the API and removes every copy's local restore. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await Promise.allSettled([...this.pending]);
+    const locals = [...this.instances.values(), ...this.clusters.values()].flatMap((r) => (r.local ? [r.local.name] : []));
+    await Promise.allSettled([...new Set(locals)].map((name) => destroyCopy(name)));
+  }
+
+  addSourceInstance(options: { id: string; source: LocalSource; engineVersion: string; masterUsername?: string; dbName?: string; tags?: Tag[] }): InstanceRecord {
+    const record: InstanceRecord = {
+      ...this.newInstance(options.id, 'available'),
+      engineVersion: options.engineVersion,
+      masterUsername: options.masterUsername ?? 'postgres',
+      dbName: options.dbName ?? 'postgres',
+      tags: options.tags ?? [],
+      backupRetentionPeriod: 7,
+      source: options.source,
+      address: `${options.id}.emulated.rds.amazonaws.com`,
+      port: 5432,
+    };
+    this.instances.set(record.id, record);
+    this.automatedBackups.push({
+      resourceId: record.resourceId,
+      instanceId: record.id,
+      instanceArn: record.arn,
+      status: 'active',
+      source: options.source,
+      engineVersion: record.engineVersion,
+      masterUsername: record.masterUsername,
+      createdAt: record.createdAt,
+    });
+    return record;
+  }
+
+  addSourceCluster(options: { id: string; source: LocalSource; engineVersion: string; masterUsername?: string; dbName?: string }): ClusterRecord {
+    const record: ClusterRecord = {
+      ...this.newCluster(options.id, 'available'),
+      engineVersion: options.engineVersion,
+      masterUsername: options.masterUsername ?? 'postgres',
+      dbName: options.dbName ?? 'postgres',
+      source: options.source,
+      address: `${options.id}.cluster-emulated.rds.amazonaws.com`,
+      port: 5432,
+    };
+    this.clusters.set(record.id, record);
+    return record;
+  }
+
+  /** Something that is not ours: an instance with no server, any name and tags. */
+  addOtherInstance(options: { id: string; tags?: Tag[]; status?: string }): InstanceRecord {
+    const record: InstanceRecord = { ...this.newInstance(options.id, options.status ?? 'available'), tags: options.tags ?? [] };
+    this.instances.set(record.id, record);
+    return record;
+  }
+
+  /** The bad day: the source instance is gone, its automated backups are retained. */
+  deleteSourceInstanceKeepingBackups(id: string): void {
+    this.instances.delete(id);
+    for (const backup of this.automatedBackups) if (backup.instanceId === id) backup.status = 'retained';
+  }
+
+  addSecret(name: string, value: Record<string, string>): string {
+    const arn = `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${name}-${randomUUID().slice(0, 6)}`;
+    this.secrets.set(arn, { name, value: JSON.stringify(value) });
+    return arn;
+  }
+
+  /** Mutating calls that act on one of these identifiers (or ARNs); naming it as a restore's source does not count. */
+  mutatingCallsOn(identifiers: readonly string[]): RequestRecord[] {
+    return this.requests.filter(
+      (request) =>
+        MUTATING.test(request.action) &&
+        Object.entries(request.params).some(([key, value]) => !key.startsWith('Source') && identifiers.some((id) => value === id || value.endsWith(`:${id}`))),
+    );
+  }
+
+  calls(action: string): RequestRecord[] {
+    return this.requests.filter((request) => request.action === action);
+  }
+
+  /** Resolves once no instance or cluster with this identifier is left (deletes finish after deleteMs). */
+  async gone(id: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.instances.has(id) || this.clusters.has(id)) {
+      if (Date.now() > deadline) throw new Error(`${id} is still there after ${timeoutMs} ms`);
+      await delay(20);
+    }
+  }
+
+  private newInstance(id: string, status: string): InstanceRecord {
+    return {
+      id,
+      arn: `arn:aws:rds:${this.region}:${this.accountId}:db:${id}`,
+      resourceId: `db-${randomUUID().replace(/-/g, '').slice(0, 26).toUpperCase()}`,
+      status,
+      instanceClass: 'db.t4g.medium',
+      engine: 'postgres',
+      engineVersion: '15',
+      masterUsername: 'postgres',
+      dbName: 'postgres',
+      createdAt: new Date(),
+      tags: [],
+      securityGroupIds: ['sg-source0000000000'],
+      subnetGroup: 'default',
+      publiclyAccessible: false,
+      multiAZ: false,
+      deletionProtection: false,
+      backupRetentionPeriod: 0,
+      iamAuth: false,
+    };
+  }
+
+  private newCluster(id: string, status: string): ClusterRecord {
+    return {
+      id,
+      arn: `arn:aws:rds:${this.region}:${this.accountId}:cluster:${id}`,
+      resourceId: `cluster-${randomUUID().replace(/-/g, '').slice(0, 26).toUpperCase()}`,
+      status,
+      engine: 'aurora-postgresql',
+      engineVersion: '15',
+      masterUsername: 'postgres',
+      dbName: 'postgres',
+      createdAt: new Date(),
+      tags: [],
+      securityGroupIds: ['sg-source0000000000'],
+      subnetGroup: 'default',
+      deletionProtection: false,
+      iamAuth: false,
+      members: [],
+    };
+  }
+
+  private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const requestId = randomUUID();
+    const target = request.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith('secretsmanager.')) {
+      this.secretsManager(target, body, requestId, response);
+      return;
+    }
+    const params = new QueryParams(request.method === 'POST' ? body : (request.url ?? '').replace(/^[^?]*\??/, ''));
+    const action = params.string('Action') ?? '';
+    const record: RequestRecord = { at: new Date(), action, params: params.toObject() };
+    this.requests.push(record);
+    try {
+      if (request.method !== 'POST') throw new RdsFault('InvalidAction', 'The RDS Query API is called with POST.');
+      if (params.string('Version') !== RDS_API_VERSION) {
+        throw new RdsFault('InvalidParameterValue', `Version ${params.string('Version') ?? '(none)'} is not supported; use ${RDS_API_VERSION}.`);
+      }
+      const throttled = this.faults.throttle.get(action) ?? 0;
+      if (throttled > 0) {
+        this.faults.throttle.set(action, throttled - 1);
+        throw new RdsFault('Throttling', 'Rate exceeded');
+      }
+      const result = await this.dispatch(action, params);
+      this.log(`${action} ${params.string('DBInstanceIdentifier') ?? params.string('DBClusterIdentifier') ?? params.string('TargetDBInstanceIdentifier') ?? ''}`);
+      response.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+      response.end(responseDocument(action, result, requestId));
+    } catch (error) {
+      const fault = error instanceof RdsFault ? error : new RdsFault('InternalFailure', (error as Error).message, 500);
+      record.error = fault.code;
+      this.log(`${action} -> ${fault.code}: ${fault.message}`);
+      response.writeHead(fault.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
+      response.end(errorDocument(fault.status >= 500 ? 'Receiver' : 'Sender', fault.code, fault.message, requestId));
+    }
+  }
+
+  private secretsManager(target: string, body: string, requestId: string, response: ServerResponse): void {
+    const input = JSON.parse(body || '{}') as { SecretId?: string };
+    this.requests.push({ at: new Date(), action: target, params: { SecretId: input.SecretId ?? '' } });
+    const answer = (status: number, value: unknown) => {
+      response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId });
+      response.end(JSON.stringify(value));
+    };
+    if (target !== 'secretsmanager.GetSecretValue') return answer(400, { __type: 'InvalidRequestException', message: `${target} is not emulated` });
+    const entry = [...this.secrets].find(([arn, secret]) => arn === input.SecretId || secret.name === input.SecretId);
+    if (!entry) return answer(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
+    const [arn, secret] = entry;
+    answer(200, { ARN: arn, Name: secret.name, SecretString: secret.value, VersionId: requestId, VersionStages: ['AWSCURRENT'], CreatedDate: Date.now() / 1000 });
+  }
+
+  private async dispatch(action: string, params: QueryParams): Promise<XmlNode[] | null> {
+    switch (action) {
+      case 'DescribeDBInstances': {
+        const id = params.string('DBInstanceIdentifier');
+        const list = id ? [this.instance(id)] : [...this.instances.values()];
+        await this.refreshWindows(list);
+        return [['DBInstances', xmlList('DBInstance', list, (r) => this.instanceXml(r))]];
+      }
+      case 'DescribeDBClusters': {
+        const id = params.string('DBClusterIdentifier');
+        const list = id ? [this.cluster(id)] : [...this.clusters.values()];
+        await this.refreshWindows(list);
+        return [['DBClusters', xmlList('DBCluster', list, (r) => this.clusterXml(r))]];
+      }
+      case 'DescribeDBInstanceAutomatedBackups':
+        return this.describeAutomatedBackups(params);
+      case 'ListTagsForResource': {
+        const arn = required(params, 'ResourceName');
+        const resource = [...this.instances.values(), ...this.clusters.values()].find((r) => r.arn === arn);
+        if (!resource) {
+          throw arn.includes(':cluster:')
+            ? new RdsFault('DBClusterNotFoundFault', `DBCluster ${arn} not found.`, 404)
+            : new RdsFault('DBInstanceNotFound', `DBInstance ${arn} not found.`, 404);
+        }
+        return [['TagList', tagsXml(resource.tags)]];
+      }
+      case 'RestoreDBInstanceToPointInTime':
+        return this.restoreInstance(params);
+      case 'RestoreDBClusterToPointInTime':
+        return this.restoreCluster(params);
+      case 'CreateDBInstance':
+        return this.createInstance(params);
+      case 'DeleteDBInstance':
+        return this.deleteInstance(params);
+      case 'DeleteDBCluster':
+        return this.deleteCluster(params);
+      default:
+        throw new RdsFault('InvalidAction', `The action ${action || '(none)'} is not valid for this web service.`);
+    }
+  }
+
+  private instance(id: string): InstanceRecord {
+    const record = this.instances.get(id);
+    if (!record) throw new RdsFault('DBInstanceNotFound', `DBInstance ${id} not found.`, 404);
+    return record;
+  }
+
+  private cluster(id: string): ClusterRecord {
+    const record = this.clusters.get(id);
+    if (!record) throw new RdsFault('DBClusterNotFoundFault', `DBCluster ${id} not found.`, 404);
+    return record;
+  }
+
+  private describeAutomatedBackups(params: QueryParams): Promise<XmlNode[]> {
+    const resourceId = params.string('DbiResourceId');
+    const instanceId = params.string('DBInstanceIdentifier');
+    const list = this.automatedBackups.filter((b) => (!resourceId || b.resourceId === resourceId) && (!instanceId || b.instanceId === instanceId));
+    if ((resourceId || instanceId) && list.length === 0) {
+      throw new RdsFault('DBInstanceAutomatedBackupNotFound', `No automated backup found for ${resourceId ?? instanceId}.`, 404);
+    }
+    return this.automatedBackupsXml(list);
+  }
+
+  private async automatedBackupsXml(list: AutomatedBackupRecord[]): Promise<XmlNode[]> {
+    const items: XmlNode[] = [];
+    for (const backup of list) {
+      const { window } = await readWindow(backup.source);
+      items.push([
+        'DBInstanceAutomatedBackup',
+        [
+          ['DBInstanceArn', backup.instanceArn],
+          ['DbiResourceId', backup.resourceId],
+          ['Region', this.region],
+          ['DBInstanceIdentifier', backup.instanceId],
+          ['RestoreWindow', [['EarliestTime', window.earliest], ['LatestTime', window.latest]]],
+          ['Status', backup.status],
+          ['Port', 5432],
+          ['InstanceCreateTime', backup.createdAt],
+          ['MasterUsername', backup.masterUsername],
+          ['Engine', 'postgres'],
+          ['EngineVersion', backup.engineVersion],
+          ['BackupRetentionPeriod', 7],
+          ['DBInstanceAutomatedBackupsArn', `arn:aws:rds:${this.region}:${this.accountId}:auto-backup:ab-${backup.resourceId.slice(3).toLowerCase()}`],
+        ],
+      ]);
+    }
+    return [['DBInstanceAutomatedBackups', items]];
+  }
+
+  private async restoreInstance(params: QueryParams): Promise<XmlNode[]> {
+    const targetId = required(params, 'TargetDBInstanceIdentifier');
+    const sourceId = params.string('SourceDBInstanceIdentifier');
+    const sourceResourceId = params.string('SourceDbiResourceId');
+    if (!sourceId && !sourceResourceId && !params.string('SourceDBInstanceAutomatedBackupsArn')) {
+      throw new RdsFault('MissingParameter', 'One of SourceDBInstanceIdentifier, SourceDbiResourceId or SourceDBInstanceAutomatedBackupsArn must be provided.');
+    }
+    const target = restoreTarget(params, 'RestoreTime');
+    checkIdentifier('TargetDBInstanceIdentifier', targetId);
+    if (this.instances.has(targetId)) throw new RdsFault('DBInstanceAlreadyExists', `DB instance already exists: ${targetId}`);
+    let source: { local: LocalSource; engineVersion: string; masterUsername: string };
+    if (sourceId) {
+      const record = this.instance(sourceId);
+      if (!record.source) throw new RdsFault('InvalidRestoreFault', `DB instance ${sourceId} has no automated backups to restore from.`);
+      source = { local: record.source, engineVersion: record.engineVersion, masterUsername: record.masterUsername };
+    } else {
+      const backup = this.automatedBackups.find((b) => b.resourceId === sourceResourceId);
+      if (!backup) throw new RdsFault('DBInstanceAutomatedBackupNotFound', `No automated backup found for ${sourceResourceId}.`, 404);
+      source = { local: backup.source, engineVersion: backup.engineVersion, masterUsername: backup.masterUsername };
+    }
+    await checkRestoreTime(source.local, target);
+    const record: InstanceRecord = {
+      ...this.newInstance(targetId, 'creating'),
+      instanceClass: params.string('DBInstanceClass') ?? 'db.t4g.medium',
+      engineVersion: source.engineVersion,
+      masterUsername: source.masterUsername,
+      tags: tagsOf(params),
+      subnetGroup: params.string('DBSubnetGroupName') ?? 'default',
+      securityGroupIds: params.list('VpcSecurityGroupIds'),
+      publiclyAccessible: params.bool('PubliclyAccessible') ?? true,
+      multiAZ: params.bool('MultiAZ') ?? false,
+      deletionProtection: params.bool('DeletionProtection') ?? false,
+      backupRetentionPeriod: params.int('BackupRetentionPeriod') ?? 1,
+      iamAuth: params.bool('EnableIAMDatabaseAuthentication') ?? false,
+    };
+    this.instances.set(targetId, record);
+    this.track(this.materialize(record, source.local, target));
+    return [['DBInstance', this.instanceXml(record)]];
+  }
+
+  private async restoreCluster(params: QueryParams): Promise<XmlNode[]> {
+    const targetId = required(params, 'DBClusterIdentifier');
+    const sourceId = params.string('SourceDBClusterIdentifier');
+    if (!sourceId && !params.string('SourceDbClusterResourceId')) {
+      throw new RdsFault('MissingParameter', 'SourceDBClusterIdentifier or SourceDbClusterResourceId must be provided.');
+    }
+    const target = restoreTarget(params, 'RestoreToTime');
+    checkIdentifier('DBClusterIdentifier', targetId);
+    if (this.clusters.has(targetId)) throw new RdsFault('DBClusterAlreadyExistsFault', `DB Cluster already exists: ${targetId}`);
+    const source = sourceId ? this.cluster(sourceId) : [...this.clusters.values()].find((c) => c.resourceId === params.string('SourceDbClusterResourceId'));
+    if (!source) throw new RdsFault('DBClusterNotFoundFault', `DBCluster ${params.string('SourceDbClusterResourceId')} not found.`, 404);
+    if (!source.source) throw new RdsFault('InvalidRestoreFault', `DB cluster ${source.id} has no backups to restore from.`);
+    await checkRestoreTime(source.source, target);
+    const record: ClusterRecord = {
+      ...this.newCluster(targetId, 'creating'),
+      engineVersion: source.engineVersion,
+      masterUsername: source.masterUsername,
+      tags: tagsOf(params),
+      subnetGroup: params.string('DBSubnetGroupName') ?? 'default',
+      securityGroupIds: params.list('VpcSecurityGroupIds'),
+      deletionProtection: params.bool('DeletionProtection') ?? false,
+      iamAuth: params.bool('EnableIAMDatabaseAuthentication') ?? false,
+    };
+    this.clusters.set(targetId, record);
+    this.track(this.materialize(record, source.source, target));
+    return [['DBCluster', this.clusterXml(record)]];
+  }
+
+  private createInstance(params: QueryParams): XmlNode[] {
+    const id = required(params, 'DBInstanceIdentifier');
+    required(params, 'DBInstanceClass');
+    required(params, 'Engine');
+    checkIdentifier('DBInstanceIdentifier', id);
+    const clusterId = params.string('DBClusterIdentifier');
+    if (!clusterId) throw new RdsFault('InvalidParameterCombination', 'This emulator creates instances only inside a DB cluster (DBClusterIdentifier).');
+    if (this.instances.has(id)) throw new RdsFault('DBInstanceAlreadyExists', `DB instance already exists: ${id}`);
+    const cluster = this.cluster(clusterId);
+    if (cluster.status !== 'available') throw new RdsFault('InvalidDBClusterStateFault', `DB cluster ${clusterId} is not in the available state (${cluster.status}).`);
+    const record: InstanceRecord = {
+      ...this.newInstance(id, 'creating'),
+      instanceClass: params.string('DBInstanceClass')!,
+      engine: params.string('Engine')!,
+      engineVersion: cluster.engineVersion,
+      masterUsername: cluster.masterUsername,
+      tags: tagsOf(params),
+      subnetGroup: cluster.subnetGroup ?? 'default',
+      securityGroupIds: cluster.securityGroupIds,
+      publiclyAccessible: params.bool('PubliclyAccessible') ?? false,
+      iamAuth: cluster.iamAuth,
+      clusterId,
+    };
+    this.instances.set(id, record);
+    cluster.members.push(id);
+    this.track(
+      (async () => {
+        await this.pause(this.delays.createMs);
+        if (record.status !== 'creating') return;
+        Object.assign(record, { status: 'available', address: cluster.address, port: cluster.port, local: cluster.local });
+      })(),
+    );
+    return [['DBInstance', this.instanceXml(record)]];
+  }
+
+  private deleteInstance(params: QueryParams): XmlNode[] {
+    const record = this.instance(required(params, 'DBInstanceIdentifier'));
+    if (record.status === 'deleting') throw new RdsFault('InvalidDBInstanceState', `Instance ${record.id} is already being deleted.`);
+    if (NO_DELETE_STATES.has(record.status)) throw new RdsFault('InvalidDBInstanceState', `Instance ${record.id} is currently ${record.status}.`);
+    if (record.deletionProtection) throw new RdsFault('InvalidParameterCombination', 'Cannot delete protected DB Instance, please disable deletion protection and try again.');
+    if (!record.clusterId && !params.bool('SkipFinalSnapshot') && !params.string('FinalDBSnapshotIdentifier')) {
+      throw new RdsFault('InvalidParameterCombination', 'FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.');
+    }
+    if (this.faults.refuseDeletes > 0 && !record.source) {
+      this.faults.refuseDeletes--;
+      throw new RdsFault('InvalidDBInstanceState', `Instance ${record.id} is currently modifying.`);
+    }
+    record.status = 'deleting';
+    this.track(
+      (async () => {
+        await this.pause(this.delays.deleteMs);
+        this.instances.delete(record.id);
+        if (record.clusterId) {
+          const cluster = this.clusters.get(record.clusterId);
+          if (cluster) cluster.members = cluster.members.filter((m) => m !== record.id);
+        } else if (record.local) {
+          await destroyCopy(record.local.name);
+        }
+      })(),
+    );
+    return [['DBInstance', this.instanceXml(record)]];
+  }
+
+  private deleteCluster(params: QueryParams): XmlNode[] {
+    const record = this.cluster(required(params, 'DBClusterIdentifier'));
+    if (record.status === 'deleting') throw new RdsFault('InvalidDBClusterStateFault', `DB cluster ${record.id} is already being deleted.`);
+    const live = record.members.filter((id) => this.instances.get(id)?.status !== 'deleting');
+    if (live.length > 0) throw new RdsFault('InvalidDBClusterStateFault', 'Cluster cannot be deleted, it still contains DB instances in non-deleting state.');
+    if (record.deletionProtection) throw new RdsFault('InvalidParameterCombination', 'Cannot delete protected Cluster, please disable deletion protection and try again.');
+    if (!params.bool('SkipFinalSnapshot') && !params.string('FinalDBSnapshotIdentifier')) {
+      throw new RdsFault('InvalidParameterCombination', 'FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.');
+    }
+    record.status = 'deleting';
+    this.track(
+      (async () => {
+        await this.pause(this.delays.deleteMs);
+        this.clusters.delete(record.id);
+        if (record.local) await destroyCopy(record.local.name);
+      })(),
+    );
+    return [['DBCluster', this.clusterXml(record)]];
+  }
+
+  /** A restore in the background: `creating` for createMs, then a real local restore, then `available` (or the injected end). */
+  private async materialize(record: InstanceRecord | ClusterRecord, source: LocalSource, target: CopyTarget): Promise<void> {
+    const outcome = this.faults.nextRestore;
+    this.faults.nextRestore = undefined;
+    await this.pause(this.delays.createMs);
+    if (record.status !== 'creating' || outcome === 'never') return;
+    if (outcome) {
+      record.status = outcome;
+      return;
+    }
+    try {
+      record.local = await startCopy({
+        source,
+        target,
+        name: copyName('emu', new Date()),
+        expiresAt: new Date(Date.now() + 86_400_000),
+        connection: { database: 'postgres', user: 'postgres' },
+        durable: false,
+        tls: { certFile: this.tls.certFile, keyFile: this.tls.keyFile },
+      });
+      for (;;) {
+        const poll = await pollCopy(record.local);
+        if (poll.state === 'failed') throw new Error(poll.reason);
+        if (poll.state === 'ready') break;
+        if (this.stopped || record.status !== 'creating') return;
+        await delay(25);
+      }
+      if (record.status !== 'creating') return;
+      Object.assign(record, { status: 'available', address: '127.0.0.1', port: record.local.port });
+    } catch (error) {
+      this.log(`restore of ${record.id} failed: ${(error as Error).message}`);
+      if (record.status === 'creating') record.status = 'incompatible-restore';
+    }
+  }
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((error: Error) => this.log(`background work failed: ${error.message}`)).finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
+  }
+
+  private async pause(ms: number): Promise<void> {
+    if (ms > 0) await delay(ms);
+  }
+
+  private instanceXml(r: InstanceRecord): XmlNode[] {
+    const latest = r.source ? this.latestOf(r.source) : undefined;
+    return [
+      ['DBInstanceIdentifier', r.id],
+      ['DBInstanceClass', r.instanceClass],
+      ['Engine', r.engine],
+      ['DBInstanceStatus', r.status],
+      ['MasterUsername', r.masterUsername],
+      ['DBName', r.clusterId ? undefined : r.dbName],
+      ['Endpoint', r.address && r.status !== 'creating' ? [['Address', r.address], ['Port', r.port], ['HostedZoneId', 'Z2R2ITUGPM61AM']] : undefined],
+      ['AllocatedStorage', r.clusterId ? 1 : 20],
+      ['InstanceCreateTime', r.status === 'creating' ? undefined : r.createdAt],
+      ['BackupRetentionPeriod', r.backupRetentionPeriod],
+      ['VpcSecurityGroups', xmlList('VpcSecurityGroupMembership', r.securityGroupIds, (id) => [['VpcSecurityGroupId', id], ['Status', 'active']])],
+      ['DBSubnetGroup', r.subnetGroup ? [['DBSubnetGroupName', r.subnetGroup], ['SubnetGroupStatus', 'Complete'], ['VpcId', 'vpc-emulated']] : undefined],
+      ['MultiAZ', r.multiAZ],
+      ['EngineVersion', r.engineVersion],
+      ['LatestRestorableTime', latest],
+      ['PubliclyAccessible', r.publiclyAccessible],
+      ['StorageEncrypted', true],
+      ['DbiResourceId', r.resourceId],
+      ['CACertificateIdentifier', 'rds-ca-rsa2048-g1'],
+      ['DBClusterIdentifier', r.clusterId],
+      ['DBInstanceArn', r.arn],
+      ['IAMDatabaseAuthenticationEnabled', r.iamAuth],
+      ['DeletionProtection', r.deletionProtection],
+      ['TagList', tagsXml(r.tags)],
+    ];
+  }
+
+  private clusterXml(r: ClusterRecord): XmlNode[] {
+    const window = r.source ? this.windowCache.get(r.source.walArchive) : undefined;
+    return [
+      ['AllocatedStorage', 1],
+      ['BackupRetentionPeriod', 1],
+      ['DatabaseName', r.dbName],
+      ['DBClusterIdentifier', r.id],
+      ['DBSubnetGroup', r.subnetGroup],
+      ['Status', r.status],
+      ['EarliestRestorableTime', window?.earliest],
+      ['Endpoint', r.address],
+      ['ReaderEndpoint', r.address],
+      ['Engine', r.engine],
+      ['LatestRestorableTime', window?.latest],
+      ['Port', r.port],
+      ['MasterUsername', r.masterUsername],
+      ['DBClusterMembers', xmlList('DBClusterMember', r.members, (id) => [['DBInstanceIdentifier', id], ['IsClusterWriter', true], ['PromotionTier', 1]])],
+      ['VpcSecurityGroups', xmlList('VpcSecurityGroupMembership', r.securityGroupIds, (id) => [['VpcSecurityGroupId', id], ['Status', 'active']])],
+      ['StorageEncrypted', true],
+      ['DbClusterResourceId', r.resourceId],
+      ['DBClusterArn', r.arn],
+      ['IAMDatabaseAuthenticationEnabled', r.iamAuth],
+      ['ClusterCreateTime', r.createdAt],
+      ['EngineVersion', r.engineVersion],
+      ['DeletionProtection', r.deletionProtection],
+      ['TagList', tagsXml(r.tags)],
+    ];
+  }
+
+  private readonly windowCache = new Map<string, { earliest: Date; latest: Date }>();
+
+  /** A source's window is read from its backups and archive whenever it is described, as RDS keeps it current. */
+  private async refreshWindows(records: readonly (InstanceRecord | ClusterRecord)[]): Promise<void> {
+    for (const record of records) {
+      if (!record.source) continue;
+      const { window } = await readWindow(record.source);
+      this.windowCache.set(record.source.walArchive, { earliest: window.earliest, latest: window.latest });
+    }
+  }
+
+  private latestOf(source: LocalSource): Date | undefined {
+    return this.windowCache.get(source.walArchive)?.latest;
+  }
+}
+
+function required(params: QueryParams, name: string): string {
+  const value = params.string(name);
+  if (!value) throw new RdsFault('MissingParameter', `The request must contain the parameter ${name}`);
+  return value;
+}
+
+function checkIdentifier(name: string, value: string): void {
+  if (!IDENTIFIER.test(value)) {
+    throw new RdsFault(
+      'InvalidParameterValue',
+      `The parameter ${name} is not a valid identifier. Identifiers must begin with a letter; must contain only ASCII letters, digits, and hyphens; and must not end with a hyphen or contain two consecutive hyphens.`,
+    );
+  }
+}
+
+function restoreTarget(params: QueryParams, timeName: string): CopyTarget {
+  const time = params.string(timeName);
+  const latest = params.bool('UseLatestRestorableTime') ?? false;
+  if (time && latest) throw new RdsFault('InvalidParameterCombination', `Cannot specify both ${timeName} and UseLatestRestorableTime.`);
+  if (!time && !latest) throw new RdsFault('InvalidParameterCombination', `Either ${timeName} or UseLatestRestorableTime must be specified.`);
+  if (latest) return { kind: 'latest' };
+  const parsed = new Date(time!);
+  if (Number.isNaN(parsed.getTime())) throw new RdsFault('InvalidParameterValue', `${timeName} ${time} is not a valid timestamp.`);
+  return { kind: 'time', time: parsed };
+}
+
+async function checkRestoreTime(source: LocalSource, target: CopyTarget): Promise<void> {
+  if (target.kind !== 'time') return;
+  const { window } = await readWindow(source);
+  if (target.time < window.earliest || target.time > window.latest) {
+    throw new RdsFault(
+      'InvalidRestoreFault',
+      `The restore time ${target.time.toISOString()} is outside the restorable window ${window.earliest.toISOString()} to ${window.latest.toISOString()}.`,
+    );
+  }
+}
+
+function tagsOf(params: QueryParams): Tag[] {
+  return params.structures('Tags').map((fields) => ({ Key: fields.get('Key') ?? '', Value: fields.get('Value') ?? '' }));
+}
+
+function tagsXml(tags: readonly Tag[]): XmlNode[] {
+  return xmlList('Tag', tags, (tag) => [['Key', tag.Key], ['Value', tag.Value]]);
+}

@@ -1,0 +1,293 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient, RestoreDBInstanceToPointInTimeCommand } from '@aws-sdk/client-rds';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { validateConfig } from '../../lib/config/load.ts';
+import type { RestoreDrillConfig } from '../../lib/config/schema.ts';
+import { runDrill } from '../../lib/drill/drill.ts';
+import { exitCodeOf } from '../../lib/drill/outcome.ts';
+import { NotOurCopyError } from '../../lib/errors.ts';
+import { providerFor, type ProviderOptions } from '../../lib/providers/index.ts';
+import type { RdsCopyHandle } from '../../lib/providers/rds/index.ts';
+import type { RestoreProvider } from '../../lib/providers/types.ts';
+import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, type RdsWorld } from '../emulators/rds/world.ts';
+
+// RDS tests keep their copies in a scratch root of their own: other files assert theirs is empty.
+process.env.RESTORE_DRILL_SCRATCH = join(tmpdir(), 'restore-drill-rds-tests');
+useFakeAwsCredentials();
+
+let world: RdsWorld;
+
+beforeAll(async () => {
+  world = await rdsWorld();
+});
+
+afterAll(async () => {
+  if (!world) return;
+  const touchingSource = world.emulator.mutatingCallsOn(world.sourceIdentifiers);
+  await world.remove();
+  // The source is read-only: no create, modify, delete or restore-into ever names it.
+  expect(touchingSource).toEqual([]);
+});
+
+async function configWith(overrides: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Promise<RestoreDrillConfig> {
+  return validateConfig({ rpoTargetSeconds: 3600, rtoTargetSeconds: 600, databases: [databaseConfig(world, 'rds', overrides)], ...top }, world.project);
+}
+
+const fastRemoval: ProviderOptions = { aws: { removalRetryMs: 20, removalWaitMs: 5_000 } };
+
+async function drill(config: RestoreDrillConfig, options: { target?: string; provider?: ProviderOptions } = {}) {
+  const database = config.databases[0]!;
+  return runDrill(config, database, providerFor(database, options.provider ?? fastRemoval), { trigger: 'cli', target: options.target, pollIntervalMs: 20 });
+}
+
+function restoreCalls() {
+  return world.emulator.calls('RestoreDBInstanceToPointInTime');
+}
+
+describe('a drill of an RDS instance through the real SDK', () => {
+  test('restores with the right parameters, passes ledger, row counts and freshness over verified TLS, and removes the copy', async () => {
+    // Prepare
+    const config = await configWith();
+    const restoresBefore = restoreCalls().length;
+
+    // Act
+    const { report } = await drill(config);
+
+    // Assess
+    expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+    expect(report).toMatchObject({ provider: 'rds', status: 'passed', copy: { kept: false, removed: true } });
+    expect(report.checks.map((check) => [check.check, check.status])).toEqual([
+      ['ledger', 'pass'],
+      ['rowCounts', 'pass'],
+      ['freshness', 'pass'],
+    ]);
+    expect(report.rpo.measuredLagSeconds).toBeGreaterThanOrEqual(0);
+    expect(report.target.time).toBe(report.window!.latest);
+    const restore = restoreCalls().slice(restoresBefore);
+    expect(restore).toHaveLength(1);
+    const params = restore[0]!.params;
+    expect(params).toMatchObject({
+      SourceDBInstanceIdentifier: 'app-prod',
+      TargetDBInstanceIdentifier: report.copy.name,
+      UseLatestRestorableTime: 'true',
+      DBInstanceClass: 'db.t4g.medium',
+      DBSubnetGroupName: 'drill-subnets',
+      PubliclyAccessible: 'false',
+      MultiAZ: 'false',
+      DeletionProtection: 'false',
+      BackupRetentionPeriod: '0',
+    });
+    expect(params.RestoreTime).toBeUndefined();
+    expect(Object.entries(params).filter(([key]) => key.startsWith('VpcSecurityGroupIds.')).map(([, v]) => v)).toEqual([
+      'sg-0drill000000000001',
+      'sg-0drill000000000002',
+    ]);
+    const tags = Object.fromEntries(
+      [1, 2, 3, 4].map((n) => [params[`Tags.Tag.${n}.Key`], params[`Tags.Tag.${n}.Value`]]),
+    );
+    expect(tags['restore-drill:managed']).toBe('true');
+    expect(Date.parse(tags['restore-drill:expires-at']!)).toBeGreaterThan(Date.parse(report.startedAt));
+    expect(tags['restore-drill:drill']).toBe(report.copy.name);
+    // Removal read our tag back first, then deleted without a final snapshot or retained backups.
+    const name = report.copy.name!;
+    const calls = world.emulator.requests.filter((r) => Object.values(r.params).some((v) => v === name || v.endsWith(`:db:${name}`)));
+    const tagRead = calls.findIndex((r) => r.action === 'ListTagsForResource');
+    const deleted = calls.findIndex((r) => r.action === 'DeleteDBInstance');
+    expect(tagRead).toBeGreaterThanOrEqual(0);
+    expect(deleted).toBeGreaterThan(tagRead);
+    expect(calls[deleted]!.params).toMatchObject({ SkipFinalSnapshot: 'true', DeleteAutomatedBackups: 'true' });
+    await world.emulator.gone(name);
+    // The password reached the checks, never the report.
+    expect(JSON.stringify(report)).not.toContain(SOURCE_PASSWORD);
+  });
+
+  test('a point in time: the copy holds what the source held then, and RestoreTime is sent', async () => {
+    const [before] = await world.source.query<{ now: Date }>('select clock_timestamp() as now');
+    const target = new Date(before!.now.getTime() + 1);
+    await world.source.query(`insert into users (email) values ('later@example.com')`);
+    await world.source.switchWal();
+    const config = await configWith({ checks: { rowCounts: [{ table: 'users', min: 3, max: 3 }] } });
+
+    const { report } = await drill(config, { target: target.toISOString() });
+
+    expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+    expect(report.status).toBe('passed');
+    expect(restoreCalls().at(-1)!.params.RestoreTime).toBe(target.toISOString());
+    expect(restoreCalls().at(-1)!.params.UseLatestRestorableTime).toBeUndefined();
+  });
+
+  test('the copy refuses a client without TLS, and one that does not trust the CA', async () => {
+    const provider = providerFor((await configWith()).databases[0]!, fastRemoval) as RestoreProvider<RdsCopyHandle>;
+    const handle = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-app-20261125000000-tls1', expiresAt: new Date(Date.now() + 600_000) });
+    try {
+      let poll = await provider.poll(handle);
+      while (poll.state === 'pending') poll = await new Promise((r) => setTimeout(r, 20)).then(() => provider.poll(handle));
+      expect(poll.state).toBe('ready');
+      if (poll.state !== 'ready') return;
+      const { host, port, database, user, password, ca } = poll.connection;
+      expect(password).toBe(SOURCE_PASSWORD);
+      const attempt = async (ssl: pg.ClientConfig['ssl']) => {
+        const client = new pg.Client({ host, port, database, user, password, ssl });
+        try {
+          await client.connect();
+          return (await client.query<{ ssl: boolean }>('select ssl from pg_stat_ssl where pid = pg_backend_pid()')).rows[0]!.ssl;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      };
+      expect(await attempt({ ca, rejectUnauthorized: true })).toBe(true);
+      await expect(attempt(false)).rejects.toThrow(/no pg_hba.conf entry|SSL off/);
+      await expect(attempt({ rejectUnauthorized: true })).rejects.toThrow(/self-signed|unable to verify|certificate/);
+    } finally {
+      await provider.destroy(handle);
+    }
+  });
+});
+
+describe('faults', () => {
+  test('a restore that ends incompatible-restore fails the drill (exit 1) with the status named, and the copy is removed', async () => {
+    world.emulator.faults.nextRestore = 'incompatible-restore';
+
+    const { report } = await drill(await configWith());
+
+    expect(report.status).toBe('failed');
+    expect(exitCodeOf([report])).toBe(1);
+    expect(report.error).toMatchObject({ step: 'wait', kind: 'backup' });
+    expect(report.error!.message).toContain('incompatible-restore');
+    expect(report.copy.removed).toBe(true);
+    await world.emulator.gone(report.copy.name!);
+  });
+
+  test('Throttling twice, then success: the SDK retries and the drill passes', async () => {
+    world.emulator.faults.throttle.set('DescribeDBInstances', 2);
+    const before = world.emulator.calls('DescribeDBInstances').length;
+
+    const { report } = await drill(await configWith());
+
+    expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+    expect(report.status).toBe('passed');
+    const first = world.emulator.calls('DescribeDBInstances').slice(before, before + 3);
+    expect(first.map((call) => call.error ?? 'ok')).toEqual(['Throttling', 'Throttling', 'ok']);
+    await world.emulator.gone(report.copy.name!);
+  });
+
+  test('a restore that never finishes times out (exit 1) and the copy is removed', async () => {
+    world.emulator.faults.nextRestore = 'never';
+    const config = await configWith({ restoreTimeoutSeconds: 1 });
+
+    const { report } = await drill(config);
+
+    expect(report.status).toBe('failed');
+    expect(exitCodeOf([report])).toBe(1);
+    expect(report.error).toMatchObject({ step: 'wait', kind: 'backup' });
+    expect(report.error!.message).toMatch(/not ready after 1 s/);
+    expect(report.copy.removed).toBe(true);
+    await world.emulator.gone(report.copy.name!);
+  });
+
+  test('a target outside the window is refused before anything is created (exit 2)', async () => {
+    const restoresBefore = restoreCalls().length;
+
+    const { report } = await drill(await configWith(), { target: '2001-01-01T00:00:00Z' });
+
+    expect(report.status).toBe('error');
+    expect(exitCodeOf([report])).toBe(2);
+    expect(report.error).toMatchObject({ step: 'plan', kind: 'input' });
+    expect(report.error!.message).toContain('outside the restore window');
+    expect(report.copy.name).toBeNull();
+    expect(restoreCalls()).toHaveLength(restoresBefore);
+  });
+
+  test('a delete RDS refuses twice (InvalidDBInstanceState) is retried until it goes through', async () => {
+    world.emulator.faults.refuseDeletes = 2;
+
+    const { report } = await drill(await configWith());
+
+    expect(report.status).toBe('passed');
+    expect(report.copy.removed).toBe(true);
+    const deletes = world.emulator.calls('DeleteDBInstance').filter((call) => call.params.DBInstanceIdentifier === report.copy.name);
+    expect(deletes.map((call) => call.error ?? 'ok')).toEqual(['InvalidDBInstanceState', 'InvalidDBInstanceState', 'ok']);
+  });
+
+  test('a delete RDS keeps refusing is left to the janitor, and the report says so', async () => {
+    world.emulator.faults.refuseDeletes = 1_000;
+    try {
+      const { report } = await drill(await configWith(), { provider: { aws: { removalRetryMs: 20, removalWaitMs: 300 } } });
+
+      expect(report.status).toBe('passed');
+      expect(report.copy).toMatchObject({ removed: false, removalLeftToJanitor: true });
+      expect(report.copy.removeError).toMatch(/janitor/);
+      expect(world.emulator.instances.get(report.copy.name!)?.status).toBe('available');
+    } finally {
+      world.emulator.faults.refuseDeletes = 0;
+    }
+  });
+
+  test('the source deleted with its automated backups retained: window and restore come from the backups (SourceDbiResourceId)', async () => {
+    const emulator = world.emulator;
+    const saved = emulator.instances.get('app-prod')!;
+    emulator.deleteSourceInstanceKeepingBackups('app-prod');
+    try {
+      const { report } = await drill(await configWith());
+
+      expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+      expect(report.status).toBe('passed');
+      const restore = restoreCalls().at(-1)!.params;
+      expect(restore.SourceDbiResourceId).toBe(saved.resourceId);
+      expect(restore.SourceDBInstanceIdentifier).toBeUndefined();
+    } finally {
+      emulator.instances.set('app-prod', saved);
+    }
+  });
+
+  test('a source that does not exist is a config error naming the instance and the region', async () => {
+    const { report } = await drill(await configWith({ provider: { ...(databaseConfig(world, 'rds').provider as object), instanceId: 'no-such-db' } }));
+
+    expect(report.error).toMatchObject({ step: 'plan', kind: 'input' });
+    expect(report.error!.message).toMatch(/no DB instance "no-such-db" in us-east-1/);
+  });
+});
+
+describe('only our copies are removed', () => {
+  test('an instance without our tag, named like a copy, is refused (NotOurCopyError) and not deleted', async () => {
+    const id = 'rd-app-20200101000000-ab12';
+    world.emulator.addOtherInstance({ id, tags: [{ Key: 'restore-drill:expires-at', Value: '2020-01-01T00:00:00Z' }] });
+    const provider = providerFor((await configWith()).databases[0]!) as RestoreProvider<RdsCopyHandle>;
+    const handle = { provider: 'rds', name: id, instanceId: id } as RdsCopyHandle;
+
+    await expect(provider.destroy(handle)).rejects.toThrow(NotOurCopyError);
+    await expect(provider.destroy({ ...handle, instanceId: 'app-prod' })).rejects.toThrow(/not a restore-drill copy/);
+
+    expect(world.emulator.calls('DeleteDBInstance').filter((c) => [id, 'app-prod'].includes(c.params.DBInstanceIdentifier!))).toEqual([]);
+    expect(world.emulator.instances.get(id)?.status).toBe('available');
+    world.emulator.instances.delete(id);
+  });
+});
+
+describe('the emulator rejects what RDS rejects', () => {
+  const client = () => new RDSClient({ region: 'us-east-1', endpoint: world.emulator.url, maxAttempts: 1 });
+  const base = { SourceDBInstanceIdentifier: 'app-prod', TargetDBInstanceIdentifier: 'rd-app-20261125000000-rej1', UseLatestRestorableTime: true };
+  beforeAll(() => {
+    world.emulator.addOtherInstance({ id: 'someone-elses-db' });
+  });
+
+  test.each([
+    ['RestoreTime with UseLatestRestorableTime', { ...base, RestoreTime: new Date() }, 'InvalidParameterCombination'],
+    ['no source', { TargetDBInstanceIdentifier: 'rd-app-20261125000000-rej2', UseLatestRestorableTime: true }, 'MissingParameter'],
+    ['an invalid identifier', { ...base, TargetDBInstanceIdentifier: 'bad--name-' }, 'InvalidParameterValue'],
+    ['an existing identifier', { ...base, TargetDBInstanceIdentifier: 'someone-elses-db' }, 'DBInstanceAlreadyExists'],
+    ['a time outside the window', { ...base, UseLatestRestorableTime: undefined, RestoreTime: new Date('2001-01-01T00:00:00Z') }, 'InvalidRestoreFault'],
+    ['an unknown source', { ...base, SourceDBInstanceIdentifier: 'nope' }, 'DBInstanceNotFound'],
+  ])('%s', async (_label, input, code) => {
+    const error = await client().send(new RestoreDBInstanceToPointInTimeCommand(input)).then(() => undefined, (e: unknown) => e as { name: string; Code?: string; $metadata: { httpStatusCode?: number } });
+    expect(error).toBeDefined();
+    expect([error!.name, error!.Code].some((n) => n === code || n === `${code}Fault`)).toBe(true);
+  });
+
+  test('CreateDBInstance without a class is MissingParameter, DescribeDBInstances of nothing is DBInstanceNotFound', async () => {
+    await expect(client().send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'x1', Engine: 'postgres' } as never))).rejects.toMatchObject({ name: expect.stringMatching(/MissingParameter/) });
+    await expect(client().send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'nothing-here' }))).rejects.toMatchObject({ name: 'DBInstanceNotFoundFault', $metadata: { httpStatusCode: 404 } });
+  });
+});

@@ -1,10 +1,14 @@
+import type { CheckStatus } from '../checks/types.ts';
 import type { DrillReport, DrillStatus, RunResult } from './types.ts';
 
 /**
- * The human summary of a run, shared by the terminal and (later) Slack so that they never disagree.
- * Labels follow the design's table: RPO (claimed), RPO (measured), restore, verify, RTO, failing checks.
+ * The human summary of a run, shared by the terminal and Slack so that they never disagree: both
+ * render the lines made here, and nothing else. Labels follow the design's table: RPO (claimed),
+ * RPO (measured), restore, verify, RTO, failing checks.
  */
 export const STATUS_MARK: Record<DrillStatus, string> = { passed: '✅', failed: '❌', error: '⚠️' };
+
+const CHECK_MARK: Record<CheckStatus, string> = { pass: '✓', fail: '✗', error: '!' };
 
 export function formatSeconds(seconds: number | null): string {
   if (seconds === null) return 'n/a';
@@ -14,24 +18,55 @@ export function formatSeconds(seconds: number | null): string {
 }
 
 export interface DrillSummary {
+  status: DrillStatus;
   headline: string;
+  /** The target time, RPO (claimed), RPO (measured), and restore, verify and RTO, each against its target. */
+  figures: string[];
+  /** One line per check, in the report's order. */
+  checks: { status: CheckStatus; line: string }[];
+  /** `failing checks: N`, or null when every check passed. */
+  failing: string | null;
+  /** Where and why the drill broke off, or null. */
+  stopped: string | null;
+  /** The copy's fate. */
+  copy: string;
+  /** Everything above after the headline, in the terminal's order. */
   lines: string[];
 }
 
 export function summarizeDrill(report: DrillReport): DrillSummary {
   const against = (value: number | null, target: number) => `${formatSeconds(value)} (target ${formatSeconds(target)})`;
-  const failing = report.checks.filter((check) => check.status !== 'pass');
-  const lines = [
+  const failingCount = report.checks.filter((check) => check.status !== 'pass').length;
+  const figures = [
     `target: ${report.target.requested}${report.target.time && report.target.time !== report.target.requested ? ` = ${report.target.time}` : ''}`,
     `RPO (claimed): ${against(report.rpo.claimedSeconds, report.rpo.targetSeconds)}`,
     `RPO (measured): ${report.rpo.measuredLagSeconds === null ? 'n/a (no freshness check)' : against(report.rpo.measuredLagSeconds, report.rpo.targetSeconds)}`,
     `restore: ${formatSeconds(report.rto.restoreSeconds)}   verify: ${formatSeconds(report.rto.verifySeconds)}   RTO: ${against(report.rto.totalSeconds, report.rto.targetSeconds)}`,
-    ...report.checks.map((check) => `${check.status === 'pass' ? '✓' : check.status === 'fail' ? '✗' : '!'} ${check.check}: ${check.summary}`),
-    ...(failing.length ? [`failing checks: ${failing.length}`] : []),
-    ...(report.error ? [`stopped at ${report.error.step}: ${report.error.message}`] : []),
-    `copy: ${report.copy.name ?? 'none'}${report.copy.kept ? ` kept until ${report.copy.expiresAt}` : report.copy.removed ? ' (removed)' : report.copy.name ? ' (NOT removed: the janitor will)' : ''}`,
   ];
-  return { headline: `${STATUS_MARK[report.status]} ${report.database} (${report.provider}): ${report.status}`, lines };
+  const checks = report.checks.map((check) => ({ status: check.status, line: `${CHECK_MARK[check.status]} ${check.check}: ${check.summary}` }));
+  const failing = failingCount ? `failing checks: ${failingCount}` : null;
+  const stopped = report.error ? `stopped at ${report.error.step}: ${report.error.message}` : null;
+  const copy = `copy: ${report.copy.name ?? 'none'}${report.copy.kept ? ` kept until ${report.copy.expiresAt}` : report.copy.removed ? ' (removed)' : report.copy.name ? ' (NOT removed: the janitor will)' : ''}`;
+  return {
+    status: report.status,
+    headline: `${STATUS_MARK[report.status]} ${report.database} (${report.provider}): ${report.status}`,
+    figures,
+    checks,
+    failing,
+    stopped,
+    copy,
+    lines: [...figures, ...checks.map((check) => check.line), ...(failing ? [failing] : []), ...(stopped ? [stopped] : []), copy],
+  };
+}
+
+/** One line for the whole run: its worst outcome and which databases did not pass. */
+export function summarizeRun(result: RunResult): string {
+  const total = result.drills.length;
+  const notPassed = result.drills.filter((report) => report.status !== 'passed');
+  const databases = total === 1 ? 'database' : 'databases';
+  if (notPassed.length === 0) return `${STATUS_MARK.passed} restore-drill: ${total === 1 ? 'the' : `all ${total}`} ${databases} passed`;
+  const names = notPassed.map((report) => `${report.database} ${report.status}`).join(', ');
+  return `${STATUS_MARK[result.status]} restore-drill: ${notPassed.length} of ${total} ${databases} did not pass (${names})`;
 }
 
 export function formatRunText(result: RunResult): string {

@@ -42,6 +42,18 @@ export interface DrillReport {
   error?: { step: DrillStep; message: string; kind: FailureKind };
   toolVersion: string;
   trigger: Trigger;
+  /** What became of the run's Slack message and metrics: set after they were tried; never changes `status`. */
+  delivery?: { slack?: DeliveryOutcome; metrics?: DeliveryOutcome };
+}
+
+/** One attempt to hand a report on (Slack, CloudWatch, an EMF file); `error` never holds a secret. */
+export interface DeliveryOutcome {
+  ok: boolean;
+  /** `slack`, `cloudwatch`, or `emf <file>`. */
+  to: string;
+  attempts: number;
+  error?: string;
+  at: string;
 }
 
 export interface RunResult {

@@ -1,0 +1,54 @@
+import { describe, expect, test } from 'vitest';
+import { formatRunText, summarizeDrill, summarizeRun } from '../../lib/report/format.ts';
+import { slackMessage } from '../../lib/report/slack.ts';
+import type { RunResult } from '../../lib/report/types.ts';
+import { failedReport, sampleReport } from './helpers.ts';
+
+describe('terminal summary', () => {
+  test('a passed drill: every figure against its target, every check, the copy', () => {
+    const text = formatRunText({ status: 'passed', drills: [sampleReport()] });
+    expect(text).toBe(
+      [
+        '✅ app (local): passed',
+        '   target: latest = 2026-11-25T19:00:00.000Z',
+        '   RPO (claimed): 43s (target 5m00s)',
+        '   RPO (measured): 12s (target 5m00s)',
+        '   restore: 1m01s   verify: 4.5s   RTO: 1m06s (target 1h00m)',
+        '   ✓ ledger: 12 migrations applied and matching',
+        '   ✓ rowCounts: 3 tables counted',
+        '   ✓ freshness: newest users.created_at 12.3s before the target',
+        '   copy: rd-app-20261125190001-ab12 (removed)',
+      ].join('\n'),
+    );
+  });
+
+  test('a failed drill counts its failing checks and says where it stopped', () => {
+    const report = { ...failedReport(), error: { step: 'verify' as const, message: 'statement timeout', kind: 'tool' as const } };
+    const summary = summarizeDrill(report);
+    expect(summary.failing).toBe('failing checks: 1');
+    expect(summary.stopped).toBe('stopped at verify: statement timeout');
+    expect(summary.lines).toContain('RPO (measured): n/a (no freshness check)');
+    expect(summary.lines.at(-1)).toBe('copy: rd-billing-20261125190001-cd34 (removed)');
+  });
+});
+
+describe('run headline', () => {
+  test('names the databases that did not pass', () => {
+    expect(summarizeRun({ status: 'passed', drills: [sampleReport()] })).toBe('✅ restore-drill: the database passed');
+    expect(summarizeRun({ status: 'failed', drills: [sampleReport(), failedReport()] })).toBe('❌ restore-drill: 1 of 2 databases did not pass (billing failed)');
+  });
+});
+
+describe('Slack and terminal never disagree', () => {
+  test('every line of the Slack message is a line of the terminal summary', () => {
+    const result: RunResult = { status: 'failed', drills: [sampleReport(), failedReport()] };
+    const terminal = formatRunText(result).split('\n').map((line) => line.trim());
+    const message = slackMessage(result);
+    const sections = message.blocks.filter((block) => block.type === 'section');
+    expect(sections).toHaveLength(2);
+    for (const section of sections) {
+      const lines = section.text.text.split('\n').map((line) => line.replace(/^\*(.*)\*$/, '$1').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
+      for (const line of lines) expect(terminal).toContain(line);
+    }
+  });
+});

@@ -6,7 +6,7 @@ import { runDrill, type ProgressEvent } from '../lib/drill/drill.ts';
 import { exitCodeOf } from '../lib/drill/outcome.ts';
 import { runDrills, selectDatabases } from '../lib/drill/runner.ts';
 import { runJanitor } from '../lib/janitor.ts';
-import { ConfigError, failureKindOf, RestoreDrillError } from '../lib/errors.ts';
+import { ConfigError, failureKindOf, NotOurCopyError, RestoreDrillError } from '../lib/errors.ts';
 import { providerFor } from '../lib/providers/index.ts';
 import { destroyCopy } from '../lib/providers/local/engine.ts';
 import { formatRunText, formatSeconds, summarizeDrill } from '../lib/report/format.ts';
@@ -95,9 +95,9 @@ program
     if (connection && !options.json) {
       process.stdout.write(
         `\nThe copy ${report.copy.name} stays until ${report.copy.expiresAt}:\n` +
-          `  psql "host=${connection.host} port=${connection.port} dbname=${connection.database} user=${connection.user}"\n` +
+          `  psql "host=${connection.host} port=${connection.port} dbname=${connection.database} user=${connection.user}${connection.ssl ? ' sslmode=verify-full' : ''}"\n` +
           `  password: ${connection.passwordFrom}\n` +
-          `  remove it with: restore-drill drop --copy ${report.copy.name}\n`,
+          `  remove it with: restore-drill drop --copy ${report.copy.name}${options.config ? ` --config ${options.config}` : ''}\n`,
       );
     }
     process.exitCode = exitCodeOf([report]);
@@ -107,11 +107,31 @@ program
   .command('drop')
   .description('remove a copy kept by restore --keep (only copies restore-drill made and marked)')
   .requiredOption('--copy <name>', 'the copy, rd-<database>-<yyyymmddhhmmss>-<4 random>')
+  .option('-c, --config <file>', 'config file (RDS and Aurora copies are found through their database\'s provider)')
   .addHelpText('after', '\nExample:\n  restore-drill drop --copy rd-app-20261125150102-x7k2')
-  .action(async (options: { copy: string }) => {
-    await destroyCopy(options.copy);
+  .action(async (options: { copy: string; config?: string }) => {
+    const database = await configuredDatabaseOf(options.copy, options.config);
+    if (database && database.provider.kind !== 'local') {
+      const provider = providerFor(database);
+      const copy = (await provider.listCopies?.())?.find((listed) => listed.name === options.copy);
+      if (!copy) throw new NotOurCopyError(`${provider.kind} has no copy named ${options.copy} carrying our tags (database ${database.name}'s region and account)`);
+      await provider.destroy(copy.handle);
+    } else {
+      await destroyCopy(options.copy);
+    }
     process.stdout.write(`removed ${options.copy}\n`);
   });
+
+/** The configured database a copy name belongs to (rd-<database>-...), when there is a config to read. */
+async function configuredDatabaseOf(copy: string, explicitConfig: string | undefined) {
+  const name = /^rd-([a-z][a-z0-9-]*)-\d{14}-[a-z0-9]{4}$/.exec(copy)?.[1];
+  if (!name) return undefined;
+  const loaded = await loadConfig(process.cwd(), explicitConfig).catch((error: unknown) => {
+    if (explicitConfig) throw error;
+    return undefined;
+  });
+  return loaded?.config.databases.find((database) => database.name === name);
+}
 
 program
   .command('window')
@@ -153,11 +173,10 @@ program
     if (options.json) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     } else {
-      const verb = result.dryRun ? 'would remove' : 'removed';
       const lines = [
-        ...result.removed.map((copy) => `${verb} ${copy.name} (${copy.provider}, expired ${copy.expiresAt})`),
+        ...result.removed.map((copy) => `${result.dryRun ? 'would remove' : 'removed'} ${copy.name} (${copy.provider}, expired ${copy.expiresAt})`),
         ...result.failed.map((copy) => `could not remove ${copy.name} (${copy.provider}): ${copy.error}`),
-        `${result.removed.length} expired ${result.removed.length === 1 ? 'copy' : 'copies'} ${verb}, ${result.kept.length} not expired left alone`,
+        `expired copies ${result.dryRun ? 'to remove' : 'removed'}: ${result.removed.length}; copies of ours not expired, left alone: ${result.kept.length}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     }

@@ -286,6 +286,13 @@ describe('the emulator rejects what RDS rejects', () => {
     expect([error!.name, error!.Code].some((n) => n === code || n === `${code}Fault`)).toBe(true);
   });
 
+  test('the request log catches a mutating call that names a resource (the teardown check relies on it)', () => {
+    const named = world.emulator.mutatingCallsOn(['someone-elses-db']);
+    expect(named.map((call) => [call.action, call.params.TargetDBInstanceIdentifier])).toEqual([['RestoreDBInstanceToPointInTime', 'someone-elses-db']]);
+    // A restore naming a database only as its source does not count as acting on it.
+    expect(world.emulator.mutatingCallsOn(['app-prod'])).toEqual([]);
+  });
+
   test('CreateDBInstance without a class is MissingParameter, DescribeDBInstances of nothing is DBInstanceNotFound', async () => {
     await expect(client().send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'x1', Engine: 'postgres' } as never))).rejects.toMatchObject({ name: expect.stringMatching(/MissingParameter/) });
     await expect(client().send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'nothing-here' }))).rejects.toMatchObject({ name: 'DBInstanceNotFoundFault', $metadata: { httpStatusCode: 404 } });

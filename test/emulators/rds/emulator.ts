@@ -226,12 +226,16 @@ export class RdsEmulator {
     return arn;
   }
 
-  /** Mutating calls that act on one of these identifiers (or ARNs); naming it as a restore's source does not count. */
+  /**
+   * Mutating calls that act on one of these identifiers (or ARNs, resource ids): any parameter that
+   * names a resource (…Identifier, ResourceName, …Arn, …ResourceId) except a restore's Source….
+   */
   mutatingCallsOn(identifiers: readonly string[]): RequestRecord[] {
+    const namesResource = (key: string) => !key.startsWith('Source') && /(Identifier|ResourceName|Arn|ResourceId)$/i.test(key);
     return this.requests.filter(
       (request) =>
         MUTATING.test(request.action) &&
-        Object.entries(request.params).some(([key, value]) => !key.startsWith('Source') && identifiers.some((id) => value === id || value.endsWith(`:${id}`))),
+        Object.entries(request.params).some(([key, value]) => namesResource(key) && identifiers.some((id) => value === id || value.endsWith(`:${id}`))),
     );
   }
 

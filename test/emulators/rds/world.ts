@@ -42,7 +42,7 @@ export interface RdsWorld {
  * before and after a base backup, and the emulator serving it as the RDS instance `app-prod` and the
  * Aurora cluster `app-aurora`, with its credentials in the secret `app-prod/postgres`.
  */
-export async function rdsWorld(options: Partial<Omit<RdsEmulatorOptions, 'tls'>> = {}): Promise<RdsWorld> {
+export async function rdsWorld(options: Partial<Omit<RdsEmulatorOptions, 'tls'>> & { port?: number } = {}): Promise<RdsWorld> {
   await ensureScratchRoot();
   const project = await mkdtemp(join(scratchFolders.sources(), 'rds-project-'));
   const ca = await makeTestCa(join(project, 'ca'));
@@ -60,8 +60,9 @@ export async function rdsWorld(options: Partial<Omit<RdsEmulatorOptions, 'tls'>>
     await client.end();
   }
   await source.switchWal();
-  const emulator = new RdsEmulator({ tls: ca, ...options });
-  await emulator.start();
+  const { port, ...emulatorOptions } = options;
+  const emulator = new RdsEmulator({ tls: ca, ...emulatorOptions });
+  await emulator.start(port ?? 0);
   const local = { baseBackups: source.backupsDir, walArchive: source.archiveDir };
   const engineVersion = source.binaries.version;
   const sourceInstance = emulator.addSourceInstance({ id: 'app-prod', source: local, engineVersion, tags: [{ Key: 'team', Value: 'payments' }] });

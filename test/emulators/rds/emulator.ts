@@ -133,9 +133,11 @@ export class RdsEmulator {
     nextRestore?: RestoreOutcome | undefined;
     /** Answer InvalidDBInstanceState to the next N DeleteDBInstance calls of copies. */
     refuseDeletes: number;
-  } = { throttle: new Map(), refuseDeletes: 0 };
+    /** Actions the caller's IAM policy does not allow (AccessDenied, 403). */
+    denied: Set<string>;
+  } = { throttle: new Map(), refuseDeletes: 0, denied: new Set() };
   private readonly automatedBackups: AutomatedBackupRecord[] = [];
-  private readonly secrets = new Map<string, { name: string; value: string }>();
+  private readonly secrets = new Map<string, { name: string; value: string; previous?: string }>();
   private readonly tls: TestCa;
   private readonly log: (line: string) => void;
   private readonly pending = new Set<Promise<void>>();
@@ -218,6 +220,12 @@ export class RdsEmulator {
   deleteSourceInstanceKeepingBackups(id: string): void {
     this.instances.delete(id);
     for (const backup of this.automatedBackups) if (backup.instanceId === id) backup.status = 'retained';
+  }
+
+  /** Rotation: the new value becomes AWSCURRENT, the old one AWSPREVIOUS (the database itself is not touched). */
+  rotateSecret(arn: string, value: Record<string, string>): void {
+    const secret = this.secrets.get(arn)!;
+    this.secrets.set(arn, { name: secret.name, value: JSON.stringify(value), previous: secret.value });
   }
 
   addSecret(name: string, value: Record<string, string>): string {
@@ -314,6 +322,9 @@ export class RdsEmulator {
       if (params.string('Version') !== RDS_API_VERSION) {
         throw new RdsFault('InvalidParameterValue', `Version ${params.string('Version') ?? '(none)'} is not supported; use ${RDS_API_VERSION}.`);
       }
+      if (this.faults.denied.has(action)) {
+        throw new RdsFault('AccessDenied', `User: arn:aws:sts::${this.accountId}:assumed-role/restore-drill/cli is not authorized to perform: rds:${action} because no identity-based policy allows the rds:${action} action`, 403);
+      }
       const throttled = this.faults.throttle.get(action) ?? 0;
       if (throttled > 0) {
         this.faults.throttle.set(action, throttled - 1);
@@ -333,8 +344,8 @@ export class RdsEmulator {
   }
 
   private secretsManager(target: string, body: string, requestId: string, response: ServerResponse): void {
-    const input = JSON.parse(body || '{}') as { SecretId?: string };
-    this.requests.push({ at: new Date(), action: target, params: { SecretId: input.SecretId ?? '' } });
+    const input = JSON.parse(body || '{}') as { SecretId?: string; VersionStage?: string };
+    this.requests.push({ at: new Date(), action: target, params: { SecretId: input.SecretId ?? '', ...(input.VersionStage ? { VersionStage: input.VersionStage } : {}) } });
     const answer = (status: number, value: unknown) => {
       response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId });
       response.end(JSON.stringify(value));
@@ -343,7 +354,12 @@ export class RdsEmulator {
     const entry = [...this.secrets].find(([arn, secret]) => arn === input.SecretId || secret.name === input.SecretId);
     if (!entry) return answer(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
     const [arn, secret] = entry;
-    answer(200, { ARN: arn, Name: secret.name, SecretString: secret.value, VersionId: requestId, VersionStages: ['AWSCURRENT'], CreatedDate: Date.now() / 1000 });
+    const stage = input.VersionStage ?? 'AWSCURRENT';
+    const value = stage === 'AWSCURRENT' ? secret.value : stage === 'AWSPREVIOUS' ? secret.previous : undefined;
+    if (value === undefined) {
+      return answer(400, { __type: 'ResourceNotFoundException', message: `Secrets Manager can't find the specified secret value for staging label: ${stage}` });
+    }
+    answer(200, { ARN: arn, Name: secret.name, SecretString: value, VersionId: requestId, VersionStages: [stage], CreatedDate: Date.now() / 1000 });
   }
 
   private async dispatch(action: string, params: QueryParams): Promise<XmlNode[] | null> {

@@ -9,6 +9,7 @@ import { runJanitor } from '../lib/janitor.ts';
 import { ConfigError, failureKindOf, NotOurCopyError, RestoreDrillError } from '../lib/errors.ts';
 import { providerFor } from '../lib/providers/index.ts';
 import { destroyCopy } from '../lib/providers/local/engine.ts';
+import { cliDelivery, deliverRun } from '../lib/report/deliver.ts';
 import { formatRunText, formatSeconds, summarizeDrill } from '../lib/report/format.ts';
 import { readPreviousReport, writeReport } from '../lib/report/store.ts';
 import type { RunResult } from '../lib/report/types.ts';
@@ -39,6 +40,13 @@ function keepSeconds(text: string): number {
   return seconds;
 }
 
+const METRICS_HELP = 'send the drill metrics: "cloudwatch" (PutMetricData as the AWS SDK is configured; AWS_ENDPOINT_URL_CLOUDWATCH for another endpoint) or "emf FILE" (appends EMF lines)';
+const SLACK_HELP = 'post the run\'s Slack message to the incoming webhook in SLACK_WEBHOOK_URL (a secret: never an argument nor a config value)';
+
+function warn(line: string): void {
+  process.stderr.write(`restore-drill: ${line}\n`);
+}
+
 const program = new Command()
   .name('restore-drill')
   .description('Proves that Postgres backups restore: point-in-time copies, checks, RPO and RTO.')
@@ -55,8 +63,11 @@ program
   .option('--report-dir <dir>', 'where reports are written (default: the config\'s report.dir)')
   .option('--json', 'print only the JSON result on stdout')
   .addHelpText('after', '\nExamples:\n  restore-drill run\n  restore-drill run --database app --target -15m --json\n  restore-drill run --target random')
-  .action(async (options: { config?: string; database?: string[]; target?: string; reportDir?: string; json?: boolean }) => {
+  .option('--metrics <sink...>', METRICS_HELP)
+  .option('--slack', SLACK_HELP)
+  .action(async (options: { config?: string; database?: string[]; target?: string; reportDir?: string; json?: boolean; metrics?: string[]; slack?: boolean }) => {
     const { config } = await loadConfig(process.cwd(), options.config);
+    const delivery = cliDelivery(options, config, options.reportDir ?? config.report.dir, { log: warn });
     const result = await runDrills(config, {
       trigger: 'cli',
       target: options.target,
@@ -64,6 +75,7 @@ program
       reportDir: options.reportDir,
       onProgress: progressPrinter(),
     });
+    await deliverRun(result, delivery);
     output(result, options.json ?? false);
     process.exitCode = exitCodeOf(result.drills);
   });
@@ -78,9 +90,12 @@ program
   .option('--keep-for <duration>', 'how long a kept copy stays before the janitor may remove it', '24h')
   .option('--json', 'print only the JSON result on stdout')
   .addHelpText('after', '\nExamples:\n  restore-drill restore --database app --target 2026-11-25T14:59:59Z --keep\n  restore-drill drop --copy rd-app-20261125150102-x7k2')
-  .action(async (options: { database: string; target: string; config?: string; keep?: boolean; keepFor: string; json?: boolean }) => {
+  .option('--metrics <sink...>', METRICS_HELP)
+  .option('--slack', SLACK_HELP)
+  .action(async (options: { database: string; target: string; config?: string; keep?: boolean; keepFor: string; json?: boolean; metrics?: string[]; slack?: boolean }) => {
     const keepForSeconds = options.keep ? keepSeconds(options.keepFor) : undefined;
     const { config } = await loadConfig(process.cwd(), options.config);
+    const delivery = cliDelivery(options, config, config.report.dir, { log: warn });
     const [database] = selectDatabases(config, [options.database]);
     const previousReport = await readPreviousReport(config.report.dir, database!.name);
     const { report, connection } = await runDrill(config, database!, providerFor(database!), {
@@ -91,6 +106,7 @@ program
       onProgress: progressPrinter(),
     });
     if (report.error?.kind !== 'input') await writeReport(config.report.dir, report);
+    await deliverRun({ status: report.status, drills: [report] }, delivery);
     output({ status: report.status, drills: [report] }, options.json ?? false);
     if (connection && !options.json) {
       process.stdout.write(

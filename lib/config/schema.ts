@@ -96,6 +96,19 @@ export const configSchema = z
     concurrency: z.number().int().min(1).max(16).default(2),
     databases: z.array(databaseSchema).min(1, { message: 'at least one database is needed' }),
     report: z.object({ dir: z.string().min(1).default('./drill-reports') }).strict().default({ dir: './drill-reports' }),
+    /** The Slack message of each run (`--slack`); the webhook URL is a secret and comes from SLACK_WEBHOOK_URL, never from here. */
+    slack: z
+      .object({
+        /** Linked from every message: what to do when a drill fails. */
+        runbookUrl: z.url().optional(),
+        /** Each attempt to post gives up after this long, seconds. @default 10 */
+        timeoutSeconds: z.number().positive().max(60).default(10),
+        webhookUrl: z
+          .never({ message: 'the webhook URL is a secret: set SLACK_WEBHOOK_URL in the environment (in the cloud, the Secrets Manager secret), never in the config file' })
+          .optional(),
+      })
+      .strict()
+      .default({ timeoutSeconds: 10 }),
   })
   .strict();
 

@@ -1,4 +1,6 @@
-import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { RestoreDrillConfig } from '../config/schema.ts';
+import { ConfigError } from '../errors.ts';
 import { appendEmfFile, putDrillMetrics, reportsWithMetrics } from './metrics.ts';
 import { postToSlack, slackMessage, type PostOptions, type SlackLinks } from './slack.ts';
 import { writeReport } from './store.ts';
@@ -51,6 +53,41 @@ export async function deliverRun(result: RunResult, options: DeliveryOptions): P
       report.delivery = { ...report.delivery, ...delivery };
       await writeReport(options.reportDir, report);
     }
+  }
+  return delivery;
+}
+
+export const SLACK_WEBHOOK_ENV = 'SLACK_WEBHOOK_URL';
+
+/**
+ * The CLI's `--metrics cloudwatch|emf FILE` and `--slack`, checked before any drill starts. The
+ * webhook URL comes only from the environment: a command-line argument or a config value would end
+ * up in shell history and repositories. CloudWatch is reached as the AWS SDK is configured (region,
+ * credentials, and AWS_ENDPOINT_URL_CLOUDWATCH for another endpoint).
+ */
+export function cliDelivery(
+  flags: { metrics?: readonly string[] | undefined; slack?: boolean | undefined },
+  config: Pick<RestoreDrillConfig, 'slack'>,
+  reportDir: string,
+  options: { env?: NodeJS.ProcessEnv; log?: (line: string) => void; cloudWatch?: () => CloudWatchClient } = {},
+): DeliveryOptions {
+  const env = options.env ?? process.env;
+  const delivery: DeliveryOptions = { reportDir, ...(options.log ? { log: options.log } : {}) };
+  if (flags.metrics) {
+    const [kind, file, ...rest] = flags.metrics;
+    if (kind === 'cloudwatch' && file === undefined) {
+      delivery.metrics = { kind: 'cloudwatch', client: options.cloudWatch?.() ?? new CloudWatchClient({}) };
+    } else if (kind === 'emf' && file !== undefined && rest.length === 0) {
+      delivery.metrics = { kind: 'emf', file };
+    } else {
+      throw new ConfigError(`--metrics ${flags.metrics.join(' ')} is not valid: expected --metrics cloudwatch or --metrics emf FILE`);
+    }
+  }
+  if (flags.slack) {
+    const webhookUrl = env[SLACK_WEBHOOK_ENV];
+    if (!webhookUrl) throw new ConfigError(`--slack needs the webhook URL in ${SLACK_WEBHOOK_ENV}, which is not set`);
+    if (!/^https?:\/\//.test(webhookUrl)) throw new ConfigError(`${SLACK_WEBHOOK_ENV} is not an http(s) URL (its value is not shown: it is a secret)`);
+    delivery.slack = { webhookUrl, links: { runbookUrl: config.slack.runbookUrl }, post: { attemptTimeoutMs: config.slack.timeoutSeconds * 1000 } };
   }
   return delivery;
 }

@@ -1,0 +1,272 @@
+import { Annotations, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Construct } from 'constructs';
+import type { RestoreDrillConfig } from '../config/schema.ts';
+import { DATABASE_DIMENSION, METRIC_NAMES, METRICS_NAMESPACE } from '../report/metrics.ts';
+
+/** A drilled database and the targets its alarms hold it to. */
+export interface MonitoredDatabase {
+  /** The database's name in the config: the metrics' `Database` dimension. */
+  readonly name: string;
+  readonly rpoTargetSeconds: number;
+  readonly rtoTargetSeconds: number;
+}
+
+export interface SlackNotifierProps {
+  /** The notifier handler's source file (functions/notifier.ts), bundled with esbuild. */
+  readonly entry: string;
+  /** Holds the incoming webhook's URL, as the plain secret string or JSON `{"webhookUrl": "..."}`. */
+  readonly webhookSecret: secretsmanager.ISecret;
+  /**
+   * Linked from every alarm message.
+   * @default - no runbook link
+   */
+  readonly runbookUrl?: string;
+}
+
+export interface RestoreDrillMonitoringProps {
+  /** The databases the drills cover; see `monitoredDatabasesOf` to take them from the config. */
+  readonly databases: readonly MonitoredDatabase[];
+  /**
+   * How often the drills run (the schedule's rate). "No drill result" fires after two of these
+   * without any result; whole minutes, at most 3.5 days (CloudWatch evaluates at most 7 days).
+   */
+  readonly schedulePeriod: Duration;
+  /**
+   * Where every alarm sends its ALARM and OK changes.
+   * @default - a new topic
+   */
+  readonly alarmTopic?: sns.ITopic;
+  /**
+   * Slack messages for alarm changes: a function subscribed to the alarm topic.
+   * @default - no notifier: subscribe to the topic yourself
+   */
+  readonly slackNotifier?: SlackNotifierProps;
+  /**
+   * Namespace of the drill metrics.
+   * @default 'RestoreDrill'
+   */
+  readonly namespace?: string;
+  /**
+   * Prefix of the alarms' names, which Slack and the console show.
+   * @default - the stack's name
+   */
+  readonly alarmNamePrefix?: string;
+  /**
+   * @default - a name CloudFormation makes up
+   */
+  readonly dashboardName?: string;
+}
+
+/** The alarms of one database. */
+export interface DatabaseAlarms {
+  readonly drillFailed: cloudwatch.Alarm;
+  readonly rpoOverTarget: cloudwatch.Alarm;
+  readonly rtoOverTarget: cloudwatch.Alarm;
+  readonly noDrillResult: cloudwatch.Alarm;
+}
+
+const DAY_SECONDS = 86_400;
+const MAX_EVALUATION_SECONDS = 7 * DAY_SECONDS;
+
+/** Every database of a config with the RPO and RTO targets it is held to (its own, else the top-level ones). */
+export function monitoredDatabasesOf(config: Pick<RestoreDrillConfig, 'databases' | 'rpoTargetSeconds' | 'rtoTargetSeconds'>): MonitoredDatabase[] {
+  return config.databases.map((database) => ({
+    name: database.name,
+    rpoTargetSeconds: database.rpoTargetSeconds ?? config.rpoTargetSeconds,
+    rtoTargetSeconds: database.rtoTargetSeconds ?? config.rtoTargetSeconds,
+  }));
+}
+
+/**
+ * How the alarms slice time: one period per drill when the schedule allows, else one day; "no drill
+ * result" spans two schedule periods.
+ */
+export function alarmPeriods(schedulePeriod: Duration): { periodSeconds: number; noResultEvaluationPeriods: number } {
+  const scheduleSeconds = schedulePeriod.toSeconds();
+  const periodSeconds = Math.min(scheduleSeconds, DAY_SECONDS);
+  return { periodSeconds, noResultEvaluationPeriods: Math.ceil((2 * scheduleSeconds) / periodSeconds) };
+}
+
+/** Every problem with the props, so that all are fixed in one pass. */
+export function monitoringPropsProblems(props: RestoreDrillMonitoringProps): string[] {
+  const problems: string[] = [];
+  if (props.databases.length === 0) problems.push('databases is empty: give at least one database to monitor');
+  const seen = new Set<string>();
+  for (const database of props.databases) {
+    if (!/^[a-z][a-z0-9-]{0,19}$/.test(database.name)) problems.push(`database name "${database.name}" is not valid: lowercase letters, digits and hyphens, starting with a letter, at most 20 characters`);
+    if (seen.has(database.name)) problems.push(`database "${database.name}" is listed twice`);
+    seen.add(database.name);
+    for (const key of ['rpoTargetSeconds', 'rtoTargetSeconds'] as const) {
+      if (!Number.isInteger(database[key]) || database[key] <= 0) problems.push(`database "${database.name}": ${key} is ${database[key]}; expected a positive whole number of seconds`);
+    }
+  }
+  const scheduleSeconds = props.schedulePeriod.toSeconds({ integral: false });
+  if (!Number.isInteger(scheduleSeconds / 60) || scheduleSeconds < 60) {
+    problems.push(`schedulePeriod is ${props.schedulePeriod.toHumanString()}; expected whole minutes, at least 1 minute (CloudWatch alarm periods are multiples of 60 seconds)`);
+  } else if (2 * scheduleSeconds > MAX_EVALUATION_SECONDS) {
+    problems.push(`schedulePeriod is ${props.schedulePeriod.toHumanString()}; at most 3.5 days: "no drill result" spans two periods and CloudWatch evaluates at most 7 days`);
+  }
+  if (props.namespace !== undefined && !/^[\w.\-/#:]{1,255}$/.test(props.namespace)) problems.push(`namespace "${props.namespace}" is not a valid CloudWatch namespace`);
+  return problems;
+}
+
+/**
+ * CloudWatch alarms and a dashboard over the drill metrics, per database: drill failed, RPO over
+ * target, RTO over target, and no drill result for two schedule periods (missing data breaching).
+ * Every alarm change goes to an SNS topic, and from there, optionally, to Slack.
+ */
+export class RestoreDrillMonitoring extends Construct {
+  readonly alarmTopic: sns.ITopic;
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: Readonly<Record<string, DatabaseAlarms>>;
+  readonly notifier?: lambda.IFunction;
+
+  constructor(scope: Construct, id: string, props: RestoreDrillMonitoringProps) {
+    super(scope, id);
+    const problems = monitoringPropsProblems(props);
+    if (problems.length) throw new Error(`RestoreDrillMonitoring ${this.node.path}:\n- ${problems.join('\n- ')}`);
+
+    const namespace = props.namespace ?? METRICS_NAMESPACE;
+    const prefix = props.alarmNamePrefix ?? Stack.of(this).stackName;
+    const { periodSeconds, noResultEvaluationPeriods } = alarmPeriods(props.schedulePeriod);
+    const period = Duration.seconds(periodSeconds);
+    if (periodSeconds < props.schedulePeriod.toSeconds()) {
+      Annotations.of(this).addInfo(`the schedule runs every ${props.schedulePeriod.toHumanString()}: alarms use 1-day periods, "no drill result" ${noResultEvaluationPeriods} of them`);
+    }
+
+    this.alarmTopic = props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { displayName: 'restore-drill alarms', enforceSSL: true });
+    const action = new cloudwatchActions.SnsAction(this.alarmTopic);
+
+    const alarms: Record<string, DatabaseAlarms> = {};
+    const rows: cloudwatch.IWidget[][] = [];
+    for (const database of props.databases) {
+      const scope = new Construct(this, database.name);
+      // Alarms get metrics without a label: CloudFormation then shows them as a plain metric alarm.
+      const metric = (metricName: string, statistic: string, label?: string) =>
+        new cloudwatch.Metric({ namespace, metricName, dimensionsMap: { [DATABASE_DIMENSION]: database.name }, statistic, period, ...(label ? { label } : {}) });
+      const claimed = metric(METRIC_NAMES.rpoClaimedSeconds, cloudwatch.Stats.MAXIMUM, 'RPO (claimed)');
+      const measured = metric(METRIC_NAMES.dataLagSeconds, cloudwatch.Stats.MAXIMUM, 'RPO (measured)');
+      const rto = metric(METRIC_NAMES.rtoSeconds, cloudwatch.Stats.MAXIMUM, 'RTO');
+      const succeeded = metric(METRIC_NAMES.drillSucceeded, cloudwatch.Stats.MINIMUM, 'passed (1) / not (0)');
+      const name = (what: string) => `${prefix}-${database.name}-${what}`;
+
+      const databaseAlarms: DatabaseAlarms = {
+        // Missing data is ignored by the three outcome alarms: each keeps the last drill's verdict
+        // until the next drill; "no drill result" is the one that watches for silence.
+        drillFailed: metric(METRIC_NAMES.drillSucceeded, cloudwatch.Stats.MINIMUM).createAlarm(scope, 'DrillFailed', {
+          alarmName: name('drill-failed'),
+          alarmDescription: `The last restore drill of ${database.name} did not pass (failed or error): see its report and the Slack message.`,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          threshold: 1,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+        }),
+        rpoOverTarget: new cloudwatch.MathExpression({
+          expression: 'MAX([claimed, measured])',
+          usingMetrics: { claimed, measured },
+          period,
+          label: 'RPO (worst of claimed and measured)',
+        }).createAlarm(scope, 'RpoOverTarget', {
+          alarmName: name('rpo-over-target'),
+          alarmDescription: `RPO of ${database.name} over its target of ${database.rpoTargetSeconds} s (claimed: now minus latest restorable time; measured: target minus newest data in the copy).`,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          threshold: database.rpoTargetSeconds,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+        }),
+        rtoOverTarget: metric(METRIC_NAMES.rtoSeconds, cloudwatch.Stats.MAXIMUM).createAlarm(scope, 'RtoOverTarget', {
+          alarmName: name('rto-over-target'),
+          alarmDescription: `RTO (restore plus verify) of ${database.name} over its target of ${database.rtoTargetSeconds} s.`,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          threshold: database.rtoTargetSeconds,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+        }),
+        noDrillResult: metric(METRIC_NAMES.drillSucceeded, cloudwatch.Stats.SAMPLE_COUNT).createAlarm(scope, 'NoDrillResult', {
+          alarmName: name('no-drill-result'),
+          alarmDescription: `No restore drill result for ${database.name} in two schedule periods (${props.schedulePeriod.toHumanString()} each): the schedule, the state machine or the metrics are broken.`,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          threshold: 1,
+          evaluationPeriods: noResultEvaluationPeriods,
+          datapointsToAlarm: noResultEvaluationPeriods,
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        }),
+      };
+      for (const alarm of Object.values(databaseAlarms)) {
+        alarm.addAlarmAction(action);
+        alarm.addOkAction(action);
+      }
+      alarms[database.name] = databaseAlarms;
+
+      const target = (value: number, label: string): cloudwatch.HorizontalAnnotation => ({ value, label, color: cloudwatch.Color.RED });
+      rows.push([
+        new cloudwatch.GraphWidget({
+          title: `${database.name}: RPO against target`,
+          left: [claimed, measured],
+          leftAnnotations: [target(database.rpoTargetSeconds, `RPO target ${database.rpoTargetSeconds} s`)],
+          leftYAxis: { label: 'seconds', showUnits: false, min: 0 },
+          width: 8,
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${database.name}: RTO against target`,
+          left: [rto, metric(METRIC_NAMES.restoreSeconds, cloudwatch.Stats.MAXIMUM, 'restore'), metric(METRIC_NAMES.verifySeconds, cloudwatch.Stats.MAXIMUM, 'verify')],
+          leftAnnotations: [target(database.rtoTargetSeconds, `RTO target ${database.rtoTargetSeconds} s`)],
+          leftYAxis: { label: 'seconds', showUnits: false, min: 0 },
+          width: 8,
+        }),
+        new cloudwatch.GraphWidget({
+          title: `${database.name}: pass/fail history`,
+          left: [succeeded],
+          right: [metric(METRIC_NAMES.checksFailed, cloudwatch.Stats.MAXIMUM, 'failing checks')],
+          leftYAxis: { min: 0, max: 1, showUnits: false },
+          rightYAxis: { min: 0, showUnits: false },
+          view: cloudwatch.GraphWidgetView.TIME_SERIES,
+          width: 8,
+        }),
+      ]);
+    }
+    this.alarms = alarms;
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      ...(props.dashboardName ? { dashboardName: props.dashboardName } : {}),
+      defaultInterval: Duration.days(30),
+      widgets: [
+        [
+          new cloudwatch.AlarmStatusWidget({
+            title: 'restore-drill alarms',
+            alarms: Object.values(alarms).flatMap((databaseAlarms) => Object.values(databaseAlarms)),
+            width: 24,
+          }),
+        ],
+        ...rows,
+      ],
+    });
+
+    if (props.slackNotifier) {
+      const notifier = new nodejs.NodejsFunction(this, 'SlackNotifier', {
+        entry: props.slackNotifier.entry,
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        // Three attempts of 5 s with backoff inside, plus reading the secret.
+        timeout: Duration.seconds(60),
+        memorySize: 256,
+        environment: {
+          SLACK_WEBHOOK_SECRET_ARN: props.slackNotifier.webhookSecret.secretArn,
+          ...(props.slackNotifier.runbookUrl ? { RUNBOOK_URL: props.slackNotifier.runbookUrl } : {}),
+        },
+        bundling: { format: nodejs.OutputFormat.ESM, target: 'node24', minify: true, sourceMap: true },
+      });
+      props.slackNotifier.webhookSecret.grantRead(notifier);
+      this.alarmTopic.addSubscription(new subscriptions.LambdaSubscription(notifier));
+      this.notifier = notifier;
+    }
+  }
+}

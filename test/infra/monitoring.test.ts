@@ -1,0 +1,194 @@
+import { join } from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { describe, expect, test } from 'vitest';
+import { configSchema } from '../../lib/config/schema.ts';
+import { alarmPeriods, monitoredDatabasesOf, RestoreDrillMonitoring, type RestoreDrillMonitoringProps } from '../../lib/infra/monitoring.ts';
+import { repoRoot } from '../support/cli.ts';
+
+// Two databases: `app` takes the top-level targets, `billing` its own.
+const config = configSchema.parse({
+  rpoTargetSeconds: 300,
+  rtoTargetSeconds: 1800,
+  databases: [
+    { name: 'app', provider: { kind: 'local', baseBackups: './b', walArchive: './w' } },
+    { name: 'billing', provider: { kind: 'local', baseBackups: './b2', walArchive: './w2' }, rpoTargetSeconds: 60, rtoTargetSeconds: 900 },
+  ],
+});
+
+function synth(props: Partial<RestoreDrillMonitoringProps> = {}, stackName = 'drills') {
+  const stack = new Stack(new App(), 'Stack', { stackName });
+  const monitoring = new RestoreDrillMonitoring(stack, 'Monitoring', { databases: monitoredDatabasesOf(config), schedulePeriod: Duration.days(1), ...props });
+  return { stack, monitoring, template: Template.fromStack(stack) };
+}
+
+const dimension = (database: string) => [{ Name: 'Database', Value: database }];
+
+describe('alarms per database, thresholds from the config', () => {
+  const { template } = synth();
+
+  test('four alarms for each database, each with ALARM and OK actions to the topic', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0]!;
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect(alarm.Properties.AlarmActions).toEqual([{ Ref: topic }]);
+      expect(alarm.Properties.OKActions).toEqual([{ Ref: topic }]);
+    }
+  });
+
+  test('drill failed: DrillSucceeded below 1 in the drill\'s period, missing data ignored', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'drills-app-drill-failed',
+      Namespace: 'RestoreDrill',
+      MetricName: 'DrillSucceeded',
+      Dimensions: dimension('app'),
+      Statistic: 'Minimum',
+      Period: 86400,
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: 'ignore',
+    });
+  });
+
+  test('RPO over target: the worse of RpoClaimedSeconds and DataLagSeconds above each database\'s own target', () => {
+    for (const [database, target] of [['app', 300], ['billing', 60]] as const) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `drills-${database}-rpo-over-target`,
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: target,
+        TreatMissingData: 'ignore',
+        Metrics: Match.arrayWith([
+          Match.objectLike({ Expression: 'MAX([claimed, measured])', ReturnData: true }),
+          Match.objectLike({ Id: 'claimed', ReturnData: false, MetricStat: { Metric: { Namespace: 'RestoreDrill', MetricName: 'RpoClaimedSeconds', Dimensions: dimension(database) }, Period: 86400, Stat: 'Maximum' } }),
+          Match.objectLike({ Id: 'measured', ReturnData: false, MetricStat: { Metric: { Namespace: 'RestoreDrill', MetricName: 'DataLagSeconds', Dimensions: dimension(database) }, Period: 86400, Stat: 'Maximum' } }),
+        ]),
+      });
+    }
+  });
+
+  test('RTO over target: RtoSeconds above each database\'s own target', () => {
+    for (const [database, target] of [['app', 1800], ['billing', 900]] as const) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `drills-${database}-rto-over-target`,
+        MetricName: 'RtoSeconds',
+        Dimensions: dimension(database),
+        Statistic: 'Maximum',
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: target,
+      });
+    }
+  });
+
+  test('no drill result: fewer than one DrillSucceeded sample over two schedule periods, missing data breaching', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'drills-billing-no-drill-result',
+      MetricName: 'DrillSucceeded',
+      Dimensions: dimension('billing'),
+      Statistic: 'SampleCount',
+      Period: 86400,
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      ComparisonOperator: 'LessThanThreshold',
+      Threshold: 1,
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  test('an hourly schedule: hourly periods; a weekly-ish one: day periods, as many as two schedule periods', () => {
+    const hourly = synth({ schedulePeriod: Duration.hours(1) }).template;
+    hourly.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'drills-app-no-drill-result', Period: 3600, EvaluationPeriods: 2 });
+    hourly.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'drills-app-drill-failed', Period: 3600 });
+    expect(alarmPeriods(Duration.days(3))).toEqual({ periodSeconds: 86400, noResultEvaluationPeriods: 6 });
+    const { stack, template: threeDays } = synth({ schedulePeriod: Duration.days(3) });
+    threeDays.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'drills-app-no-drill-result', Period: 86400, EvaluationPeriods: 6, DatapointsToAlarm: 6 });
+    Annotations.fromStack(stack).hasInfo('/Stack/Monitoring', Match.stringLikeRegexp('alarms use 1-day periods'));
+  });
+});
+
+describe('dashboard', () => {
+  test('per database: claimed and measured RPO and RTO against their targets, and the pass/fail history', () => {
+    const { template } = synth();
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    const body = JSON.stringify(dashboards[0]!.Properties.DashboardBody);
+    for (const title of ['app: RPO against target', 'app: RTO against target', 'app: pass/fail history', 'billing: RPO against target', 'billing: pass/fail history']) {
+      expect(body).toContain(title);
+    }
+    for (const name of ['RpoClaimedSeconds', 'DataLagSeconds', 'RtoSeconds', 'RestoreSeconds', 'VerifySeconds', 'DrillSucceeded', 'ChecksFailed']) expect(body).toContain(name);
+    for (const annotation of ['RPO target 300 s', 'RTO target 1800 s', 'RPO target 60 s', 'RTO target 900 s']) expect(body).toContain(annotation);
+    expect(body).toContain('\\"value\\":60,');
+    expect(body).toContain('\\"value\\":900,');
+    expect(body).toContain('restore-drill alarms');
+  });
+});
+
+describe('an SNS topic of one\'s own', () => {
+  test('is used instead of a new one', () => {
+    const stack = new Stack(new App(), 'Stack');
+    const topic = new sns.Topic(stack, 'Ops');
+    new RestoreDrillMonitoring(stack, 'Monitoring', { databases: monitoredDatabasesOf(config), schedulePeriod: Duration.hours(6), alarmTopic: topic });
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) }] });
+  });
+});
+
+describe('the Slack notifier', () => {
+  test('a Node 24 function from functions/notifier.ts, subscribed to the topic, reading only its secret', () => {
+    const stack = new Stack(new App(), 'Stack');
+    const secret = new secretsmanager.Secret(stack, 'Webhook');
+    new RestoreDrillMonitoring(stack, 'Monitoring', {
+      databases: monitoredDatabasesOf(config),
+      schedulePeriod: Duration.days(1),
+      slackNotifier: { entry: join(repoRoot, 'functions', 'notifier.ts'), webhookSecret: secret, runbookUrl: 'https://wiki.example.com/runbooks/restore' },
+    });
+    const template = Template.fromStack(stack);
+    const secretId = stack.getLogicalId(secret.node.defaultChild as secretsmanager.CfnSecret);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Handler: 'index.handler',
+      Environment: { Variables: { SLACK_WEBHOOK_SECRET_ARN: { Ref: secretId }, RUNBOOK_URL: 'https://wiki.example.com/runbooks/restore' } },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'lambda' });
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: { Ref: secretId } })]) },
+    });
+  });
+});
+
+describe('props are checked before anything is made', () => {
+  test('every problem at once, each with its value', () => {
+    const stack = new Stack(new App(), 'Stack');
+    expect(
+      () =>
+        new RestoreDrillMonitoring(stack, 'Monitoring', {
+          databases: [
+            { name: 'app', rpoTargetSeconds: 300, rtoTargetSeconds: 0 },
+            { name: 'app', rpoTargetSeconds: 1.5, rtoTargetSeconds: 60 },
+            { name: 'Bad_Name', rpoTargetSeconds: 60, rtoTargetSeconds: 60 },
+          ],
+          schedulePeriod: Duration.seconds(90),
+        }),
+    ).toThrow(
+      [
+        'RestoreDrillMonitoring Stack/Monitoring:',
+        '- database "app": rtoTargetSeconds is 0; expected a positive whole number of seconds',
+        '- database "app" is listed twice',
+        '- database "app": rpoTargetSeconds is 1.5; expected a positive whole number of seconds',
+        '- database name "Bad_Name" is not valid: lowercase letters, digits and hyphens, starting with a letter, at most 20 characters',
+        '- schedulePeriod is 1 minute 30 seconds; expected whole minutes, at least 1 minute (CloudWatch alarm periods are multiples of 60 seconds)',
+      ].join('\n'),
+    );
+  });
+
+  test('a schedule longer than 3.5 days and no databases', () => {
+    const stack = new Stack(new App(), 'Stack');
+    expect(() => new RestoreDrillMonitoring(stack, 'Monitoring', { databases: [], schedulePeriod: Duration.days(7) })).toThrow(
+      /databases is empty[\s\S]*schedulePeriod is 7 days; at most 3.5 days/,
+    );
+  });
+});

@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import type { RestoreDrillConfig } from '../../lib/config/schema.ts';
@@ -9,9 +7,10 @@ import { NotOurCopyError } from '../../lib/errors.ts';
 import { providerFor } from '../../lib/providers/index.ts';
 import type { AuroraCopyHandle } from '../../lib/providers/rds/index.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
-import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, type RdsWorld } from '../emulators/rds/world.ts';
+import { databaseConfig, rdsWorld, SOURCE_PASSWORD, leftoverCopies, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
 
-process.env.RESTORE_DRILL_SCRATCH = join(tmpdir(), 'restore-drill-rds-tests');
+// The emulator's copies live in a scratch root of this file's own (see useOwnScratch).
+useOwnScratch('aurora-cluster-test');
 useFakeAwsCredentials();
 
 let world: RdsWorld;
@@ -25,7 +24,9 @@ afterAll(async () => {
   if (!world) return;
   const touchingSource = world.emulator.mutatingCallsOn(world.sourceIdentifiers);
   await world.remove();
+  // The source is read-only: no create, modify, delete or restore-into ever names it.
   expect(touchingSource).toEqual([]);
+  expect(await leftoverCopies()).toEqual([]);
 });
 
 async function configWith(overrides: Record<string, unknown> = {}): Promise<RestoreDrillConfig> {

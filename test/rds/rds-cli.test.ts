@@ -1,5 +1,4 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -8,9 +7,10 @@ import { providerFor } from '../../lib/providers/index.ts';
 import type { JanitorResult } from '../../lib/janitor.ts';
 import type { RunResult } from '../../lib/report/types.ts';
 import { runCli } from '../support/cli.ts';
-import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, type RdsWorld } from '../emulators/rds/world.ts';
+import { databaseConfig, rdsWorld, SOURCE_PASSWORD, leftoverCopies, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
 
-process.env.RESTORE_DRILL_SCRATCH = join(tmpdir(), 'restore-drill-rds-tests');
+// The emulator's copies live in a scratch root of this file's own (see useOwnScratch).
+useOwnScratch('rds-cli-test');
 const env: NodeJS.ProcessEnv = { RESTORE_DRILL_SCRATCH: process.env.RESTORE_DRILL_SCRATCH };
 useFakeAwsCredentials(env);
 useFakeAwsCredentials();
@@ -39,7 +39,9 @@ afterAll(async () => {
   if (!world) return;
   const touchingSource = world.emulator.mutatingCallsOn(world.sourceIdentifiers);
   await world.remove();
+  // The source is read-only: no create, modify, delete or restore-into ever names it.
   expect(touchingSource).toEqual([]);
+  expect(await leftoverCopies()).toEqual([]);
 });
 
 describe('restore-drill run against the emulator', () => {

@@ -1,5 +1,3 @@
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CreateDBInstanceCommand, DeleteDBClusterCommand, DeleteDBInstanceCommand, DescribeDBInstancesCommand, RDSClient, RestoreDBInstanceToPointInTimeCommand } from '@aws-sdk/client-rds';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -11,10 +9,10 @@ import { NotOurCopyError } from '../../lib/errors.ts';
 import { providerFor, type ProviderOptions } from '../../lib/providers/index.ts';
 import type { RdsCopyHandle } from '../../lib/providers/rds/index.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
-import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, type RdsWorld } from '../emulators/rds/world.ts';
+import { databaseConfig, rdsWorld, SOURCE_PASSWORD, leftoverCopies, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
 
-// RDS tests keep their copies in a scratch root of their own: other files assert theirs is empty.
-process.env.RESTORE_DRILL_SCRATCH = join(tmpdir(), 'restore-drill-rds-tests');
+// The emulator's copies live in a scratch root of this file's own (see useOwnScratch).
+useOwnScratch('rds-instance-test');
 useFakeAwsCredentials();
 
 let world: RdsWorld;
@@ -29,6 +27,7 @@ afterAll(async () => {
   await world.remove();
   // The source is read-only: no create, modify, delete or restore-into ever names it.
   expect(touchingSource).toEqual([]);
+  expect(await leftoverCopies()).toEqual([]);
 });
 
 async function configWith(overrides: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Promise<RestoreDrillConfig> {
@@ -240,6 +239,20 @@ describe('faults', () => {
     } finally {
       emulator.instances.set('app-prod', saved);
     }
+  });
+
+  test('from the CLI, a copy needs subnetGroup and securityGroupIds: refused before anything is created (exit 2)', async () => {
+    const provider = { ...(databaseConfig(world, 'rds').provider as Record<string, unknown>) };
+    delete provider.subnetGroup;
+    delete provider.securityGroupIds;
+    const restoresBefore = restoreCalls().length;
+
+    const { report } = await drill(await configWith({ provider }));
+
+    expect(exitCodeOf([report])).toBe(2);
+    expect(report.error).toMatchObject({ step: 'restore', kind: 'input' });
+    expect(report.error!.message).toContain('provider.subnetGroup and provider.securityGroupIds must be set');
+    expect(restoreCalls()).toHaveLength(restoresBefore);
   });
 
   test('a source that does not exist is a config error naming the instance and the region', async () => {

@@ -165,8 +165,8 @@ export class RdsEmulator {
     this.stopped = true;
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await Promise.allSettled([...this.pending]);
-    const locals = [...this.instances.values(), ...this.clusters.values()].flatMap((r) => (r.local ? [r.local.name] : []));
-    await Promise.allSettled([...new Set(locals)].map((name) => destroyCopy(name)));
+    // A cluster's instances share its local restore: the cluster removes it.
+    await Promise.allSettled([...this.clusters.values(), ...[...this.instances.values()].filter((r) => !r.clusterId)].map((r) => discardLocal(r)));
   }
 
   addSourceInstance(options: { id: string; source: LocalSource; engineVersion: string; masterUsername?: string; dbName?: string; tags?: Tag[] }): InstanceRecord {
@@ -574,8 +574,8 @@ export class RdsEmulator {
         if (record.clusterId) {
           const cluster = this.clusters.get(record.clusterId);
           if (cluster) cluster.members = cluster.members.filter((m) => m !== record.id);
-        } else if (record.local) {
-          await destroyCopy(record.local.name);
+        } else {
+          await discardLocal(record);
         }
       })(),
     );
@@ -596,7 +596,7 @@ export class RdsEmulator {
       (async () => {
         await this.pause(this.delays.deleteMs);
         this.clusters.delete(record.id);
-        if (record.local) await destroyCopy(record.local.name);
+        await discardLocal(record);
       })(),
     );
     return [['DBCluster', this.clusterXml(record)]];
@@ -634,6 +634,9 @@ export class RdsEmulator {
     } catch (error) {
       this.log(`restore of ${record.id} failed: ${(error as Error).message}`);
       if (record.status === 'creating') record.status = 'incompatible-restore';
+    } finally {
+      // Deleted (or the emulator stopped) while the local restore was under way: its delete found no server to remove.
+      if (this.stopped || record.status === 'deleting') await discardLocal(record);
     }
   }
 
@@ -719,6 +722,13 @@ export class RdsEmulator {
   private latestOf(source: LocalSource): Date | undefined {
     return this.windowCache.get(source.walArchive)?.latest;
   }
+}
+
+/** Removes a record's local restore once (a delete and an ending restore may both try). */
+async function discardLocal(record: { local?: LocalCopyHandle | undefined }): Promise<void> {
+  const local = record.local;
+  record.local = undefined;
+  if (local) await destroyCopy(local.name).catch(() => undefined);
 }
 
 function required(params: QueryParams, name: string): string {

@@ -1,4 +1,5 @@
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
@@ -13,6 +14,20 @@ import { makeTestCa, type TestCa } from './tls.ts';
 export const SOURCE_PASSWORD = 'pr0d-S3cret-never-in-reports';
 
 const repoRoot = join(import.meta.dirname, '..', '..', '..');
+
+/**
+ * A scratch root for one test file: the emulator's local restores live there, so that the file can
+ * assert at the end that none is left, whatever other files run beside it.
+ */
+export function useOwnScratch(file: string): string {
+  process.env.RESTORE_DRILL_SCRATCH = join(tmpdir(), `restore-drill-${file}`);
+  return process.env.RESTORE_DRILL_SCRATCH;
+}
+
+/** Local restores (the emulator's copies) left in this file's scratch root. */
+export async function leftoverCopies(): Promise<string[]> {
+  return readdir(scratchFolders.copies()).catch(() => []);
+}
 
 /** Fake AWS credentials for the real SDK clients: the emulator does not check signatures. */
 export function useFakeAwsCredentials(env: NodeJS.ProcessEnv = process.env): void {

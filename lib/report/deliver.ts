@@ -1,12 +1,13 @@
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
-import { appendEmfFile, putDrillMetrics, reportsWithMetrics } from './metrics.ts';
+import { appendEmfFile, publishEmf, putDrillMetrics, reportsWithMetrics } from './metrics.ts';
 import { postToSlack, slackMessage, type PostOptions, type SlackLinks } from './slack.ts';
 import { writeReport } from './store.ts';
 import type { DeliveryOutcome, RunResult } from './types.ts';
 
-export type MetricsSink = { kind: 'cloudwatch'; client: CloudWatchClient } | { kind: 'emf'; file: string };
+/** `emf-stdout` is Lambda's: CloudWatch Logs turns the EMF lines into metrics. */
+export type MetricsSink = { kind: 'cloudwatch'; client: CloudWatchClient } | { kind: 'emf'; file: string } | { kind: 'emf-stdout'; write?: (line: string) => void };
 
 export interface DeliveryOptions {
   /** Where the run's reports were written; they are written again with their `delivery`. */
@@ -34,9 +35,10 @@ export async function deliverRun(result: RunResult, options: DeliveryOptions): P
   const delivery: RunDelivery = {};
   if (options.metrics) {
     const sink = options.metrics;
-    const to = sink.kind === 'emf' ? `emf ${sink.file}` : 'cloudwatch';
+    const to = sink.kind === 'emf' ? `emf ${sink.file}` : sink.kind === 'emf-stdout' ? 'emf stdout' : 'cloudwatch';
     try {
       if (sink.kind === 'emf') await appendEmfFile(sink.file, result.drills);
+      else if (sink.kind === 'emf-stdout') publishEmf(result.drills, sink.write);
       else await putDrillMetrics(sink.client, result.drills);
       delivery.metrics = { ok: true, to, attempts: 1, at: now().toISOString() };
     } catch (error) {
@@ -90,4 +92,12 @@ export function cliDelivery(
     delivery.slack = { webhookUrl, links: { runbookUrl: config.slack.runbookUrl }, post: { attemptTimeoutMs: config.slack.timeoutSeconds * 1000 } };
   }
   return delivery;
+}
+
+/** The Step Functions console page of an execution, for the Slack message's link. */
+export function executionConsoleUrl(executionArn: string): string | undefined {
+  const [, partition, service, region] = executionArn.split(':');
+  if (service !== 'states' || !region) return undefined;
+  const host = partition === 'aws-cn' ? `${region}.console.amazonaws.cn` : partition === 'aws-us-gov' ? `${region}.console.amazonaws-us-gov.com` : `${region}.console.aws.amazon.com`;
+  return `https://${host}/states/home?region=${region}#/v2/executions/details/${encodeURIComponent(executionArn)}`;
 }

@@ -49,7 +49,7 @@ export interface DrillReport {
 /** One attempt to hand a report on (Slack, CloudWatch, an EMF file); `error` never holds a secret. */
 export interface DeliveryOutcome {
   ok: boolean;
-  /** `slack`, `cloudwatch`, or `emf <file>`. */
+  /** `slack`, `cloudwatch`, `emf <file>` (CLI) or `emf stdout` (Lambda). */
   to: string;
   attempts: number;
   error?: string;

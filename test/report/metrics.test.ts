@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { deliverRun } from '../../lib/report/deliver.ts';
+import { deliverRun, executionConsoleUrl } from '../../lib/report/deliver.ts';
 import { appendEmfFile, drillMetrics, emfDocuments, publishEmf, putDrillMetrics } from '../../lib/report/metrics.ts';
 import { writeReport } from '../../lib/report/store.ts';
 import type { DrillReport } from '../../lib/report/types.ts';
@@ -199,5 +199,30 @@ describe('PutMetricData', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('in Lambda', () => {
+  test('deliverRun with emf-stdout writes one EMF line per drill and records it in the reports', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'rd-lambda-'));
+    try {
+      const drills = [sampleReport(), failedReport()];
+      const lines: string[] = [];
+
+      const delivery = await deliverRun({ status: 'failed', drills }, { reportDir: dir, metrics: { kind: 'emf-stdout', write: (line) => lines.push(line) } });
+
+      expect(delivery.metrics).toMatchObject({ ok: true, to: 'emf stdout' });
+      expect(lines.map((line) => (JSON.parse(line) as { Database: string }).Database)).toEqual(['app', 'billing']);
+      expect(lines.flatMap((line) => emfProblems(JSON.parse(line) as Record<string, unknown>))).toEqual([]);
+      expect(drills.every((report) => report.delivery?.metrics?.ok)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('the execution link points at the Step Functions console of the execution\'s region', () => {
+    const arn = 'arn:aws:states:eu-west-1:123456789012:execution:RestoreDrill:run-1';
+    expect(executionConsoleUrl(arn)).toBe(`https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1#/v2/executions/details/${encodeURIComponent(arn)}`);
+    expect(executionConsoleUrl('not an arn')).toBeUndefined();
   });
 });

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { progressPrinter } from '../lib/cli/progress.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { parseDurationSeconds, DURATION_HINT } from '../lib/drill/duration.ts';
-import { runDrill, type ProgressEvent } from '../lib/drill/drill.ts';
+import { runDrill } from '../lib/drill/drill.ts';
 import { exitCodeOf } from '../lib/drill/outcome.ts';
 import { runDrills, selectDatabases } from '../lib/drill/runner.ts';
 import { runJanitor } from '../lib/janitor.ts';
@@ -17,18 +18,6 @@ import { install as installShutdownHandlers } from '../lib/shutdown.ts';
 import { toolVersion } from '../lib/version.ts';
 
 const EXIT = { input: 2, backup: 1, tool: 3 } as const;
-
-/** Progress on stderr: one line per step with the elapsed time (stdout stays for results and JSON). */
-function progressPrinter(): (event: ProgressEvent | { step: string; detail?: string; database?: string }) => void {
-  const started = Date.now();
-  let last = '';
-  return (event) => {
-    const line = `[${formatSeconds((Date.now() - started) / 1000).padStart(6)}] ${event.database ? `${event.database}: ` : ''}${event.step}${event.detail ? ` (${event.detail})` : ''}`;
-    if (line === last) return;
-    last = line;
-    process.stderr.write(`${line}\n`);
-  };
-}
 
 function output(result: RunResult, json: boolean): void {
   process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatRunText(result)}\n`);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
+import { destroyCopy } from '../../lib/providers/local/engine.ts';
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import type { DrillReport, RunResult } from '../../lib/report/types.ts';
@@ -24,7 +25,7 @@ async function writeConfig(file: string, overrides: { walArchive?: string; migra
     rtoTargetSeconds: 600,
     databases: [
       {
-        name: 'app',
+        name: 'cli-drill',
         provider: { kind: 'local', baseBackups: source.backupsDir, walArchive: overrides.walArchive ?? source.archiveDir },
         connection: { database: 'postgres', user: 'postgres' },
         checks: {
@@ -61,8 +62,8 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
-  expect(await copyFolders()).toEqual([]);
-  expect(await copyServers()).toEqual([]);
+  expect(await copyFolders('cli-drill')).toEqual([]);
+  expect(await copyServers('cli-drill')).toEqual([]);
 });
 
 describe('restore-drill run', () => {
@@ -74,7 +75,7 @@ describe('restore-drill run', () => {
     expect(run.status).toBe('passed');
     const report = run.drills[0]!;
     expect(report).toMatchObject({
-      database: 'app',
+      database: 'cli-drill',
       provider: 'local',
       status: 'passed',
       target: { requested: 'latest' },
@@ -93,13 +94,13 @@ describe('restore-drill run', () => {
       ['rowCounts', 'pass'],
       ['freshness', 'pass'],
     ]);
-    expect(report.copy.name).toMatch(/^rd-app-\d{14}-[a-z0-9]{4}$/);
+    expect(report.copy.name).toMatch(/^rd-cli-drill-\d{14}-[a-z0-9]{4}$/);
     expect(Date.parse(report.startedAt)).toBeGreaterThanOrEqual(before - 1000);
     expect(Date.parse(report.finishedAt)).toBeGreaterThanOrEqual(Date.parse(report.startedAt));
     expect(report.toolVersion).toMatch(/^\d+\.\d+\.\d+/);
     expect(report.error).toBeUndefined();
     const stored = await readdir(join(project, 'reports'));
-    const written = JSON.parse(await readFile(join(project, 'reports', stored.find((n) => n.startsWith('app-'))!), 'utf8')) as DrillReport;
+    const written = JSON.parse(await readFile(join(project, 'reports', stored.find((n) => n.startsWith('cli-drill-'))!), 'utf8')) as DrillReport;
     expect(written).toEqual(report);
   });
 
@@ -151,21 +152,24 @@ describe('restore-drill run', () => {
 
 describe('restore --keep and drop', () => {
   test('leaves a copy that accepts connections, prints how to reach it, and drop removes it', async () => {
-    const result = await runCli(['restore', '--config', configFile, '--database', 'app', '--target', 'latest', '--keep', '--keep-for', '2h']);
+    const result = await runCli(['restore', '--config', configFile, '--database', 'cli-drill', '--target', 'latest', '--keep', '--keep-for', '2h']);
     expect(result.code, result.stderr).toBe(0);
-    const name = /The copy (rd-app-\S+) stays until/.exec(result.stdout)?.[1];
+    const name = /The copy (rd-cli-drill-\S+) stays until/.exec(result.stdout)?.[1];
     expect(name).toBeDefined();
+    onTestFinished(async () => {
+      if ((await copyFolders('cli-drill')).includes(name!)) await destroyCopy(name!);
+    });
     const psql = /psql "host=(\S+) port=(\d+) dbname=(\S+) user=(\S+)"/.exec(result.stdout)!;
     const client = new pg.Client({ host: psql[1], port: Number(psql[2]), database: psql[3], user: psql[4] });
     await client.connect();
     const { rows } = await client.query<{ n: number }>('select count(*)::int as n from users');
     await client.end();
     expect(rows[0]!.n).toBe(3);
-    expect(await copyFolders()).toEqual([name]);
+    expect(await copyFolders('cli-drill')).toEqual([name]);
 
     const dropped = await runCli(['drop', '--copy', name!]);
     expect(dropped.code, dropped.stderr).toBe(0);
-    expect(await copyFolders()).toEqual([]);
+    expect(await copyFolders('cli-drill')).toEqual([]);
   });
 
   test('drop refuses a name that is not one of our copies (exit 2)', async () => {
@@ -177,16 +181,19 @@ describe('restore --keep and drop', () => {
 
 test('SIGINT in the middle of a restore leaves no server and no scratch folder', async () => {
   const child = spawn(process.execPath, [cliBin, 'run', '--config', configFile], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  onTestFinished(() => {
+    child.kill('SIGTERM');
+  });
   let progress = '';
   child.stderr.setEncoding('utf8');
   await new Promise<void>((resolve, reject) => {
     child.stderr.on('data', (chunk: string) => {
       progress += chunk;
-      if (/app: wait/.test(progress)) resolve();
+      if (/cli-drill: wait/.test(progress)) resolve();
     });
     child.once('exit', () => reject(new Error(`the drill ended before it was interrupted: ${progress}`)));
   });
-  expect(await copyFolders()).toHaveLength(1);
+  expect(await copyFolders('cli-drill')).toHaveLength(1);
   child.kill('SIGINT');
   const [code] = await once(child, 'exit');
   expect(code).toBe(130);

@@ -35,8 +35,8 @@ afterAll(async () => {
 });
 
 afterEach(async () => {
-  expect(await copyFolders()).toEqual([]);
-  expect(await copyServers()).toEqual([]);
+  expect(await copyFolders('embedded')).toEqual([]);
+  expect(await copyServers('embedded')).toEqual([]);
 });
 
 async function restoredIds(local: LocalSource, pgBin?: string): Promise<number[]> {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { copyFolders, copyServers } from '../support/leftovers.ts';
 import { testSource } from '../support/source.ts';
@@ -27,6 +27,9 @@ test.each([
   const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'interrupted-restore.ts'), source.backupsDir, source.archiveDir], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  onTestFinished(() => {
+    child.kill('SIGTERM');
+  });
   let output = '';
   child.stdout.setEncoding('utf8');
   await new Promise<void>((resolve, reject) => {
@@ -36,12 +39,12 @@ test.each([
     });
     child.once('exit', () => reject(new Error(`the restore ended before it was interrupted: ${output}`)));
   });
-  expect(await copyFolders()).toHaveLength(1);
+  expect(await copyFolders('interrupt')).toHaveLength(1);
 
   child.kill(signal);
   const [exitCode] = await once(child, 'exit');
 
   expect(exitCode).toBe(code);
-  expect(await copyFolders()).toEqual([]);
-  expect(await copyServers()).toEqual([]);
+  expect(await copyFolders('interrupt')).toEqual([]);
+  expect(await copyServers('interrupt')).toEqual([]);
 });

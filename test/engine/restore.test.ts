@@ -62,8 +62,8 @@ afterAll(async () => {
 
 afterEach(async () => {
   // Passing or failing, a test leaves no copy folder and no copy server behind.
-  expect(await copyFolders()).toEqual([]);
-  expect(await copyServers()).toEqual([]);
+  expect(await copyFolders('engine')).toEqual([]);
+  expect(await copyServers('engine')).toEqual([]);
 });
 
 describe('restoring to a point in time', () => {
@@ -109,13 +109,13 @@ describe('the window', () => {
     ['before the earliest base backup', () => new Date(Date.now() - 86_400_000)],
     ['after the end of the archive', () => new Date(Date.now() + 60_000)],
   ])('a target %s is refused, naming the window, before anything exists', async (_, time) => {
-    const before = await readdir(scratchFolders.copies());
+    const before = await copyFolders('engine');
     const error = await restoreCopy(options({ kind: 'time', time: time() })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TargetOutsideWindowError);
     const { window } = await readWindow(local);
     expect((error as Error).message).toContain(window.earliest.toISOString());
     expect((error as Error).message).toContain(window.latest.toISOString());
-    expect(await readdir(scratchFolders.copies())).toEqual(before);
+    expect(await copyFolders('engine')).toEqual(before);
   });
 });
 

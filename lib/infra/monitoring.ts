@@ -67,7 +67,10 @@ export interface RestoreDrillMonitoringProps {
 /** The alarms of one database. */
 export interface DatabaseAlarms {
   readonly drillFailed: cloudwatch.Alarm;
-  readonly rpoOverTarget: cloudwatch.Alarm;
+  /** RPO over target, as claimed by the provider (RpoClaimedSeconds). */
+  readonly rpoClaimedOverTarget: cloudwatch.Alarm;
+  /** RPO over target, as measured in the copy (DataLagSeconds); never fires without a freshness check. */
+  readonly rpoMeasuredOverTarget: cloudwatch.Alarm;
   readonly rtoOverTarget: cloudwatch.Alarm;
   readonly noDrillResult: cloudwatch.Alarm;
 }
@@ -118,8 +121,9 @@ export function monitoringPropsProblems(props: RestoreDrillMonitoringProps): str
 }
 
 /**
- * CloudWatch alarms and a dashboard over the drill metrics, per database: drill failed, RPO over
- * target, RTO over target, and no drill result for two schedule periods (missing data breaching).
+ * CloudWatch alarms and a dashboard over the drill metrics, per database: drill failed, RPO (claimed
+ * and measured) over target, RTO over target, and no drill result for two schedule periods (missing
+ * data breaching).
  * Every alarm change goes to an SNS topic, and from there, optionally, to Slack.
  */
 export class RestoreDrillMonitoring extends Construct {
@@ -168,14 +172,19 @@ export class RestoreDrillMonitoring extends Construct {
           evaluationPeriods: 1,
           treatMissingData: cloudwatch.TreatMissingData.IGNORE,
         }),
-        rpoOverTarget: new cloudwatch.MathExpression({
-          expression: 'MAX([claimed, measured])',
-          usingMetrics: { claimed, measured },
-          period,
-          label: 'RPO (worst of claimed and measured)',
-        }).createAlarm(scope, 'RpoOverTarget', {
-          alarmName: name('rpo-over-target'),
-          alarmDescription: `RPO of ${database.name} over its target of ${database.rpoTargetSeconds} s (claimed: now minus latest restorable time; measured: target minus newest data in the copy).`,
+        // Two alarms rather than one over MAX() of both: each says which RPO broke, and neither
+        // depends on how metric math treats a series with no data (no freshness check).
+        rpoClaimedOverTarget: metric(METRIC_NAMES.rpoClaimedSeconds, cloudwatch.Stats.MAXIMUM).createAlarm(scope, 'RpoClaimedOverTarget', {
+          alarmName: name('rpo-claimed-over-target'),
+          alarmDescription: `RPO (claimed) of ${database.name} over its target of ${database.rpoTargetSeconds} s: the provider's latest restorable time lags too far behind.`,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          threshold: database.rpoTargetSeconds,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.IGNORE,
+        }),
+        rpoMeasuredOverTarget: metric(METRIC_NAMES.dataLagSeconds, cloudwatch.Stats.MAXIMUM).createAlarm(scope, 'RpoMeasuredOverTarget', {
+          alarmName: name('rpo-measured-over-target'),
+          alarmDescription: `RPO (measured) of ${database.name} over its target of ${database.rpoTargetSeconds} s: the newest data in the restored copy is older than the target time allows.`,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
           threshold: database.rpoTargetSeconds,
           evaluationPeriods: 1,

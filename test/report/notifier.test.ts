@@ -8,14 +8,14 @@ const WEBHOOK_PATH = '/services/T0SECRET/B0SECRET/alarm-webhook-secret';
 
 // As CloudWatch publishes an alarm change to SNS.
 const rpoAlarm: AlarmStateChange = {
-  AlarmName: 'drills-app-rpo-over-target',
-  AlarmDescription: 'RPO of app over its target of 300 s (claimed: now minus latest restorable time; measured: target minus newest data in the copy).',
+  AlarmName: 'drills-app-rpo-claimed-over-target',
+  AlarmDescription: 'RPO (claimed) of app over its target of 300 s: the latest restorable time lags too far behind.',
   AWSAccountId: '123456789012',
   NewStateValue: 'ALARM',
   NewStateReason: 'Threshold Crossed: 1 datapoint [912.5 (25/11/26 03:00:00)] was greater than the threshold (300.0).',
   StateChangeTime: '2026-11-25T03:05:00.000+0000',
   Region: 'EU (Ireland)',
-  AlarmArn: 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:drills-app-rpo-over-target',
+  AlarmArn: 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:drills-app-rpo-claimed-over-target',
   OldStateValue: 'OK',
   Trigger: { Namespace: 'RestoreDrill', Dimensions: [{ name: 'Database', value: 'app' }], Threshold: 300 },
 };
@@ -46,12 +46,12 @@ describe('alarm changes to Slack', () => {
     expect(outcomes.map((outcome) => outcome.ok)).toEqual([true, true]);
     expect(slack.requests.map((request) => request.url)).toEqual([WEBHOOK_PATH, WEBHOOK_PATH]);
     const [alarm, ok] = slack.requests.map((request) => JSON.parse(request.body) as SlackMessage);
-    expect(alarm!.text).toBe('🚨 ALARM: drills-app-rpo-over-target');
+    expect(alarm!.text).toBe('🚨 ALARM: drills-app-rpo-claimed-over-target');
     expect(ok!.text).toBe('✅ OK: drills-app-drill-failed');
     const section = alarm!.blocks.find((block) => block.type === 'section');
     expect(section?.type === 'section' && section.text.text).toBe(
       [
-        'RPO of app over its target of 300 s (claimed: now minus latest restorable time; measured: target minus newest data in the copy).',
+        'RPO (claimed) of app over its target of 300 s: the latest restorable time lags too far behind.',
         'database: app',
         'why: Threshold Crossed: 1 datapoint [912.5 (25/11/26 03:00:00)] was greater than the threshold (300.0).',
         'was: OK, changed at 2026-11-25T03:05:00.000+0000',
@@ -62,7 +62,7 @@ describe('alarm changes to Slack', () => {
       elements: [
         {
           type: 'mrkdwn',
-          text: '<https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#alarmsV2:alarm/drills-app-rpo-over-target|alarm> · <https://wiki.example.com/runbooks/restore|runbook>',
+          text: '<https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#alarmsV2:alarm/drills-app-rpo-claimed-over-target|alarm> · <https://wiki.example.com/runbooks/restore|runbook>',
         },
       ],
     });
@@ -85,7 +85,7 @@ describe('alarm changes to Slack', () => {
     await expect(attempt).rejects.toThrow(SlackDeliveryError);
     await expect(attempt).rejects.toThrow('1 of 1 alarm message(s) not posted to Slack: Slack answered HTTP 500 oops');
     expect(slack.requests).toHaveLength(2);
-    expect(log).toEqual(['alarm drills-app-rpo-over-target (ALARM) not posted to Slack: Slack answered HTTP 500 oops']);
+    expect(log).toEqual(['alarm drills-app-rpo-claimed-over-target (ALARM) not posted to Slack: Slack answered HTTP 500 oops']);
   });
 
   test('the webhook secret: a plain URL or JSON with webhookUrl', () => {
@@ -127,7 +127,7 @@ describe('functions/notifier.ts', () => {
     expect(secrets.requests).toHaveLength(1);
     expect(secrets.requests[0]!.headers['x-amz-target']).toBe('secretsmanager.GetSecretValue');
     expect(JSON.parse(secrets.requests[0]!.body)).toEqual({ SecretId: secretArn });
-    expect(slack.requests.map((request) => (JSON.parse(request.body) as SlackMessage).text)).toEqual(['🚨 ALARM: drills-app-rpo-over-target', '✅ OK: drills-app-rpo-over-target']);
+    expect(slack.requests.map((request) => (JSON.parse(request.body) as SlackMessage).text)).toEqual(['🚨 ALARM: drills-app-rpo-claimed-over-target', '✅ OK: drills-app-rpo-claimed-over-target']);
     expect(slack.requests[0]!.body).toContain('|runbook>');
   });
 });

@@ -70,6 +70,7 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
   let step: DrillStep = 'plan';
   let handle: unknown;
   let connection: ConnectionInfo | undefined;
+  let copyExpiresAt: Date | undefined;
   const keep = options.keepForSeconds !== undefined;
   try {
     progress('plan');
@@ -85,6 +86,7 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
     step = 'restore';
     const name = copyName(database.name, planAt, options.random);
     const expiresAt = new Date(planAt.getTime() + (options.keepForSeconds ?? config.restoreTimeoutSeconds + 3600) * 1000);
+    copyExpiresAt = expiresAt;
     report.copy.name = name;
     progress('restore', name);
     const restoreStart = now();
@@ -143,7 +145,8 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
     if (keep && !report.error) {
       provider.keep?.(handle);
       report.copy.kept = true;
-      report.copy.expiresAt = new Date(now().getTime() + options.keepForSeconds! * 1000).toISOString();
+      // The expiry the copy is marked (tagged) with: the one the janitor goes by.
+      report.copy.expiresAt = copyExpiresAt!.toISOString();
       if (connection) report.copy.connection = reportedConnection(connection);
     } else {
       progress('cleanup');

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import { providerFor } from '../../lib/providers/index.ts';
+import { listCopies, startCopy } from '../../lib/providers/local/engine.ts';
 import type { JanitorResult } from '../../lib/janitor.ts';
 import type { RunResult } from '../../lib/report/types.ts';
 import { runCli } from '../support/cli.ts';
@@ -136,6 +137,9 @@ test('restore --keep leaves a copy reachable over verified TLS with the secret\'
   expect(result.stdout).toContain(`password: the source's secret ${world.secretArn}`);
   expect(result.stdout + result.stderr).not.toContain(SOURCE_PASSWORD);
   expect(world.emulator.instances.get(name)?.status).toBe('available');
+  // The time printed is the one the copy is tagged with, which the janitor goes by.
+  const until = /stays until (\S+):/.exec(result.stdout)![1];
+  expect(world.emulator.instances.get(name)!.tags.find((tag) => tag.Key === 'restore-drill:expires-at')?.Value).toBe(until);
   const client = new pg.Client({ host: psql[1], port: Number(psql[2]), database: psql[3], user: psql[4], password: SOURCE_PASSWORD, ssl: { ca: world.ca.caPem } });
   await client.connect();
   const { rows } = await client.query<{ n: number }>('select count(*)::int as n from users');
@@ -148,10 +152,13 @@ test('restore --keep leaves a copy reachable over verified TLS with the secret\'
   await world.emulator.gone(name);
 });
 
-test('janitor removes our expired copies (instance and cluster), and leaves the rest alone', async () => {
+test('janitor removes our expired copies (instance, cluster, local), and leaves the rest alone', async () => {
   // Prepare: copies a crash left behind (expired), one still in use, and look-alikes that are not ours.
-  const config = await validateConfig(JSON.parse(await readFile(configFile, 'utf8')), world.project);
+  const local = { name: 'scratch', provider: { kind: 'local', baseBackups: world.source.backupsDir, walArchive: world.source.archiveDir } };
+  const file = await writeConfig('janitor.config.json', [...(JSON.parse(await readFile(configFile, 'utf8')) as { databases: Record<string, unknown>[] }).databases, local]);
+  const config = await validateConfig(JSON.parse(await readFile(file, 'utf8')), world.project);
   const [rds, aurora] = config.databases.map((database) => providerFor(database));
+  await startCopy({ source: local.provider, target: { kind: 'latest' }, name: 'rd-scratch-20261125000000-old3', expiresAt: new Date(Date.now() - 60_000), connection: { database: 'postgres', user: 'postgres' }, durable: false });
   const past = new Date(Date.now() - 60_000);
   await rds!.start({ target: { kind: 'latest' }, copyName: 'rd-app-20261125000000-old1', expiresAt: past });
   await rds!.start({ target: { kind: 'latest' }, copyName: 'rd-app-20261125000000-new1', expiresAt: new Date(Date.now() + 3_600_000) });
@@ -161,18 +168,24 @@ test('janitor removes our expired copies (instance and cluster), and leaves the 
   const deletesBefore = world.emulator.requests.filter((r) => r.action.startsWith('Delete')).length;
 
   // Act: a dry run first, then the real one.
-  const dry = await cli(['janitor', '--config', configFile, '--dry-run', '--json']);
+  const dry = await cli(['janitor', '--config', file, '--dry-run', '--json']);
   const deletesAfterDryRun = world.emulator.requests.filter((r) => r.action.startsWith('Delete')).length;
-  const real = await cli(['janitor', '--config', configFile, '--json']);
+  const localAfterDryRun = (await listCopies()).map((copy) => copy.name);
+  const real = await cli(['janitor', '--config', file, '--json']);
 
   // Assess
   expect(dry.code, dry.stderr).toBe(0);
-  expect((JSON.parse(dry.stdout) as JanitorResult).removed.map((c) => c.name).sort()).toEqual(['rd-app-20261125000000-old1', 'rd-app-aurora-20261125000000-old2']);
+  const expired = ['rd-app-20261125000000-old1', 'rd-app-aurora-20261125000000-old2', 'rd-scratch-20261125000000-old3'];
+  expect((JSON.parse(dry.stdout) as JanitorResult).removed.map((c) => c.name).sort()).toEqual(expired);
   expect(deletesAfterDryRun).toBe(deletesBefore);
+  expect(localAfterDryRun).toContain('rd-scratch-20261125000000-old3');
   expect(real.code, real.stderr).toBe(0);
   const result = JSON.parse(real.stdout) as JanitorResult;
-  expect(result.removed.map((c) => c.name).sort()).toEqual(['rd-app-20261125000000-old1', 'rd-app-aurora-20261125000000-old2']);
-  expect(result.kept.map((c) => c.name)).toEqual(['rd-app-20261125000000-new1']);
+  expect(result.removed.map((c) => c.name).sort()).toEqual(expired);
+  expect(result.failed).toEqual([]);
+  expect((await listCopies()).map((copy) => copy.name)).not.toContain('rd-scratch-20261125000000-old3');
+  // The emulator's own local restores are local copies of ours too, not expired: kept.
+  expect(result.kept.filter((c) => c.provider !== 'local').map((c) => c.name)).toEqual(['rd-app-20261125000000-new1']);
   await world.emulator.gone('rd-app-20261125000000-old1');
   await world.emulator.gone('rd-app-aurora-20261125000000-old2');
   expect(world.emulator.instances.get('rd-app-20261125000000-new1')).toBeDefined();

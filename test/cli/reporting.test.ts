@@ -154,8 +154,11 @@ describe('run --metrics cloudwatch --slack', () => {
 
 describe('restore --metrics emf FILE --slack', () => {
   test('a Slack that never answers is given up at the configured timeout; the report and the EMF lines are written', async () => {
-    const slack = await server(() => {
-      // accepts and never answers
+    const reportsDir = join(project, 'reports');
+    let reportsWhenSlackWasCalled: Promise<string[]> | undefined;
+    const slack = await server((_request, _response, index) => {
+      // accepts and never answers; the report must already be on disk when Slack is first tried
+      if (index === 0) reportsWhenSlackWasCalled = readdir(reportsDir);
     });
     const emfFile = join(project, 'metrics', 'drills.emf.jsonl');
     const started = Date.now();
@@ -172,8 +175,10 @@ describe('restore --metrics emf FILE --slack', () => {
     expect(report.delivery?.slack).toMatchObject({ ok: false, attempts: 4, error: 'Slack could not be reached: no answer within 500 ms' });
     expect(report.delivery?.metrics).toMatchObject({ ok: true, to: `emf ${emfFile}` });
     expect(slack.requests).toHaveLength(4);
-    const written = (await filesUnder(join(project, 'reports'))).map(({ text }) => JSON.parse(text) as DrillReport);
+    const written = (await filesUnder(reportsDir)).map(({ text }) => JSON.parse(text) as DrillReport);
     expect(written.find((stored) => stored.startedAt === report.startedAt)).toEqual(report);
+    const reportFile = `${DATABASE}-${report.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`;
+    expect(await reportsWhenSlackWasCalled).toContain(reportFile);
     const lines = (await readFile(emfFile, 'utf8')).trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     const emf = JSON.parse(lines[0]!) as Record<string, unknown>;

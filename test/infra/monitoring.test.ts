@@ -1,9 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { configSchema } from '../../lib/config/schema.ts';
 import { alarmPeriods, monitoredDatabasesOf, RestoreDrillMonitoring, type RestoreDrillMonitoringProps } from '../../lib/infra/monitoring.ts';
 import { repoRoot } from '../support/cli.ts';
@@ -18,8 +20,14 @@ const config = configSchema.parse({
   ],
 });
 
+// Synthesis (and the notifier's esbuild bundle) goes to one folder of ours, removed at the end.
+const outdir = mkdtempSync(join(tmpdir(), 'rd-cdk-'));
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+let apps = 0;
+const newApp = () => new App({ outdir: join(outdir, String(apps++)) });
+
 function synth(props: Partial<RestoreDrillMonitoringProps> = {}, stackName = 'drills') {
-  const stack = new Stack(new App(), 'Stack', { stackName });
+  const stack = new Stack(newApp(), 'Stack', { stackName });
   const monitoring = new RestoreDrillMonitoring(stack, 'Monitoring', { databases: monitoredDatabasesOf(config), schedulePeriod: Duration.days(1), ...props });
   return { stack, monitoring, template: Template.fromStack(stack) };
 }
@@ -130,7 +138,7 @@ describe('dashboard', () => {
 
 describe('an SNS topic of one\'s own', () => {
   test('is used instead of a new one', () => {
-    const stack = new Stack(new App(), 'Stack');
+    const stack = new Stack(newApp(), 'Stack');
     const topic = new sns.Topic(stack, 'Ops');
     new RestoreDrillMonitoring(stack, 'Monitoring', { databases: monitoredDatabasesOf(config), schedulePeriod: Duration.hours(6), alarmTopic: topic });
     const template = Template.fromStack(stack);
@@ -141,7 +149,7 @@ describe('an SNS topic of one\'s own', () => {
 
 describe('the Slack notifier', () => {
   test('a Node 24 function from functions/notifier.ts, subscribed to the topic, reading only its secret', () => {
-    const stack = new Stack(new App(), 'Stack');
+    const stack = new Stack(newApp(), 'Stack');
     const secret = new secretsmanager.Secret(stack, 'Webhook');
     new RestoreDrillMonitoring(stack, 'Monitoring', {
       databases: monitoredDatabasesOf(config),
@@ -164,7 +172,7 @@ describe('the Slack notifier', () => {
 
 describe('props are checked before anything is made', () => {
   test('every problem at once, each with its value', () => {
-    const stack = new Stack(new App(), 'Stack');
+    const stack = new Stack(newApp(), 'Stack');
     expect(
       () =>
         new RestoreDrillMonitoring(stack, 'Monitoring', {
@@ -188,7 +196,7 @@ describe('props are checked before anything is made', () => {
   });
 
   test('a schedule longer than 3.5 days and no databases', () => {
-    const stack = new Stack(new App(), 'Stack');
+    const stack = new Stack(newApp(), 'Stack');
     expect(() => new RestoreDrillMonitoring(stack, 'Monitoring', { databases: [], schedulePeriod: Duration.days(7) })).toThrow(
       /databases is empty[\s\S]*schedulePeriod is 7 days; at most 3.5 days/,
     );

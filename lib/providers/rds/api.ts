@@ -144,7 +144,7 @@ export class AwsApi {
       port,
       username: this.options.connection.user,
       region: this.config.region,
-      ...(this.options.clientConfig?.credentials ? { credentials: this.options.clientConfig.credentials as never } : {}),
+      ...(this.options.clientConfig?.credentials ? { credentials: this.options.clientConfig.credentials } : {}),
     });
     let token: string;
     try {
@@ -157,7 +157,7 @@ export class AwsApi {
 
   private async readSecret(arn: string, stage: 'AWSCURRENT' | 'AWSPREVIOUS'): Promise<{ username?: string; password: string }> {
     this.secrets ??= new SecretsManagerClient({
-      ...(this.options.clientConfig?.credentials ? { credentials: this.options.clientConfig.credentials as never } : {}),
+      ...(this.options.clientConfig?.credentials ? { credentials: this.options.clientConfig.credentials } : {}),
       region: this.config.region,
       ...(this.config.endpoint ? { endpoint: this.config.endpoint } : {}),
     });

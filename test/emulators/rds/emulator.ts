@@ -680,7 +680,7 @@ export class RdsEmulator {
   }
 
   private clusterXml(r: ClusterRecord): XmlNode[] {
-    const window = r.source ? this.windowCache.get(r.source.walArchive) : undefined;
+    const window = r.source ? this.windowCache.get(r.source.baseBackups) : undefined;
     return [
       ['AllocatedStorage', 1],
       ['BackupRetentionPeriod', 1],
@@ -715,12 +715,12 @@ export class RdsEmulator {
     for (const record of records) {
       if (!record.source) continue;
       const { window } = await readWindow(record.source);
-      this.windowCache.set(record.source.walArchive, { earliest: window.earliest, latest: window.latest });
+      this.windowCache.set(record.source.baseBackups, { earliest: window.earliest, latest: window.latest });
     }
   }
 
   private latestOf(source: LocalSource): Date | undefined {
-    return this.windowCache.get(source.walArchive)?.latest;
+    return this.windowCache.get(source.baseBackups)?.latest;
   }
 }
 

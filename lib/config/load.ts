@@ -91,7 +91,7 @@ function resolvePaths(config: RestoreDrillConfig, baseDir: string): RestoreDrill
           ? {
               ...database.provider,
               baseBackups: at(database.provider.baseBackups),
-              walArchive: at(database.provider.walArchive),
+              ...(database.provider.walArchive ? { walArchive: at(database.provider.walArchive) } : {}),
               ...(database.provider.pgBin ? { pgBin: at(database.provider.pgBin) } : {}),
             }
           : { ...database.provider, ...(database.provider.caFile ? { caFile: at(database.provider.caFile) } : {}) },

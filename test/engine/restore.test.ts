@@ -2,7 +2,8 @@ import { cp, mkdtemp, readdir, rm, writeFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
+import { walCacheDir } from '../../lib/providers/local/wal/fetch.ts';
 import { TargetOutsideWindowError, WalGapError, RestoreFailedError } from '../../lib/errors.ts';
 import { copyName, destroyCopy, restoreCopy, type RestoreCopyOptions } from '../../lib/providers/local/engine.ts';
 import { readWindow, type LocalSource, type RestoreTarget } from '../../lib/providers/local/plan.ts';
@@ -43,6 +44,11 @@ async function idsInCopy(target: RestoreTarget, overrides: Partial<RestoreCopyOp
   } finally {
     await destroyCopy(handle.name);
   }
+}
+
+async function firstSegmentOfBackup(): Promise<string> {
+  const label = await readFile(join(source.backupsDir, 'base-1', 'backup_label'), 'utf8');
+  return /\(file ([0-9A-F]{24})\)/.exec(label)![1]!;
 }
 
 beforeAll(async () => {
@@ -139,6 +145,18 @@ describe('the WAL archive', () => {
     expect(error).toBeInstanceOf(WalGapError);
     expect((error as WalGapError).missingSegment).toBe(missing);
     expect((error as Error).message).toContain(missing);
+  });
+
+  test('WAL fetched by a restore command (as from object storage) restores like an archive folder', async () => {
+    const restoreCommand = `cp '${source.archiveDir}/%f' '%p'`;
+    onTestFinished(() => rm(walCacheDir(restoreCommand), { recursive: true, force: true }));
+    const fetched = { baseBackups: local.baseBackups, restoreCommand };
+    const between = microsToDate((commits.get(2)! + commits.get(3)!) / 2n);
+    expect(await idsInCopy({ kind: 'time', time: between }, { source: fetched })).toEqual([0, 1, 2]);
+    expect(await idsInCopy({ kind: 'latest' }, { source: fetched })).toEqual([0, 1, 2, 3, 4]);
+    const first = await firstSegmentOfBackup();
+    const segments = async (dir: string) => (await readdir(dir)).filter((name) => /^[0-9A-F]{24}$/.test(name) && name >= first).sort();
+    expect(await segments(walCacheDir(restoreCommand))).toEqual(await segments(source.archiveDir));
   });
 
   test('compressed (.gz) segments restore like plain ones', async () => {

@@ -80,7 +80,11 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
   if (forbidden.length > 0) {
     throw new RestoreDrillError('input', `copySettings may not set ${forbidden.join(', ')}: restore-drill sets them to keep the copy isolated`);
   }
-  const source = { baseBackups: resolve(options.source.baseBackups), walArchive: resolve(options.source.walArchive) };
+  const source: LocalSource = {
+    baseBackups: resolve(options.source.baseBackups),
+    walArchive: options.source.walArchive === undefined ? undefined : resolve(options.source.walArchive),
+    restoreCommand: options.source.restoreCommand,
+  };
   const plan = await planRestore(source, options.target);
   const binaries = await findPgBinaries({ major: plan.backup.pgMajor, explicit: options.pgBin, embeddedOnly: options.embeddedOnly ?? false });
   const user = await serverUser();
@@ -112,7 +116,7 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
   try {
     await writeMarker(handle);
     await copyBackup(plan, handle);
-    const archiveDir = await walReachableByServer(user, source.walArchive, plan, handle);
+    const archiveDir = await walReachableByServer(user, plan.window.archiveDir, plan, handle);
     handle.droppedSettings = await configureCopy(handle, plan, archiveDir, options);
     await handOver(user, handle);
     const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile });

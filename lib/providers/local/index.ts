@@ -5,7 +5,8 @@ import { readWindow } from './plan.ts';
 export interface LocalProviderConfig {
   kind: 'local';
   baseBackups: string;
-  walArchive: string;
+  walArchive?: string | undefined;
+  restoreCommand?: string | undefined;
   pgBin?: string | undefined;
   copySettings?: Record<string, string> | undefined;
 }
@@ -18,7 +19,7 @@ export interface LocalProviderOptions {
 
 /** The local provider: base backups and a WAL archive in folders, copies as servers on this machine. */
 export function localProvider(config: LocalProviderConfig, options: LocalProviderOptions): RestoreProvider<LocalCopyHandle> {
-  const source = { baseBackups: config.baseBackups, walArchive: config.walArchive };
+  const source = { baseBackups: config.baseBackups, walArchive: config.walArchive, restoreCommand: config.restoreCommand };
   return {
     kind: 'local',
     async window(): Promise<RestoreWindow> {

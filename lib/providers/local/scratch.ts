@@ -18,6 +18,7 @@ export const scratchFolders = {
   templates: () => join(scratchRoot(), 'templates'),
   binaries: () => join(scratchRoot(), 'pg'),
   sources: () => join(scratchRoot(), 'sources'),
+  walCache: () => join(scratchRoot(), 'wal-cache'),
 };
 
 let ready: Promise<string> | undefined;

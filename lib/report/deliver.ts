@@ -4,14 +4,16 @@ import { ConfigError } from '../errors.ts';
 import { appendEmfFile, publishEmf, putDrillMetrics, reportsWithMetrics } from './metrics.ts';
 import { postToSlack, slackMessage, type PostOptions, type SlackLinks } from './slack.ts';
 import { writeReport } from './store.ts';
-import type { DeliveryOutcome, RunResult } from './types.ts';
+import type { DeliveryOutcome, DrillReport, RunResult } from './types.ts';
 
 /** `emf-stdout` is Lambda's: CloudWatch Logs turns the EMF lines into metrics. */
 export type MetricsSink = { kind: 'cloudwatch'; client: CloudWatchClient } | { kind: 'emf'; file: string } | { kind: 'emf-stdout'; write?: (line: string) => void };
 
 export interface DeliveryOptions {
   /** Where the run's reports were written; they are written again with their `delivery`. */
-  reportDir: string;
+  reportDir?: string;
+  /** Or how a report is saved again (S3 in the cloud); used instead of reportDir. */
+  saveReport?: (report: DrillReport) => Promise<unknown>;
   metrics?: MetricsSink | undefined;
   slack?: { webhookUrl: string; links?: SlackLinks; post?: PostOptions } | undefined;
   /** Where a failed delivery is told (the CLI: stderr). */
@@ -53,7 +55,8 @@ export async function deliverRun(result: RunResult, options: DeliveryOptions): P
   if (delivery.metrics || delivery.slack) {
     for (const report of reportsWithMetrics(result.drills)) {
       report.delivery = { ...report.delivery, ...delivery };
-      await writeReport(options.reportDir, report);
+      if (options.saveReport) await options.saveReport(report);
+      else if (options.reportDir) await writeReport(options.reportDir, report);
     }
   }
   return delivery;

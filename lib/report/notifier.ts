@@ -1,3 +1,4 @@
+import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { alarmChangesOf, alarmMessage, type SnsEvent } from './alarm.ts';
 import { postToSlack, type PostOptions } from './slack.ts';
 import type { DeliveryOutcome } from './types.ts';
@@ -45,4 +46,22 @@ export function webhookUrlFromSecret(secretString: string): string {
     return parsed.webhookUrl;
   }
   return trimmed;
+}
+
+/**
+ * The webhook URL from Secrets Manager, read once per Lambda container and read again after a
+ * failure; for the notifier and for the run's report alike.
+ */
+export function webhookUrlFromSecretsManager(client: SecretsManagerClient, secretArn: () => string): () => Promise<string> {
+  let cached: Promise<string> | undefined;
+  return () => {
+    cached ??= client
+      .send(new GetSecretValueCommand({ SecretId: secretArn() }))
+      .then((secret) => webhookUrlFromSecret(secret.SecretString ?? ''))
+      .catch((error: unknown) => {
+        cached = undefined;
+        throw error;
+      });
+    return cached;
+  };
 }

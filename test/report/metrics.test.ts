@@ -226,3 +226,13 @@ describe('in Lambda', () => {
     expect(executionConsoleUrl('not an arn')).toBeUndefined();
   });
 });
+
+describe('saving reports elsewhere', () => {
+  test('saveReport receives each report with its delivery, instead of the report folder', async () => {
+    const saved: DrillReport[] = [];
+    const drills = [sampleReport()];
+    await deliverRun({ status: 'passed', drills }, { metrics: { kind: 'emf-stdout', write: () => {} }, saveReport: async (report) => saved.push(structuredClone(report)) });
+    expect(saved).toHaveLength(1);
+    expect(saved[0]!.delivery?.metrics).toMatchObject({ ok: true, to: 'emf stdout' });
+  });
+});

@@ -172,6 +172,19 @@ describe('faults', () => {
     await world.emulator.gone(report.copy.name!);
   });
 
+  test('Throttling past the retry budget: a tool error (exit 3) that says what to do, and no copy', async () => {
+    world.emulator.faults.throttle.set('DescribeDBInstances', 3);
+    const restoresBefore = restoreCalls().length;
+
+    const { report } = await drill(await configWith());
+
+    expect(report.status).toBe('error');
+    expect(exitCodeOf([report])).toBe(3);
+    expect(report.error).toMatchObject({ step: 'plan', kind: 'tool' });
+    expect(report.error!.message).toMatch(/RDS kept throttling DescribeDBInstances on DB instance "app-prod" in us-east-1 after 3 attempts .*concurrency/);
+    expect(restoreCalls()).toHaveLength(restoresBefore);
+  });
+
   test('a restore that never finishes times out (exit 1) and the copy is removed', async () => {
     world.emulator.faults.nextRestore = 'never';
     const config = await configWith({ restoreTimeoutSeconds: 1 });

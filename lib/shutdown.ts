@@ -42,7 +42,7 @@ export function install(): void {
       // Work that was under way now fails (its server is gone): that must not end the process before the cleanups do.
       process.on('uncaughtException', () => undefined);
       process.on('unhandledRejection', () => undefined);
-      process.stderr.write(`\nreceived ${signal}: removing copies and stopping servers before exiting\n`);
+      if (cleanups.size > 0) process.stderr.write(`\nreceived ${signal}: removing copies and stopping servers before exiting\n`);
       void runShutdownCleanups().finally(() => process.exit(exitCodes[signal]));
     });
   }

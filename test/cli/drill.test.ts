@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
@@ -147,6 +147,58 @@ describe('restore-drill run', () => {
     expect(report.status).toBe('failed');
     expect(report.error).toMatchObject({ step: 'restore', kind: 'backup' });
     expect(report.error!.message).toContain(segments.at(-2)!);
+  });
+});
+
+describe('several databases and earlier reports', () => {
+  test('one run drills several databases; the run takes the worst outcome and every drill its report', async () => {
+    const holed = join(project, 'wal-holed-2');
+    await cp(source.archiveDir, holed, { recursive: true });
+    const segments = (await readdir(holed)).filter((name) => /^[0-9A-F]{24}$/.test(name)).sort();
+    await rm(join(holed, segments.at(-2)!));
+    const reports = join(project, 'reports-two');
+    const database = (name: string, walArchive: string) => ({
+      name,
+      provider: { kind: 'local', baseBackups: source.backupsDir, walArchive },
+      checks: { rowCounts: [{ table: 'users', min: 1 }] },
+    });
+    const file = join(project, 'two.config.json');
+    await writeFile(file, JSON.stringify({ concurrency: 2, databases: [database('cli-drill', source.archiveDir), database('cli-drill-holed', holed)], report: { dir: reports } }));
+
+    const result = await runCli(['run', '--config', file, '--json']);
+
+    expect(result.code).toBe(1);
+    const run = JSON.parse(result.stdout) as RunResult;
+    expect(run.status).toBe('failed');
+    expect(run.drills.map((drill) => [drill.database, drill.status])).toEqual([
+      ['cli-drill', 'passed'],
+      ['cli-drill-holed', 'failed'],
+    ]);
+    expect((await readdir(reports)).map((name) => name.replace(/-\d{8}T\d{6}Z\.json$/, '')).sort()).toEqual(['cli-drill', 'cli-drill-holed']);
+  });
+
+  test('maxDropPercent compares with the previous report of the same database, found by its content', async () => {
+    const reports = join(project, 'reports-previous');
+    await mkdir(reports, { recursive: true });
+    const previous = { database: 'cli-drill', startedAt: '2026-01-01T00:00:00.000Z', checks: [{ check: 'rowCounts', status: 'pass', summary: '', details: { counts: { users: 100 } } }] };
+    await writeFile(join(reports, 'renamed-by-someone.json'), JSON.stringify(previous));
+    await writeFile(join(reports, 'other-db.json'), JSON.stringify({ ...previous, database: 'other', checks: [{ ...previous.checks[0], details: { counts: { users: 3 } } }] }));
+    const file = join(project, 'drop.config.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        databases: [{ name: 'cli-drill', provider: { kind: 'local', baseBackups: source.backupsDir, walArchive: source.archiveDir }, checks: { rowCounts: [{ table: 'users', maxDropPercent: 10 }] } }],
+        report: { dir: reports },
+      }),
+    );
+
+    const result = await runCli(['run', '--config', file, '--json']);
+
+    expect(result.code).toBe(1);
+    const rowCounts = (JSON.parse(result.stdout) as RunResult).drills[0]!.checks[0]!;
+    expect(rowCounts.status).toBe('fail');
+    expect(rowCounts.summary).toMatch(/users/);
+    expect(JSON.stringify(rowCounts.details)).toContain('100');
   });
 });
 

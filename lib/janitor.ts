@@ -36,7 +36,8 @@ export async function runJanitor(config: RestoreDrillConfig, options: JanitorOpt
     const provider = providerFor(database, options);
     if (!provider.listCopies) continue;
     for (const copy of await provider.listCopies()) {
-      const key = `${provider.kind}:${'endpoint' in database.provider ? database.provider.endpoint ?? '' : ''}:${'region' in database.provider ? database.provider.region : ''}:${copy.name}`;
+      const where = database.provider.kind === 'neon' ? `${database.provider.apiBaseUrl ?? ''}:${database.provider.projectId}` : `${'endpoint' in database.provider ? database.provider.endpoint ?? '' : ''}:${'region' in database.provider ? database.provider.region : ''}`;
+      const key = `${provider.kind}:${where}:${copy.name}`;
       if (seen.has(key)) continue;
       seen.add(key);
       const entry: JanitorCopy = { provider: provider.kind, name: copy.name, expiresAt: copy.expiresAt?.toISOString() ?? null };

@@ -67,7 +67,27 @@ const auroraProviderSchema = z
   })
   .strict();
 
-export const providerSchema = z.discriminatedUnion('kind', [localProviderSchema, rdsProviderSchema, auroraProviderSchema]);
+const neonProviderSchema = z
+  .object({
+    kind: z.literal('neon'),
+    /** The Neon project (Settings, or the console URL). */
+    projectId: z.string().regex(/^[a-z0-9-]{1,60}$/, { message: 'expected a Neon project id such as shiny-wind-028834' }),
+    /** The branch to drill, by name or id (br-...); default the project's default branch. Only ever read. */
+    branch: z.string().min(1).optional(),
+    /** Where the API key is read: an environment variable, or (in the cloud) a Secrets Manager secret. Never the key itself. */
+    apiKey: z
+      .union([z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(), z.object({ secretArn: z.string().min(1) }).strict()], {
+        error: 'expected { "env": "NEON_API_KEY" } or { "secretArn": "arn:aws:secretsmanager:..." }: the API key is a secret, never in the config file',
+      })
+      .default({ env: 'NEON_API_KEY' }),
+    /** Another Neon API base URL (the test emulator); default https://console.neon.tech/api/v2. */
+    apiBaseUrl: z.url().optional(),
+    /** PEM bundle that verifies the copy's TLS certificate; default the system's trusted CAs. */
+    caFile: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const providerSchema = z.discriminatedUnion('kind', [localProviderSchema, rdsProviderSchema, auroraProviderSchema, neonProviderSchema]);
 
 export const databaseSchema = z
   .object({
@@ -125,6 +145,7 @@ export type DatabaseConfig = z.output<typeof databaseSchema>;
 export type ProviderConfig = z.output<typeof providerSchema>;
 export type RdsProviderConfig = z.output<typeof rdsProviderSchema>;
 export type AuroraProviderConfig = z.output<typeof auroraProviderSchema>;
+export type NeonProviderConfig = z.output<typeof neonProviderSchema>;
 
 export function defineConfig(config: RestoreDrillConfigInput): RestoreDrillConfigInput {
   return config;

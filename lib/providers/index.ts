@@ -1,5 +1,6 @@
 import type { DatabaseConfig } from '../config/schema.ts';
 import { localProvider } from './local/index.ts';
+import { neonProvider, type NeonProviderOptions } from './neon/index.ts';
 import { auroraProvider, rdsInstanceProvider, type AwsProviderOptions } from './rds/index.ts';
 import type { RestoreProvider } from './types.ts';
 
@@ -8,6 +9,8 @@ export interface ProviderOptions {
   durable?: boolean;
   /** RDS and Aurora: injected clients, client settings, removal waits. */
   aws?: Omit<AwsProviderOptions, 'connection' | 'database'>;
+  /** Neon: an injected client or key source, retry timing. */
+  neon?: Omit<NeonProviderOptions, 'connection' | 'database'>;
 }
 
 export function providerFor(database: DatabaseConfig, options: ProviderOptions = {}): RestoreProvider {
@@ -19,5 +22,7 @@ export function providerFor(database: DatabaseConfig, options: ProviderOptions =
       return rdsInstanceProvider(provider, { ...options.aws, connection: database.connection, database: database.name }) as RestoreProvider;
     case 'aurora':
       return auroraProvider(provider, { ...options.aws, connection: database.connection, database: database.name }) as RestoreProvider;
+    case 'neon':
+      return neonProvider(provider, { ...options.neon, connection: database.connection, database: database.name }) as RestoreProvider;
   }
 }

@@ -1,0 +1,157 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { createApiClient, type Api, type Branch } from '@neondatabase/api-client';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { NeonProviderConfig } from '../../config/schema.ts';
+import { ConfigError } from '../../errors.ts';
+import { explainNeonFailure, isRetryable, neonFailureOf, NeonApiError } from './errors.ts';
+
+export const NEON_API_BASE_URL = 'https://console.neon.tech/api/v2';
+
+/** What a Neon provider talks to, injected the Powertools way; tests point it at the emulator. */
+export interface NeonProviderOptions {
+  /** Who the checks connect as in the copy (the branch's roles are its parent's). */
+  connection: { database: string; user: string };
+  /** The database's name in our config (annotated on the copy). */
+  database: string;
+  /** A ready client (its key is then the caller's business). */
+  client?: Api<unknown>;
+  /** Where apiKey.secretArn is read; default a client for the ARN's region. */
+  secretsClient?: SecretsManagerClient;
+  /** Where apiKey.env is read. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Retries of 423, 429 and 503 answers. */
+  retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  now?: () => Date;
+}
+
+/** The annotations every copy branch carries; destroy and the janitor read them back. */
+export const MANAGED_ANNOTATION = 'restore-drill:managed';
+export const EXPIRES_ANNOTATION = 'restore-drill:expires-at';
+export const DATABASE_ANNOTATION = 'restore-drill:database';
+
+/** One place that builds the client and calls the API: retries what Neon says is safe to retry, explains the rest. */
+export class NeonApi {
+  readonly config: NeonProviderConfig;
+  readonly options: NeonProviderOptions;
+  readonly baseUrl: string;
+  private client: Api<unknown> | undefined;
+
+  constructor(config: NeonProviderConfig, options: NeonProviderOptions) {
+    this.config = config;
+    this.options = options;
+    this.baseUrl = config.apiBaseUrl ?? NEON_API_BASE_URL;
+    this.client = options.client;
+  }
+
+  now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  get projectLabel(): string {
+    return `project "${this.config.projectId}"`;
+  }
+
+  keySource(): string {
+    const key = this.config.apiKey;
+    return 'env' in key ? `the environment variable ${key.env}` : `the secret ${key.secretArn}`;
+  }
+
+  /**
+   * Calls the API. 423 (another operation in progress), 429 and 503 are retried with exponential
+   * backoff, waiting at least what Retry-After asks; anything else becomes a NeonApiError at once.
+   */
+  async call<T>(action: string, resource: string, send: (client: Api<unknown>) => Promise<{ data: T }>): Promise<T> {
+    const client = await this.api();
+    const attempts = this.options.retry?.attempts ?? 6;
+    const base = this.options.retry?.baseDelayMs ?? 500;
+    const max = this.options.retry?.maxDelayMs ?? 30_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await send(client)).data;
+      } catch (error) {
+        if (error instanceof NeonApiError) throw error;
+        const failure = neonFailureOf(error);
+        if (!isRetryable(failure) || attempt >= attempts) {
+          throw explainNeonFailure(failure, { action, resource, baseUrl: this.baseUrl, keySource: this.keySource(), attempts: attempt });
+        }
+        const backoff = Math.min(max, base * 2 ** (attempt - 1));
+        await delay(Math.max(backoff, retryAfterMs(failure.retryAfter, this.now()) ?? 0));
+      }
+    }
+  }
+
+  /** The configured branch (name or id), else the project's default branch. */
+  async parentBranch(): Promise<Branch> {
+    const wanted = this.config.branch;
+    if (wanted && /^br-[a-z0-9-]+$/.test(wanted)) {
+      return (await this.call('getProjectBranch', `branch "${wanted}" of ${this.projectLabel}`, (c) => c.getProjectBranch(this.config.projectId, wanted))).branch;
+    }
+    const branches = await this.listBranches(wanted);
+    const found = wanted ? branches.find((b) => b.name === wanted) : branches.find((b) => b.default);
+    if (!found) {
+      throw new ConfigError(
+        wanted
+          ? `Neon ${this.projectLabel} has no branch named "${wanted}" (provider.branch); its branches: ${branches.map((b) => b.name).join(', ') || 'none'}`
+          : `Neon ${this.projectLabel} reports no default branch; set provider.branch to the branch to drill`,
+      );
+    }
+    return found;
+  }
+
+  /** Every branch of the project (all pages), with its annotations. */
+  async listBranches(search?: string): Promise<(Branch & { annotations: Record<string, string> })[]> {
+    const result: (Branch & { annotations: Record<string, string> })[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.call('listProjectBranches', `the branches of ${this.projectLabel}`, (c) =>
+        c.listProjectBranches({ projectId: this.config.projectId, limit: 100, ...(search ? { search } : {}), ...(cursor ? { cursor } : {}) }),
+      );
+      for (const branch of page.branches) result.push({ ...branch, annotations: page.annotations?.[branch.id]?.value ?? {} });
+      const next = page.pagination?.next;
+      if (!next || page.branches.length === 0 || next === cursor) return result;
+      cursor = next;
+    }
+  }
+
+  private async api(): Promise<Api<unknown>> {
+    this.client ??= createApiClient({ apiKey: await this.readKey(), baseURL: this.baseUrl, timeout: 60_000 });
+    return this.client;
+  }
+
+  private async readKey(): Promise<string> {
+    const key = this.config.apiKey;
+    if ('env' in key) {
+      const value = (this.options.env ?? process.env)[key.env];
+      if (!value) throw new ConfigError(`the Neon API key is read from the environment variable ${key.env} (provider.apiKey.env), which is not set`);
+      return value.trim();
+    }
+    const region = key.secretArn.split(':')[3];
+    const secrets = this.options.secretsClient ?? new SecretsManagerClient(region ? { region } : {});
+    let text: string | undefined;
+    try {
+      text = (await secrets.send(new GetSecretValueCommand({ SecretId: key.secretArn }))).SecretString;
+    } catch (error) {
+      throw new ConfigError(`cannot read the Neon API key from the secret ${key.secretArn} (provider.apiKey.secretArn): ${(error as Error).name}: ${(error as Error).message}`);
+    }
+    // The secret holds the key as plain text, or JSON with an apiKey field; never its text in a message.
+    let value = text?.trim();
+    if (value?.startsWith('{')) {
+      try {
+        const parsed = JSON.parse(value) as { apiKey?: unknown };
+        value = typeof parsed.apiKey === 'string' ? parsed.apiKey : undefined;
+      } catch {
+        value = undefined;
+      }
+    }
+    if (!value) throw new ConfigError(`secret ${key.secretArn} holds no Neon API key: expected the key as plain text, or JSON {"apiKey": "..."}`);
+    return value;
+  }
+}
+
+/** Retry-After as milliseconds: delay-seconds or an HTTP date. */
+export function retryAfterMs(header: string | undefined, now: Date): number | undefined {
+  if (!header) return undefined;
+  if (/^\d+$/.test(header.trim())) return Number(header.trim()) * 1000;
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now.getTime());
+}

@@ -110,6 +110,9 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
       await delay(options.pollIntervalMs ?? 100);
     }
     report.rto.restoreSeconds = secondsBetween(restoreStart, now());
+    const ready = connection;
+    let copyClient: pg.ClientConfig | undefined;
+    const copyClientConfig = async () => (copyClient ??= clientConfigOf({ ...ready, ...(await provider.connectionSecrets?.(ready)) }));
 
     if (!options.skipChecks) {
       step = 'verify';
@@ -117,7 +120,7 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
       const verifyStart = now();
       report.checks = await runChecks(
         {
-          copy: clientConfigOf(connection),
+          copy: await copyClientConfig(),
           source: database.source ? sourceClientConfig(database.source) : undefined,
           target: target.time,
           rpoTargetSeconds,
@@ -132,7 +135,7 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
     } else {
       report.rto.verifySeconds = 0;
     }
-    await options.inspect?.(clientConfigOf(connection), target.time);
+    if (options.inspect) await options.inspect(await copyClientConfig(), target.time);
     report.rto.totalSeconds = secondsBetween(0, (report.rto.restoreSeconds + report.rto.verifySeconds) * 1000);
     report.rto.compliant = report.rto.totalSeconds <= rtoTargetSeconds;
     report.rpo.compliant =

@@ -42,6 +42,11 @@ export interface RestoreProvider<Handle = unknown> {
   keep?(handle: Handle): void;
   /** The copy's name, read from its handle. */
   copyNameOf(handle: Handle): string;
+  /**
+   * The secret part of a ready copy's connection (password, CA bundle), fetched only where a client
+   * connects: poll results travel between Lambdas in the state machine's history, so they never carry it.
+   */
+  connectionSecrets?(connection: ConnectionInfo): Promise<Partial<Pick<ConnectionInfo, 'user' | 'password' | 'ca'>>>;
   /** Copies of ours this provider can see, with their expiry (for the janitor). */
   listCopies?(): Promise<ListedCopy<Handle>[]>;
 }

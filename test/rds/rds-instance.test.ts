@@ -117,7 +117,7 @@ describe('a drill of an RDS instance through the real SDK', () => {
     expect(restoreCalls().at(-1)!.params.UseLatestRestorableTime).toBeUndefined();
   });
 
-  test('the copy refuses a client without TLS, and one that does not trust the CA', async () => {
+  test('poll carries no secret; the copy refuses a client without TLS, and one that does not trust the CA', async () => {
     const provider = providerFor((await configWith()).databases[0]!, fastRemoval) as RestoreProvider<RdsCopyHandle>;
     const handle = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-app-20261125000000-tls1', expiresAt: new Date(Date.now() + 600_000) });
     try {
@@ -125,7 +125,11 @@ describe('a drill of an RDS instance through the real SDK', () => {
       while (poll.state === 'pending') poll = await new Promise((r) => setTimeout(r, 20)).then(() => provider.poll(handle));
       expect(poll.state).toBe('ready');
       if (poll.state !== 'ready') return;
-      const { host, port, database, user, password, ca } = poll.connection;
+      // Poll results travel in the state machine's history: no password, no CA bundle there.
+      expect(JSON.stringify(poll)).not.toContain(SOURCE_PASSWORD);
+      expect(poll.connection).not.toHaveProperty('password');
+      const { host, port, database } = poll.connection;
+      const { user, password, ca } = { ...poll.connection, ...(await provider.connectionSecrets!(poll.connection)) };
       expect(password).toBe(SOURCE_PASSWORD);
       const attempt = async (ssl: pg.ClientConfig['ssl']) => {
         const client = new pg.Client({ host, port, database, user, password, ssl });
@@ -286,7 +290,7 @@ describe('credentials and permissions', () => {
       expect(report.error, JSON.stringify(report.error)).toBeUndefined();
       expect(report.status).toBe('passed');
       const stages = world.emulator.calls('secretsmanager.GetSecretValue').slice(before).map((call) => call.params.VersionStage);
-      expect(stages).toEqual(['AWSCURRENT', 'AWSPREVIOUS']);
+      expect(stages).toEqual(['AWSCURRENT', 'AWSCURRENT', 'AWSPREVIOUS']);
     } finally {
       world.emulator.rotateSecret(world.secretArn, { username: 'postgres', password: SOURCE_PASSWORD, engine: 'postgres' });
     }
@@ -303,7 +307,8 @@ describe('credentials and permissions', () => {
       expect(restoreCalls().at(-1)!.params.EnableIAMDatabaseAuthentication).toBe('true');
       expect(poll.state).toBe('ready');
       if (poll.state !== 'ready') return;
-      expect(poll.connection.password).toMatch(
+      const { password } = await provider.connectionSecrets!(poll.connection);
+      expect(password).toMatch(
         new RegExp(`^127\\.0\\.0\\.1:${poll.connection.port}/\\?Action=connect&DBUser=postgres&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAEMULATOR000000000%2F\\d{8}%2Fus-east-1%2Frds-db%2Faws4_request.*X-Amz-Expires=900`),
       );
       expect(poll.connection.passwordFrom).toMatch(/IAM auth token/);

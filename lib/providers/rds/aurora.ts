@@ -139,6 +139,8 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
       );
     },
 
+    connectionSecrets: (connection) => api.connectionSecrets(connection),
+
     copyNameOf: (handle) => handle.name,
 
     async listCopies(): Promise<ListedCopy<AuroraCopyHandle>[]> {

@@ -129,6 +129,8 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
       await destroyInstance(api, handle.instanceId);
     },
 
+    connectionSecrets: (connection) => api.connectionSecrets(connection),
+
     copyNameOf: (handle) => handle.name,
 
     async listCopies(): Promise<ListedCopy<RdsCopyHandle>[]> {

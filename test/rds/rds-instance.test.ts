@@ -63,6 +63,10 @@ describe('a drill of an RDS instance through the real SDK', () => {
       ['freshness', 'pass'],
     ]);
     expect(report.rpo.measuredLagSeconds).toBeGreaterThanOrEqual(0);
+    expect(report.rpo.compliant).toBe(true);
+    expect(report.rto.totalSeconds).toBeCloseTo(report.rto.restoreSeconds! + report.rto.verifySeconds!, 3);
+    expect(report.rto.compliant).toBe(true);
+    expect(report.copy.name).toMatch(/^rd-app-\d{14}-[a-z0-9]{4}$/);
     expect(report.target.time).toBe(report.window!.latest);
     const restore = restoreCalls().slice(restoresBefore);
     expect(restore).toHaveLength(1);

@@ -1,0 +1,293 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { validateConfig } from '../../lib/config/load.ts';
+import type { RestoreDrillConfig } from '../../lib/config/schema.ts';
+import { runDrill } from '../../lib/drill/drill.ts';
+import { exitCodeOf } from '../../lib/drill/outcome.ts';
+import { NotOurCopyError } from '../../lib/errors.ts';
+import { providerFor, type ProviderOptions } from '../../lib/providers/index.ts';
+import { NeonApiError, type NeonCopyHandle } from '../../lib/providers/neon/index.ts';
+import type { RestoreProvider } from '../../lib/providers/types.ts';
+import { leftoverCopies, useOwnScratch } from '../emulators/rds/world.ts';
+import { NEON_API_KEY, neonDatabaseConfig, neonWorld, ROLE_PASSWORD, type NeonWorld } from '../emulators/neon/world.ts';
+
+// The emulator's restores live in a scratch root of this file's own (see useOwnScratch).
+useOwnScratch('neon-drill-test');
+process.env.NEON_API_KEY = NEON_API_KEY;
+
+let world: NeonWorld;
+
+beforeAll(async () => {
+  world = await neonWorld();
+});
+
+afterAll(async () => {
+  if (!world) return;
+  const touchingSource = world.emulator.mutatingCallsOn(world.sourceIdentifiers);
+  const deletes = world.emulator.calls('deleteProjectBranch').map((r) => r.params.branch_id);
+  await world.remove();
+  // The parent (and default) branch is read-only: no create-into, update or delete ever names it.
+  expect(touchingSource).toEqual([]);
+  expect(deletes).not.toContain(world.emulator.defaultBranch.id);
+  expect(await leftoverCopies()).toEqual([]);
+});
+
+const fast: ProviderOptions = { neon: { retry: { baseDelayMs: 5 } } };
+
+async function configWith(overrides: Record<string, unknown> = {}, provider: Record<string, unknown> = {}): Promise<RestoreDrillConfig> {
+  return validateConfig({ rpoTargetSeconds: 3600, rtoTargetSeconds: 600, databases: [neonDatabaseConfig(world, 'neon-app', overrides, provider)] }, world.project);
+}
+
+async function drill(config: RestoreDrillConfig, options: { target?: string; provider?: ProviderOptions; inspect?: (copy: pg.ClientConfig) => Promise<void> } = {}) {
+  const database = config.databases[0]!;
+  return runDrill(config, database, providerFor(database, options.provider ?? fast), {
+    trigger: 'cli',
+    target: options.target,
+    pollIntervalMs: 20,
+    ...(options.inspect ? { inspect: (copy: pg.ClientConfig) => options.inspect!(copy) } : {}),
+  });
+}
+
+async function emailsIn(client: pg.ClientConfig): Promise<string[]> {
+  const connection = new pg.Client(client);
+  await connection.connect();
+  try {
+    return (await connection.query<{ email: string }>('select email from users order by id')).rows.map((r) => r.email);
+  } finally {
+    await connection.end();
+  }
+}
+
+function createCalls() {
+  return world.emulator.calls('createProjectBranch');
+}
+
+describe('a drill of a Neon branch through the real @neondatabase/api-client', () => {
+  test('a point in time between two writes: the copy holds exactly the rows committed before it; checks pass; the branch is removed', async () => {
+    // Prepare: one row before the target, one after it.
+    const source = new pg.Client(world.sourceClient());
+    await source.connect();
+    await source.query(`insert into users (email) values ('before@example.com')`);
+    const clock = async () => (await source.query<{ now: Date }>('select clock_timestamp() as now')).rows[0]!.now;
+    const target = new Date((await clock()).getTime() + 1);
+    while ((await clock()) <= target);
+    await source.query(`insert into users (email) values ('after@example.com')`);
+    await source.end();
+    const heldThen = (await emailsIn(world.sourceClient())).filter((email) => email !== 'after@example.com');
+    const config = await configWith({ checks: { ledger: { migrationsFolder: `${world.project}/drizzle` }, rowCounts: [{ table: 'users', min: heldThen.length, max: heldThen.length }], freshness: { table: 'users', column: 'created_at' } } });
+    let inCopy: string[] = [];
+
+    // Act
+    const { report } = await drill(config, { target: target.toISOString(), inspect: async (copy) => void (inCopy = await emailsIn(copy)) });
+
+    // Assess
+    expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+    expect(report).toMatchObject({ provider: 'neon', status: 'passed', copy: { kept: false, removed: true }, target: { time: target.toISOString() } });
+    expect(inCopy).toEqual(heldThen);
+    expect(inCopy).toContain('before@example.com');
+    expect(report.checks.map((check) => [check.check, check.status])).toEqual([
+      ['ledger', 'pass'],
+      ['rowCounts', 'pass'],
+      ['freshness', 'pass'],
+    ]);
+    expect(report.rpo.measuredLagSeconds).toBeGreaterThanOrEqual(0);
+    const create = createCalls().at(-1)!;
+    expect(create.body).toEqual({
+      branch: { parent_id: world.emulator.defaultBranch.id, name: report.copy.name, parent_timestamp: target.toISOString() },
+      endpoints: [{ type: 'read_write', autoscaling_limit_min_cu: 0.25, autoscaling_limit_max_cu: 0.25 }],
+      annotation_value: { 'restore-drill:managed': 'true', 'restore-drill:expires-at': expect.any(String), 'restore-drill:database': 'neon-app' },
+    });
+    // Every operation createProjectBranch started was awaited: seen running, then finished.
+    const seen = world.emulator.calls('getProjectOperation').filter((r) => r.at >= create.at).map((r) => r.answered);
+    expect(seen).toContain('create_branch running');
+    expect(seen).toContain('create_branch finished');
+    expect(seen).toContain('start_compute finished');
+    const branchId = world.emulator.requests.find((r) => r.operation === 'deleteProjectBranch' && r.at >= create.at)?.params.branch_id;
+    expect(branchId).toMatch(/^br-/);
+    await world.emulator.gone(report.copy.name!);
+    const text = JSON.stringify(report);
+    expect(text).not.toContain(ROLE_PASSWORD);
+    expect(text).not.toContain(NEON_API_KEY);
+  });
+
+  test('latest: the branch is made from the head (no parent_timestamp) and sees the newest row', async () => {
+    const client = new pg.Client(world.sourceClient());
+    await client.connect();
+    await client.query(`insert into users (email) values ('newest@example.com')`);
+    await client.end();
+    let inCopy: string[] = [];
+
+    const { report } = await drill(await configWith(), { target: 'latest', inspect: async (copy) => void (inCopy = await emailsIn(copy)) });
+
+    expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+    expect(report.status).toBe('passed');
+    expect(inCopy).toContain('newest@example.com');
+    expect((createCalls().at(-1)!.body as { branch: Record<string, unknown> }).branch.parent_timestamp).toBeUndefined();
+    await world.emulator.gone(report.copy.name!);
+  });
+
+  test('the window is the history retention back from now, never before the branch was created', async () => {
+    const provider = providerFor((await configWith()).databases[0]!, fast);
+    const created = world.emulator.defaultBranch.createdAt;
+    world.emulator.defaultBranch.createdAt = new Date(Date.now() - 2 * 86_400_000);
+    world.emulator.historyRetentionSeconds = 3600;
+    const before = Date.now();
+
+    const short = await provider.window();
+    world.emulator.historyRetentionSeconds = 10 * 86_400;
+    const long = await provider.window();
+    world.emulator.historyRetentionSeconds = 86_400;
+    const twoDaysAgo = world.emulator.defaultBranch.createdAt;
+    world.emulator.defaultBranch.createdAt = created;
+
+    expect(short.latest.getTime()).toBeGreaterThanOrEqual(before);
+    expect(short.earliest.getTime()).toBe(short.latest.getTime() - 3_600_000);
+    // The branch is younger than ten days: its creation bounds the window.
+    expect(long.earliest.toISOString()).toBe(twoDaysAgo.toISOString());
+  });
+
+  test('the copy is reached over verified TLS only, with the role password from getConnectionUri', async () => {
+    const provider = providerFor((await configWith()).databases[0]!, fast) as RestoreProvider<NeonCopyHandle>;
+    const handle = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-app-20261125000000-tls1', expiresAt: new Date(Date.now() + 600_000) });
+    try {
+      let poll = await provider.poll(handle);
+      while (poll.state === 'pending') poll = await new Promise((r) => setTimeout(r, 20)).then(() => provider.poll(handle));
+      expect(poll.state).toBe('ready');
+      if (poll.state !== 'ready') return;
+      const { host, port, database, user, password, ca } = poll.connection;
+      expect(password).toBe(ROLE_PASSWORD);
+      const attempt = async (ssl: pg.ClientConfig['ssl']) => {
+        const client = new pg.Client({ host, port, database, user, password, ssl });
+        try {
+          await client.connect();
+          return (await client.query<{ ssl: boolean }>('select ssl from pg_stat_ssl where pid = pg_backend_pid()')).rows[0]!.ssl;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      };
+      expect(await attempt({ ca, rejectUnauthorized: true })).toBe(true);
+      await expect(attempt(false)).rejects.toThrow(/no pg_hba.conf entry|SSL off/);
+      await expect(attempt({ rejectUnauthorized: true })).rejects.toThrow(/self-signed|unable to verify|certificate/);
+    } finally {
+      await provider.destroy(handle);
+    }
+    await world.emulator.gone(handle.name);
+  });
+});
+
+describe('faults', () => {
+  test('423 Locked twice, then success: retried, honouring Retry-After, and the drill passes', async () => {
+    world.emulator.faults.locked.set('createProjectBranch', 2);
+    world.emulator.faults.retryAfterSeconds = 1;
+    const before = createCalls().length;
+
+    const { report } = await drill(await configWith());
+    world.emulator.faults.retryAfterSeconds = undefined;
+
+    expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+    expect(report.status).toBe('passed');
+    const calls = createCalls().slice(before);
+    expect(calls.map((c) => c.status)).toEqual([423, 423, 201]);
+    expect(calls[1]!.at.getTime() - calls[0]!.at.getTime()).toBeGreaterThanOrEqual(990);
+    expect(calls.filter((c) => c.status === 201)).toHaveLength(1);
+    await world.emulator.gone(report.copy.name!);
+  });
+
+  test('503 past the retry budget: a tool error (exit 3) that says what to do, and no branch', async () => {
+    world.emulator.faults.unavailable.set('getProject', 3);
+    const before = createCalls().length;
+
+    const { report } = await drill(await configWith(), { provider: { neon: { retry: { attempts: 3, baseDelayMs: 5 } } } });
+
+    expect(report.status).toBe('error');
+    expect(exitCodeOf([report])).toBe(3);
+    expect(report.error).toMatchObject({ step: 'plan', kind: 'tool' });
+    expect(report.error!.message).toMatch(/getProject on project "shiny-wind-028834" still failed after 3 attempts: Neon was unavailable \(503\).*concurrency/);
+    expect(createCalls()).toHaveLength(before);
+  });
+
+  test('an operation that fails: the drill fails (exit 1) naming it, and the branch is removed', async () => {
+    world.emulator.faults.nextOperation = 'failed';
+
+    const { report } = await drill(await configWith());
+
+    expect(report.status).toBe('failed');
+    expect(exitCodeOf([report])).toBe(1);
+    expect(report.error).toMatchObject({ step: 'wait', kind: 'backup' });
+    expect(report.error!.message).toMatch(/Neon operation create_branch \(.+\) for the copy branch rd-neon-app-.* ended failed: could not create the timeline/);
+    expect(report.copy.removed).toBe(true);
+    await world.emulator.gone(report.copy.name!);
+  });
+
+  test('a wrong API key: refused as input (exit 2) naming where the key comes from, never the key, and no branch', async () => {
+    const before = createCalls().length;
+    const wrongKey = 'napi_wrong-key-0000';
+    const database = (await configWith({}, { apiKey: { env: 'NEON_TEST_WRONG_KEY' } })).databases[0]!;
+
+    const { report } = await runDrill(await configWith(), database, providerFor(database, { neon: { env: { NEON_TEST_WRONG_KEY: wrongKey } } }), { trigger: 'cli' });
+
+    expect(report.status).toBe('error');
+    expect(exitCodeOf([report])).toBe(2);
+    expect(report.error).toMatchObject({ step: 'plan', kind: 'input' });
+    expect(report.error!.message).toMatch(/Neon rejected the API key \(401\) for getProject.*the environment variable NEON_TEST_WRONG_KEY/);
+    expect(JSON.stringify(report)).not.toContain(wrongKey);
+    expect(world.emulator.requests.at(-1)!.status).toBe(401);
+    expect(createCalls()).toHaveLength(before);
+  });
+
+  test('a target older than the retention window: refused before anything is created (exit 2)', async () => {
+    // The branch is older than the hour asked for: only the retention window refuses it.
+    const created = world.emulator.defaultBranch.createdAt;
+    world.emulator.defaultBranch.createdAt = new Date(Date.now() - 2 * 86_400_000);
+    world.emulator.historyRetentionSeconds = 60;
+    const before = createCalls().length;
+
+    const { report } = await drill(await configWith(), { target: new Date(Date.now() - 3_600_000).toISOString() });
+    world.emulator.historyRetentionSeconds = 86_400;
+    world.emulator.defaultBranch.createdAt = created;
+
+    expect(report.status).toBe('error');
+    expect(exitCodeOf([report])).toBe(2);
+    expect(report.error).toMatchObject({ step: 'plan', kind: 'input' });
+    expect(report.copy.name).toBeNull();
+    expect(report.error!.message).toMatch(/outside/);
+    expect(Date.parse(report.window!.latest) - Date.parse(report.window!.earliest)).toBe(60_000);
+    expect(createCalls()).toHaveLength(before);
+  });
+
+  test('Neon\'s own refusal of a timestamp outside the retention window becomes an input error that quotes it', async () => {
+    world.emulator.historyRetentionSeconds = 60;
+    const provider = providerFor((await configWith()).databases[0]!, fast);
+
+    const attempt = provider.start({ target: { kind: 'time', time: new Date(Date.now() - 3_600_000) }, copyName: 'rd-neon-app-20261125000000-old9', expiresAt: new Date() });
+
+    await expect(attempt).rejects.toBeInstanceOf(NeonApiError);
+    await expect(attempt).rejects.toMatchObject({ kind: 'input', status: 400 });
+    await expect(attempt).rejects.toThrow(/Neon refused createProjectBranch .*history retention window/);
+    world.emulator.historyRetentionSeconds = 86_400;
+    expect(world.emulator.branchNamed('rd-neon-app-20261125000000-old9')).toBeUndefined();
+  });
+});
+
+describe('removal refuses anything not ours', () => {
+  test('the parent, the default branch, a look-alike without our mark, and a copy of another branch are refused, and never deleted', async () => {
+    const provider = providerFor((await configWith()).databases[0]!, fast) as RestoreProvider<NeonCopyHandle>;
+    const other = world.emulator.addOtherBranch({ name: 'preview' });
+    const lookAlike = world.emulator.addOtherBranch({ name: 'rd-neon-app-20261125000000-fake' });
+    const ofOther = world.emulator.addOtherBranch({ name: 'rd-neon-app-20261125000000-othr', parentId: other.id, annotations: { 'restore-drill:managed': 'true' } });
+    const main = world.emulator.defaultBranch;
+    const handle = (name: string, branchId: string): NeonCopyHandle => ({
+      provider: 'neon', name, projectId: world.emulator.projectId, branchId, parentId: main.id, operationIds: [], target: { kind: 'latest' }, expiresAt: '',
+    });
+
+    await expect(provider.destroy(handle('rd-neon-app-20261125000000-main', main.id))).rejects.toThrow(NotOurCopyError);
+    await expect(provider.destroy(handle('main', main.id))).rejects.toThrow(NotOurCopyError);
+    await expect(provider.destroy(handle(lookAlike.name, lookAlike.id))).rejects.toThrow(/does not carry the annotation restore-drill:managed=true/);
+    await expect(provider.destroy(handle(ofOther.name, ofOther.id))).rejects.toThrow(/was not made from the configured branch "main"/);
+    await expect(provider.destroy(handle('rd-neon-app-20261125000000-prev', other.id))).rejects.toThrow(/is not the restore-drill copy/);
+
+    const deleted = world.emulator.calls('deleteProjectBranch').map((r) => r.params.branch_id);
+    for (const id of [main.id, other.id, lookAlike.id, ofOther.id]) expect(deleted).not.toContain(id);
+    for (const branch of [ofOther, lookAlike, other]) world.emulator.branches.delete(branch.id);
+  });
+});

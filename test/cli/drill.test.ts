@@ -1,18 +1,15 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { drizzle } from 'drizzle-orm/node-postgres';
-import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { destroyCopy } from '../../lib/providers/local/engine.ts';
-import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import type { DrillReport, RunResult } from '../../lib/report/types.ts';
 import { cliBin, repoRoot, runCli } from '../support/cli.ts';
 import { copyFolders, copyServers } from '../support/leftovers.ts';
-import { testSource } from '../support/source.ts';
+import { drizzleProject } from '../support/project.ts';
 
 // A new user's project: a source with archiving, Drizzle migrations applied, rows, a base backup, a config file.
 let source: SourceCluster;
@@ -41,17 +38,7 @@ async function writeConfig(file: string, overrides: { walArchive?: string; migra
 }
 
 beforeAll(async () => {
-  source = await testSource();
-  project = await mkdtemp(join(scratchFolders.sources(), 'project-'));
-  await cp(join(repoRoot, 'demo', 'drizzle'), join(project, 'drizzle'), { recursive: true });
-  const client = new pg.Client(source.clientConfig());
-  await client.connect();
-  await migrate(drizzle(client), { migrationsFolder: join(project, 'drizzle') });
-  await client.query(`insert into users (email) values ('a@example.com'), ('b@example.com')`);
-  await source.takeBaseBackup('base-1');
-  await client.query(`insert into users (email) values ('c@example.com')`);
-  await client.end();
-  await source.switchWal();
+  ({ source, project } = await drizzleProject('project'));
   configFile = join(project, 'restore-drill.config.json');
   await writeConfig(configFile);
 });

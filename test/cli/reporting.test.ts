@@ -1,16 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { drizzle } from 'drizzle-orm/node-postgres';
-import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import type { DrillReport, RunResult } from '../../lib/report/types.ts';
 import { recordingServer } from '../report/helpers.ts';
-import { repoRoot, runCli } from '../support/cli.ts';
-import { testSource } from '../support/source.ts';
+import { runCli } from '../support/cli.ts';
+import { drizzleProject } from '../support/project.ts';
 
 // A whole drill from the CLI with metrics and Slack on, and secrets we know, so that everything
 // the run wrote can be searched for them.
@@ -35,17 +32,7 @@ async function server(respond: Parameters<typeof recordingServer>[0]) {
 }
 
 beforeAll(async () => {
-  source = await testSource();
-  project = await mkdtemp(join(scratchFolders.sources(), 'reporting-'));
-  await cp(join(repoRoot, 'demo', 'drizzle'), join(project, 'drizzle'), { recursive: true });
-  const client = new pg.Client(source.clientConfig());
-  await client.connect();
-  await migrate(drizzle(client), { migrationsFolder: join(project, 'drizzle') });
-  await client.query(`insert into users (email) values ('a@example.com'), ('b@example.com')`);
-  await source.takeBaseBackup('base-1');
-  await client.query(`insert into users (email) values ('c@example.com')`);
-  await client.end();
-  await source.switchWal();
+  ({ source, project } = await drizzleProject('reporting'));
   const sourceConnection = source.clientConfig();
   configFile = join(project, 'restore-drill.config.json');
   await writeFile(

@@ -127,6 +127,23 @@ describe('a drill of an Aurora cluster through the real SDK', () => {
     expect(world.emulator.calls('RestoreDBClusterToPointInTime')).toHaveLength(before);
   });
 
+  test('the source cluster deleted with its automated backups retained: window and restore come from the backups (SourceDbClusterResourceId)', async () => {
+    const saved = world.emulator.clusters.get('app-aurora')!;
+    world.emulator.deleteSourceClusterKeepingBackups('app-aurora');
+    try {
+      const { report } = await drill(await configWith());
+
+      expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+      expect(report.status).toBe('passed');
+      const [restore] = paramsNaming(report.copy.name!, 'RestoreDBClusterToPointInTime');
+      expect(restore!.params.SourceDbClusterResourceId).toBe(saved.resourceId);
+      expect(restore!.params.SourceDBClusterIdentifier).toBeUndefined();
+      await world.emulator.gone(report.copy.name!);
+    } finally {
+      world.emulator.clusters.set('app-aurora', saved);
+    }
+  });
+
   test('a cluster without our tag is refused and not deleted', async () => {
     const id = 'rd-app-20200101000000-cl01';
     const record = world.emulator.addSourceCluster({ id, source: { baseBackups: world.source.backupsDir, walArchive: world.source.archiveDir }, engineVersion: '15' });

@@ -1,14 +1,16 @@
 import {
   CreateDBInstanceCommand,
   DeleteDBClusterCommand,
+  DescribeDBClusterAutomatedBackupsCommand,
   DescribeDBClustersCommand,
   paginateDescribeDBClusters,
   RestoreDBClusterToPointInTimeCommand,
   type DBCluster,
+  type DBClusterAutomatedBackup,
 } from '@aws-sdk/client-rds';
 import type { AuroraProviderConfig } from '../../config/schema.ts';
 import { RestoreDrillError } from '../../errors.ts';
-import type { CopyPoll, ListedCopy, RestoreProvider } from '../types.ts';
+import type { CopyPoll, ListedCopy, RestoreProvider, RestoreWindow } from '../types.ts';
 import { AwsApi, failedReason, FAILED_STATUSES, requireNetwork, type AwsProviderOptions } from './api.ts';
 import { explainAwsError, isAwsError } from './errors.ts';
 import { destroyInstance } from './instance.ts';
@@ -21,7 +23,7 @@ export interface AuroraCopyHandle {
   clusterId: string;
   instanceId: string;
   region: string;
-  source: { clusterId: string };
+  source: { clusterId: string; resourceId?: string };
   target: { kind: 'latest' } | { kind: 'time'; time: string };
   expiresAt: string;
 }
@@ -48,6 +50,33 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     }
   }
 
+  /** Where to restore from: the live cluster, or (the bad day) the retained automated backups of a deleted one. */
+  async function sourceOfBackups(): Promise<{ window: RestoreWindow; retainedResourceId?: string }> {
+    const source = await findCluster(config.clusterId);
+    if (source) {
+      if (!source.EarliestRestorableTime || !source.LatestRestorableTime) {
+        throw new RestoreDrillError('backup', `${sourceLabel} has no restorable window (EarliestRestorableTime/LatestRestorableTime missing): check its backup retention`);
+      }
+      return { window: { earliest: source.EarliestRestorableTime, latest: source.LatestRestorableTime } };
+    }
+    let backups: DBClusterAutomatedBackup[] = [];
+    try {
+      backups = (await api.rds.send(new DescribeDBClusterAutomatedBackupsCommand({ DBClusterIdentifier: config.clusterId }))).DBClusterAutomatedBackups ?? [];
+    } catch (error) {
+      if (!isAwsError(error, 'DBClusterAutomatedBackupNotFoundFault')) throw explainAwsError(error, api.context('DescribeDBClusterAutomatedBackups', sourceLabel));
+    }
+    const newest = backups
+      .filter((b) => b.RestoreWindow?.EarliestTime && b.RestoreWindow.LatestTime && b.DbClusterResourceId)
+      .sort((a, b) => b.RestoreWindow!.LatestTime!.getTime() - a.RestoreWindow!.LatestTime!.getTime())[0];
+    if (!newest) {
+      throw new RestoreDrillError(
+        'input',
+        `RDS has no ${sourceLabel} in ${config.region}, and no retained automated backups of it. Check provider.clusterId and provider.region, and that these AWS credentials belong to the account that owns it.`,
+      );
+    }
+    return { window: { earliest: newest.RestoreWindow!.EarliestTime!, latest: newest.RestoreWindow!.LatestTime! }, retainedResourceId: newest.DbClusterResourceId! };
+  }
+
   async function destroyCluster(handle: AuroraCopyHandle): Promise<void> {
     api.assertCopyName('DB cluster', handle.clusterId);
     const cluster = await findCluster(handle.clusterId);
@@ -71,20 +100,16 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     kind: 'aurora',
 
     async window() {
-      const cluster = await api.call('DescribeDBClusters', sourceLabel, (rds) => rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: config.clusterId })));
-      const source = cluster.DBClusters?.[0];
-      if (!source?.EarliestRestorableTime || !source.LatestRestorableTime) {
-        throw new RestoreDrillError('backup', `${sourceLabel} has no restorable window (EarliestRestorableTime/LatestRestorableTime missing): check its backup retention`);
-      }
-      return { earliest: source.EarliestRestorableTime, latest: source.LatestRestorableTime };
+      return (await sourceOfBackups()).window;
     },
 
     async start({ target, copyName, expiresAt }) {
       const network = requireNetwork(config, 'provider');
+      const source = await sourceOfBackups();
       await api.call('RestoreDBClusterToPointInTime', `${sourceLabel} (copy ${copyName})`, (rds) =>
         rds.send(
           new RestoreDBClusterToPointInTimeCommand({
-            SourceDBClusterIdentifier: config.clusterId,
+            ...(source.retainedResourceId ? { SourceDbClusterResourceId: source.retainedResourceId } : { SourceDBClusterIdentifier: config.clusterId }),
             DBClusterIdentifier: copyName,
             RestoreType: 'full-copy',
             ...(target.kind === 'latest' ? { UseLatestRestorableTime: true } : { RestoreToTime: target.time }),
@@ -103,7 +128,7 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
         clusterId: copyName,
         instanceId: auroraInstanceId(copyName),
         region: config.region,
-        source: { clusterId: config.clusterId },
+        source: { clusterId: config.clusterId, ...(source.retainedResourceId ? { resourceId: source.retainedResourceId } : {}) },
         target: target.kind === 'latest' ? { kind: 'latest' } : { kind: 'time', time: target.time.toISOString() },
         expiresAt: expiresAt.toISOString(),
       };

@@ -64,6 +64,16 @@ export interface ClusterRecord {
   local?: LocalCopyHandle;
 }
 
+interface ClusterBackupRecord {
+  resourceId: string;
+  clusterId: string;
+  status: 'active' | 'retained';
+  source: LocalSource;
+  engineVersion: string;
+  masterUsername: string;
+  createdAt: Date;
+}
+
 interface AutomatedBackupRecord {
   resourceId: string;
   instanceId: string;
@@ -137,6 +147,7 @@ export class RdsEmulator {
     denied: Set<string>;
   } = { throttle: new Map(), refuseDeletes: 0, denied: new Set() };
   private readonly automatedBackups: AutomatedBackupRecord[] = [];
+  private readonly clusterBackups: ClusterBackupRecord[] = [];
   private readonly secrets = new Map<string, { name: string; value: string; previous?: string }>();
   private readonly tls: TestCa;
   private readonly log: (line: string) => void;
@@ -206,7 +217,22 @@ export class RdsEmulator {
       port: 5432,
     };
     this.clusters.set(record.id, record);
+    this.clusterBackups.push({
+      resourceId: record.resourceId,
+      clusterId: record.id,
+      status: 'active',
+      source: options.source,
+      engineVersion: record.engineVersion,
+      masterUsername: record.masterUsername,
+      createdAt: record.createdAt,
+    });
     return record;
+  }
+
+  /** The bad day for Aurora: the source cluster is gone, its automated backups are retained. */
+  deleteSourceClusterKeepingBackups(id: string): void {
+    this.clusters.delete(id);
+    for (const backup of this.clusterBackups) if (backup.clusterId === id) backup.status = 'retained';
   }
 
   /** Something that is not ours: an instance with no server, any name and tags. */
@@ -378,6 +404,8 @@ export class RdsEmulator {
       }
       case 'DescribeDBInstanceAutomatedBackups':
         return this.describeAutomatedBackups(params);
+      case 'DescribeDBClusterAutomatedBackups':
+        return this.describeClusterBackups(params);
       case 'ListTagsForResource': {
         const arn = required(params, 'ResourceName');
         const resource = [...this.instances.values(), ...this.clusters.values()].find((r) => r.arn === arn);
@@ -423,6 +451,38 @@ export class RdsEmulator {
       throw new RdsFault('DBInstanceAutomatedBackupNotFound', `No automated backup found for ${resourceId ?? instanceId}.`, 404);
     }
     return this.automatedBackupsXml(list);
+  }
+
+  private async describeClusterBackups(params: QueryParams): Promise<XmlNode[]> {
+    const resourceId = params.string('DbClusterResourceId');
+    const clusterId = params.string('DBClusterIdentifier');
+    const list = this.clusterBackups.filter((b) => (!resourceId || b.resourceId === resourceId) && (!clusterId || b.clusterId === clusterId));
+    if ((resourceId || clusterId) && list.length === 0) {
+      throw new RdsFault('DBClusterAutomatedBackupNotFoundFault', `No automated backup found for ${resourceId ?? clusterId}.`, 404);
+    }
+    const items: XmlNode[] = [];
+    for (const backup of list) {
+      const { window } = await readWindow(backup.source);
+      items.push([
+        'DBClusterAutomatedBackup',
+        [
+          ['Engine', 'aurora-postgresql'],
+          ['VpcId', 'vpc-emulated'],
+          ['DBClusterAutomatedBackupsArn', `arn:aws:rds:${this.region}:${this.accountId}:cluster-auto-backup:cab-${backup.resourceId.slice(8).toLowerCase()}`],
+          ['DBClusterIdentifier', backup.clusterId],
+          ['RestoreWindow', [['EarliestTime', window.earliest], ['LatestTime', window.latest]]],
+          ['MasterUsername', backup.masterUsername],
+          ['DbClusterResourceId', backup.resourceId],
+          ['Region', this.region],
+          ['Status', backup.status],
+          ['ClusterCreateTime', backup.createdAt],
+          ['EngineVersion', backup.engineVersion],
+          ['Port', 5432],
+          ['BackupRetentionPeriod', 7],
+        ],
+      ]);
+    }
+    return [['DBClusterAutomatedBackups', items]];
   }
 
   private async automatedBackupsXml(list: AutomatedBackupRecord[]): Promise<XmlNode[]> {
@@ -500,8 +560,14 @@ export class RdsEmulator {
     const target = restoreTarget(params, 'RestoreToTime');
     checkIdentifier('DBClusterIdentifier', targetId);
     if (this.clusters.has(targetId)) throw new RdsFault('DBClusterAlreadyExistsFault', `DB Cluster already exists: ${targetId}`);
-    const source = sourceId ? this.cluster(sourceId) : [...this.clusters.values()].find((c) => c.resourceId === params.string('SourceDbClusterResourceId'));
-    if (!source) throw new RdsFault('DBClusterNotFoundFault', `DBCluster ${params.string('SourceDbClusterResourceId')} not found.`, 404);
+    let source: { source?: LocalSource | undefined; engineVersion: string; masterUsername: string; id: string };
+    if (sourceId) {
+      source = this.cluster(sourceId);
+    } else {
+      const backup = this.clusterBackups.find((b) => b.resourceId === params.string('SourceDbClusterResourceId'));
+      if (!backup) throw new RdsFault('DBClusterAutomatedBackupNotFoundFault', `No automated backup found for ${params.string('SourceDbClusterResourceId')}.`, 404);
+      source = { source: backup.source, engineVersion: backup.engineVersion, masterUsername: backup.masterUsername, id: backup.clusterId };
+    }
     if (!source.source) throw new RdsFault('InvalidRestoreFault', `DB cluster ${source.id} has no backups to restore from.`);
     await checkRestoreTime(source.source, target);
     const record: ClusterRecord = {

@@ -154,6 +154,29 @@ test('restore --keep leaves a copy reachable over verified TLS with the secret\'
   await world.emulator.gone(name);
 });
 
+test('restore --keep of the Aurora cluster: the cluster and its instance stay; drop removes both', async () => {
+  const result = await cli(['restore', '--config', configFile, '--database', 'app-aurora', '--target', 'latest', '--keep']);
+
+  expect(result.code, result.stderr).toBe(0);
+  const name = /The copy (rd-app-aurora-\S+) stays until/.exec(result.stdout)![1]!;
+  expect(world.emulator.clusters.get(name)?.status).toBe('available');
+  expect(world.emulator.instances.get(`${name}-i1`)?.status).toBe('available');
+  expect(result.stdout).toContain(`remove it with: restore-drill drop --copy ${name} --config ${configFile}`);
+
+  const dropped = await cli(['drop', '--copy', name, '--config', configFile]);
+
+  expect(dropped.code, dropped.stderr).toBe(0);
+  await world.emulator.gone(`${name}-i1`);
+  await world.emulator.gone(name);
+});
+
+test('drop refuses a copy name that RDS does not know as ours (exit 2)', async () => {
+  const result = await cli(['drop', '--copy', 'rd-app-20200101000000-none', '--config', configFile]);
+
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain('rds has no copy named rd-app-20200101000000-none carrying our tags');
+});
+
 test('janitor removes our expired copies (instance, cluster, local), and leaves the rest alone', async () => {
   // Prepare: copies a crash left behind (expired), one still in use, and look-alikes that are not ours.
   const local = { name: 'scratch', provider: { kind: 'local', baseBackups: world.source.backupsDir, walArchive: world.source.archiveDir } };

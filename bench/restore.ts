@@ -348,6 +348,7 @@ function report(
     '',
     `- restore median: engine ${s(engineMs)}, by hand ${s(byHandMs)}`,
     `- restore ratio: ${ratio.toFixed(2)}x (engine median / by-hand median; target 1.10x) ${ratio <= 1.1 ? '(met)' : '(NOT met)'}`,
+    quietLine(runs),
     `- machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GB RAM, ` +
       `PostgreSQL ${binaries.version}, load average at the end ${load}`,
     `- base backup ${(facts.backupBytes / MB).toFixed(0)} MB; WAL after it ${(facts.walBytes / MB).toFixed(0)} MB ` +
@@ -378,6 +379,16 @@ function report(
     ),
     '',
   ].join('\n');
+}
+
+/** The same comparison over the runs that had the machine to themselves (busy ≤ BUSY_LIMIT), when each method has one. */
+function quietLine(runs: Run[]): string {
+  const quiet = (method: Run['method']) => runs.filter((run) => run.method === method && run.busyPercent <= BUSY_LIMIT).map((run) => run.totalMs);
+  const engine = quiet('engine');
+  const byHand = quiet('by hand');
+  if (engine.length === 0 || byHand.length === 0) return `- quiet runs only (machine busy ≤ ${BUSY_LIMIT} %): too few to compare`;
+  return `- quiet runs only (machine busy ≤ ${BUSY_LIMIT} %, discarded tries included): engine ${s(median(engine))} (${engine.length} runs), ` +
+    `by hand ${s(median(byHand))} (${byHand.length} runs): ${(median(engine) / median(byHand)).toFixed(2)}x`;
 }
 
 /** Replaces (or appends) only the "## Restore" section: other sections belong to other benchmarks. */

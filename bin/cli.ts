@@ -60,6 +60,7 @@ program
     const result = await runDrills(config, {
       // Ctrl-C removes the cloud copies this run started, as it removes local ones.
       aws: { removeOnSignal: true },
+      neon: { removeOnSignal: true },
       trigger: 'cli',
       target: options.target,
       databases: options.database ?? [],
@@ -89,7 +90,7 @@ program
     const delivery = cliDelivery(options, config, config.report.dir, { log: warn });
     const [database] = selectDatabases(config, [options.database]);
     const previousReport = await readPreviousReport(config.report.dir, database!.name);
-    const { report, connection } = await runDrill(config, database!, providerFor(database!, { aws: { removeOnSignal: true } }), {
+    const { report, connection } = await runDrill(config, database!, providerFor(database!, { aws: { removeOnSignal: true }, neon: { removeOnSignal: true } }), {
       trigger: 'manual',
       target: options.target,
       keepForSeconds,

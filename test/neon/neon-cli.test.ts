@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -6,7 +8,7 @@ import { validateConfig } from '../../lib/config/load.ts';
 import type { JanitorResult } from '../../lib/janitor.ts';
 import { providerFor } from '../../lib/providers/index.ts';
 import type { RunResult } from '../../lib/report/types.ts';
-import { runCli } from '../support/cli.ts';
+import { cliBin, repoRoot, runCli } from '../support/cli.ts';
 import { leftoverCopies, useOwnScratch } from '../emulators/rds/world.ts';
 import { NEON_API_KEY, neonDatabaseConfig, neonWorld, ROLE_PASSWORD, type NeonWorld } from '../emulators/neon/world.ts';
 
@@ -197,4 +199,32 @@ describe('faults give the right report and exit code', () => {
     expect(report.error!.message).toMatch(/outside the restore window/);
     expect(createCalls()).toHaveLength(before);
   });
+});
+
+test('Ctrl-C during a Neon drill removes the branch the run started, and exits 130', async () => {
+  world.emulator.faults.nextOperation = 'never';
+  const child = spawn(process.execPath, [cliBin, 'run', '--config', configFile, '--database', 'neon-cli'], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let progress = '';
+  child.stderr.setEncoding('utf8');
+  const name = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (chunk: string) => {
+      progress += chunk;
+      const copy = /neon-cli: restore \((rd-neon-cli-\S+)\)/.exec(progress)?.[1];
+      if (copy && /neon-cli: wait/.test(progress)) resolve(copy);
+    });
+    child.once('exit', () => reject(new Error(`the drill ended before it was interrupted: ${progress}`)));
+  });
+  const branch = world.emulator.branchNamed(name)!;
+  expect(branch.state).toBe('init');
+
+  child.kill('SIGINT');
+  const [code] = await once(child, 'exit');
+
+  expect(code).toBe(130);
+  expect(world.emulator.calls('deleteProjectBranch').filter((call) => call.params.branch_id === branch.id).map((call) => call.status)).toEqual([200]);
+  await world.emulator.gone(name);
 });

@@ -3,6 +3,7 @@ import { createApiClient, type Api, type Branch } from '@neondatabase/api-client
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { NeonProviderConfig } from '../../config/schema.ts';
 import { ConfigError } from '../../errors.ts';
+import { onShutdown } from '../../shutdown.ts';
 import { explainNeonFailure, isRetryable, neonFailureOf, NeonApiError } from './errors.ts';
 
 export const NEON_API_BASE_URL = 'https://console.neon.tech/api/v2';
@@ -21,6 +22,11 @@ export interface NeonProviderOptions {
   env?: NodeJS.ProcessEnv;
   /** Retries of 423, 429 and 503 answers. */
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
+  /**
+   * Remove a copy this process started when it gets SIGINT or SIGTERM (the CLI). Never in a Lambda:
+   * there the copy outlives the invocation that started it. @default false
+   */
+  removeOnSignal?: boolean;
   now?: () => Date;
 }
 
@@ -35,12 +41,24 @@ export class NeonApi {
   readonly options: NeonProviderOptions;
   readonly baseUrl: string;
   private client: Api<unknown> | undefined;
+  private readonly signalCleanups = new Map<string, () => void>();
 
   constructor(config: NeonProviderConfig, options: NeonProviderOptions) {
     this.config = config;
     this.options = options;
     this.baseUrl = config.apiBaseUrl ?? NEON_API_BASE_URL;
     this.client = options.client;
+  }
+
+  /** With removeOnSignal: remove this copy if the process is interrupted before the drill removes or keeps it. */
+  removeOnSignal(copyName: string, remove: () => Promise<void>): void {
+    if (this.options.removeOnSignal) this.signalCleanups.set(copyName, onShutdown(remove));
+  }
+
+  /** The copy was removed, or is kept on purpose: a signal no longer removes it. */
+  forgetOnSignal(copyName: string): void {
+    this.signalCleanups.get(copyName)?.();
+    this.signalCleanups.delete(copyName);
   }
 
   now(): Date {

@@ -99,6 +99,19 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
     };
   }
 
+  /** Removes a copy branch after reading it back: refuses (NotOurCopyError) anything not ours. */
+  async function removeCopy(handle: NeonCopyHandle): Promise<void> {
+    if (!COPY_NAME.test(handle.name)) throw new NotOurCopyError(`"${handle.name}" is not a restore-drill copy name (rd-<database>-<yyyymmddhhmmss>-<4 random>)`);
+    const parent = await api.parentBranch();
+    if (handle.branchId === parent.id) throw new NotOurCopyError(`branch ${handle.branchId} is the configured branch "${parent.name}" itself (the source): restore-drill never removes it`);
+    const found = await ourBranch(handle);
+    if (!found) return;
+    assertOurs(found.branch, found.annotations, parent, handle.name);
+    await api.call('deleteProjectBranch', `the copy branch ${handle.name} (${handle.branchId}) of ${api.projectLabel}`, (c) =>
+      c.deleteProjectBranch({ projectId, branchId: handle.branchId }),
+    );
+  }
+
   return {
     kind: 'neon',
 
@@ -130,7 +143,7 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
           },
         }),
       );
-      return {
+      const handle: NeonCopyHandle = {
         provider: 'neon',
         name: copyName,
         projectId,
@@ -141,6 +154,8 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
         target: target.kind === 'latest' ? { kind: 'latest' } : { kind: 'time', time: target.time.toISOString() },
         expiresAt: expiresAt.toISOString(),
       };
+      api.removeOnSignal(copyName, () => removeCopy(handle));
+      return handle;
     },
 
     async poll(handle): Promise<CopyPoll> {
@@ -160,16 +175,11 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
     },
 
     async destroy(handle) {
-      if (!COPY_NAME.test(handle.name)) throw new NotOurCopyError(`"${handle.name}" is not a restore-drill copy name (rd-<database>-<yyyymmddhhmmss>-<4 random>)`);
-      const parent = await api.parentBranch();
-      if (handle.branchId === parent.id) throw new NotOurCopyError(`branch ${handle.branchId} is the configured branch "${parent.name}" itself (the source): restore-drill never removes it`);
-      const found = await ourBranch(handle);
-      if (!found) return;
-      assertOurs(found.branch, found.annotations, parent, handle.name);
-      await api.call('deleteProjectBranch', `the copy branch ${handle.name} (${handle.branchId}) of ${api.projectLabel}`, (c) =>
-        c.deleteProjectBranch({ projectId, branchId: handle.branchId }),
-      );
+      await removeCopy(handle);
+      api.forgetOnSignal(handle.name);
     },
+
+    keep: (handle) => api.forgetOnSignal(handle.name),
 
     async connectionSecrets(connection: ConnectionInfo) {
       const ref = (connection as Partial<NeonConnection>).neon;

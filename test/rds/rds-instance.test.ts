@@ -294,6 +294,17 @@ describe('faults', () => {
     expect(restoreCalls()).toHaveLength(restoresBefore);
   });
 
+  test('an injected RDS client is the one used (options object): the config\'s endpoint is then not called', async () => {
+    const config = await configWith({ provider: { ...(databaseConfig(world, 'rds').provider as object), endpoint: 'http://127.0.0.1:9' } });
+    const rdsClient = new RDSClient({ region: 'us-east-1', endpoint: world.emulator.url });
+
+    const window = await providerFor(config.databases[0]!, { aws: { rdsClient } }).window();
+    const unreachable = await providerFor(config.databases[0]!).window().then(() => undefined, (error: Error) => error);
+
+    expect(window.earliest.getTime()).toBeLessThan(window.latest.getTime());
+    expect(unreachable?.message).toMatch(/cannot reach the RDS API at http:\/\/127\.0\.0\.1:9 for DescribeDBInstances/);
+  });
+
   test('a source that does not exist is a config error naming the instance and the region', async () => {
     const { report } = await drill(await configWith({ provider: { ...(databaseConfig(world, 'rds').provider as object), instanceId: 'no-such-db' } }));
 

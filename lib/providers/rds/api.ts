@@ -33,7 +33,6 @@ export interface AwsProviderOptions {
    * there the copy outlives the invocation that started it. @default false
    */
   removeOnSignal?: boolean;
-  now?: () => Date;
 }
 
 /** One place that builds the clients and calls the API, turning failures into our errors. */
@@ -63,10 +62,6 @@ export class AwsApi {
   forgetOnSignal(copyName: string): void {
     this.signalCleanups.get(copyName)?.();
     this.signalCleanups.delete(copyName);
-  }
-
-  now(): Date {
-    return this.options.now?.() ?? new Date();
   }
 
   async call<T>(action: string, resource: string, send: (rds: RDSClient) => Promise<T>): Promise<T> {

@@ -5,7 +5,8 @@ import { validateConfig } from '../../lib/config/load.ts';
 import type { RestoreDrillConfig } from '../../lib/config/schema.ts';
 import { runDrill } from '../../lib/drill/drill.ts';
 import { exitCodeOf } from '../../lib/drill/outcome.ts';
-import { NotOurCopyError } from '../../lib/errors.ts';
+import { ConfigError, NotOurCopyError } from '../../lib/errors.ts';
+import { runJanitor } from '../../lib/janitor.ts';
 import { providerFor, type ProviderOptions } from '../../lib/providers/index.ts';
 import { NeonApiError, type NeonCopyHandle } from '../../lib/providers/neon/index.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
@@ -273,6 +274,51 @@ describe('faults', () => {
     await expect(attempt).rejects.toThrow(/Neon refused createProjectBranch .*history retention window/);
     world.emulator.historyRetentionSeconds = 86_400;
     expect(world.emulator.branchNamed('rd-neon-app-20261125000000-old9')).toBeUndefined();
+  });
+});
+
+describe('what the person on call is told', () => {
+  test('an unknown project is a 404 that names provider.projectId; an unknown branch name lists the branches there are', async () => {
+    const unknownProject = providerFor((await configWith({}, { projectId: 'no-such-project-1234' })).databases[0]!, fast);
+    const unknownBranch = providerFor((await configWith({}, { branch: 'prod' })).databases[0]!, fast);
+
+    const project = unknownProject.window();
+    const branch = unknownBranch.window();
+
+    await expect(project).rejects.toMatchObject({ name: 'NeonApiError', kind: 'input', status: 404 });
+    await expect(project).rejects.toThrow(/Neon has no project "no-such-project-1234" \(404, getProject\).*Check provider.projectId/);
+    await expect(branch).rejects.toBeInstanceOf(ConfigError);
+    await expect(branch).rejects.toThrow(/no branch named "prod" \(provider.branch\); its branches: main/);
+  });
+
+  test('the branch may be named by its id; 429 is retried like 423', async () => {
+    const byId = providerFor((await configWith({}, { branch: world.emulator.defaultBranch.id })).databases[0]!, fast);
+    world.emulator.faults.rateLimited.set('getProjectBranch', 2);
+    const before = world.emulator.calls('getProjectBranch').length;
+
+    const window = await byId.window();
+
+    expect(window.earliest.toISOString()).toBe(world.emulator.defaultBranch.createdAt.toISOString());
+    expect(world.emulator.calls('getProjectBranch').slice(before).map((c) => c.status)).toEqual([429, 429, 200]);
+  });
+});
+
+describe('the janitor', () => {
+  test('goes by the branch\'s expires_at where Neon has one, else by our annotation', async () => {
+    const config = await configWith();
+    const provider = providerFor(config.databases[0]!, fast) as RestoreProvider<NeonCopyHandle>;
+    const later = new Date(Date.now() + 3_600_000);
+    const expiring = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-app-20261125000000-exp1', expiresAt: later });
+    const annotated = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-app-20261125000000-ann1', expiresAt: later });
+    world.emulator.branchNamed(expiring.name)!.expiresAt = '2020-01-01T00:00:00Z';
+
+    const result = await runJanitor(config, fast);
+
+    expect(result.removed.map((c) => [c.name, c.expiresAt])).toEqual([[expiring.name, '2020-01-01T00:00:00.000Z']]);
+    expect(result.kept.filter((c) => c.provider === 'neon').map((c) => [c.name, c.expiresAt])).toEqual([[annotated.name, later.toISOString()]]);
+    await world.emulator.gone(expiring.name);
+    await provider.destroy(annotated);
+    await world.emulator.gone(annotated.name);
   });
 });
 

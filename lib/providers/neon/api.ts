@@ -104,7 +104,7 @@ export class NeonApi {
     if (wanted && /^br-[a-z0-9-]+$/.test(wanted)) {
       return (await this.call('getProjectBranch', `branch "${wanted}" of ${this.projectLabel}`, (c) => c.getProjectBranch(this.config.projectId, wanted))).branch;
     }
-    const branches = await this.listBranches(wanted);
+    const branches = await this.listBranches();
     const found = wanted ? branches.find((b) => b.name === wanted) : branches.find((b) => b.default);
     if (!found) {
       throw new ConfigError(

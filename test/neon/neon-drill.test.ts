@@ -93,7 +93,18 @@ describe('a drill of a Neon branch through the real @neondatabase/api-client', (
       ['rowCounts', 'pass'],
       ['freshness', 'pass'],
     ]);
+    // The report: window from the retention and the branch's creation, RPO claimed ~0 (Neon's latest is now),
+    // measured RPO from the newest row before the target, RTO the sum of its parts.
+    expect(report.window!.earliest).toBe(world.emulator.defaultBranch.createdAt.toISOString());
+    expect(Date.parse(report.window!.latest)).toBeGreaterThan(target.getTime());
+    expect(report.rpo.claimedSeconds).toBeLessThan(1);
     expect(report.rpo.measuredLagSeconds).toBeGreaterThanOrEqual(0);
+    expect(report.rpo.measuredLagSeconds).toBeLessThan(5);
+    expect(report.rpo.compliant).toBe(true);
+    expect(report.rto.restoreSeconds).toBeGreaterThan(0);
+    expect(report.rto.totalSeconds).toBeCloseTo(report.rto.restoreSeconds! + report.rto.verifySeconds!, 2);
+    expect(report.rto.compliant).toBe(true);
+    expect(report.copy.name).toMatch(/^rd-neon-app-\d{14}-[a-z0-9]{4}$/);
     const create = createCalls().at(-1)!;
     expect(create.body).toEqual({
       branch: { parent_id: world.emulator.defaultBranch.id, name: report.copy.name, parent_timestamp: target.toISOString() },

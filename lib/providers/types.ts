@@ -33,6 +33,8 @@ export type CopyTarget = { kind: 'latest' } | { kind: 'time'; time: Date };
  */
 export interface RestoreProvider<Handle = unknown> {
   readonly kind: string;
+  /** How often the drill polls a copy being restored: each provider knows what its API bears. */
+  readonly pollIntervalMs?: number;
   window(): Promise<RestoreWindow>;
   start(request: { target: CopyTarget; copyName: string; expiresAt: Date }): Promise<Handle>;
   poll(handle: Handle): Promise<CopyPoll>;

@@ -103,18 +103,17 @@ export function copyPgHba(tls: boolean): string {
   ].join('\n');
 }
 
-/** A restore_command script: reads from the archive (plain or .gz), never writes there. */
-export function restoreScript(archiveDir: string): string {
-  const quoted = `'${archiveDir.replaceAll("'", `'\\''`)}'`;
-  return [
-    '#!/bin/sh',
-    '# restore_command of a restore-drill copy: $1 = WAL file name, $2 = where Postgres wants it.',
-    `archive=${quoted}`,
-    'if [ -f "$archive/$1" ]; then exec cp "$archive/$1" "$2"; fi',
-    'if [ -f "$archive/$1.gz" ]; then exec gzip -dc "$archive/$1.gz" > "$2"; fi',
-    'exit 1',
-    '',
-  ].join('\n');
+/**
+ * The copy's restore_command: reads the archive (plain files, else .gz), never writes there. One shell
+ * line, as a DBA would write it: a script file in between costs a process for every WAL file replayed.
+ */
+export function restoreCommandFor(archiveDir: string): string {
+  const file = shellQuote(`${archiveDir}/%f`);
+  return `cp ${file} '%p' 2>/dev/null || gzip -dc ${shellQuote(`${archiveDir}/%f.gz`)} > '%p'`;
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 /** recovery_target_time text: Postgres 15 rejects ISO's `Z` ("invalid value"), so always `+00`. */

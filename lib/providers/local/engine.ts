@@ -9,7 +9,7 @@ import { COPY_NAME } from '../copyName.ts';
 export { copyName } from '../copyName.ts';
 import type { ConnectionInfo, CopyPoll } from '../types.ts';
 import { findPgBinaries } from './binaries.ts';
-import { copyPgHba, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreScript } from './copyConfig.ts';
+import { copyPgHba, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, type LocalSource, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { parseConf } from './postgresConf.ts';
 import { ensureScratchRoot, scratchFolders } from './scratch.ts';
@@ -17,6 +17,8 @@ import { logReasonOf, serverStatus, startServer, stopServer } from './server.ts'
 import { serverUser, serverUserCan, type ServerUser } from './serverUser.ts';
 
 export const MARKER_FILE = 'restore-drill.json';
+/** A poll reads postmaster.pid: cheap enough to ask often, so that promotion is noticed at once. */
+export const POLL_MS = 25;
 
 export interface StartCopyOptions {
   source: LocalSource;
@@ -85,8 +87,13 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     walArchive: options.source.walArchive === undefined ? undefined : resolve(options.source.walArchive),
     restoreCommand: options.source.restoreCommand,
   };
+  // Nothing exists yet: planning and finding the binaries may run side by side.
+  const binariesFor = (major: number) => findPgBinaries({ major, explicit: options.pgBin, embeddedOnly: options.embeddedOnly ?? false });
+  const likelyMajor = newestBackupMajor(source.baseBackups);
+  const likelyBinaries = likelyMajor.then((major) => (major === undefined ? undefined : binariesFor(major))).catch(() => undefined);
   const plan = await planRestore(source, options.target);
-  const binaries = await findPgBinaries({ major: plan.backup.pgMajor, explicit: options.pgBin, embeddedOnly: options.embeddedOnly ?? false });
+  const likely = await likelyBinaries;
+  const binaries = likely?.major === plan.backup.pgMajor ? likely : await binariesFor(plan.backup.pgMajor);
   const user = await serverUser();
   await ensureScratchRoot();
 
@@ -115,8 +122,7 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
   cleanups.set(handle.name, onShutdown(() => destroyCopy(handle.name)));
   try {
     await writeMarker(handle);
-    await copyBackup(plan, handle);
-    const archiveDir = await walReachableByServer(user, plan.window.archiveDir, plan, handle);
+    const [, archiveDir] = await Promise.all([copyBackup(plan, handle), walReachableByServer(user, plan.window.archiveDir, plan, handle)]);
     handle.droppedSettings = await configureCopy(handle, plan, archiveDir, options);
     await handOver(user, handle);
     const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile });
@@ -128,6 +134,16 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     await destroyCopy(handle.name).catch(() => undefined);
     throw error;
   }
+}
+
+/** The major version of the newest backup folder, read ahead of planning (which picks the backup). */
+async function newestBackupMajor(baseBackups: string): Promise<number | undefined> {
+  const folders = [baseBackups, ...(await readdir(baseBackups).catch(() => [] as string[])).sort().reverse().map((name) => join(baseBackups, name))];
+  for (const folder of folders) {
+    const version = await readFile(join(folder, 'PG_VERSION'), 'utf8').catch(() => undefined);
+    if (version) return Number(version.trim());
+  }
+  return undefined;
 }
 
 /** Where the copy stands: still recovering, promoted (with its connection), or dead. */
@@ -187,7 +203,7 @@ export async function restoreCopy(
       if (Date.now() > deadline) {
         throw new RestoreTimeoutError(`copy ${handle.name} was not ready after ${Math.round(options.timeoutMs / 1000)} s (restore timeout)`);
       }
-      await delay(50);
+      await delay(POLL_MS);
     }
   } catch (error) {
     await destroyCopy(handle.name).catch(() => undefined);
@@ -285,8 +301,6 @@ async function configureCopy(handle: LocalCopyHandle, plan: RestorePlan, archive
     if (file.startsWith('postgresql')) sourceSettings.push(...parseConf(text).settings);
     await rename(path, `${path}.from-source`);
   }
-  const script = join(handle.dir, 'restore-wal.sh');
-  await writeFile(script, restoreScript(archiveDir), { mode: 0o700 });
   let tls: { certFile: string; keyFile: string } | undefined;
   if (options.tls) {
     const tlsDir = join(handle.dir, 'tls');
@@ -300,7 +314,7 @@ async function configureCopy(handle: LocalCopyHandle, plan: RestorePlan, archive
   const conf = copyPostgresqlConf({
     copyName: handle.name,
     socketDir: handle.socketDir,
-    restoreCommand: `'${script}' %f %p`,
+    restoreCommand: restoreCommandFor(archiveDir),
     recoveryTargetTime: plan.replayToEnd || plan.target.kind === 'latest' ? undefined : recoveryTargetTime(plan.target.time),
     durable: options.durable ?? true,
     sourceSettings,
@@ -315,12 +329,11 @@ async function configureCopy(handle: LocalCopyHandle, plan: RestorePlan, archive
   return conf.dropped;
 }
 
-/** The server's user owns the data and socket folders (0700, as Postgres demands) and the WAL script. */
+/** The server's user owns the data and socket folders (0700, as Postgres demands), staged WAL and TLS files. */
 async function handOver(user: ServerUser, handle: LocalCopyHandle): Promise<void> {
   await chmod(handle.dataDir, 0o700);
   if (!user.runAs) return;
   await execOk('chown', ['-R', `${user.uid}:${user.gid}`, handle.dataDir, handle.socketDir]);
-  await chown(join(handle.dir, 'restore-wal.sh'), user.uid, user.gid);
   for (const folder of ['wal', 'tls']) {
     const path = join(handle.dir, folder);
     if (await stat(path).then(() => true, () => false)) await execOk('chown', ['-R', `${user.uid}:${user.gid}`, path]);

@@ -1,5 +1,5 @@
 import type { CopyPoll, RestoreProvider, RestoreWindow } from '../types.ts';
-import { destroyCopy, keepCopy, listCopies, pollCopy, startCopy, type LocalCopyHandle } from './engine.ts';
+import { destroyCopy, keepCopy, listCopies, pollCopy, POLL_MS, startCopy, type LocalCopyHandle } from './engine.ts';
 import { readWindow } from './plan.ts';
 
 export interface LocalProviderConfig {
@@ -22,6 +22,7 @@ export function localProvider(config: LocalProviderConfig, options: LocalProvide
   const source = { baseBackups: config.baseBackups, walArchive: config.walArchive, restoreCommand: config.restoreCommand };
   return {
     kind: 'local',
+    pollIntervalMs: POLL_MS,
     async window(): Promise<RestoreWindow> {
       const { window } = await readWindow(source);
       return { earliest: window.earliest, latest: window.latest };

@@ -52,7 +52,11 @@ export interface RestorePlan {
 }
 
 /** Reads backups and archive and derives the restore window; see the README, "How the window is derived". */
-export async function readWindow(source: LocalSource): Promise<{ window: LocalWindow; wal: WalIndex }> {
+/** `latest: false` skips reading the archive's last transaction: `latest` is then the newest backup's end. */
+export async function readWindow(
+  source: LocalSource,
+  options: { latest?: boolean } = {},
+): Promise<{ window: LocalWindow; wal: WalIndex }> {
   const archiveDir = source.restoreCommand
     ? await ensureScratchRoot().then(() => fetchArchive(source.baseBackups, source.restoreCommand!))
     : source.walArchive;
@@ -71,7 +75,10 @@ export async function readWindow(source: LocalSource): Promise<{ window: LocalWi
   for (const backup of backups) backupWindows.push({ backup, earliestMicros: await earliestFrom(backup, wal) });
   const newest = backupWindows.at(-1)!;
   const path = wal.timelinePath(newest.backup);
-  const lastXact = await wal.lastXactBefore(path, wal.endSegno(path) + 1, segnoOf(newest.backup.startLsn, segmentSize));
+  // Reading the archive's last transaction costs a scan of its newest segments; a restore to `latest`
+  // replays to the end anyway and does not need it (options.latest = false).
+  const lastXact =
+    options.latest === false ? undefined : await wal.lastXactBefore(path, wal.endSegno(path) + 1, segnoOf(newest.backup.startLsn, segmentSize));
   const earliestMicros = backupWindows.reduce((min, b) => (b.earliestMicros < min ? b.earliestMicros : min), newest.earliestMicros);
   const latestMicros = lastXact !== undefined && lastXact > newest.earliestMicros ? lastXact : newest.earliestMicros;
   return {
@@ -92,7 +99,7 @@ export async function readWindow(source: LocalSource): Promise<{ window: LocalWi
  * and the WAL from that backup's start to the target is all there. Touches nothing.
  */
 export async function planRestore(source: LocalSource, target: RestoreTarget): Promise<RestorePlan> {
-  const { window, wal } = await readWindow(source);
+  const { window, wal } = await readWindow(source, { latest: target.kind !== 'latest' });
   const describe = `the restore window is ${window.earliest.toISOString()} to ${window.latest.toISOString()}`;
   let chosen: BackupWindow | undefined;
   let replayToEnd = target.kind === 'latest';

@@ -1,0 +1,244 @@
+import pg from 'pg';
+import { runChecks } from '../checks/runChecks.ts';
+import type { SourceConnectionConfig } from '../checks/config.ts';
+import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
+import { ConfigError, RemovalDeferredError, RestoreFailedError, RestoreTimeoutError, failureKindOf, type FailureKind } from '../errors.ts';
+import { copyName } from '../providers/copyName.ts';
+import type { ConnectionInfo, RestoreProvider } from '../providers/types.ts';
+import type { DrillReport, DrillStep, Trigger } from '../report/types.ts';
+import { toolVersion } from '../version.ts';
+import { secondsBetween } from './metrics.ts';
+import { drillStatus } from './outcome.ts';
+import { parseTargetSpec, resolveTarget, TARGET_HINT } from './target.ts';
+
+/**
+ * One drill between its steps: plain JSON, so that Step Functions can carry it from one Lambda to
+ * the next. The in-process runner passes the same object from step to step. Never holds a secret:
+ * `connection` is a poll result, whose password and CA bundle come from the provider where a check connects.
+ */
+export interface DrillState {
+  report: DrillReport;
+  /** The step running now; when a step throws, the failure belongs to it. */
+  step: DrillStep;
+  keepForSeconds: number | null;
+  skipChecks: boolean;
+  handle?: unknown;
+  restoreStartedAt?: string;
+  expiresAt?: string;
+  /** The last poll: the state machine's Choice loops on it. */
+  poll?: { state: 'pending' | 'ready'; detail?: string };
+  connection?: ConnectionInfo;
+  lastReplayedAt?: string | null;
+  /** The target is the end of what is restorable (RDS restores it with UseLatestRestorableTime). */
+  targetIsLatest?: boolean;
+}
+
+export interface BeginOptions {
+  trigger: Trigger;
+  target?: string | undefined;
+  keepForSeconds?: number | undefined;
+  skipChecks?: boolean | undefined;
+  now?: () => Date;
+}
+
+export interface StepContext {
+  now?: () => Date;
+  random?: () => number;
+}
+
+export function beginDrill(config: RestoreDrillConfig, database: DatabaseConfig, options: BeginOptions): DrillState {
+  const startedAt = (options.now ?? (() => new Date()))().toISOString();
+  return {
+    step: 'plan',
+    keepForSeconds: options.keepForSeconds ?? null,
+    skipChecks: options.skipChecks ?? false,
+    report: {
+      database: database.name,
+      provider: database.provider.kind,
+      status: 'error',
+      target: { requested: options.target ?? database.target, time: null },
+      window: null,
+      rpo: { targetSeconds: database.rpoTargetSeconds ?? config.rpoTargetSeconds, claimedSeconds: null, measuredLagSeconds: null, compliant: null },
+      rto: { targetSeconds: database.rtoTargetSeconds ?? config.rtoTargetSeconds, restoreSeconds: null, verifySeconds: null, totalSeconds: null, compliant: null },
+      checks: [],
+      copy: { name: null, kept: false, removed: false },
+      startedAt,
+      finishedAt: startedAt,
+      toolVersion,
+      trigger: options.trigger,
+    },
+  };
+}
+
+/** Reads the window, resolves the target and rejects one outside it, before anything is created. */
+export async function planStep(state: DrillState, provider: RestoreProvider, context: StepContext = {}): Promise<DrillState> {
+  const now = context.now ?? (() => new Date());
+  const report = structuredClone(state.report);
+  const requested = report.target.requested;
+  const spec = parseTargetSpec(requested);
+  if (!spec) throw new ConfigError(`target "${requested}" is not valid: expected ${TARGET_HINT}`);
+  const window = await provider.window();
+  const planAt = now();
+  report.window = { earliest: window.earliest.toISOString(), latest: window.latest.toISOString() };
+  report.rpo.claimedSeconds = secondsBetween(window.latest, planAt);
+  const target = resolveTarget(requested, spec, window, planAt, context.random);
+  report.target.time = target.time.toISOString();
+  report.copy.name = copyName(report.database, planAt, context.random);
+  return { ...state, report, step: 'restore', targetIsLatest: target.kind === 'latest' };
+}
+
+export async function startStep(state: DrillState, config: RestoreDrillConfig, provider: RestoreProvider, context: StepContext = {}): Promise<DrillState> {
+  const now = context.now ?? (() => new Date());
+  const name = state.report.copy.name;
+  const time = state.report.target.time;
+  if (!name || !time) throw new Error('startStep needs a planned drill (copy name and target time): run planStep first');
+  const startAt = now();
+  const expiresAt = new Date(startAt.getTime() + (state.keepForSeconds ?? config.restoreTimeoutSeconds + 3600) * 1000);
+  const handle = await provider.start({ target: state.targetIsLatest ? { kind: 'latest' } : { kind: 'time', time: new Date(time) }, copyName: name, expiresAt });
+  return { ...state, step: 'wait', handle, restoreStartedAt: startAt.toISOString(), expiresAt: expiresAt.toISOString(), poll: { state: 'pending' } };
+}
+
+/** One look at the copy: pending, or ready with its connection; a failed or timed-out restore throws. */
+export async function pollStep(state: DrillState, config: RestoreDrillConfig, database: DatabaseConfig, provider: RestoreProvider, context: StepContext = {}): Promise<DrillState> {
+  const now = context.now ?? (() => new Date());
+  if (state.handle === undefined || !state.restoreStartedAt) throw new Error('pollStep needs a started copy: run startStep first');
+  const poll = await provider.poll(state.handle);
+  if (poll.state === 'failed') throw new RestoreFailedError(poll.reason);
+  if (poll.state === 'ready') {
+    const report = structuredClone(state.report);
+    report.rto.restoreSeconds = secondsBetween(new Date(state.restoreStartedAt), now());
+    return { ...state, report, step: 'verify', poll: { state: 'ready' }, connection: poll.connection, lastReplayedAt: poll.lastReplayedAt };
+  }
+  const timeoutSeconds = database.restoreTimeoutSeconds ?? config.restoreTimeoutSeconds;
+  if (secondsBetween(new Date(state.restoreStartedAt), now()) > timeoutSeconds) {
+    throw new RestoreTimeoutError(`copy ${state.report.copy.name} was not ready after ${timeoutSeconds} s (restoreTimeoutSeconds)`);
+  }
+  return { ...state, poll: { state: 'pending', ...(poll.detail ? { detail: poll.detail } : {}) } };
+}
+
+export interface VerifyContext extends StepContext {
+  previousReport?: DrillReport | undefined;
+  /** Looks at the copy after the checks (the demo). */
+  inspect?: ((copy: pg.ClientConfig, target: Date) => Promise<void>) | undefined;
+  /** The source's password for asOf counts, when the config names a secret (the cloud reads it). */
+  sourcePassword?: string | undefined;
+}
+
+/** Runs every check on the ready copy, then settles RPO and RTO compliance. */
+export async function verifyStep(state: DrillState, database: DatabaseConfig, provider: RestoreProvider, context: VerifyContext = {}): Promise<DrillState> {
+  const now = context.now ?? (() => new Date());
+  const ready = state.connection;
+  const time = state.report.target.time;
+  if (!ready || !time) throw new Error('verifyStep needs a ready copy: poll until it is ready first');
+  const report = structuredClone(state.report);
+  const target = new Date(time);
+  let copyClient: pg.ClientConfig | undefined;
+  const copyClientConfig = async () => (copyClient ??= clientConfigOf({ ...ready, ...(await provider.connectionSecrets?.(ready)) }));
+  if (!state.skipChecks) {
+    const verifyStart = now();
+    report.checks = await runChecks(
+      {
+        copy: await copyClientConfig(),
+        source: database.source ? sourceClientConfig(database.source, context.sourcePassword) : undefined,
+        target,
+        rpoTargetSeconds: report.rpo.targetSeconds,
+        previousCounts: previousCounts(context.previousReport),
+        lastReplayedAt: state.lastReplayedAt ? new Date(state.lastReplayedAt) : null,
+      },
+      database.checks,
+    );
+    report.rto.verifySeconds = secondsBetween(verifyStart, now());
+    const freshness = report.checks.find((check) => check.check === 'freshness')?.details as { dataLagSeconds?: number | null } | undefined;
+    report.rpo.measuredLagSeconds = freshness?.dataLagSeconds ?? null;
+  } else {
+    report.rto.verifySeconds = 0;
+  }
+  if (context.inspect) await context.inspect(await copyClientConfig(), target);
+  const restoreSeconds = report.rto.restoreSeconds ?? 0;
+  report.rto.totalSeconds = secondsBetween(0, (restoreSeconds + report.rto.verifySeconds) * 1000);
+  report.rto.compliant = report.rto.totalSeconds <= report.rto.targetSeconds;
+  const claimed = report.rpo.claimedSeconds ?? Number.POSITIVE_INFINITY;
+  report.rpo.compliant = claimed <= report.rpo.targetSeconds && (report.rpo.measuredLagSeconds === null || report.rpo.measuredLagSeconds <= report.rpo.targetSeconds);
+  return { ...state, report, step: 'cleanup' };
+}
+
+/** Records what broke off a drill, against the step that was running. */
+export function recordFailure(state: DrillState, failure: { message: string; kind: FailureKind }): DrillState {
+  const report = structuredClone(state.report);
+  report.error = { step: state.step, message: failure.message, kind: failure.kind };
+  return { ...state, report };
+}
+
+export function failureOf(error: unknown): { message: string; kind: FailureKind } {
+  return { message: (error as Error).message, kind: failureKindOf(error) };
+}
+
+/**
+ * Removes the copy (or keeps it, when asked and nothing failed), then settles the status. Never
+ * throws: a removal that fails is in the report.
+ */
+export async function cleanupStep(state: DrillState, provider: RestoreProvider, context: StepContext = {}): Promise<DrillState> {
+  const now = context.now ?? (() => new Date());
+  const report = structuredClone(state.report);
+  if (state.handle !== undefined) {
+    if (state.keepForSeconds !== null && !report.error) {
+      provider.keep?.(state.handle);
+      report.copy.kept = true;
+      // The expiry the copy is marked (tagged) with: the one the janitor goes by.
+      if (state.expiresAt) report.copy.expiresAt = state.expiresAt;
+      if (state.connection) report.copy.connection = reportedConnection(state.connection);
+    } else {
+      try {
+        await provider.destroy(state.handle);
+        report.copy.removed = true;
+      } catch (error) {
+        report.copy.removeError = (error as Error).message;
+        if (error instanceof RemovalDeferredError) {
+          // Not a failed drill: the copy keeps its expiry tag and the janitor removes it.
+          report.copy.removalLeftToJanitor = true;
+        } else {
+          report.error ??= { step: 'cleanup', message: `the copy could not be removed: ${(error as Error).message}`, kind: 'tool' };
+        }
+      }
+    }
+  }
+  report.status = drillStatus(report);
+  report.finishedAt = now().toISOString();
+  return { ...state, report, step: 'report' };
+}
+
+export function clientConfigOf(connection: ConnectionInfo): pg.ClientConfig {
+  const ssl = connection.ca !== undefined ? { ca: connection.ca, rejectUnauthorized: true } : connection.ssl ? true : undefined;
+  return {
+    host: connection.host,
+    port: connection.port,
+    database: connection.database,
+    user: connection.user,
+    ...(connection.password !== undefined ? { password: connection.password } : {}),
+    ...(ssl ? { ssl } : {}),
+  };
+}
+
+/** What a report may say about a copy's connection: never its password, nor the CA bundle. */
+export function reportedConnection(connection: ConnectionInfo): NonNullable<DrillReport['copy']['connection']> {
+  return { host: connection.host, port: connection.port, database: connection.database, user: connection.user, passwordFrom: connection.passwordFrom };
+}
+
+/** The production database, for read-only asOf counts; its password from the environment or the cloud's secret, never from the file. */
+function sourceClientConfig(source: SourceConnectionConfig, secretPassword: string | undefined): pg.ClientConfig {
+  let password: string | undefined;
+  if (source.passwordEnv) {
+    password = process.env[source.passwordEnv];
+    if (password === undefined) throw new ConfigError(`source.passwordEnv names ${source.passwordEnv}, which is not set`);
+  }
+  if (source.passwordSecretArn) {
+    if (secretPassword === undefined) throw new ConfigError('source.passwordSecretArn is read by the cloud deployment; from the CLI use source.passwordEnv');
+    password = secretPassword;
+  }
+  return { host: source.host, port: source.port, database: source.database, user: source.user, ...(password !== undefined ? { password } : {}), ...(source.ssl ? { ssl: true } : {}) };
+}
+
+function previousCounts(report: DrillReport | undefined): Record<string, number> | undefined {
+  const details = report?.checks.find((check) => check.check === 'rowCounts')?.details as { counts?: Record<string, number> } | undefined;
+  return details?.counts;
+}

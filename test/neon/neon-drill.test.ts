@@ -314,6 +314,39 @@ describe('what the person on call is told', () => {
   });
 });
 
+describe('a configured branch other than the default', () => {
+  test('copies are children of it; neither it nor the default branch, nor a copy of the default branch, is ever removed', async () => {
+    // Prepare: `production` holds the source's data; `main` stays the project's default branch.
+    const production = world.emulator.branchNamed('production') ?? world.emulator.addSourceBranch('production');
+    const main = world.emulator.defaultBranch;
+    const config = await configWith({}, { branch: 'production' });
+    const provider = providerFor(config.databases[0]!, fast) as RestoreProvider<NeonCopyHandle>;
+    const ofMain = providerFor((await configWith()).databases[0]!, fast) as RestoreProvider<NeonCopyHandle>;
+    const copyOfMain = await ofMain.start({ target: { kind: 'latest' }, copyName: 'rd-neon-app-20261125000000-main', expiresAt: new Date(Date.now() + 600_000) });
+    const handle = (name: string, branchId: string): NeonCopyHandle => ({
+      provider: 'neon', name, projectId: world.emulator.projectId, branchId, parentId: production.id, operationIds: [], target: { kind: 'latest' }, expiresAt: '',
+    });
+
+    // Act
+    const { report } = await drill(config);
+
+    // Assess
+    expect(report.error, JSON.stringify(report.error)).toBeUndefined();
+    expect(report.status).toBe('passed');
+    expect((createCalls().at(-1)!.body as { branch: { parent_id: string } }).branch.parent_id).toBe(production.id);
+    await world.emulator.gone(report.copy.name!);
+    await expect(provider.destroy(handle('rd-neon-app-20261125000000-prod', production.id))).rejects.toThrow(/is the configured branch "production" itself/);
+    await expect(provider.destroy(handle('rd-neon-app-20261125000000-main', main.id))).rejects.toThrow(/is the project's default branch/);
+    await expect(provider.destroy(handle(copyOfMain.name, copyOfMain.branchId))).rejects.toThrow(/was not made from the configured branch "production"/);
+    expect((await provider.listCopies!()).map((c) => c.name)).not.toContain(copyOfMain.name);
+    const deleted = world.emulator.calls('deleteProjectBranch').map((r) => r.params.branch_id);
+    for (const id of [production.id, main.id, copyOfMain.branchId]) expect(deleted).not.toContain(id);
+    expect(world.emulator.mutatingCallsOn([production.id, production.name])).toEqual([]);
+    await ofMain.destroy(copyOfMain);
+    await world.emulator.gone(copyOfMain.name);
+  });
+});
+
 describe('the janitor', () => {
   test('goes by the branch\'s expires_at where Neon has one, else by our annotation', async () => {
     const config = await configWith();

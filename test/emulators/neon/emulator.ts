@@ -17,6 +17,8 @@ export interface BranchRecord {
   default: boolean;
   protected: boolean;
   state: 'init' | 'ready';
+  /** The branch holds the source's data (the default branch, and branches added with addSourceBranch). */
+  source?: boolean;
   annotations: Record<string, string>;
   expiresAt?: string | undefined;
   endpointId?: string | undefined;
@@ -149,7 +151,7 @@ export class NeonEmulator {
     this.projectId = options.projectId ?? 'shiny-wind-028834';
     this.historyRetentionSeconds = options.historyRetentionSeconds ?? 86_400;
     this.log = options.log ?? (() => undefined);
-    this.defaultBranch = { id: this.newId('br'), name: 'main', createdAt: options.sourceCreatedAt, default: true, protected: false, state: 'ready', annotations: {} };
+    this.defaultBranch = { id: this.newId('br'), name: 'main', createdAt: options.sourceCreatedAt, default: true, protected: false, state: 'ready', source: true, annotations: {} };
     this.branches.set(this.defaultBranch.id, this.defaultBranch);
   }
 
@@ -171,6 +173,13 @@ export class NeonEmulator {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await Promise.allSettled([...this.pending]);
     await Promise.allSettled([...this.branches.values()].map((branch) => discardLocal(branch)));
+  }
+
+  /** A branch that is not the default but holds the source's data too (a `production` branch of main, made when main was). */
+  addSourceBranch(name: string): BranchRecord {
+    const record: BranchRecord = { ...this.addOtherBranch({ name }), createdAt: this.defaultBranch.createdAt, source: true };
+    this.branches.set(record.id, record);
+    return record;
   }
 
   /** A branch that is not ours: any name, any parent, no restore behind it. */
@@ -327,7 +336,7 @@ export class NeonEmulator {
       annotation_value?: Record<string, string>;
     };
     const parent = this.branch(request.branch?.parent_id || this.defaultBranch.id);
-    if (parent !== this.defaultBranch) throw new NeonFault(400, '', 'this emulator branches only from the default branch');
+    if (!parent.source) throw new NeonFault(400, '', 'this emulator branches only from branches that hold the source (the default branch, addSourceBranch)');
     if (request.branch?.parent_lsn) throw new NeonFault(400, '', 'this emulator does not take parent_lsn');
     const name = request.branch?.name ?? `br-${randomUUID().slice(0, 8)}`;
     if (this.branchNamed(name)) throw new NeonFault(409, '', `branch with name "${name}" already exists`);

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import type { ConnectionInfo, RestoreProvider } from '../providers/types.ts';
 import type { DrillReport, DrillStep, Trigger } from '../report/types.ts';
-import { beginDrill, cleanupStep, failureOf, planStep, pollStep, recordFailure, reportedConnection, startStep, verifyStep } from './steps.ts';
+import { beginDrill, cleanupStep, failureOf, planStep, pollStep, recordFailure, startStep, verifyStep } from './steps.ts';
 
 export interface DrillOptions {
   trigger: Trigger;
@@ -66,4 +66,3 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
   return state.connection && report.copy.kept ? { report, connection: state.connection } : { report };
 }
 
-export { reportedConnection };

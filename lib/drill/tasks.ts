@@ -1,0 +1,179 @@
+import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
+import { ConfigError, type FailureKind } from '../errors.ts';
+import { providerFor, type ProviderOptions } from '../providers/index.ts';
+import type { RestoreProvider } from '../providers/types.ts';
+import { deliverRun, type MetricsSink } from '../report/deliver.ts';
+import type { ReportStore } from '../report/s3Store.ts';
+import type { DrillStatus, Trigger } from '../report/types.ts';
+import { worstDrillStatus } from './outcome.ts';
+import { selectDatabases } from './runner.ts';
+import { beginDrill, cleanupStep, failureOf, planStep, pollStep, recordFailure, startStep, verifyStep, type DrillState, type StepContext } from './steps.ts';
+
+/**
+ * The state machine's tasks: each takes and returns plain JSON, and does its work with the steps the
+ * CLI's runner uses. Functions in functions/ only build the dependencies and call one of these.
+ */
+
+/** What starts an execution: the schedule's drill, or a manual restore. */
+export interface ExecutionInput {
+  /** @default 'drill' */
+  mode?: 'drill' | 'restore';
+  /** A restore names one database; a drill covers these, or every configured one. */
+  database?: string;
+  databases?: string[];
+  target?: string;
+  /** Restore: keep the copy for `keepForSeconds` (default one day). */
+  keep?: boolean;
+  keepForSeconds?: number;
+  trigger?: Trigger;
+}
+
+export interface PlanOutput {
+  mode: 'drill' | 'restore';
+  drills: DrillState[];
+}
+
+/** A failure as the state machine's Catch hands it on (`ResultPath: $.failure`). */
+export interface CaughtFailure {
+  Error: string;
+  Cause?: string;
+}
+
+export type CleanupInput = DrillState & { failure?: CaughtFailure };
+
+export interface DrillSummary {
+  database: string;
+  status: DrillStatus;
+  reportKey: string;
+  copy: string | null;
+  kept: boolean;
+}
+
+export interface ReportOutput {
+  status: DrillStatus;
+  reportKeys: string[];
+  drills: { database: string; status: DrillStatus; error?: string }[];
+}
+
+export interface TaskDependencies {
+  config: RestoreDrillConfig;
+  store: ReportStore;
+  providerOptions?: ProviderOptions;
+  /** Another provider (tests wrap them). @default providerFor */
+  providerFor?: (database: DatabaseConfig) => RestoreProvider;
+  sourcePassword?: (database: DatabaseConfig) => Promise<string | undefined>;
+  metrics?: MetricsSink;
+  slackWebhookUrl?: () => Promise<string | undefined>;
+  log?: (line: string) => void;
+  now?: () => Date;
+  random?: () => number;
+}
+
+const DEFAULT_KEEP_SECONDS = 86_400;
+
+const KIND_BY_NAME: Record<string, FailureKind> = {
+  ConfigError: 'input',
+  TargetOutsideWindowError: 'input',
+  NotOurCopyError: 'input',
+  EnvironmentError: 'input',
+  NoBaseBackupError: 'backup',
+  WalGapError: 'backup',
+  RestoreFailedError: 'backup',
+  RestoreTimeoutError: 'backup',
+};
+
+/** Our error's kind by its stable name; Lambda's own failures (States.Timeout, a crash) are the tool's. */
+export function failureOfCaught(failure: CaughtFailure): { message: string; kind: FailureKind } {
+  let message = failure.Cause ?? failure.Error;
+  try {
+    const cause = JSON.parse(failure.Cause ?? '') as { errorMessage?: unknown };
+    if (typeof cause.errorMessage === 'string') message = cause.errorMessage;
+  } catch {
+    // A cause that is not Lambda's JSON (States.Timeout): its text is the message.
+  }
+  const kind = KIND_BY_NAME[failure.Error] ?? 'tool';
+  return { message: kind === 'tool' && !message.startsWith(failure.Error) ? `${failure.Error}: ${message}` : message, kind };
+}
+
+export function drillTasks(dependencies: TaskDependencies) {
+  const { config, store } = dependencies;
+  const context: StepContext = { ...(dependencies.now ? { now: dependencies.now } : {}), ...(dependencies.random ? { random: dependencies.random } : {}) };
+  const databaseOf = (state: DrillState): DatabaseConfig => {
+    const database = config.databases.find((candidate) => candidate.name === state.report.database);
+    if (!database) throw new ConfigError(`no database named ${state.report.database} in the deployed config: redeploy, or check the execution's input`);
+    return database;
+  };
+  const provider = (database: DatabaseConfig) => (dependencies.providerFor ?? ((db) => providerFor(db, dependencies.providerOptions)))(database);
+
+  return {
+    /** Plans every drill; a drill whose plan fails carries its error and goes straight to Cleanup and Report. */
+    async plan(input: ExecutionInput = {}): Promise<PlanOutput> {
+      const mode = input.mode ?? 'drill';
+      if (mode !== 'drill' && mode !== 'restore') throw new ConfigError(`mode "${String(mode)}" is not known: expected "drill" or "restore"`);
+      if (mode === 'restore' && !input.database) throw new ConfigError('a restore names its database: {"mode": "restore", "database": "prod", "target": "...", "keep": true}');
+      const names = input.database ? [input.database] : (input.databases ?? []);
+      const databases = selectDatabases(config, names);
+      const keepForSeconds = mode === 'restore' && input.keep !== false ? (input.keepForSeconds ?? DEFAULT_KEEP_SECONDS) : undefined;
+      const drills = await Promise.all(
+        databases.map(async (database) => {
+          const state = beginDrill(config, database, {
+            trigger: input.trigger ?? (mode === 'restore' ? 'manual' : 'schedule'),
+            target: input.target,
+            keepForSeconds,
+            skipChecks: mode === 'restore',
+            ...(dependencies.now ? { now: dependencies.now } : {}),
+          });
+          try {
+            return await planStep(state, provider(database), context);
+          } catch (error) {
+            return recordFailure(state, failureOf(error));
+          }
+        }),
+      );
+      return { mode, drills };
+    },
+    async start(state: DrillState): Promise<DrillState> {
+      const database = databaseOf(state);
+      return startStep(state, config, provider(database), context);
+    },
+    async poll(state: DrillState): Promise<DrillState> {
+      const database = databaseOf(state);
+      return pollStep(state, config, database, provider(database), context);
+    },
+    async verify(state: DrillState): Promise<DrillState> {
+      const database = databaseOf(state);
+      const previousReport = await store.previous(database.name);
+      const sourcePassword = database.source?.passwordSecretArn ? await dependencies.sourcePassword?.(database) : undefined;
+      return verifyStep(state, database, provider(database), { ...context, previousReport, sourcePassword });
+    },
+    /** Records a caught failure, removes (or keeps) the copy, saves the report; returns only its key. */
+    async cleanup(input: CleanupInput): Promise<DrillSummary> {
+      const { failure, ...rest } = input;
+      let state: DrillState = rest;
+      if (failure && !state.report.error) state = recordFailure(state, failureOfCaught(failure));
+      state = await cleanupStep(state, provider(databaseOf(state)), context);
+      const reportKey = await store.put(state.report);
+      return { database: state.report.database, status: state.report.status, reportKey, copy: state.report.copy.name, kept: state.report.copy.kept };
+    },
+    /** Metrics and Slack for the whole execution; a delivery that fails is in the reports, never a failed execution. */
+    async report(input: { drills: DrillSummary[] }): Promise<ReportOutput> {
+      const reports = await Promise.all(input.drills.map((drill) => store.get(drill.reportKey)));
+      const result = { status: worstDrillStatus(reports.map((report) => report.status)), drills: reports };
+      const webhookUrl = await dependencies.slackWebhookUrl?.();
+      await deliverRun(result, {
+        saveReport: (report) => store.put(report),
+        metrics: dependencies.metrics,
+        slack: webhookUrl ? { webhookUrl, ...(config.slack?.runbookUrl ? { links: { runbookUrl: config.slack.runbookUrl } } : {}) } : undefined,
+        log: dependencies.log ?? ((line) => console.error(line)),
+        ...(dependencies.now ? { now: dependencies.now } : {}),
+      });
+      return {
+        status: result.status,
+        reportKeys: input.drills.map((drill) => drill.reportKey),
+        drills: reports.map((report) => ({ database: report.database, status: report.status, ...(report.error ? { error: report.error.message } : {}) })),
+      };
+    },
+  };
+}
+
+export type DrillTasks = ReturnType<typeof drillTasks>;

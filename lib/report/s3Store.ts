@@ -1,0 +1,64 @@
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { DrillReport } from './types.ts';
+
+/** Where the cloud keeps drill reports; the state machine carries only their keys. */
+export interface ReportStore {
+  /** Saves the report (again, after delivery) under its stable key; returns the key. */
+  put(report: DrillReport): Promise<string>;
+  get(key: string): Promise<DrillReport>;
+  /** The newest report of a database, for the row-count drop rule. */
+  previous(database: string): Promise<DrillReport | undefined>;
+}
+
+/** `reports/<database>/<startedAt>.json`: keys sort by time within a database. */
+export function reportKey(report: Pick<DrillReport, 'database' | 'startedAt'>): string {
+  return `reports/${report.database}/${report.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`;
+}
+
+export function s3ReportStore(client: S3Client, bucket: string): ReportStore {
+  const get = async (key: string): Promise<DrillReport> => {
+    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return JSON.parse(await object.Body!.transformToString()) as DrillReport;
+  };
+  return {
+    async put(report) {
+      const key = reportKey(report);
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(report, null, 2)}\n`, ContentType: 'application/json' }));
+      return key;
+    },
+    get,
+    async previous(database) {
+      let newest: string | undefined;
+      let token: string | undefined;
+      do {
+        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `reports/${database}/`, ContinuationToken: token }));
+        for (const object of page.Contents ?? []) if (object.Key && (!newest || object.Key > newest)) newest = object.Key;
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return newest ? get(newest) : undefined;
+    },
+  };
+}
+
+/** In memory (tests, the local state-machine runs). */
+export function memoryReportStore(): ReportStore & { reports: Map<string, DrillReport> } {
+  const reports = new Map<string, DrillReport>();
+  return {
+    reports,
+    async put(report) {
+      const key = reportKey(report);
+      reports.set(key, structuredClone(report));
+      return key;
+    },
+    async get(key) {
+      const report = reports.get(key);
+      if (!report) throw new Error(`no report ${key}`);
+      return structuredClone(report);
+    },
+    async previous(database) {
+      const keys = [...reports.keys()].filter((key) => key.startsWith(`reports/${database}/`)).sort();
+      const last = keys.at(-1);
+      return last ? structuredClone(reports.get(last)) : undefined;
+    },
+  };
+}

@@ -93,7 +93,8 @@ export class NeonApi {
           throw explainNeonFailure(failure, { action, resource, baseUrl: this.baseUrl, keySource: this.keySource(), attempts: attempt });
         }
         const backoff = Math.min(max, base * 2 ** (attempt - 1));
-        await delay(Math.max(backoff, retryAfterMs(failure.retryAfter, this.now()) ?? 0));
+        // Retry-After is honoured up to five minutes: a longer wait is better spent failing with a message.
+        await delay(Math.max(backoff, Math.min(retryAfterMs(failure.retryAfter, this.now()) ?? 0, 300_000)));
       }
     }
   }

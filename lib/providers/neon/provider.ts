@@ -32,6 +32,8 @@ interface NeonCopyRef {
 type NeonConnection = ConnectionInfo & { neon: NeonCopyRef };
 
 const DONE = new Set(['finished', 'skipped']);
+// Neon may retry a `failed` operation by itself, but a drill stops at the first failure: a restore
+// that only works on a second try is what a drill is there to show.
 const FAILED = new Set(['failed', 'error', 'cancelling', 'cancelled']);
 
 /** The `neon` provider: point-in-time copies of one branch of a Neon project, as child branches. The parent is only ever read. */

@@ -25,6 +25,8 @@ const localProviderSchema = z
   .strict()
   .refine((provider) => (provider.walArchive === undefined) !== (provider.restoreCommand === undefined), {
     message: 'give walArchive (the archive folder) or restoreCommand (a command fetching %f to %p), one of them',
+    // Also when other keys of the provider are wrong: every problem of a file is reported at once.
+    when: () => true,
   });
 
 /** How the checks log in to an RDS or Aurora copy: the source's secret, or an IAM auth token. */

@@ -7,6 +7,7 @@ import { runDrill } from '../../lib/drill/drill.ts';
 import { exitCodeOf } from '../../lib/drill/outcome.ts';
 import { ConfigError, NotOurCopyError } from '../../lib/errors.ts';
 import { runJanitor } from '../../lib/janitor.ts';
+import { runDrills } from '../../lib/drill/runner.ts';
 import { providerFor, type ProviderOptions } from '../../lib/providers/index.ts';
 import { NeonApiError, type NeonCopyHandle } from '../../lib/providers/neon/index.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
@@ -212,6 +213,33 @@ describe('faults', () => {
     await world.emulator.gone(report.copy.name!);
   });
 
+  test('two drills of one project at once: Neon locks the project while the first branch is made (423), the second waits its turn, both pass', async () => {
+    world.emulator.faults.lockWhileRunning = true;
+    const config = await validateConfig(
+      {
+        rpoTargetSeconds: 3600,
+        rtoTargetSeconds: 600,
+        concurrency: 2,
+        report: { dir: './neon-drill-reports' },
+        databases: [neonDatabaseConfig(world, 'neon-app'), neonDatabaseConfig(world, 'neon-app2')],
+      },
+      world.project,
+    );
+    const before = createCalls().length;
+
+    const result = await runDrills(config, { trigger: 'cli', pollIntervalMs: 20, neon: { retry: { baseDelayMs: 100 } } });
+    world.emulator.faults.lockWhileRunning = false;
+
+    expect(result.drills.map((d) => [d.database, d.status, d.error?.message])).toEqual([
+      ['neon-app', 'passed', undefined],
+      ['neon-app2', 'passed', undefined],
+    ]);
+    const calls = createCalls().slice(before);
+    expect(calls.filter((c) => c.status === 201)).toHaveLength(2);
+    expect(calls.filter((c) => c.status === 423).length).toBeGreaterThan(0);
+    for (const drill of result.drills) await world.emulator.gone(drill.copy.name!);
+  });
+
   test('503 past the retry budget: a tool error (exit 3) that says what to do, and no branch', async () => {
     world.emulator.faults.unavailable.set('getProject', 3);
     const before = createCalls().length;
@@ -269,8 +297,8 @@ describe('faults', () => {
     expect(exitCodeOf([report])).toBe(2);
     expect(report.error).toMatchObject({ step: 'plan', kind: 'input' });
     expect(report.copy.name).toBeNull();
-    expect(report.error!.message).toMatch(/outside/);
-    expect(Date.parse(report.window!.latest) - Date.parse(report.window!.earliest)).toBe(60_000);
+    const [, earliest, latest] = /outside the restore window (\S+) to (\S+)/.exec(report.error!.message)!;
+    expect(Date.parse(latest!) - Date.parse(earliest!)).toBe(60_000);
     expect(createCalls()).toHaveLength(before);
   });
 

@@ -136,6 +136,8 @@ export class NeonEmulator {
     retryAfterSeconds?: number | undefined;
     /** How the next branch creation ends. */
     nextOperation?: OperationOutcome | undefined;
+    /** As Neon does: answer 423 to a change while any operation of the project is still scheduling or running. */
+    lockWhileRunning?: boolean | undefined;
   } = { locked: new Map(), unavailable: new Map(), rateLimited: new Map() };
   historyRetentionSeconds: number;
   readonly defaultBranch: BranchRecord;
@@ -251,6 +253,9 @@ export class NeonEmulator {
       if (!route) throw new NeonFault(404, '', `${method} ${url.pathname} is not a Neon API route this emulator serves`);
       if (params.project_id !== this.projectId) throw new NeonFault(404, '', 'project not found');
       this.injectedFault(route.operation);
+      if (this.faults.lockWhileRunning && method !== 'GET' && [...this.operations.values()].some((op) => op.status === 'scheduling' || op.status === 'running')) {
+        throw new NeonFault(423, '', 'project already has running conflicting operations, scheduling of new ones is prohibited', this.faults.retryAfterSeconds?.toString());
+      }
       const { status, value } = await this.dispatch(route.operation, params, url.searchParams, body);
       record.status = status;
       this.log(`${method} ${path} -> ${status}`);

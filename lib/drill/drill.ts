@@ -43,6 +43,8 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
   const context = { ...(options.now ? { now: options.now } : {}), ...(options.random ? { random: options.random } : {}) };
   const progress = (step: ProgressEvent['step'], detail?: string) => options.onProgress?.({ database: database.name, step, ...(detail ? { detail } : {}) });
   let state = beginDrill(config, database, { ...options, skipChecks: options.skipChecks ?? false });
+  const configured = database.pollIntervalSeconds === undefined ? undefined : database.pollIntervalSeconds * 1000;
+  const pollIntervalMs = options.pollIntervalMs ?? configured ?? provider.pollIntervalMs ?? 1000;
   try {
     progress('plan');
     state = await planStep(state, provider, context);
@@ -52,7 +54,7 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
       state = await pollStep(state, config, database, provider, context);
       if (state.poll?.state === 'ready') break;
       progress('wait', state.poll?.detail);
-      await delay(options.pollIntervalMs ?? provider.pollIntervalMs ?? 100);
+      await delay(pollIntervalMs);
     }
     if (!options.skipChecks) progress('verify');
     state = await verifyStep(state, database, provider, { ...context, previousReport: options.previousReport, inspect: options.inspect });

@@ -98,6 +98,8 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
 
   return {
     kind: 'aurora',
+    // DescribeDB* is throttled per account: a restore takes minutes, so ask every 15 s.
+    pollIntervalMs: 15_000,
 
     async window() {
       return (await sourceOfBackups()).window;

@@ -77,6 +77,8 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
 
   return {
     kind: 'rds',
+    // DescribeDB* is throttled per account: a restore takes minutes, so ask every 15 s.
+    pollIntervalMs: 15_000,
 
     async window() {
       return (await sourceOfBackups()).window;

@@ -116,6 +116,8 @@ export function databaseConfig(world: RdsWorld, kind: 'rds' | 'aurora', override
       caFile: world.ca.caFile,
     },
     connection: { database: 'postgres', user: 'postgres' },
+    // The emulator's restores take well under a second: poll it as fast as the tests like.
+    pollIntervalSeconds: 0.02,
     checks: {
       ledger: { migrationsFolder: join(world.project, 'drizzle') },
       rowCounts: [{ table: 'users', min: 3 }],

@@ -229,7 +229,7 @@ describe('faults', () => {
     );
     const before = createCalls().length;
 
-    const result = await runDrills(config, { trigger: 'cli', pollIntervalMs: 20, neon: { retry: { baseDelayMs: 100 } } });
+    const result = await runDrills(config, { trigger: 'cli', pollIntervalMs: 20, neon: { retry: { attempts: 60, baseDelayMs: 100, maxDelayMs: 500 } } });
     world.emulator.faults.lockWhileRunning = false;
 
     expect(result.drills.map((d) => [d.database, d.status, d.error?.message])).toEqual([

@@ -20,7 +20,11 @@ export interface NeonProviderOptions {
   secretsClient?: SecretsManagerClient;
   /** Where apiKey.env is read. @default process.env */
   env?: NodeJS.ProcessEnv;
-  /** Retries of 423, 429 and 503 answers. */
+  /**
+   * Retries of 423, 429 and 503 answers: `attempts` calls in all, waits doubling from `baseDelayMs` up to
+   * `maxDelayMs` (about a minute in all by default, long enough for another branch's operations to finish).
+   * @default { attempts: 8, baseDelayMs: 500, maxDelayMs: 30000 }
+   */
   retry?: { attempts?: number; baseDelayMs?: number; maxDelayMs?: number };
   /**
    * Remove a copy this process started when it gets SIGINT or SIGTERM (the CLI). Never in a Lambda:
@@ -80,7 +84,7 @@ export class NeonApi {
    */
   async call<T>(action: string, resource: string, send: (client: Api<unknown>) => Promise<{ data: T }>): Promise<T> {
     const client = await this.api();
-    const attempts = this.options.retry?.attempts ?? 6;
+    const attempts = this.options.retry?.attempts ?? 8;
     const base = this.options.retry?.baseDelayMs ?? 500;
     const max = this.options.retry?.maxDelayMs ?? 30_000;
     for (let attempt = 1; ; attempt++) {

@@ -44,9 +44,12 @@ export type CleanupInput = DrillState & { failure?: CaughtFailure };
 export interface DrillSummary {
   database: string;
   status: DrillStatus;
-  reportKey: string;
+  /** null when Cleanup itself failed (the state machine's CleanupFailed state): no report was saved. */
+  reportKey: string | null;
   copy: string | null;
   kept: boolean;
+  /** Set by CleanupFailed: why Cleanup did not finish. */
+  error?: string;
 }
 
 export interface ReportOutput {
@@ -157,8 +160,10 @@ export function drillTasks(dependencies: TaskDependencies) {
     },
     /** Metrics and Slack for the whole execution; a delivery that fails is in the reports, never a failed execution. */
     async report(input: { drills: DrillSummary[] }): Promise<ReportOutput> {
-      const reports = await Promise.all(input.drills.map((drill) => store.get(drill.reportKey)));
-      const result = { status: worstDrillStatus(reports.map((report) => report.status)), drills: reports };
+      const saved = input.drills.filter((drill): drill is DrillSummary & { reportKey: string } => drill.reportKey !== null);
+      const unsaved = input.drills.filter((drill) => drill.reportKey === null);
+      const reports = await Promise.all(saved.map((drill) => store.get(drill.reportKey)));
+      const result = { status: worstDrillStatus([...reports.map((report) => report.status), ...unsaved.map(() => 'error' as const)]), drills: reports };
       const webhookUrl = await dependencies.slackWebhookUrl?.();
       await deliverRun(result, {
         saveReport: (report) => store.put(report),
@@ -169,8 +174,11 @@ export function drillTasks(dependencies: TaskDependencies) {
       });
       return {
         status: result.status,
-        reportKeys: input.drills.map((drill) => drill.reportKey),
-        drills: reports.map((report) => ({ database: report.database, status: report.status, ...(report.error ? { error: report.error.message } : {}) })),
+        reportKeys: saved.map((drill) => drill.reportKey),
+        drills: [
+          ...reports.map((report) => ({ database: report.database, status: report.status, ...(report.error ? { error: report.error.message } : {}) })),
+          ...unsaved.map((drill) => ({ database: drill.database, status: 'error' as const, error: `cleanup did not finish (the copy ${drill.copy ?? '(none)'} may be left to the janitor): ${drill.error ?? 'unknown'}` })),
+        ],
       };
     },
   };

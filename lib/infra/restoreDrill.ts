@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Annotations, Duration, RemovalPolicy, Stack, TimeZone, type StackProps } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, TimeZone, Validations, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -105,8 +105,8 @@ export class RestoreDrill extends Construct {
         bundling: lambdaBundling(),
         ...(options.inVpc && vpc && verifySecurityGroup ? { vpc, vpcSubnets: { subnets: vpc.privateSubnets }, securityGroups: [verifySecurityGroup] } : {}),
       });
-      grantRds(f, role, awsDatabases, stack);
-      grantSecrets(f, role, props.config, settings);
+      const wildcards = [...grantRds(f, role, awsDatabases, stack), ...grantSecrets(f, role, props.config, settings), ...this.grantReports(f, role)];
+      acknowledgeFunctionFindings(f, wildcards, options.inVpc === true);
       functions[name] = f;
       return f;
     };
@@ -121,9 +121,6 @@ export class RestoreDrill extends Construct {
     const report = fn('Report', 'report.ts', 'report', { timeout: Duration.minutes(2) });
     const janitor = fn('Janitor', 'janitor.ts', 'janitor', { timeout: Duration.minutes(10) });
     this.functions = functions;
-    for (const f of [plan, verify, verifyInVpc, report].filter((f) => f !== undefined)) this.reportsBucket.grantRead(f);
-    this.reportsBucket.grantPut(cleanup);
-    this.reportsBucket.grantPut(report);
 
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
@@ -145,10 +142,15 @@ export class RestoreDrill extends Construct {
         }),
       });
     }
+    const janitorSchedulerRole = new iam.Role(this, 'JanitorSchedulerRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
+    Validations.of(janitorSchedulerRole).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagForm(stack, `${janitor.functionArn}:*`)}]`,
+      reason: 'The scheduler invokes any version of the janitor function (the LambdaInvoke target grant).',
+    });
     new scheduler.Schedule(this, 'JanitorSchedule', {
       description: 'restore-drill janitor: removes our copies past their expiry',
       schedule: scheduler.ScheduleExpression.expression(settings.janitorExpression),
-      target: new schedulerTargets.LambdaInvoke(janitor, {}),
+      target: new schedulerTargets.LambdaInvoke(janitor, { role: janitorSchedulerRole }),
     });
 
     const slackSecret = settings.slackWebhookSecretArn ? secretsmanager.Secret.fromSecretAttributes(this, 'SlackWebhook', { secretPartialArn: settings.slackWebhookSecretArn }) : undefined;
@@ -157,7 +159,75 @@ export class RestoreDrill extends Construct {
       schedulePeriod: Duration.seconds(settings.schedulePeriodSeconds),
       ...(slackSecret ? { slackNotifier: { entry: `${FUNCTIONS}notifier.ts`, webhookSecret: slackSecret, ...(props.config.slack?.runbookUrl ? { runbookUrl: props.config.slack.runbookUrl } : {}) } } : {}),
     });
+    if (this.monitoring.notifier) {
+      Validations.of(this.monitoring.notifier).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'The Slack notifier only writes its own logs and reads the webhook secret.',
+      });
+    }
+    Validations.of(this.reportsBucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'Reports are written only by the drill functions; CloudTrail data events can audit the bucket where required.' });
+    const stateMachinePolicy = this.stateMachine.role.node.tryFindChild('DefaultPolicy');
+    Validations.of(stateMachinePolicy ?? this.stateMachine).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'X-Ray tracing and CloudWatch Logs log delivery (logs:CreateLogDelivery and friends) take no narrower resource.',
+    });
+    for (const f of Object.values(functions)) {
+      Validations.of(stateMachinePolicy ?? this.stateMachine).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::${nagForm(stack, `${f.functionArn}:*`)}]`,
+        reason: 'Step Functions invokes any version of the drill functions (the LambdaInvoke task grant).',
+      });
+    }
   }
+
+  /** Reports: read by Verify (the previous report) and Report, written by Cleanup and Report; only under reports/. */
+  private grantReports(f: lambda.IFunction, role: Role): string[] {
+    const objects = this.reportsBucket.arnForObjects('reports/*');
+    if (role === 'verify' || role === 'report') {
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [objects] }));
+      f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.reportsBucket.bucketArn], conditions: { StringLike: { 's3:prefix': 'reports/*' } } }));
+    }
+    if (role === 'cleanup' || role === 'report') f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [objects] }));
+    return role === 'verify' || role === 'report' || role === 'cleanup' ? [nagForm(Stack.of(this), objects)] : [];
+  }
+}
+
+/** cdk-nag findings of a function that are by design: each names its reason. */
+function acknowledgeFunctionFindings(f: nodejs.NodejsFunction, wildcards: readonly string[], inVpc: boolean): void {
+  const validations = Validations.of(f);
+  validations.acknowledge({
+    id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+    reason: 'Writes only to its own log group, which the stack creates with a retention.',
+  });
+  if (inVpc) {
+    validations.acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      reason: 'The verify function runs in the VPC to reach RDS and Aurora copies; Lambda manages its network interfaces.',
+    });
+  }
+  validations.acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason: 'X-Ray PutTraceSegments and RDS DescribeDBInstances/DescribeDBClusters take no narrower resource; they only read or trace.',
+  });
+  for (const resource of new Set(wildcards)) {
+    validations.acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${resource}]`,
+      reason: 'Copies get generated names with the rd- prefix (creation also needs the request tag restore-drill:managed=true, deletion the resource tag); reports are keyed by database and time under reports/.',
+    });
+  }
+}
+
+/** How cdk-nag writes a resource in a finding's id: tokens as <Logical.Attr> and <AWS::Pseudo>. */
+function nagForm(stack: Stack, value: string): string {
+  const resolved = stack.resolve(value) as unknown;
+  const part = (item: unknown): string => {
+    if (typeof item === 'string') return item;
+    const object = item as { Ref?: string; 'Fn::GetAtt'?: [string, string]; 'Fn::Join'?: [string, unknown[]] };
+    if (object.Ref) return `<${object.Ref}>`;
+    if (object['Fn::GetAtt']) return `<${object['Fn::GetAtt'][0]}.${object['Fn::GetAtt'][1]}>`;
+    if (object['Fn::Join']) return object['Fn::Join'][1].map(part).join(object['Fn::Join'][0]);
+    return JSON.stringify(item);
+  };
+  return part(resolved);
 }
 
 /** esbuild on this machine (never Docker), ESM for Node 24; the AWS SDK v3 comes with the runtime. */
@@ -230,8 +300,9 @@ export function drillDefinition(scope: Construct, f: DrillFunctions, pollInterva
   return invoke('Plan', f.plan).next(drills).next(report);
 }
 
-function grantRds(f: lambda.IFunction, role: Role, databases: readonly DatabaseConfig[], stack: Stack): void {
-  if (!databases.length || role === 'report') return;
+function grantRds(f: lambda.IFunction, role: Role, databases: readonly DatabaseConfig[], stack: Stack): string[] {
+  if (!databases.length || role === 'report') return [];
+  const wildcards: string[] = [];
   const arn = (type: string, name: string, region: string) =>
     `arn:${stack.partition}:rds:${region}:${stack.account}:${type}:${name}`;
   const regions = [...new Set(databases.map((database) => ('region' in database.provider ? database.provider.region : stack.region)))];
@@ -239,6 +310,8 @@ function grantRds(f: lambda.IFunction, role: Role, databases: readonly DatabaseC
   const sources = databases.flatMap((database) =>
     database.provider.kind === 'rds' ? [arn('db', database.provider.instanceId, database.provider.region)] : database.provider.kind === 'aurora' ? [arn('cluster', database.provider.clusterId, database.provider.region)] : [],
   );
+  const placed = regions.flatMap((region) => [arn('subgrp', '*', region), arn('og', '*', region), arn('pg', '*', region), arn('cluster-pg', '*', region)]);
+  wildcards.push(...ours);
   // Describe calls cannot be narrowed to tagged resources; they only read.
   f.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'], resources: ['*'] }));
   f.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:ListTagsForResource'], resources: [...ours, ...sources] }));
@@ -247,9 +320,10 @@ function grantRds(f: lambda.IFunction, role: Role, databases: readonly DatabaseC
     f.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['rds:RestoreDBInstanceToPointInTime', 'rds:RestoreDBClusterToPointInTime'],
-        resources: [...sources, ...regions.flatMap((region) => [arn('subgrp', '*', region), arn('og', '*', region), arn('pg', '*', region), arn('cluster-pg', '*', region)])],
+        resources: [...sources, ...placed],
       }),
     );
+    wildcards.push(...placed);
     // The copy side: only names with our prefix, and only when the request tags it as ours.
     f.addToRolePolicy(
       new iam.PolicyStatement({
@@ -291,6 +365,7 @@ function grantRds(f: lambda.IFunction, role: Role, databases: readonly DatabaseC
       }),
     );
   }
+  return wildcards.map((resource) => nagForm(stack, resource));
 }
 
 function secretResources(arn: string): string[] {
@@ -298,7 +373,7 @@ function secretResources(arn: string): string[] {
   return /-[A-Za-z0-9]{6}$/.test(arn) ? [arn] : [`${arn}-??????`];
 }
 
-function grantSecrets(f: lambda.IFunction, role: Role, config: RestoreDrillConfig, settings: CloudSettings): void {
+function grantSecrets(f: lambda.IFunction, role: Role, config: RestoreDrillConfig, settings: CloudSettings): string[] {
   const arns = new Set<string>();
   for (const database of config.databases) {
     const provider = database.provider;
@@ -307,8 +382,10 @@ function grantSecrets(f: lambda.IFunction, role: Role, config: RestoreDrillConfi
     if (database.source?.passwordSecretArn && role === 'verify') arns.add(database.source.passwordSecretArn);
   }
   if (role === 'report' && settings.slackWebhookSecretArn) arns.add(settings.slackWebhookSecretArn);
-  if (!arns.size) return;
-  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [...arns].flatMap(secretResources) }));
+  if (!arns.size) return [];
+  const resources = [...arns].flatMap(secretResources);
+  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources }));
+  return resources.filter((resource) => resource.endsWith('-??????'));
 }
 
 export interface RestoreDrillStackProps extends StackProps, RestoreDrillProps {}

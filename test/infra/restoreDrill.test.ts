@@ -1,0 +1,217 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { afterAll, describe, expect, test } from 'vitest';
+import { validateConfig } from '../../lib/config/load.ts';
+import { configSchema } from '../../lib/config/schema.ts';
+import { RestoreDrillStack } from '../../lib/infra/restoreDrill.ts';
+import { repoRoot } from '../support/cli.ts';
+
+const exampleDir = join(repoRoot, 'examples/cloud');
+const config = await validateConfig(JSON.parse(readFileSync(join(exampleDir, 'restore-drill.config.json'), 'utf8')), exampleDir);
+const settings = JSON.parse(readFileSync(join(exampleDir, 'cloud.json'), 'utf8')) as Record<string, unknown>;
+
+// One synthesis of the example (its esbuild bundles included) for the whole file.
+const outdir = mkdtempSync(join(tmpdir(), 'rd-stack-'));
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+const app = new App({ outdir });
+const stack = new RestoreDrillStack(app, 'Drills', { config, settings: settings as never });
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+const assembly = app.synth();
+const template = Template.fromStack(stack);
+const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: Record<string, unknown> }>;
+const definition = () => {
+  const machine = Object.values(resources).find((resource) => resource.Type === 'AWS::StepFunctions::StateMachine')!;
+  const join = (machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+  return JSON.parse(join.map((part) => (typeof part === 'string' ? part : '"LAMBDA"').replace(/^"LAMBDA"$/, 'LAMBDA')).join('').replace(/LAMBDA/g, 'arn:lambda')) as {
+    StartAt: string;
+    States: Record<string, Record<string, unknown>>;
+  };
+};
+const policiesOf = (fn: string) =>
+  Object.entries(resources)
+    .filter(([id, resource]) => resource.Type === 'AWS::IAM::Policy' && id.startsWith(`RestoreDrill${fn}ServiceRoleDefaultPolicy`))
+    .flatMap(([, resource]) => (resource.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement);
+
+describe('the functions', () => {
+  test('each drill function runs on nodejs24.x, arm64, with its own log group and retention; no extra custom-resource function', () => {
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions).length).toBe(9);
+    for (const fn of Object.values(functions)) {
+      expect(fn.Properties.Runtime).toBe('nodejs24.x');
+      expect(fn.Properties.Architectures).toEqual(['arm64']);
+    }
+    const drillFunctions = Object.entries(functions).filter(([id]) => !id.includes('Monitoring'));
+    for (const [, fn] of drillFunctions) expect(fn.Properties.LoggingConfig.LogGroup).toBeDefined();
+    template.resourceCountIs('Custom::LogRetention', 0);
+    template.resourceCountIs('Custom::S3AutoDeleteObjects', 0);
+    template.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  test('only the verify function for RDS and Aurora is in the VPC; the copies accept it on 5432 and nothing else', () => {
+    const inVpc = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, fn]) => fn.Properties.VpcConfig);
+    expect(inVpc.map(([id]) => id)).toEqual([expect.stringMatching(/^RestoreDrillVerifyInVpc/)]);
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', { IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432 });
+    template.hasResourceProperties('AWS::EC2::SecurityGroup', {
+      GroupDescription: Match.stringLikeRegexp('copies'),
+      SecurityGroupEgress: [Match.objectLike({ CidrIp: '255.255.255.255/32', Description: 'Disallow all traffic' })],
+    });
+    template.hasResourceProperties('AWS::RDS::DBSubnetGroup', { SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'] });
+  });
+
+  test('the config travels to the functions with our subnet group and security group filled in', () => {
+    const plan = Object.entries(resources).find(([id, resource]) => resource.Type === 'AWS::Lambda::Function' && id.startsWith('RestoreDrillPlan'))![1];
+    const text = JSON.stringify((plan.Properties.Environment as { Variables: Record<string, unknown> }).Variables.RESTORE_DRILL_CONFIG);
+    expect(text).toContain('orders-prod');
+    expect(text).toMatch(/subnetGroup.*Ref.*CopySubnetGroup/);
+    expect(text).toMatch(/securityGroupIds.*CopySecurityGroup/);
+  });
+});
+
+describe('the state machine', () => {
+  const { StartAt, States } = definition();
+  const map = States.Drills as { Type: string; MaxConcurrency: number; ItemProcessor: { StartAt: string; States: Record<string, Record<string, unknown>> } };
+  const inner = map.ItemProcessor.States;
+
+  test('Plan, then a Map over the drills with bounded concurrency, then Report', () => {
+    expect(StartAt).toBe('Plan');
+    expect(States.Plan!.Next).toBe('Drills');
+    expect(map.Type).toBe('Map');
+    expect(map.MaxConcurrency).toBe(2);
+    expect(States.Drills!.Next).toBe('Report');
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD', TracingConfiguration: { Enabled: true }, LoggingConfiguration: Match.objectLike({ Level: 'ALL' }) });
+  });
+
+  test('every task of an item is caught into Cleanup, keeping the state; Poll loops through the Wait until ready', () => {
+    for (const name of ['Start', 'Poll', 'Verify', 'VerifyInVpc']) {
+      expect(inner[name]!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Cleanup' }]);
+    }
+    expect(inner.Start!.Next).toBe('WaitForCopy');
+    expect(inner.WaitForCopy!.Next).toBe('Poll');
+    expect(inner.Poll!.Next).toBe('CopyReady');
+    const ready = inner.CopyReady as { Choices: { Variable: string; StringEquals: string; Next: string }[]; Default: string };
+    expect(ready.Choices[0]).toMatchObject({ Variable: '$.poll.state', StringEquals: 'ready', Next: 'VerifyWhere' });
+    expect(ready.Default).toBe('WaitForCopy');
+    expect(inner.Verify!.Next).toBe('Cleanup');
+    expect(inner.Planned).toMatchObject({ Choices: [{ Variable: '$.report.error', IsPresent: true, Next: 'Cleanup' }], Default: 'Start' });
+    // A Cleanup that fails still ends the item, as an error: the other databases go on.
+    expect(inner.Cleanup!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupFailure', Next: 'CleanupFailed' }]);
+    expect(inner.Cleanup!.End).toBe(true);
+  });
+
+  test('one schedule per group in its time zone, starting the state machine; the janitor on its own schedule', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 3 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Berlin',
+      Target: Match.objectLike({ Arn: { Ref: Match.stringLikeRegexp('StateMachine') }, Input: JSON.stringify({ mode: 'drill', trigger: 'schedule' }) }),
+    });
+    template.hasResourceProperties('AWS::Scheduler::Schedule', { ScheduleExpression: 'rate(1 hour)', Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('Janitor'), 'Arn'] } }) });
+  });
+});
+
+describe('IAM', () => {
+  const copyArns = ['arn:', { Ref: 'AWS::Partition' }, ':rds:eu-west-1:', { Ref: 'AWS::AccountId' }];
+
+  test('restores create only rd- copies tagged as ours; tags only at creation', () => {
+    const statements = policiesOf('Start');
+    const create = statements.find((statement) => JSON.stringify(statement.Action).includes('CreateDBInstance'))!;
+    expect(create.Condition).toEqual({ StringEquals: { 'aws:RequestTag/restore-drill:managed': 'true' } });
+    expect(JSON.stringify(create.Resource)).toContain(':db:rd-*');
+    expect(JSON.stringify(create.Resource)).not.toContain('orders-prod');
+    const tag = statements.find((statement) => statement.Action === 'rds:AddTagsToResource')!;
+    expect(JSON.stringify(tag.Resource)).not.toMatch(/orders-prod|billing-prod/);
+    expect(tag.Condition).toMatchObject({ StringEquals: { 'aws:RequestTag/restore-drill:managed': 'true' } });
+    expect(copyArns.length).toBe(4);
+  });
+
+  test('deletes only rd- copies that carry our tag, and only Cleanup and the janitor may', () => {
+    for (const fn of ['Cleanup', 'Janitor']) {
+      const remove = policiesOf(fn).find((statement) => JSON.stringify(statement.Action).includes('DeleteDBInstance'))!;
+      expect(remove.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/restore-drill:managed': 'true' } });
+      expect(JSON.stringify(remove.Resource)).toMatch(/:db:rd-\*.*:cluster:rd-\*/);
+    }
+    for (const fn of ['Plan', 'Start', 'Poll', 'Verify', 'Report']) expect(JSON.stringify(policiesOf(fn))).not.toContain('Delete');
+  });
+
+  test('each function reads only the secrets it needs', () => {
+    const secrets = (fn: string) => JSON.stringify(policiesOf(fn).filter((statement) => statement.Action === 'secretsmanager:GetSecretValue'));
+    expect(secrets('Report')).toContain('restore-drill-slack');
+    expect(secrets('Report')).not.toContain('orders-prod-master');
+    expect(secrets('Verify')).toContain('orders-prod-master');
+    expect(secrets('Verify')).not.toContain('slack');
+    expect(secrets('Start')).toContain('neon-api-key');
+    expect(secrets('Start')).not.toContain('orders-prod-master');
+  });
+
+  test('the reports bucket: encrypted, TLS only, versioned, with a lifecycle rule', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 400, Status: 'Enabled' })] },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+});
+
+describe('cdk-nag', () => {
+  type NagReport = { pluginReports: { pluginName: string; violations: { ruleName: string; violatingConstructs: { constructPath: string }[] }[] }[] };
+  const violations = (directory: string) =>
+    (JSON.parse(readFileSync(join(directory, 'validation-report.json'), 'utf8')) as NagReport).pluginReports.flatMap((plugin) =>
+      plugin.violations.flatMap((violation) => violation.violatingConstructs.map((construct) => `${violation.ruleName} ${construct.constructPath}`)),
+    );
+
+  test('AwsSolutionsChecks find nothing unacknowledged in the stack', () => {
+    expect(violations(assembly.directory)).toEqual([]);
+  });
+
+  test('the same checks do report what nobody acknowledged (a bare bucket)', () => {
+    const probe = new App({ outdir: join(outdir, 'probe') });
+    new Bucket(new Stack(probe, 'Probe'), 'Bare');
+    Validations.of(probe).addPlugins(new AwsSolutionsChecks(probe));
+    // An unacknowledged finding fails synthesis: the stack above synthesised, so it has none.
+    expect(() => probe.synth()).toThrow(/AwsSolutions-S1'[\s\S]*Probe\/Bare\/Resource/);
+    expect(violations(join(outdir, 'probe'))).toContain('AwsSolutions-S1 Probe/Bare/Resource');
+  });
+});
+
+describe('props', () => {
+  test('every problem of the config and the cloud settings at once', () => {
+    const bad = configSchema.parse({
+      databases: [
+        { name: 'laptop', provider: { kind: 'local', baseBackups: './b', walArchive: './w' } },
+        { name: 'orders', provider: { kind: 'rds', instanceId: 'orders-prod', region: 'eu-west-1', instanceClass: 'db.t4g.medium', credentials: { iam: true } } },
+        { name: 'analytics', provider: { kind: 'neon', projectId: 'shiny-wind-028834' } },
+      ],
+    });
+    const build = () =>
+      new RestoreDrillStack(new App({ outdir: join(outdir, 'bad') }), 'Bad', {
+        config: bad,
+        settings: { schedules: [{ name: 'nightly', expression: 'every night', timeZone: 'Mars/Olympus', databases: ['billing'] }] },
+      });
+    expect(build).toThrow(/problem/);
+    const message = (() => {
+      try {
+        build();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return '';
+    })();
+    expect(message).toContain('schedules.0.expression: expected cron(...) or rate(...)');
+    expect(message).toContain('databases.laptop: the local provider does not run in the cloud');
+    expect(message).toContain('databases.analytics.provider.apiKey: in the cloud the Neon API key comes from Secrets Manager');
+  });
+
+  test('a parsed schedule names its unknown database, its bad time zone, and the missing VPC', () => {
+    const bad = configSchema.parse({ databases: [{ name: 'orders', provider: { kind: 'rds', instanceId: 'orders-prod', region: 'eu-west-1', instanceClass: 'db.t4g.medium', credentials: { iam: true } } }] });
+    expect(() =>
+      new RestoreDrillStack(new App({ outdir: join(outdir, 'bad2') }), 'Bad', { config: bad, settings: { schedules: [{ name: 'nightly', expression: 'rate(1 day)', timeZone: 'Mars/Olympus', databases: ['billing'] }] } }),
+    ).toThrow(/3 problem\(s\)[\s\S]*no database named billing[\s\S]*Mars\/Olympus[\s\S]*vpc: RDS and Aurora copies need/);
+  });
+});

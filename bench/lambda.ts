@@ -1,0 +1,103 @@
+/**
+ * Cold start of each Lambda function: the bundle esbuild makes with the stack's options (minified,
+ * ESM, node24; the AWS SDK left to the runtime), its size, and the module init time of a fresh Node
+ * process importing it (median of several). Writes the "## Lambda" section of bench/RESULTS.md.
+ * Targets: at most 1 MB per bundle, init at most 200 ms. Run with `npm run bench:lambda`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import { lambdaBundling } from '../lib/infra/restoreDrill.ts';
+
+const root = resolve(import.meta.dirname, '..');
+const RESULTS = resolve(import.meta.dirname, 'RESULTS.md');
+// Inside the repo, so that the bundles resolve the AWS SDK from node_modules as the runtime would provide it.
+const out = resolve(root, 'node_modules/.cache/restore-drill-bench-lambda');
+const FUNCTIONS = ['plan', 'start', 'poll', 'verify', 'cleanup', 'report', 'janitor', 'notifier'];
+const RUNS = 7;
+const MAX_BYTES = 1024 * 1024;
+const MAX_INIT_MS = 200;
+const run = promisify(execFile);
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main() {
+  const options = lambdaBundling();
+  await rm(out, { recursive: true, force: true });
+  await mkdir(out, { recursive: true });
+  const config = await readFile(resolve(root, 'examples/cloud/restore-drill.config.json'), 'utf8');
+  const env = {
+    ...process.env,
+    RESTORE_DRILL_CONFIG: JSON.stringify(JSON.parse(config)),
+    REPORTS_BUCKET: 'bench-bucket',
+    SLACK_WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:bench-AbCdEf',
+    AWS_REGION: 'eu-west-1',
+  };
+  const rows: string[] = [];
+  let met = true;
+  for (const name of FUNCTIONS) {
+    const outfile = resolve(out, `${name}.mjs`);
+    await build({
+      entryPoints: [resolve(root, 'functions', `${name}.ts`)],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: options.target,
+      minify: true,
+      external: options.externalModules,
+      banner: { js: options.banner ?? '' },
+      logLevel: 'error',
+    });
+    const bytes = (await stat(outfile)).size;
+    const times: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const script = `const t=performance.now();await import(${JSON.stringify(outfile)});process.stdout.write(String(performance.now()-t));`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env });
+      times.push(Number(stdout));
+    }
+    const init = median(times);
+    const ok = bytes <= MAX_BYTES && init <= MAX_INIT_MS;
+    met &&= ok;
+    rows.push(`| ${name} | ${(bytes / 1024).toFixed(0)} KB | ${init.toFixed(0)} ms | ${times.map((t) => t.toFixed(0)).join(', ')} | ${ok ? 'yes' : 'NO'} |`);
+    console.log(rows.at(-1));
+  }
+  await rm(out, { recursive: true, force: true });
+  const when = new Date().toISOString().slice(0, 16).replace('T', ' ');
+  const section = [
+    '## Lambda',
+    '',
+    `Written by \`npm run bench:lambda\` (bench/lambda.ts) on ${when} UTC, Node ${process.versions.node}, ${(await import('node:os')).cpus().length} cores.`,
+    'Each function bundled as the stack bundles it (esbuild, minified ESM, node24, AWS SDK v3 external: the',
+    'runtime has it); init = a fresh Node process importing the bundle (module scope: config parsed, clients',
+    `built), median of ${RUNS}. Targets: at most 1 MB, at most 200 ms.`,
+    '',
+    '| function | bundle | init (median) | runs (ms) | within targets |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+    `all within targets: ${met ? 'yes' : 'NO'}`,
+  ].join('\n');
+  await writeSection(section);
+  console.log(`wrote the "## Lambda" section of ${RESULTS}`);
+}
+
+/** Replaces (or appends) only the "## Lambda" section: other sections belong to other benchmarks. */
+async function writeSection(section: string): Promise<void> {
+  const current = await readFile(RESULTS, 'utf8').catch(() => '# Benchmarks\n');
+  const lines = current.split('\n');
+  const start = lines.findIndex((line) => line.trim() === '## Lambda');
+  let next: string;
+  if (start < 0) {
+    next = `${current.trimEnd()}\n\n${section}`;
+  } else {
+    const end = lines.findIndex((line, index) => index > start && /^## /.test(line));
+    const after = end < 0 ? [] : lines.slice(end);
+    next = [...lines.slice(0, start), ...section.trimEnd().split('\n'), ...(after.length ? ['', ...after] : [''])].join('\n');
+  }
+  await writeFile(RESULTS, `${next.trimEnd()}\n`);
+}
+
+await main();

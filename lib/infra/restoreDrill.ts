@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Annotations, Duration, RemovalPolicy, Stack, TimeZone, Validations, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, TimeZone, Validations, type StackProps } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -396,5 +396,7 @@ export class RestoreDrillStack extends Stack {
   constructor(scope: Construct, id: string, props: RestoreDrillStackProps) {
     super(scope, id, props);
     this.drill = new RestoreDrill(this, 'RestoreDrill', props);
+    new CfnOutput(this, 'StateMachineArn', { value: this.drill.stateMachine.stateMachineArn, description: 'Start a manual restore here (aws stepfunctions start-execution)' });
+    new CfnOutput(this, 'ReportsBucketName', { value: this.drill.reportsBucket.bucketName });
   }
 }

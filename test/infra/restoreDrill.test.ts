@@ -103,6 +103,10 @@ describe('the state machine', () => {
     expect(inner.Cleanup!.End).toBe(true);
   });
 
+  test('the stack outputs the state machine ARN a manual restore is started with', () => {
+    template.hasOutput('StateMachineArn', { Value: { Ref: Match.stringLikeRegexp('StateMachine') } });
+  });
+
   test('one schedule per group in its time zone, starting the state machine; the janitor on its own schedule', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 3 * * ? *)',

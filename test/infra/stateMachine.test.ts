@@ -1,33 +1,14 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { Construct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { configSchema, type DatabaseConfig } from '../../lib/config/schema.ts';
 import { drillTasks, type ReportOutput } from '../../lib/drill/tasks.ts';
-import { drillDefinition } from '../../lib/infra/restoreDrill.ts';
 import { providerFor } from '../../lib/providers/index.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { memoryReportStore } from '../../lib/report/s3Store.ts';
+import { synthesisedDefinition } from '../support/definition.ts';
 import { copyFolders, copyServers } from '../support/leftovers.ts';
 import { insertRow, localSourceOf, testSource } from '../support/source.ts';
-
-// The state machine's definition as the stack synthesises it (tokens resolved to plain ARNs), run by
-// aws-local-stepfunctions with each Lambda task mapped to the task the handler calls.
-const TASKS = ['Plan', 'Start', 'Poll', 'Verify', 'Cleanup', 'Report'] as const;
-function synthesisedDefinition(): Record<string, unknown> {
-  const stack = new Stack(new App(), 'Definition');
-  const fn = (name: string) => new lambda.Function(stack, name, { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = 0') });
-  const [plan, start, poll, verify, cleanup, report] = TASKS.map(fn) as [lambda.Function, lambda.Function, lambda.Function, lambda.Function, lambda.Function, lambda.Function];
-  new sfn.StateMachine(stack, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(drillDefinition(new Construct(stack, 'States'), { plan, start, poll, verify, verifyInVpc: undefined, cleanup, report }, 60, 2)) });
-  const machine = Object.values(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'))[0]!;
-  const parts = (machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
-  const text = parts.map((part) => (typeof part === 'string' ? part : `arn:aws:lambda:eu-west-1:123456789012:function:${(part as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]}`)).join('');
-  return JSON.parse(text) as Record<string, unknown>;
-}
 
 let source: SourceCluster;
 const names = { pass: 'sfn-pass', checkFails: 'sfn-checkfail', restoreFails: 'sfn-restorefail', timesOut: 'sfn-timeout' };

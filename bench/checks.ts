@@ -3,18 +3,16 @@
  * queries sent one per table through plain `pg`, at the same concurrency, in one run, alternating.
  * Writes the `## Row counts` section of bench/RESULTS.md. Run with `npm run bench:checks`.
  */
-import { readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { checkRowCounts, type RowCountsDetails } from '../lib/checks/rowCounts.ts';
 import { findPgBinaries } from '../lib/providers/local/binaries.ts';
 import { SourceCluster } from '../lib/providers/local/sourceCluster.ts';
+import { writeResultsSection } from './results.ts';
 
 const TABLES = 1000;
 const CONCURRENCY = 4;
 const ROUNDS = 7;
-const RESULTS = join(import.meta.dirname, 'RESULTS.md');
 
 /** A skewed spread, as in real schemas: 10 tables of 500,000 rows, 90 of 40,000, 900 sharing 1.4 M. */
 function rowsOf(index: number): number {
@@ -63,20 +61,6 @@ async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T 
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-async function writeSection(section: string): Promise<void> {
-  const existing = await readFile(RESULTS, 'utf8').catch(() => '# Benchmarks\n');
-  const heading = '## Row counts';
-  const start = existing.indexOf(`${heading}\n`);
-  let updated: string;
-  if (start === -1) {
-    updated = `${existing.trimEnd()}\n\n${section}`;
-  } else {
-    const nextHeading = existing.indexOf('\n## ', start + heading.length);
-    const end = nextHeading === -1 ? existing.length : nextHeading + 1;
-    updated = `${existing.slice(0, start)}${section}${nextHeading === -1 ? '' : '\n'}${existing.slice(end)}`;
-  }
-  await writeFile(RESULTS, updated.endsWith('\n') ? updated : `${updated}\n`);
-}
 
 const binaries = await findPgBinaries({ major: 15 });
 const source = await SourceCluster.create({ binaries, walSegmentSizeMb: 16 });
@@ -153,7 +137,7 @@ try {
     `Setup (create and load, vacuum analyze): ${setupSeconds.toFixed(1)} s. Run with \`npm run bench:checks\`.`,
     '',
   ].join('\n');
-  await writeSection(section);
+  await writeResultsSection('## Row counts', section);
   console.log(section);
 } finally {
   await source.remove();

@@ -5,11 +5,12 @@
  * Targets: at most 1 MB per bundle, init at most 200 ms. Run with `npm run bench:lambda`.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { lambdaBundling } from '../lib/infra/restoreDrill.ts';
+import { writeResultsSection } from './results.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const RESULTS = resolve(import.meta.dirname, 'RESULTS.md');
@@ -80,24 +81,9 @@ async function main() {
     '',
     `all within targets: ${met ? 'yes' : 'NO'}`,
   ].join('\n');
-  await writeSection(section);
+  await writeResultsSection('## Lambda', section);
   console.log(`wrote the "## Lambda" section of ${RESULTS}`);
 }
 
-/** Replaces (or appends) only the "## Lambda" section: other sections belong to other benchmarks. */
-async function writeSection(section: string): Promise<void> {
-  const current = await readFile(RESULTS, 'utf8').catch(() => '# Benchmarks\n');
-  const lines = current.split('\n');
-  const start = lines.findIndex((line) => line.trim() === '## Lambda');
-  let next: string;
-  if (start < 0) {
-    next = `${current.trimEnd()}\n\n${section}`;
-  } else {
-    const end = lines.findIndex((line, index) => index > start && /^## /.test(line));
-    const after = end < 0 ? [] : lines.slice(end);
-    next = [...lines.slice(0, start), ...section.trimEnd().split('\n'), ...(after.length ? ['', ...after] : [''])].join('\n');
-  }
-  await writeFile(RESULTS, `${next.trimEnd()}\n`);
-}
 
 await main();

@@ -29,6 +29,7 @@ import { planRestore, type LocalSource } from '../lib/providers/local/plan.ts';
 import { ensureScratchRoot, scratchFolders, scratchRoot } from '../lib/providers/local/scratch.ts';
 import { serverUser, type ServerUser } from '../lib/providers/local/serverUser.ts';
 import { stopServer } from '../lib/providers/local/server.ts';
+import { writeResultsSection } from './results.ts';
 
 // Read at call time by scratchRoot(): set before anything touches the scratch root.
 process.env.RESTORE_DRILL_SCRATCH ??= join(tmpdir(), `restore-drill-bench-${userInfo().uid}`);
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
     const section = report(runs, facts, pieces, binaries, await loadAverage());
     process.stdout.write(`\n${section}\n`);
     if (process.env.BENCH_NO_WRITE !== '1') {
-      await writeSection(section);
+      await writeResultsSection('## Restore', section);
       log(`wrote the "## Restore" section of ${RESULTS}`);
     }
   } finally {
@@ -391,21 +392,6 @@ function quietLine(runs: Run[]): string {
     `by hand ${s(median(byHand))} (${byHand.length} runs): ${(median(engine) / median(byHand)).toFixed(2)}x`;
 }
 
-/** Replaces (or appends) only the "## Restore" section: other sections belong to other benchmarks. */
-async function writeSection(section: string): Promise<void> {
-  const current = await readFile(RESULTS, 'utf8').catch(() => '# Benchmark results\n');
-  const lines = current.split('\n');
-  const start = lines.findIndex((line) => line.trim() === '## Restore');
-  let next: string;
-  if (start < 0) {
-    next = `${current.trimEnd()}\n\n${section}`;
-  } else {
-    const end = lines.findIndex((line, index) => index > start && /^## /.test(line));
-    const after = end < 0 ? [] : lines.slice(end);
-    next = [...lines.slice(0, start), ...section.trimEnd().split('\n'), ...(after.length ? ['', ...after] : [''])].join('\n');
-  }
-  await writeFile(RESULTS, `${next.trimEnd()}\n`);
-}
 
 async function repeat(times: number, work: () => Promise<void>): Promise<number[]> {
   const timings: number[] = [];

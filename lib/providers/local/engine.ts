@@ -254,7 +254,13 @@ async function readdirSafe(dir: string): Promise<string[]> {
 async function readMarker(dir: string): Promise<Marker | undefined> {
   const text = await readFile(join(dir, MARKER_FILE), 'utf8').catch(() => undefined);
   if (!text) return undefined;
-  const marker = JSON.parse(text) as Marker;
+  let marker: Marker;
+  try {
+    marker = JSON.parse(text) as Marker;
+  } catch {
+    // A damaged marker proves nothing: the folder is treated as not ours (drop and the janitor refuse it).
+    return undefined;
+  }
   return marker.managed === true && marker.handle?.dir === dir ? marker : undefined;
 }
 

@@ -9,6 +9,7 @@ import { checkRowCounts, type RowCountsDetails } from '../lib/checks/rowCounts.t
 import { findPgBinaries } from '../lib/providers/local/binaries.ts';
 import { SourceCluster } from '../lib/providers/local/sourceCluster.ts';
 import { writeResultsSection } from './results.ts';
+import { newClient } from '../lib/util/pgClient.ts';
 
 const TABLES = 1000;
 const CONCURRENCY = 4;
@@ -27,7 +28,7 @@ async function naiveCounts(config: pg.ClientConfig, tables: string[]): Promise<M
   const counts = new Map<string, number>();
   let next = 0;
   const worker = async () => {
-    const client = new pg.Client(config);
+    const client = newClient(config);
     await client.connect();
     try {
       while (next < tables.length) {
@@ -68,7 +69,7 @@ try {
   const setupStart = performance.now();
   const config = source.clientConfig('postgres');
   const tables = Array.from({ length: TABLES }, (_, i) => tableName(i));
-  const setup = new pg.Client(config);
+  const setup = newClient(config);
   await setup.connect();
   try {
     for (let i = 0; i < TABLES; i += 100) {
@@ -78,7 +79,7 @@ try {
     let next = 0;
     await Promise.all(
       Array.from({ length: 2 }, async () => {
-        const loader = new pg.Client(config);
+        const loader = newClient(config);
         await loader.connect();
         try {
           while (next < TABLES) {

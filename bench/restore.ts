@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
+import { newClient } from '../lib/util/pgClient.ts';
 
 import { execFile, execOk } from '../lib/util/exec.ts';
 import { onShutdown } from '../lib/shutdown.ts';
@@ -227,7 +227,7 @@ async function byHand(source: SourceCluster, binaries: PgBinaries, user: ServerU
       as: user.runAs,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' },
     });
-    const client = new pg.Client({ host: socket, port, user: 'postgres', database: 'postgres' });
+    const client = newClient({ host: socket, port, user: 'postgres', database: 'postgres' });
     await client.connect();
     try {
       for (;;) {

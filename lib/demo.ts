@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import pg from 'pg';
+import { newClient } from './util/pgClient.ts';
 import { loadConfig } from './config/load.ts';
 import type { RestoreDrillConfigInput } from './config/schema.ts';
 import { runDrill, type ProgressEvent } from './drill/drill.ts';
@@ -36,7 +36,7 @@ export async function runDemo(options: { reportDir: string; onProgress?: (event:
   say('source', `PostgreSQL ${binaries.version} (${binaries.origin})`);
   const source = await SourceCluster.create({ binaries, walSegmentSizeMb: 16 });
   try {
-    const db = new pg.Client(source.clientConfig());
+    const db = newClient(source.clientConfig());
     await db.connect();
     try {
       await migrate(drizzle(db), { migrationsFolder: MIGRATIONS });
@@ -81,7 +81,7 @@ export async function runDemo(options: { reportDir: string; onProgress?: (event:
         trigger: 'cli',
         onProgress: (event) => options.onProgress?.(event),
         inspect: async (copy) => {
-          const client = new pg.Client(copy);
+          const client = newClient(copy);
           await client.connect();
           copyHeld = (await client.query<{ email: string }>('select email from users order by id')).rows.map((row) => row.email);
           await client.end();

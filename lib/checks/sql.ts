@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { ConfigError } from '../errors.ts';
+import { newClient } from '../util/pgClient.ts';
 
 /** A name from config as a Postgres identifier: always quoted, so it can never be more than a name. */
 export function quoteIdent(name: string): string {
@@ -116,15 +117,13 @@ export interface SessionOptions {
  * `timestamp without time zone` column compares as UTC, and, for the source, read-only transactions.
  */
 export async function openSession(config: pg.ClientConfig, options: SessionOptions): Promise<pg.Client> {
-  const client = new pg.Client({
+  const client = newClient({
     connectionTimeoutMillis: 30_000,
     // The server cancels at statement_timeout; this only catches a server that stopped answering.
     query_timeout: options.statementTimeoutMs + 30_000,
     application_name: 'restore-drill',
     ...config,
   });
-  // A dropped connection rejects the query in flight; without a listener it would also crash the process.
-  client.on('error', () => {});
   await client.connect();
   try {
     await client.query(

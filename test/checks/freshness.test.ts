@@ -6,6 +6,7 @@ import type { CheckContext } from '../../lib/checks/types.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { testSource } from '../support/source.ts';
 import { checkContext, createDatabase, withClient } from './helpers.ts';
+import { newClient } from '../../lib/util/pgClient.ts';
 
 let source: SourceCluster;
 let db: pg.ClientConfig;
@@ -114,7 +115,7 @@ describe('freshness', () => {
   });
 
   it('turns a statement timeout into an error naming the table', async () => {
-    const locker = new pg.Client(db);
+    const locker = newClient(db);
     await locker.connect();
     await locker.query('begin; lock table events in access exclusive mode');
     try {

@@ -8,6 +8,7 @@ import { migrate as migrateV1 } from 'drizzle-orm-v1/node-postgres/migrator';
 import pg from 'pg';
 import type { CheckContext } from '../../lib/checks/types.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
+import { newClient } from '../../lib/util/pgClient.ts';
 
 export const fixturesDir = join(import.meta.dirname, '..', 'fixtures', 'drizzle');
 
@@ -18,7 +19,7 @@ export async function createDatabase(source: SourceCluster, name: string): Promi
 }
 
 export async function withClient<T>(config: pg.ClientConfig, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(config);
+  const client = newClient(config);
   await client.connect();
   try {
     return await work(client);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
+import { newClient } from '../../lib/util/pgClient.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { destroyCopy } from '../../lib/providers/local/engine.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
@@ -199,7 +199,7 @@ describe('restore --keep and drop', () => {
       if ((await copyFolders('cli-drill')).includes(name!)) await destroyCopy(name!);
     });
     const psql = /psql "host=(\S+) port=(\d+) dbname=(\S+) user=(\S+)"/.exec(result.stdout)!;
-    const client = new pg.Client({ host: psql[1], port: Number(psql[2]), database: psql[3], user: psql[4] });
+    const client = newClient({ host: psql[1], port: Number(psql[2]), database: psql[3], user: psql[4] });
     await client.connect();
     const { rows } = await client.query<{ n: number }>('select count(*)::int as n from users');
     await client.end();

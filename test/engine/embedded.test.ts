@@ -1,6 +1,6 @@
 import { chmod, cp, mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
+import { newClient } from '../../lib/util/pgClient.ts';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { embeddedBinDir } from '../../lib/providers/local/binaries.ts';
 import { copyName, destroyCopy, restoreCopy } from '../../lib/providers/local/engine.ts';
@@ -53,7 +53,7 @@ async function restoredIds(local: LocalSource, pgBin?: string): Promise<number[]
   });
   try {
     expect(handle.pgVersion).toMatch(/^17\./);
-    const client = new pg.Client({ host: connection.host, port: connection.port, user: 'postgres', database: 'postgres' });
+    const client = newClient({ host: connection.host, port: connection.port, user: 'postgres', database: 'postgres' });
     await client.connect();
     const { rows } = await client.query<{ id: number }>('select id from events order by id');
     await client.end();

@@ -1,7 +1,7 @@
 import { cp, mkdtemp, readdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import pg from 'pg';
+import { newClient } from '../../lib/util/pgClient.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { walCacheDir } from '../../lib/providers/local/wal/fetch.ts';
 import { TargetOutsideWindowError, WalGapError, RestoreFailedError } from '../../lib/errors.ts';
@@ -36,7 +36,7 @@ function options(target: RestoreTarget, overrides: Partial<RestoreCopyOptions> =
 async function idsInCopy(target: RestoreTarget, overrides: Partial<RestoreCopyOptions> = {}): Promise<number[]> {
   const { handle, connection } = await restoreCopy(options(target, overrides));
   try {
-    const client = new pg.Client({ host: connection.host, port: connection.port, user: connection.user, database: connection.database });
+    const client = newClient({ host: connection.host, port: connection.port, user: connection.user, database: connection.database });
     await client.connect();
     const { rows } = await client.query<{ id: number }>('select id from events order by id');
     await client.end();
@@ -101,6 +101,20 @@ describe('restoring to a point in time', () => {
     expect(await folderFingerprint(source.archiveDir)).toEqual(archiveBefore);
     const rows = await source.query<{ id: number }>('select id from events order by id');
     expect(rows.map((row) => row.id)).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('a copy removed under an open connection', () => {
+  test('fails the next query on that connection and nothing else (the emulators poll copies that a delete removes)', async () => {
+    const { handle, connection } = await restoreCopy(options({ kind: 'latest' }));
+    const client = newClient({ host: connection.host, port: connection.port, user: connection.user, database: connection.database });
+    await client.connect();
+    const ended = new Promise((resolve) => client.once('end', resolve));
+
+    await destroyCopy(handle.name);
+    await ended;
+
+    await expect(client.query('select 1')).rejects.toThrow(/not queryable|terminat|Connection terminated/i);
   });
 });
 
@@ -181,7 +195,7 @@ describe('a restore that fails', () => {
   test('isolates the copy: no archiving, no preload libraries, loopback only', async () => {
     const { handle, connection } = await restoreCopy(options({ kind: 'latest' }));
     try {
-      const client = new pg.Client({ host: connection.host, port: connection.port, user: 'postgres', database: 'postgres' });
+      const client = newClient({ host: connection.host, port: connection.port, user: 'postgres', database: 'postgres' });
       await client.connect();
       const { rows } = await client.query<{ name: string; setting: string }>(
         `select name, setting from pg_settings where name in ('archive_mode', 'shared_preload_libraries', 'listen_addresses', 'max_logical_replication_workers', 'hba_file')`,

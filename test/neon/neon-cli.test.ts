@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
+import { newClient } from '../../lib/util/pgClient.ts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import type { JanitorResult } from '../../lib/janitor.ts';
@@ -91,7 +91,7 @@ describe('restore-drill against the Neon emulator', () => {
     const branch = world.emulator.branchNamed(name)!;
     expect(branch.annotations['restore-drill:expires-at']).toBe(until);
     expect(branch.parentId).toBe(world.emulator.defaultBranch.id);
-    const client = new pg.Client({ host: psql[1], port: Number(psql[2]), database: psql[3], user: psql[4], password: ROLE_PASSWORD, ssl: { ca: world.ca.caPem } });
+    const client = newClient({ host: psql[1], port: Number(psql[2]), database: psql[3], user: psql[4], password: ROLE_PASSWORD, ssl: { ca: world.ca.caPem } });
     await client.connect();
     const { rows } = await client.query<{ n: number }>('select count(*)::int as n from users');
     await client.end();

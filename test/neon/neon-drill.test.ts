@@ -14,6 +14,7 @@ import type { RestoreProvider } from '../../lib/providers/types.ts';
 import { RdsEmulator } from '../emulators/rds/emulator.ts';
 import { leftoverCopies, useOwnScratch } from '../emulators/rds/world.ts';
 import { NEON_API_KEY, neonDatabaseConfig, neonWorld, ROLE_PASSWORD, type NeonWorld } from '../emulators/neon/world.ts';
+import { newClient } from '../../lib/util/pgClient.ts';
 
 // The emulator's restores live in a scratch root of this file's own (see useOwnScratch).
 useOwnScratch('neon-drill-test');
@@ -53,7 +54,7 @@ async function drill(config: RestoreDrillConfig, options: { target?: string; pro
 }
 
 async function emailsIn(client: pg.ClientConfig): Promise<string[]> {
-  const connection = new pg.Client(client);
+  const connection = newClient(client);
   await connection.connect();
   try {
     return (await connection.query<{ email: string }>('select email from users order by id')).rows.map((r) => r.email);
@@ -69,7 +70,7 @@ function createCalls() {
 describe('a drill of a Neon branch through the real @neondatabase/api-client', () => {
   test('a point in time between two writes: the copy holds exactly the rows committed before it; checks pass; the branch is removed', async () => {
     // Prepare: one row before the target, one after it.
-    const source = new pg.Client(world.sourceClient());
+    const source = newClient(world.sourceClient());
     await source.connect();
     await source.query(`insert into users (email) values ('before@example.com')`);
     const clock = async () => (await source.query<{ now: Date }>('select clock_timestamp() as now')).rows[0]!.now;
@@ -126,7 +127,7 @@ describe('a drill of a Neon branch through the real @neondatabase/api-client', (
   });
 
   test('latest: the branch is made from the head (no parent_timestamp) and sees the newest row', async () => {
-    const client = new pg.Client(world.sourceClient());
+    const client = newClient(world.sourceClient());
     await client.connect();
     await client.query(`insert into users (email) values ('newest@example.com')`);
     await client.end();
@@ -179,7 +180,7 @@ describe('a drill of a Neon branch through the real @neondatabase/api-client', (
       expect(password).toBe(ROLE_PASSWORD);
       expect(ca).toBe(world.ca.caPem);
       const attempt = async (ssl: pg.ClientConfig['ssl']) => {
-        const client = new pg.Client({ host, port, database, user, password, ssl });
+        const client = newClient({ host, port, database, user, password, ssl });
         try {
           await client.connect();
           return (await client.query<{ ssl: boolean }>('select ssl from pg_stat_ssl where pid = pg_backend_pid()')).rows[0]!.ssl;

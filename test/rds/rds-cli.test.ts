@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
+import { newClient } from '../../lib/util/pgClient.ts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import { providerFor } from '../../lib/providers/index.ts';
@@ -142,7 +142,7 @@ test('restore --keep leaves a copy reachable over verified TLS with the secret\'
   // The time printed is the one the copy is tagged with, which the janitor goes by.
   const until = /stays until (\S+):/.exec(result.stdout)![1];
   expect(world.emulator.instances.get(name)!.tags.find((tag) => tag.Key === 'restore-drill:expires-at')?.Value).toBe(until);
-  const client = new pg.Client({ host: psql[1], port: Number(psql[2]), database: psql[3], user: psql[4], password: SOURCE_PASSWORD, ssl: { ca: world.ca.caPem } });
+  const client = newClient({ host: psql[1], port: Number(psql[2]), database: psql[3], user: psql[4], password: SOURCE_PASSWORD, ssl: { ca: world.ca.caPem } });
   await client.connect();
   const { rows } = await client.query<{ n: number }>('select count(*)::int as n from users');
   await client.end();

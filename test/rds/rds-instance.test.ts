@@ -10,6 +10,7 @@ import { providerFor, type ProviderOptions } from '../../lib/providers/index.ts'
 import type { RdsCopyHandle } from '../../lib/providers/rds/index.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
 import { databaseConfig, rdsWorld, SOURCE_PASSWORD, leftoverCopies, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
+import { newClient } from '../../lib/util/pgClient.ts';
 
 // The emulator's copies live in a scratch root of this file's own (see useOwnScratch).
 useOwnScratch('rds-instance-test');
@@ -136,7 +137,7 @@ describe('a drill of an RDS instance through the real SDK', () => {
       const { user, password, ca } = { ...poll.connection, ...(await provider.connectionSecrets!(poll.connection)) };
       expect(password).toBe(SOURCE_PASSWORD);
       const attempt = async (ssl: pg.ClientConfig['ssl']) => {
-        const client = new pg.Client({ host, port, database, user, password, ssl });
+        const client = newClient({ host, port, database, user, password, ssl });
         try {
           await client.connect();
           return (await client.query<{ ssl: boolean }>('select ssl from pg_stat_ssl where pid = pg_backend_pid()')).rows[0]!.ssl;

@@ -2,7 +2,7 @@ import { cp, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import pg from 'pg';
+import { newClient } from '../../lib/util/pgClient.ts';
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { repoRoot } from './cli.ts';
@@ -17,7 +17,7 @@ export async function drizzleProject(folderPrefix: string): Promise<{ source: So
   const source = await testSource();
   const project = await mkdtemp(join(scratchFolders.sources(), `${folderPrefix}-`));
   await cp(join(repoRoot, 'demo', 'drizzle'), join(project, 'drizzle'), { recursive: true });
-  const client = new pg.Client(source.clientConfig());
+  const client = newClient(source.clientConfig());
   await client.connect();
   try {
     await migrate(drizzle(client), { migrationsFolder: join(project, 'drizzle') });

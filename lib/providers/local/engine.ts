@@ -1,7 +1,7 @@
 import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import pg from 'pg';
+import { newClient } from '../../util/pgClient.ts';
 import { NotOurCopyError, RestoreTimeoutError, RestoreFailedError, RestoreDrillError } from '../../errors.ts';
 import { onShutdown } from '../../shutdown.ts';
 import { execOk } from '../../util/exec.ts';
@@ -152,7 +152,7 @@ export async function pollCopy(handle: LocalCopyHandle): Promise<CopyPoll> {
   if (!status.alive) return { state: 'failed', reason: `the copy's server stopped during recovery: ${await logReasonOf(handle)}` };
   if (status.state !== 'ready') return { state: 'pending', detail: status.state ?? 'starting' };
   const connection = connectionOf(handle);
-  const client = new pg.Client({ host: connection.host, port: connection.port, database: connection.database, user: connection.user });
+  const client = newClient({ host: connection.host, port: connection.port, database: connection.database, user: connection.user });
   try {
     await client.connect();
     // Read before anything could restart the copy: a restart forgets the last replayed commit.

@@ -10,6 +10,7 @@ import { parseSegmentName, segmentName } from './wal/lsn.ts';
 import { ensureScratchRoot, scratchFolders } from './scratch.ts';
 import { startServer, stopServer, waitUntilReady, type ServerLocation } from './server.ts';
 import { serverUser, type ServerUser } from './serverUser.ts';
+import { newClient, withClient } from '../../util/pgClient.ts';
 
 /**
  * A source cluster with WAL archiving, for tests, the demo and benchmarks: the production database
@@ -89,13 +90,7 @@ export class SourceCluster {
   }
 
   async query<R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, params: unknown[] = [], database = 'postgres'): Promise<R[]> {
-    const client = new pg.Client(this.clientConfig(database));
-    await client.connect();
-    try {
-      return (await client.query<R>(sql, params)).rows;
-    } finally {
-      await client.end();
-    }
+    return withClient(this.clientConfig(database), async (client) => (await client.query<R>(sql, params)).rows);
   }
 
   /** Closes the current WAL segment and waits until the archiver has copied it. Returns its name. */
@@ -148,7 +143,7 @@ export class SourceCluster {
   }
 
   private async lowLevelBackup(name: string, target: string): Promise<void> {
-    const client = new pg.Client(this.clientConfig());
+    const client = newClient(this.clientConfig());
     await client.connect();
     try {
       await client.query('select pg_backup_start($1, true)', [name]);

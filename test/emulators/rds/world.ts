@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
-import pg from 'pg';
+import { newClient } from '../../../lib/util/pgClient.ts';
 import { findPgBinaries } from '../../../lib/providers/local/binaries.ts';
 import { ensureScratchRoot, scratchFolders } from '../../../lib/providers/local/scratch.ts';
 import { SourceCluster } from '../../../lib/providers/local/sourceCluster.ts';
@@ -63,7 +63,7 @@ export async function rdsWorld(options: Partial<Omit<RdsEmulatorOptions, 'tls'>>
   const ca = await makeTestCa(join(project, 'ca'));
   const source = await SourceCluster.create({ binaries: await findPgBinaries({ major: 15 }), walSegmentSizeMb: 1 });
   await cp(join(repoRoot, 'demo', 'drizzle'), join(project, 'drizzle'), { recursive: true });
-  const client = new pg.Client(source.clientConfig());
+  const client = newClient(source.clientConfig());
   await client.connect();
   try {
     await client.query(`alter role postgres password '${SOURCE_PASSWORD}'`);

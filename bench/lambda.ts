@@ -5,10 +5,13 @@
  * Targets: at most 1 MB per bundle, init at most 200 ms. Run with `npm run bench:lambda`.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { loadConfig } from '../lib/config/load.ts';
+import { packDeployment } from '../lib/config/deployment.ts';
+import { writeDeploymentModule } from '../lib/infra/deploymentModule.ts';
 import { lambdaBundling } from '../lib/infra/restoreDrill.ts';
 import { writeResultsSection } from './results.ts';
 
@@ -28,10 +31,14 @@ async function main() {
   const options = lambdaBundling();
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
-  const config = await readFile(resolve(root, 'examples/cloud/restore-drill.config.json'), 'utf8');
+  // The example config, compiled into each bundle as the stack does it (Verify with the migrations).
+  const { config } = await loadConfig(resolve(root, 'examples/cloud'), 'restore-drill.config.json');
+  const deployment = {
+    withMigrations: writeDeploymentModule(out, packDeployment(config, { withMigrations: true })),
+    withoutMigrations: writeDeploymentModule(out, packDeployment(config, { withMigrations: false })),
+  };
   const env = {
     ...process.env,
-    RESTORE_DRILL_CONFIG: JSON.stringify(JSON.parse(config)),
     REPORTS_BUCKET: 'bench-bucket',
     SLACK_WEBHOOK_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:bench-AbCdEf',
     AWS_REGION: 'eu-west-1',
@@ -50,6 +57,7 @@ async function main() {
       minify: true,
       external: options.externalModules,
       banner: { js: options.banner ?? '' },
+      inject: [name === 'verify' ? deployment.withMigrations : deployment.withoutMigrations],
       logLevel: 'error',
     });
     const bytes = (await stat(outfile)).size;

@@ -1,9 +1,7 @@
-import type { RestoreDrillConfig } from '../lib/config/schema.ts';
-import { CONFIG_ENV } from '../lib/drill/lambdaDependencies.ts';
+import { deployedConfig } from '../lib/drill/lambdaDependencies.ts';
 import { runJanitor } from '../lib/janitor.ts';
-import { requiredEnv } from '../lib/util/env.ts';
 
-const config = JSON.parse(requiredEnv(CONFIG_ENV)) as RestoreDrillConfig;
+const config = deployedConfig();
 
 /** Scheduled: removes our copies past their expiry. */
 export const handler = async () => {

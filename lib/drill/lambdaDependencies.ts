@@ -1,19 +1,46 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unpackDeployment, type DeploymentBundle } from '../config/deployment.ts';
 import type { RestoreDrillConfig } from '../config/schema.ts';
+import { ConfigError } from '../errors.ts';
 import { webhookUrlFromSecret } from '../report/notifier.ts';
 import { s3ReportStore } from '../report/s3Store.ts';
 import { requiredEnv } from '../util/env.ts';
 import type { TaskDependencies } from './tasks.ts';
 
 /** The environment the stack gives every drill function. */
-export const CONFIG_ENV = 'RESTORE_DRILL_CONFIG';
 export const REPORTS_BUCKET_ENV = 'REPORTS_BUCKET';
 export const SLACK_SECRET_ENV = 'SLACK_WEBHOOK_SECRET_ARN';
+/** The stack's subnet group and security group for copies: known only at deploy time, so not in the bundle. */
+export const COPY_SUBNET_GROUP_ENV = 'RESTORE_DRILL_COPY_SUBNET_GROUP';
+export const COPY_SECURITY_GROUPS_ENV = 'RESTORE_DRILL_COPY_SECURITY_GROUPS';
+
+/** Put into each function's bundle by the stack (esbuild `inject`); undefined anywhere else. */
+declare const __RESTORE_DRILL_DEPLOYMENT__: DeploymentBundle | undefined;
+
+/**
+ * The config this function was deployed with, its files written under the temp folder, and the
+ * stack's copy network filled in for RDS and Aurora databases that name none.
+ */
+export function deployedConfig(env: NodeJS.ProcessEnv = process.env, bundle = typeof __RESTORE_DRILL_DEPLOYMENT__ === 'undefined' ? undefined : __RESTORE_DRILL_DEPLOYMENT__): RestoreDrillConfig {
+  if (!bundle) throw new ConfigError('this function was bundled without its config: deploy it with the RestoreDrill construct, which compiles the config into each function');
+  const config = unpackDeployment(bundle, join(tmpdir(), 'restore-drill'));
+  const subnetGroup = env[COPY_SUBNET_GROUP_ENV];
+  const securityGroupIds = env[COPY_SECURITY_GROUPS_ENV]?.split(',').filter(Boolean);
+  for (const database of config.databases) {
+    const provider = database.provider;
+    if (provider.kind !== 'rds' && provider.kind !== 'aurora') continue;
+    provider.subnetGroup ??= subnetGroup;
+    if (!provider.securityGroupIds?.length && securityGroupIds?.length) provider.securityGroupIds = securityGroupIds;
+  }
+  return config;
+}
 
 /** Built once per Lambda container (module scope): the config, the S3 store, the secrets each function may read. */
 export function lambdaDependencies(env: NodeJS.ProcessEnv = process.env): TaskDependencies {
-  const config = JSON.parse(requiredEnv(CONFIG_ENV, env)) as RestoreDrillConfig;
+  const config = deployedConfig(env);
   const secrets = new SecretsManagerClient({});
   const secretString = async (arn: string) => (await secrets.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;
   const slackArn = env[SLACK_SECRET_ENV];

@@ -14,7 +14,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
-import { CONFIG_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
+import { COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
+import { deploymentModules } from './deploymentModule.ts';
 import { cloudProblems, type CloudSettings, type CloudSettingsInput } from './cloudSettings.ts';
 import { monitoredDatabasesOf, RestoreDrillMonitoring } from './monitoring.ts';
 
@@ -60,7 +61,7 @@ export class RestoreDrill extends Construct {
 
     let vpc: ec2.IVpc | undefined;
     let verifySecurityGroup: ec2.SecurityGroup | undefined;
-    let config = props.config;
+    const network: Record<string, string> = {};
     if (awsDatabases.length && settings.vpc) {
       vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId: settings.vpc.vpcId, availabilityZones: settings.vpc.availabilityZones, privateSubnetIds: settings.vpc.subnetIds });
       // Route tables are not needed: nothing here adds routes to the imported subnets.
@@ -76,21 +77,16 @@ export class RestoreDrill extends Construct {
       copySecurityGroup.addIngressRule(verifySecurityGroup, ec2.Port.tcp(5432), 'verify function to the copies');
       this.copySecurityGroup = copySecurityGroup;
       // Copies go into our subnet group and security group unless the config names its own.
-      config = {
-        ...config,
-        databases: config.databases.map((database) =>
-          database.provider.kind === 'rds' || database.provider.kind === 'aurora'
-            ? { ...database, provider: { ...database.provider, subnetGroup: database.provider.subnetGroup ?? subnetGroup.subnetGroupName, securityGroupIds: database.provider.securityGroupIds ?? [copySecurityGroup.securityGroupId] } }
-            : database,
-        ),
-      } as RestoreDrillConfig;
+      network[COPY_SUBNET_GROUP_ENV] = subnetGroup.subnetGroupName;
+      network[COPY_SECURITY_GROUPS_ENV] = copySecurityGroup.securityGroupId;
     }
-    const configJson = stack.toJsonString(config);
+    // The config (and the files it names) is compiled into each function: no size limit, unlike the environment's 4 KB.
+    const deployment = deploymentModules(this, props.config);
 
     const functions: Record<string, nodejs.NodejsFunction> = {};
     const fn = (name: string, entry: string, role: Role, options: { timeout: Duration; inVpc?: boolean; memorySize?: number }) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: retentionOf(settings.logRetentionDays), removalPolicy: RemovalPolicy.DESTROY });
-      const environment: Record<string, string> = { [CONFIG_ENV]: configJson, [REPORTS_BUCKET_ENV]: this.reportsBucket.bucketName, NODE_OPTIONS: '--enable-source-maps' };
+      const environment: Record<string, string> = { ...network, [REPORTS_BUCKET_ENV]: this.reportsBucket.bucketName, NODE_OPTIONS: '--enable-source-maps' };
       if (role === 'report' && settings.slackWebhookSecretArn) environment[SLACK_SECRET_ENV] = settings.slackWebhookSecretArn;
       const f = new nodejs.NodejsFunction(this, name, {
         entry: `${FUNCTIONS}${entry}`,
@@ -102,7 +98,7 @@ export class RestoreDrill extends Construct {
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
         environment,
-        bundling: lambdaBundling(),
+        bundling: { ...lambdaBundling(), inject: [role === 'verify' ? deployment.withMigrations : deployment.withoutMigrations] },
         ...(options.inVpc && vpc && verifySecurityGroup ? { vpc, vpcSubnets: { subnets: vpc.privateSubnets }, securityGroups: [verifySecurityGroup] } : {}),
       });
       const wildcards = [...grantRds(f, role, awsDatabases, stack), ...grantSecrets(f, role, props.config, settings), ...this.grantReports(f, role)];

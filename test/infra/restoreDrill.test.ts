@@ -63,12 +63,27 @@ describe('the functions', () => {
     template.hasResourceProperties('AWS::RDS::DBSubnetGroup', { SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'] });
   });
 
-  test('the config travels to the functions with our subnet group and security group filled in', () => {
-    const plan = Object.entries(resources).find(([id, resource]) => resource.Type === 'AWS::Lambda::Function' && id.startsWith('RestoreDrillPlan'))![1];
-    const text = JSON.stringify((plan.Properties.Environment as { Variables: Record<string, unknown> }).Variables.RESTORE_DRILL_CONFIG);
-    expect(text).toContain('orders-prod');
-    expect(text).toMatch(/subnetGroup.*Ref.*CopySubnetGroup/);
-    expect(text).toMatch(/securityGroupIds.*CopySecurityGroup/);
+  test('the config travels inside each bundle, the migrations only in Verify\'s; the copy network through the environment', () => {
+    const fn = (prefix: string) => Object.entries(resources).find(([id, resource]) => resource.Type === 'AWS::Lambda::Function' && id.startsWith(`RestoreDrill${prefix}`))![1];
+    const bundleOf = (prefix: string) => {
+      const key = (fn(prefix).Properties.Code as { S3Key: string }).S3Key;
+      return readFileSync(join(outdir, `asset.${key.replace(/\.zip$/, '')}`, 'index.mjs'), 'utf8');
+    };
+    const has = (prefix: string, text: string) => bundleOf(prefix).includes(text);
+    const migrationFiles = ['"orders/migrations/meta/_journal.json"', '"orders/migrations/0000_users.sql"', '"orders/migrations/0001_user_bio.sql"'];
+    for (const name of ['Plan', 'Start', 'Poll', 'Cleanup', 'Report', 'Janitor']) {
+      expect(has(name, 'instanceId:"orders-prod"'), name).toBe(true);
+      for (const file of migrationFiles) expect(has(name, file), `${name} ${file}`).toBe(false);
+    }
+    for (const name of ['Verify', 'VerifyInVpc']) {
+      for (const file of migrationFiles) expect(has(name, file), `${name} ${file}`).toBe(true);
+      // Only what the ledger check reads: drizzle-kit's snapshots stay behind.
+      expect(has(name, '0000_snapshot.json'), name).toBe(false);
+    }
+    const variables = fn('Plan').Properties.Environment as { Variables: Record<string, unknown> };
+    expect(Object.keys(variables.Variables)).not.toContain('RESTORE_DRILL_CONFIG');
+    expect(JSON.stringify(variables.Variables.RESTORE_DRILL_COPY_SUBNET_GROUP)).toMatch(/Ref.*CopySubnetGroup/);
+    expect(JSON.stringify(variables.Variables.RESTORE_DRILL_COPY_SECURITY_GROUPS)).toMatch(/CopySecurityGroup.*GroupId/);
   });
 });
 

@@ -13,9 +13,15 @@ export function synthesisedDefinition(): Record<string, unknown> {
   const fn = (name: string) => new lambda.Function(stack, name, { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = 0') });
   const [plan, start, poll, verify, cleanup, report] = TASKS.map(fn) as [lambda.Function, lambda.Function, lambda.Function, lambda.Function, lambda.Function, lambda.Function];
   new sfn.StateMachine(stack, 'Machine', { definitionBody: sfn.DefinitionBody.fromChainable(drillDefinition(new Construct(stack, 'States'), { plan, start, poll, verify, verifyInVpc: undefined, cleanup, report }, 60, 2)) });
-  const machine = Object.values(Template.fromStack(stack).findResources('AWS::StepFunctions::StateMachine'))[0]!;
+  return definitionFromTemplate(Template.fromStack(stack).toJSON() as Parameters<typeof definitionFromTemplate>[0]);
+}
+
+/** The state machine's definition in a template, each Lambda ARN as `arn:aws:lambda:...:function:<logical id>`. */
+export function definitionFromTemplate(template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> }): Record<string, unknown> {
+  const machine = Object.values(template.Resources).find((resource) => resource.Type === 'AWS::StepFunctions::StateMachine')!;
   const parts = (machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
-  const text = parts.map((part) => (typeof part === 'string' ? part : `arn:aws:lambda:eu-west-1:123456789012:function:${(part as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]}`)).join('');
+  const text = parts.map((part) => (typeof part === 'string' ? part : `${LAMBDA_ARN_PREFIX}${(part as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]}`)).join('');
   return JSON.parse(text) as Record<string, unknown>;
 }
 
+export const LAMBDA_ARN_PREFIX = 'arn:aws:lambda:eu-west-1:123456789012:function:';

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -195,8 +196,8 @@ async function chmodChown(user: ServerUser, dir: string): Promise<void> {
 async function dataTemplate(binaries: PgBinaries, user: ServerUser, segmentMb: number): Promise<string> {
   const template = join(scratchFolders.templates(), `pg${binaries.version}-${binaries.origin}-wal${segmentMb}mb`);
   if (await stat(join(template, 'PG_VERSION')).then(() => true, () => false)) return template;
-  const building = `${template}.${process.pid}.tmp`;
-  await rm(building, { recursive: true, force: true });
+  // Unique per call: two sources made at once in one process each build their own, and the first rename wins.
+  const building = `${template}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
   await mkdir(building, { mode: 0o700 });
   if (user.runAs) await execOk('chown', [`${user.uid}:${user.gid}`, building]);
   await execOk(

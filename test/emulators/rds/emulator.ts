@@ -141,11 +141,13 @@ export class RdsEmulator {
     throttle: Map<string, number>;
     /** How the next restore (instance or cluster) ends. */
     nextRestore?: RestoreOutcome | undefined;
+    /** How every restore whose identifier starts with the key ends (copies run side by side: rd-<database>-). */
+    restoreOutcomes: Map<string, RestoreOutcome>;
     /** Answer InvalidDBInstanceState to the next N DeleteDBInstance calls of copies. */
     refuseDeletes: number;
     /** Actions the caller's IAM policy does not allow (AccessDenied, 403). */
     denied: Set<string>;
-  } = { throttle: new Map(), refuseDeletes: 0, denied: new Set() };
+  } = { throttle: new Map(), restoreOutcomes: new Map(), refuseDeletes: 0, denied: new Set() };
   private readonly automatedBackups: AutomatedBackupRecord[] = [];
   private readonly clusterBackups: ClusterBackupRecord[] = [];
   private readonly secrets = new Map<string, { name: string; value: string; previous?: string }>();
@@ -670,7 +672,7 @@ export class RdsEmulator {
 
   /** A restore in the background: `creating` for createMs, then a real local restore, then `available` (or the injected end). */
   private async materialize(record: InstanceRecord | ClusterRecord, source: LocalSource, target: CopyTarget): Promise<void> {
-    const outcome = this.faults.nextRestore;
+    const outcome = this.faults.nextRestore ?? [...this.faults.restoreOutcomes].find(([prefix]) => record.id.startsWith(prefix))?.[1];
     this.faults.nextRestore = undefined;
     await this.pause(this.delays.createMs);
     if (record.status !== 'creating' || outcome === 'never') return;

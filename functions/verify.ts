@@ -4,4 +4,4 @@ import { drillTasks } from '../lib/drill/tasks.ts';
 
 const tasks = drillTasks(lambdaDependencies());
 
-export const handler = (input: DrillState) => tasks.verify(input);
+export const handler = (input: DrillState, context?: { getRemainingTimeInMillis(): number }) => tasks.verify(input, { remainingMs: context?.getRemainingTimeInMillis() });

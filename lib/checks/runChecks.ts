@@ -12,20 +12,46 @@ export type RunChecksContext = Omit<CheckContext, 'statementTimeoutMs' | 'concur
  * check in config order (ledger, rowCounts, freshness). A check that throws becomes an `error`
  * result; it never stops the others.
  */
-export async function runChecks(context: RunChecksContext, config: ChecksConfig): Promise<CheckResult[]> {
+export async function runChecks(context: RunChecksContext, config: ChecksConfig, options: { deadline?: Date | undefined } = {}): Promise<CheckResult[]> {
   const full: CheckContext = { ...context, statementTimeoutMs: config.statementTimeoutMs, concurrency: config.concurrency };
   const runs: { check: string; run: () => Promise<CheckResult> }[] = [];
   if (config.ledger) runs.push({ check: 'ledger', run: () => checkLedger(full, config.ledger!) });
   if (config.rowCounts) runs.push({ check: 'rowCounts', run: () => checkRowCounts(full, config.rowCounts!) });
   if (config.freshness) runs.push({ check: 'freshness', run: () => checkFreshness(full, config.freshness!) });
-  return Promise.all(runs.map(({ check, run }) => guarded(check, run)));
+  return Promise.all(runs.map(({ check, run }) => guarded(check, run, options.deadline)));
 }
 
-async function guarded(check: string, run: () => Promise<CheckResult>): Promise<CheckResult> {
+async function guarded(check: string, run: () => Promise<CheckResult>, deadline: Date | undefined): Promise<CheckResult> {
   try {
-    return await run();
+    return await (deadline ? beforeDeadline(check, run(), deadline) : run());
   } catch (error) {
     const safe = safeError(error);
     return { check, status: 'error', summary: `the ${check} check could not finish: ${safe.message}`, details: { error: safe } };
+  }
+}
+
+/**
+ * A check still running at the deadline (a Lambda function's time limit) becomes an error, so that
+ * the results that did arrive are reported instead of the whole step being cut off.
+ */
+async function beforeDeadline(check: string, work: Promise<CheckResult>, deadline: Date): Promise<CheckResult> {
+  const leftMs = Math.max(0, deadline.getTime() - Date.now());
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<CheckResult>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          check,
+          status: 'error',
+          summary: `the ${check} check had not finished when the time left (${Math.round(leftMs / 1000)} s) ran out: lower checks.statementTimeoutMs, raise checks.concurrency or check fewer tables`,
+          details: { deadline: deadline.toISOString() },
+        }),
+      leftMs,
+    );
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }

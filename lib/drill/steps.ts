@@ -122,6 +122,8 @@ export interface VerifyContext extends StepContext {
   inspect?: ((copy: pg.ClientConfig, target: Date) => Promise<void>) | undefined;
   /** The source's password for asOf counts, when the config names a secret (the cloud reads it). */
   sourcePassword?: string | undefined;
+  /** When the checks must have answered (a Lambda function's time limit); later ones are reported as errors. */
+  checksDeadline?: Date | undefined;
 }
 
 /** Runs every check on the ready copy, then settles RPO and RTO compliance. */
@@ -146,6 +148,7 @@ export async function verifyStep(state: DrillState, database: DatabaseConfig, pr
         lastReplayedAt: state.lastReplayedAt ? new Date(state.lastReplayedAt) : null,
       },
       database.checks,
+      { deadline: context.checksDeadline },
     );
     report.rto.verifySeconds = secondsBetween(verifyStart, now());
     const freshness = report.checks.find((check) => check.check === 'freshness')?.details as { dataLagSeconds?: number | null } | undefined;

@@ -73,6 +73,8 @@ export interface TaskDependencies {
 }
 
 const DEFAULT_KEEP_SECONDS = 86_400;
+/** Time kept back from Verify's limit to settle RPO/RTO and return the state. */
+const VERIFY_RETURN_MARGIN_MS = 20_000;
 
 const KIND_BY_NAME: Record<string, FailureKind> = {
   ConfigError: 'input',
@@ -143,11 +145,13 @@ export function drillTasks(dependencies: TaskDependencies) {
       const database = databaseOf(state);
       return pollStep(state, config, database, provider(database), context);
     },
-    async verify(state: DrillState): Promise<DrillState> {
+    /** `remainingMs`: the function's time left (Lambda's context); the checks stop in time to return what they found. */
+    async verify(state: DrillState, options: { remainingMs?: number | undefined } = {}): Promise<DrillState> {
       const database = databaseOf(state);
       const previousReport = await store.previous(database.name);
       const sourcePassword = database.source?.passwordSecretArn ? await dependencies.sourcePassword?.(database) : undefined;
-      return verifyStep(state, database, provider(database), { ...context, previousReport, sourcePassword });
+      const checksDeadline = options.remainingMs === undefined ? undefined : new Date(Date.now() + options.remainingMs - VERIFY_RETURN_MARGIN_MS);
+      return verifyStep(state, database, provider(database), { ...context, previousReport, sourcePassword, checksDeadline });
     },
     /** Records a caught failure, removes (or keeps) the copy, saves the report; returns only its key. */
     async cleanup(input: CleanupInput): Promise<DrillSummary> {

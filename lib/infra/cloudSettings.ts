@@ -44,6 +44,11 @@ export const cloudSettingsSchema = z
   })
   .strict();
 
+/** Lambda's limit, which the verify function runs at. */
+export const VERIFY_TIMEOUT_SECONDS = 900;
+/** A check query may take at most this long in the cloud: one query must leave Verify time to connect and return. */
+const MAX_CLOUD_STATEMENT_TIMEOUT_MS = (VERIFY_TIMEOUT_SECONDS - 60) * 1000;
+
 export type CloudSettingsInput = z.input<typeof cloudSettingsSchema>;
 export type CloudSettings = z.output<typeof cloudSettingsSchema>;
 
@@ -60,6 +65,11 @@ export function cloudProblems(config: RestoreDrillConfig, settings: unknown): { 
       problems.push(`databases.${database.name}.provider.apiKey: in the cloud the Neon API key comes from Secrets Manager: { "secretArn": "arn:aws:secretsmanager:..." }`);
     }
     if (database.source?.passwordEnv) problems.push(`databases.${database.name}.source.passwordEnv: in the cloud use source.passwordSecretArn`);
+    if (database.checks.statementTimeoutMs > MAX_CLOUD_STATEMENT_TIMEOUT_MS) {
+      problems.push(
+        `databases.${database.name}.checks.statementTimeoutMs: ${database.checks.statementTimeoutMs} ms does not fit the verify function's ${VERIFY_TIMEOUT_SECONDS / 60}-minute limit; at most ${MAX_CLOUD_STATEMENT_TIMEOUT_MS}`,
+      );
+    }
   }
   const names = new Set(config.databases.map((database) => database.name));
   const hasAws = config.databases.some((database) => database.provider.kind === 'rds' || database.provider.kind === 'aurora');

@@ -16,7 +16,7 @@ import { Construct } from 'constructs';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
 import { deploymentModules } from './deploymentModule.ts';
-import { cloudProblems, type CloudSettings, type CloudSettingsInput } from './cloudSettings.ts';
+import { cloudProblems, VERIFY_TIMEOUT_SECONDS, type CloudSettings, type CloudSettingsInput } from './cloudSettings.ts';
 import { monitoredDatabasesOf, RestoreDrillMonitoring } from './monitoring.ts';
 
 const FUNCTIONS = fileURLToPath(new URL('../../functions/', import.meta.url));
@@ -110,9 +110,11 @@ export class RestoreDrill extends Construct {
     const plan = fn('Plan', 'plan.ts', 'plan', { timeout: Duration.minutes(1) });
     const start = fn('Start', 'start.ts', 'start', { timeout: Duration.minutes(2) });
     const poll = fn('Poll', 'poll.ts', 'poll', { timeout: Duration.minutes(1) });
-    // Checks bound each query with statement_timeout; the function's own limit leaves them room.
-    const verify = fn('Verify', 'verify.ts', 'verify', { timeout: Duration.minutes(15), memorySize: 1024 });
-    const verifyInVpc = vpc ? fn('VerifyInVpc', 'verify.ts', 'verify', { timeout: Duration.minutes(15), memorySize: 1024, inVpc: true }) : undefined;
+    // Each check query is bounded by statement_timeout (cloudProblems keeps it under this limit), and the
+    // checks as a whole stop before the limit so that Verify returns what it found (lib/checks/runChecks.ts).
+    const verifyTimeout = Duration.seconds(VERIFY_TIMEOUT_SECONDS);
+    const verify = fn('Verify', 'verify.ts', 'verify', { timeout: verifyTimeout, memorySize: 1024 });
+    const verifyInVpc = vpc ? fn('VerifyInVpc', 'verify.ts', 'verify', { timeout: verifyTimeout, memorySize: 1024, inVpc: true }) : undefined;
     const cleanup = fn('Cleanup', 'cleanup.ts', 'cleanup', { timeout: Duration.minutes(5) });
     const report = fn('Report', 'report.ts', 'report', { timeout: Duration.minutes(2) });
     const janitor = fn('Janitor', 'janitor.ts', 'janitor', { timeout: Duration.minutes(10) });

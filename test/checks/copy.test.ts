@@ -10,6 +10,7 @@ import { runChecks } from '../../lib/checks/runChecks.ts';
 import { copyName, destroyCopy, restoreCopy } from '../../lib/providers/local/engine.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { localSourceOf, testSource } from '../support/source.ts';
+import { newClient } from '../../lib/util/pgClient.ts';
 import { createDatabase, fixtureCopy, migrateWithV0, scratchDir, withClient } from './helpers.ts';
 
 /**
@@ -146,6 +147,31 @@ describe('checks on a restored copy', () => {
     expect(results[0]!.summary).toContain('cannot read the migrations folder');
     // audit_log came with the third migration, after the target.
     expect(results[2]!.summary).toContain('relation "audit_log" does not exist');
+  });
+
+  it('a check still waiting at the deadline (Lambda\'s time limit) is reported as an error; the others report what they found', async () => {
+    const config = checksConfigSchema.parse({
+      statementTimeoutMs: 60_000,
+      ledger: { migrationsFolder, expect: 'prefix' },
+      rowCounts: [{ table: 'orders', min: 80 }],
+    });
+    const locker = newClient(copy);
+    await locker.connect();
+    await locker.query('begin; lock table orders in access exclusive mode');
+    try {
+      const started = Date.now();
+      const results = await runChecks({ copy, target, rpoTargetSeconds: 60 }, config, { deadline: new Date(started + 1_000) });
+
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(results.map((r) => [r.check, r.status])).toEqual([
+        ['ledger', 'pass'],
+        ['rowCounts', 'error'],
+      ]);
+      expect(results[1]!.summary).toMatch(/^the rowCounts check had not finished when the time left \(1 s\) ran out: lower checks.statementTimeoutMs/);
+    } finally {
+      await locker.query('rollback');
+      await locker.end();
+    }
   });
 
   it('turns a check that throws into an error result, for every check, when the copy is unreachable', async () => {

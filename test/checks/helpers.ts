@@ -8,7 +8,8 @@ import { migrate as migrateV1 } from 'drizzle-orm-v1/node-postgres/migrator';
 import pg from 'pg';
 import type { CheckContext } from '../../lib/checks/types.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
-import { newClient } from '../../lib/util/pgClient.ts';
+import { withClient } from '../../lib/util/pgClient.ts';
+export { withClient };
 
 export const fixturesDir = join(import.meta.dirname, '..', 'fixtures', 'drizzle');
 
@@ -16,16 +17,6 @@ export const fixturesDir = join(import.meta.dirname, '..', 'fixtures', 'drizzle'
 export async function createDatabase(source: SourceCluster, name: string): Promise<pg.ClientConfig> {
   await source.query(`create database "${name.replaceAll('"', '""')}"`);
   return source.clientConfig(name);
-}
-
-export async function withClient<T>(config: pg.ClientConfig, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = newClient(config);
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 /** A copy of a committed fixture folder that a test may edit. */

@@ -204,7 +204,7 @@ describe('props', () => {
     const bad = configSchema.parse({
       databases: [
         { name: 'laptop', provider: { kind: 'local', baseBackups: './b', walArchive: './w' } },
-        { name: 'orders', provider: { kind: 'rds', instanceId: 'orders-prod', region: 'eu-west-1', instanceClass: 'db.t4g.medium', credentials: { iam: true } } },
+        { name: 'orders', provider: { kind: 'rds', instanceId: 'orders-prod', region: 'eu-west-1', instanceClass: 'db.t4g.medium', credentials: { iam: true } }, checks: { statementTimeoutMs: 900_000 } },
         { name: 'analytics', provider: { kind: 'neon', projectId: 'shiny-wind-028834' } },
       ],
     });
@@ -225,6 +225,7 @@ describe('props', () => {
     expect(message).toContain('schedules.0.expression: expected cron(...) or rate(...)');
     expect(message).toContain('databases.laptop: the local provider does not run in the cloud');
     expect(message).toContain('databases.analytics.provider.apiKey: in the cloud the Neon API key comes from Secrets Manager');
+    expect(message).toContain("databases.orders.checks.statementTimeoutMs: 900000 ms does not fit the verify function's 15-minute limit; at most 840000");
   });
 
   test('a parsed schedule names its unknown database, its bad time zone, and the missing VPC', () => {

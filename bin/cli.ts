@@ -3,16 +3,15 @@ import { Command, CommanderError } from 'commander';
 import { progressPrinter } from '../lib/cli/progress.ts';
 import { loadConfig } from '../lib/config/load.ts';
 import { parseDurationSeconds, DURATION_HINT } from '../lib/drill/duration.ts';
-import { runDrill } from '../lib/drill/drill.ts';
 import { exitCodeOf } from '../lib/drill/outcome.ts';
-import { runDrills, selectDatabases } from '../lib/drill/runner.ts';
+import { runDrills, runRecordedDrill, selectDatabases } from '../lib/drill/runner.ts';
 import { runJanitor } from '../lib/janitor.ts';
 import { ConfigError, failureKindOf, NotOurCopyError, RestoreDrillError } from '../lib/errors.ts';
 import { providerFor } from '../lib/providers/index.ts';
 import { destroyCopy } from '../lib/providers/local/engine.ts';
 import { cliDelivery, deliverRun } from '../lib/report/deliver.ts';
 import { formatRunText, formatSeconds, summarizeDrill } from '../lib/report/format.ts';
-import { readPreviousReport, writeReport } from '../lib/report/store.ts';
+import { readPreviousReport } from '../lib/report/store.ts';
 import type { RunResult } from '../lib/report/types.ts';
 import { install as installShutdownHandlers } from '../lib/shutdown.ts';
 import { toolVersion } from '../lib/version.ts';
@@ -90,14 +89,14 @@ program
     const delivery = cliDelivery(options, config, config.report.dir, { log: warn });
     const [database] = selectDatabases(config, [options.database]);
     const previousReport = await readPreviousReport(config.report.dir, database!.name);
-    const { report, connection } = await runDrill(config, database!, providerFor(database!, { aws: { removeOnSignal: true }, neon: { removeOnSignal: true } }), {
+    const { report, connection } = await runRecordedDrill(config, database!, providerFor(database!, { aws: { removeOnSignal: true }, neon: { removeOnSignal: true } }), {
       trigger: 'manual',
       target: options.target,
       keepForSeconds,
       previousReport,
+      reportDir: config.report.dir,
       onProgress: progressPrinter(),
     });
-    if (report.error?.kind !== 'input') await writeReport(config.report.dir, report);
     await deliverRun({ status: report.status, drills: [report] }, delivery);
     output({ status: report.status, drills: [report] }, options.json ?? false);
     if (connection && !options.json) {

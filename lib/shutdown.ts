@@ -3,7 +3,7 @@
  * The handlers are installed on first use; after the cleanups ran the process exits with
  * 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
  */
-type Cleanup = () => Promise<void>;
+type Cleanup = (signal?: NodeJS.Signals) => Promise<void>;
 
 const cleanups = new Map<symbol, Cleanup>();
 let installed = false;
@@ -25,10 +25,10 @@ export function isShuttingDown(): boolean {
 }
 
 /** Runs every registered cleanup once (also usable by tests and the CLI on its own errors). */
-export async function runShutdownCleanups(): Promise<void> {
+export async function runShutdownCleanups(signal?: NodeJS.Signals): Promise<void> {
   const pending = [...cleanups.values()];
   cleanups.clear();
-  await Promise.allSettled(pending.map((cleanup) => cleanup()));
+  await Promise.allSettled(pending.map((cleanup) => cleanup(signal)));
 }
 
 /** Installs the SIGINT/SIGTERM handlers now (the CLI does at start, so that a signal at any moment cleans up and exits 130/143). */
@@ -43,7 +43,7 @@ export function install(): void {
       process.on('uncaughtException', () => undefined);
       process.on('unhandledRejection', () => undefined);
       if (cleanups.size > 0) process.stderr.write(`\nreceived ${signal}: removing copies and stopping servers before exiting\n`);
-      void runShutdownCleanups().finally(() => process.exit(exitCodes[signal]));
+      void runShutdownCleanups(signal).finally(() => process.exit(exitCodes[signal]));
     });
   }
 }

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import type { ConnectionInfo, RestoreProvider } from '../providers/types.ts';
 import type { DrillReport, DrillStep, Trigger } from '../report/types.ts';
-import { beginDrill, cleanupStep, failureOf, planStep, pollStep, recordFailure, startStep, verifyStep } from './steps.ts';
+import { beginDrill, cleanupStep, failureOf, planStep, pollStep, recordFailure, startStep, verifyStep, type DrillState } from './steps.ts';
 
 export interface DrillOptions {
   trigger: Trigger;
@@ -20,6 +20,8 @@ export interface DrillOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Looks at the copy after the checks, before cleanup (the demo shows what the copy holds). */
   inspect?: (copy: pg.ClientConfig, target: Date) => Promise<void>;
+  /** The drill's state after every step: what an interrupted run still reports (runner.ts). */
+  onState?: (state: DrillState) => void;
 }
 
 export interface ProgressEvent {
@@ -43,26 +45,31 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
   const context = { ...(options.now ? { now: options.now } : {}), ...(options.random ? { random: options.random } : {}) };
   const progress = (step: ProgressEvent['step'], detail?: string) => options.onProgress?.({ database: database.name, step, ...(detail ? { detail } : {}) });
   let state = beginDrill(config, database, { ...options, skipChecks: options.skipChecks ?? false });
+  const advance = (next: DrillState) => {
+    state = next;
+    options.onState?.(state);
+  };
+  options.onState?.(state);
   const configured = database.pollIntervalSeconds === undefined ? undefined : database.pollIntervalSeconds * 1000;
   const pollIntervalMs = options.pollIntervalMs ?? configured ?? provider.pollIntervalMs ?? 1000;
   try {
     progress('plan');
-    state = await planStep(state, provider, context);
+    advance(await planStep(state, provider, context));
     progress('restore', state.report.copy.name ?? undefined);
-    state = await startStep(state, config, provider, context);
+    advance(await startStep(state, config, provider, context));
     for (;;) {
-      state = await pollStep(state, config, database, provider, context);
+      advance(await pollStep(state, config, database, provider, context));
       if (state.poll?.state === 'ready') break;
       progress('wait', state.poll?.detail);
       await delay(pollIntervalMs);
     }
     if (!options.skipChecks) progress('verify');
-    state = await verifyStep(state, database, provider, { ...context, previousReport: options.previousReport, inspect: options.inspect });
+    advance(await verifyStep(state, database, provider, { ...context, previousReport: options.previousReport, inspect: options.inspect }));
   } catch (error) {
-    state = recordFailure(state, failureOf(error));
+    advance(recordFailure(state, failureOf(error)));
   }
   if (state.handle !== undefined && !(state.keepForSeconds !== null && !state.report.error)) progress('cleanup');
-  state = await cleanupStep(state, provider, context);
+  advance(await cleanupStep(state, provider, context));
   const report = state.report;
   progress('done', report.status);
   return state.connection && report.copy.kept ? { report, connection: state.connection } : { report };

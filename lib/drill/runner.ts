@@ -3,7 +3,10 @@ import { ConfigError } from '../errors.ts';
 import { providerFor, type ProviderOptions } from '../providers/index.ts';
 import { readPreviousReport, writeReport } from '../report/store.ts';
 import type { DrillReport, RunResult } from '../report/types.ts';
+import type { RestoreProvider } from '../providers/types.ts';
+import { onShutdown } from '../shutdown.ts';
 import { runDrill, type DrillOptions, type DrillResult } from './drill.ts';
+import { interruptedReport, type DrillState } from './steps.ts';
 import { worstDrillStatus } from './outcome.ts';
 
 export interface RunOptions extends Omit<DrillOptions, 'previousReport'>, ProviderOptions {
@@ -22,6 +25,30 @@ export function selectDatabases(config: RestoreDrillConfig, names: readonly stri
 }
 
 /**
+ * One drill whose report goes to reportDir when it ends, and also when SIGINT/SIGTERM cuts it short
+ * (as far as it got). Drills refused as bad input created nothing and write nothing.
+ */
+export async function runRecordedDrill(
+  config: RestoreDrillConfig,
+  database: DatabaseConfig,
+  provider: RestoreProvider,
+  options: DrillOptions & { reportDir: string },
+): Promise<DrillResult> {
+  let running: DrillState | undefined;
+  const forget = onShutdown(async (signal) => {
+    if (running) await writeReport(options.reportDir, interruptedReport(running, signal ?? 'a signal'));
+  });
+  try {
+    const result = await runDrill(config, database, provider, { ...options, onState: (state) => (running = state) });
+    running = undefined;
+    if (result.report.error?.kind !== 'input') await writeReport(options.reportDir, result.report);
+    return result;
+  } finally {
+    forget();
+  }
+}
+
+/**
  * Drills several databases with bounded concurrency. Every drill's report is written to the report
  * folder (drills refused as bad input created nothing and write nothing).
  */
@@ -35,9 +62,7 @@ export async function runDrills(config: RestoreDrillConfig, options: RunOptions)
       const index = next++;
       const database = databases[index]!;
       const previousReport = await readPreviousReport(reportDir, database.name);
-      const result = await runDrill(config, database, providerFor(database, options), { ...options, previousReport });
-      if (result.report.error?.kind !== 'input') await writeReport(reportDir, result.report);
-      results[index] = result;
+      results[index] = await runRecordedDrill(config, database, providerFor(database, options), { ...options, previousReport, reportDir });
     }
   };
   await Promise.all(Array.from({ length: Math.min(config.concurrency, databases.length) }, worker));

@@ -165,6 +165,21 @@ export async function verifyStep(state: DrillState, database: DatabaseConfig, pr
   return { ...state, report, step: 'cleanup' };
 }
 
+/** The report of a drill that SIGINT/SIGTERM cut short, as far as it got (its copy is being removed meanwhile). */
+export function interruptedReport(state: DrillState, signal: string, now = new Date()): DrillReport {
+  const copy = state.report.copy.name;
+  const cut = state.report.error
+    ? state
+    : recordFailure(state, {
+        kind: 'tool',
+        message: `interrupted by ${signal} during ${state.step}${copy ? `; the copy ${copy} is removed on the way out (else the janitor removes it after ${state.report.copy.expiresAt})` : ''}`,
+      });
+  const report = structuredClone(cut.report);
+  report.status = drillStatus(report);
+  report.finishedAt = now.toISOString();
+  return report;
+}
+
 /** Records what broke off a drill, against the step that was running. */
 export function recordFailure(state: DrillState, failure: { message: string; kind: FailureKind }): DrillState {
   const report = structuredClone(state.report);

@@ -218,7 +218,9 @@ describe('restore --keep and drop', () => {
   });
 });
 
-test('SIGINT in the middle of a restore leaves no server and no scratch folder', async () => {
+test('SIGINT in the middle of a restore leaves no server and no scratch folder, and reports how far the drill got', async () => {
+  const reports = join(project, 'reports');
+  const reportsBefore = await readdir(reports).catch(() => [] as string[]);
   const child = spawn(process.execPath, [cliBin, 'run', '--config', configFile], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   onTestFinished(() => {
     child.kill('SIGTERM');
@@ -237,4 +239,9 @@ test('SIGINT in the middle of a restore leaves no server and no scratch folder',
   const [code] = await once(child, 'exit');
   expect(code).toBe(130);
   // afterEach asserts that no copy folder and no copy server is left.
+  const written = (await readdir(reports)).filter((name) => !reportsBefore.includes(name));
+  expect(written).toHaveLength(1);
+  const report = JSON.parse(await readFile(join(reports, written[0]!), 'utf8')) as DrillReport;
+  expect(report).toMatchObject({ database: 'cli-drill', status: 'error', error: { step: 'wait', kind: 'tool' } });
+  expect(report.error!.message).toMatch(new RegExp(`^interrupted by SIGINT during wait; the copy ${report.copy.name} is removed on the way out`));
 });

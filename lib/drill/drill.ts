@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import type { ConnectionInfo, RestoreProvider } from '../providers/types.ts';
 import type { DrillReport, DrillStep, Trigger } from '../report/types.ts';
-import { beginDrill, cleanupStep, failureOf, planStep, pollStep, recordFailure, startStep, verifyStep, type DrillState } from './steps.ts';
+import { beginDrill, cleanupStep, failureOf, planStep, pollStep, recordFailure, sourcePasswordFromEnv, startStep, verifyStep, type DrillState } from './steps.ts';
 
 export interface DrillOptions {
   trigger: Trigger;
@@ -54,6 +54,7 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
   const pollIntervalMs = options.pollIntervalMs ?? configured ?? provider.pollIntervalMs ?? 1000;
   try {
     progress('plan');
+    sourcePasswordFromEnv(database);
     advance(await planStep(state, provider, context));
     progress('restore', state.report.copy.name ?? undefined);
     advance(await startStep(state, config, provider, context));

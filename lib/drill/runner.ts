@@ -4,7 +4,7 @@ import { providerFor, type ProviderOptions } from '../providers/index.ts';
 import { readPreviousReport, writeReport } from '../report/store.ts';
 import type { DrillReport, RunResult } from '../report/types.ts';
 import type { RestoreProvider } from '../providers/types.ts';
-import { onShutdown } from '../shutdown.ts';
+import { isShuttingDown, onShutdown } from '../shutdown.ts';
 import { runDrill, type DrillOptions, type DrillResult } from './drill.ts';
 import { interruptedReport, type DrillState } from './steps.ts';
 import { worstDrillStatus } from './outcome.ts';
@@ -41,7 +41,8 @@ export async function runRecordedDrill(
   try {
     const result = await runDrill(config, database, provider, { ...options, onState: (state) => (running = state) });
     running = undefined;
-    if (result.report.error?.kind !== 'input') await writeReport(options.reportDir, result.report);
+    // Once a signal came, the interrupted report is the record: what follows is the shutdown breaking the drill.
+    if (result.report.error?.kind !== 'input' && !isShuttingDown()) await writeReport(options.reportDir, result.report);
     return result;
   } finally {
     forget();

@@ -1,6 +1,5 @@
 import pg from 'pg';
 import { runChecks } from '../checks/runChecks.ts';
-import type { SourceConnectionConfig } from '../checks/config.ts';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError, RemovalDeferredError, RestoreFailedError, RestoreTimeoutError, failureKindOf, type FailureKind } from '../errors.ts';
 import { copyName } from '../providers/copyName.ts';
@@ -141,7 +140,7 @@ export async function verifyStep(state: DrillState, database: DatabaseConfig, pr
     report.checks = await runChecks(
       {
         copy: await copyClientConfig(),
-        source: database.source ? sourceClientConfig(database.source, context.sourcePassword) : undefined,
+        source: database.source ? sourceClientConfig(database, context.sourcePassword) : undefined,
         target,
         rpoTargetSeconds: report.rpo.targetSeconds,
         previousCounts: previousCounts(context.previousReport),
@@ -242,17 +241,26 @@ export function reportedConnection(connection: ConnectionInfo): NonNullable<Dril
   return { host: connection.host, port: connection.port, database: connection.database, user: connection.user, passwordFrom: connection.passwordFrom };
 }
 
+/**
+ * Where the CLI finds the source's password, checked before anything is created: a missing variable
+ * found after a 20-minute restore would waste it. The cloud reads passwordSecretArn instead.
+ */
+export function sourcePasswordFromEnv(database: DatabaseConfig, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const source = database.source;
+  if (!source) return undefined;
+  const at = `databases.${database.name}.source`;
+  if (source.passwordSecretArn) throw new ConfigError(`${at}.passwordSecretArn is read by the cloud deployment; from the CLI use ${at}.passwordEnv`);
+  if (!source.passwordEnv) return undefined;
+  const password = env[source.passwordEnv];
+  if (password === undefined) throw new ConfigError(`${at}.passwordEnv names ${source.passwordEnv}, which is not set: export it (the read-only user's password), or remove ${at} to count without asOf`);
+  return password;
+}
+
 /** The production database, for read-only asOf counts; its password from the environment or the cloud's secret, never from the file. */
-function sourceClientConfig(source: SourceConnectionConfig, secretPassword: string | undefined): pg.ClientConfig {
-  let password: string | undefined;
-  if (source.passwordEnv) {
-    password = process.env[source.passwordEnv];
-    if (password === undefined) throw new ConfigError(`source.passwordEnv names ${source.passwordEnv}, which is not set`);
-  }
-  if (source.passwordSecretArn) {
-    if (secretPassword === undefined) throw new ConfigError('source.passwordSecretArn is read by the cloud deployment; from the CLI use source.passwordEnv');
-    password = secretPassword;
-  }
+function sourceClientConfig(database: DatabaseConfig, secretPassword: string | undefined): pg.ClientConfig {
+  const source = database.source!;
+  const password = source.passwordSecretArn ? secretPassword : sourcePasswordFromEnv(database);
+  if (source.passwordSecretArn && password === undefined) throw new ConfigError(`databases.${database.name}.source.passwordSecretArn: the secret could not be read`);
   return { host: source.host, port: source.port, database: source.database, user: source.user, ...(password !== undefined ? { password } : {}), ...(source.ssl ? { ssl: true } : {}) };
 }
 

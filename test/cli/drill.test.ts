@@ -119,6 +119,23 @@ describe('restore-drill run', () => {
     expect(await readdir(join(project, 'reports')).catch(() => [])).toEqual(reportsBefore);
   });
 
+  test('a source password variable that is not set exits 2 before anything is created', async () => {
+    const config = JSON.parse(await readFile(configFile, 'utf8')) as { databases: Record<string, unknown>[] };
+    config.databases[0]!.source = { host: source.server.socketDir, port: source.server.port, database: 'postgres', user: 'postgres', passwordEnv: 'RD_TEST_NEVER_SET_PASSWORD' };
+    const unsetFile = join(project, 'unset-password.config.json');
+    await writeFile(unsetFile, JSON.stringify(config));
+    const reportsBefore = await readdir(join(project, 'reports')).catch(() => []);
+
+    const result = await runCli(['run', '--config', unsetFile, '--json']);
+
+    expect(result.code).toBe(2);
+    const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
+    expect(report.error).toMatchObject({ step: 'plan', kind: 'input' });
+    expect(report.error!.message).toBe('databases.cli-drill.source.passwordEnv names RD_TEST_NEVER_SET_PASSWORD, which is not set: export it (the read-only user\'s password), or remove databases.cli-drill.source to count without asOf');
+    expect(report.copy.name).toBeNull();
+    expect(await readdir(join(project, 'reports')).catch(() => [])).toEqual(reportsBefore);
+  });
+
   test('a hole in the WAL archive fails the drill (exit 1) with the segment named', async () => {
     const holed = join(project, 'wal-holed');
     await cp(source.archiveDir, holed, { recursive: true });

@@ -45,6 +45,8 @@ function migrationFiles(folder: string): string[] {
 /** At synth: the config with its files read in. `withMigrations` false leaves the ledger's files out (only Verify reads them). */
 export function packDeployment(config: RestoreDrillConfig, options: { withMigrations: boolean }): DeploymentBundle {
   const packed = structuredClone(config);
+  // The cloud keeps reports in S3. Without the deployer's absolute path, bundles made on two machines are identical.
+  packed.report.dir = 'drill-reports';
   const files: Record<string, string> = {};
   for (const database of packed.databases) {
     for (const field of pathFields(database)) {

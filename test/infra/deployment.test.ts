@@ -53,6 +53,9 @@ describe('the config as deployed', () => {
     const packed = packDeployment(config(), { withMigrations: false });
     expect(Object.keys(packed.files)).toEqual(['orders/ca.pem']);
     expect(packed.config.databases[0]!.checks.ledger!.migrationsFolder).toBe('orders/migrations');
+    // No path of the deployer's machine: the same config bundles the same everywhere.
+    expect(JSON.stringify(packed)).not.toContain(repoRoot);
+    expect(JSON.stringify(packed)).not.toContain(roots[0]!);
   });
 
   test('the stack\'s subnet group and security group go to RDS and Aurora databases that name none', () => {

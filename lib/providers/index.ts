@@ -1,7 +1,7 @@
 import type { DatabaseConfig } from '../config/schema.ts';
-import { localProvider } from './local/index.ts';
-import { neonProvider, type NeonProviderOptions } from './neon/index.ts';
-import { auroraProvider, rdsInstanceProvider, type AwsProviderOptions } from './rds/index.ts';
+import { lazyProvider } from './lazy.ts';
+import type { NeonProviderOptions } from './neon/index.ts';
+import type { AwsProviderOptions } from './rds/index.ts';
 import type { RestoreProvider } from './types.ts';
 
 export interface ProviderOptions {
@@ -13,16 +13,27 @@ export interface ProviderOptions {
   neon?: Omit<NeonProviderOptions, 'connection' | 'database'>;
 }
 
+/** The provider of a database; its module and SDK are loaded at its first call (see lazyProvider). */
 export function providerFor(database: DatabaseConfig, options: ProviderOptions = {}): RestoreProvider {
   const provider = database.provider;
-  switch (provider.kind) {
-    case 'local':
-      return localProvider(provider, { connection: database.connection, durable: options.durable ?? true }) as RestoreProvider;
-    case 'rds':
-      return rdsInstanceProvider(provider, { ...options.aws, connection: database.connection, database: database.name }) as RestoreProvider;
-    case 'aurora':
-      return auroraProvider(provider, { ...options.aws, connection: database.connection, database: database.name }) as RestoreProvider;
-    case 'neon':
-      return neonProvider(provider, { ...options.neon, connection: database.connection, database: database.name }) as RestoreProvider;
-  }
+  return lazyProvider(provider.kind, async () => {
+    switch (provider.kind) {
+      case 'local': {
+        const { localProvider } = await import('./local/index.ts');
+        return localProvider(provider, { connection: database.connection, durable: options.durable ?? true }) as RestoreProvider;
+      }
+      case 'rds': {
+        const { rdsInstanceProvider } = await import('./rds/index.ts');
+        return rdsInstanceProvider(provider, { ...options.aws, connection: database.connection, database: database.name }) as RestoreProvider;
+      }
+      case 'aurora': {
+        const { auroraProvider } = await import('./rds/index.ts');
+        return auroraProvider(provider, { ...options.aws, connection: database.connection, database: database.name }) as RestoreProvider;
+      }
+      case 'neon': {
+        const { neonProvider } = await import('./neon/index.ts');
+        return neonProvider(provider, { ...options.neon, connection: database.connection, database: database.name }) as RestoreProvider;
+      }
+    }
+  });
 }

@@ -6,6 +6,7 @@ import { NotOurCopyError, RestoreTimeoutError, RestoreFailedError, RestoreDrillE
 import { onShutdown } from '../../shutdown.ts';
 import { execOk } from '../../util/exec.ts';
 import { COPY_NAME } from '../copyName.ts';
+import { POLL_INTERVAL_MS } from '../pollInterval.ts';
 export { copyName } from '../copyName.ts';
 import type { ConnectionInfo, CopyPoll } from '../types.ts';
 import { findPgBinaries } from './binaries.ts';
@@ -17,8 +18,7 @@ import { logReasonOf, serverStatus, startServer, stopServer } from './server.ts'
 import { serverUser, serverUserCan, type ServerUser } from './serverUser.ts';
 
 export const MARKER_FILE = 'restore-drill.json';
-/** A poll reads postmaster.pid: cheap enough to ask often, so that promotion is noticed at once. */
-export const POLL_MS = 25;
+export const POLL_MS = POLL_INTERVAL_MS.local;
 
 export interface StartCopyOptions {
   source: LocalSource;

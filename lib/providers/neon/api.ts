@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { createApiClient, type Api, type Branch } from '@neondatabase/api-client';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { NeonProviderConfig } from '../../config/schema.ts';
 import { ConfigError } from '../../errors.ts';
 import { onShutdown } from '../../shutdown.ts';
@@ -149,6 +149,8 @@ export class NeonApi {
       return value.trim();
     }
     const region = key.secretArn.split(':')[3];
+    // Loaded here, not statically: see rds/sdk.ts.
+    const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
     const secrets = this.options.secretsClient ?? new SecretsManagerClient(region ? { region } : {});
     let text: string | undefined;
     try {

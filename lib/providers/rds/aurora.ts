@@ -1,18 +1,11 @@
-import {
-  CreateDBInstanceCommand,
-  DeleteDBClusterCommand,
-  DescribeDBClusterAutomatedBackupsCommand,
-  DescribeDBClustersCommand,
-  paginateDescribeDBClusters,
-  RestoreDBClusterToPointInTimeCommand,
-  type DBCluster,
-  type DBClusterAutomatedBackup,
-} from '@aws-sdk/client-rds';
+import type { DBCluster, DBClusterAutomatedBackup } from '@aws-sdk/client-rds';
 import type { AuroraProviderConfig } from '../../config/schema.ts';
 import { RestoreDrillError } from '../../errors.ts';
+import { POLL_INTERVAL_MS } from '../pollInterval.ts';
 import type { CopyPoll, ListedCopy, RestoreProvider, RestoreWindow } from '../types.ts';
 import { AwsApi, failedReason, FAILED_STATUSES, requireNetwork, type AwsProviderOptions } from './api.ts';
 import { explainAwsError, isAwsError } from './errors.ts';
+import { CreateDBInstanceCommand, DeleteDBClusterCommand, DescribeDBClusterAutomatedBackupsCommand, DescribeDBClustersCommand, paginateDescribeDBClusters, RestoreDBClusterToPointInTimeCommand } from './sdk.ts';
 import { destroyInstance } from './instance.ts';
 import { copyTags, expiresAtOf, hasCopyName, isManaged } from './tags.ts';
 
@@ -98,8 +91,7 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
 
   return {
     kind: 'aurora',
-    // DescribeDB* is throttled per account: a restore takes minutes, so ask every 15 s.
-    pollIntervalMs: 15_000,
+    pollIntervalMs: POLL_INTERVAL_MS.aurora,
 
     async window() {
       return (await sourceOfBackups()).window;

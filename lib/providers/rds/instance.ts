@@ -1,15 +1,11 @@
-import {
-  DeleteDBInstanceCommand,
-  DescribeDBInstanceAutomatedBackupsCommand,
-  paginateDescribeDBInstances,
-  RestoreDBInstanceToPointInTimeCommand,
-  type DBInstanceAutomatedBackup,
-} from '@aws-sdk/client-rds';
+import type { DBInstanceAutomatedBackup } from '@aws-sdk/client-rds';
 import type { RdsProviderConfig } from '../../config/schema.ts';
 import { RestoreDrillError } from '../../errors.ts';
+import { POLL_INTERVAL_MS } from '../pollInterval.ts';
 import type { CopyPoll, CopyTarget, ListedCopy, RestoreProvider, RestoreWindow } from '../types.ts';
 import { AwsApi, failedReason, FAILED_STATUSES, requireNetwork, type AwsProviderOptions } from './api.ts';
 import { explainAwsError, isAwsError } from './errors.ts';
+import { DeleteDBInstanceCommand, DescribeDBInstanceAutomatedBackupsCommand, paginateDescribeDBInstances, RestoreDBInstanceToPointInTimeCommand } from './sdk.ts';
 import { copyTags, expiresAtOf, hasCopyName, isManaged } from './tags.ts';
 
 /** An RDS instance copy, as plain JSON. */
@@ -77,8 +73,7 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
 
   return {
     kind: 'rds',
-    // DescribeDB* is throttled per account: a restore takes minutes, so ask every 15 s.
-    pollIntervalMs: 15_000,
+    pollIntervalMs: POLL_INTERVAL_MS.rds,
 
     async window() {
       return (await sourceOfBackups()).window;

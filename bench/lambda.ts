@@ -21,6 +21,16 @@ const RESULTS = resolve(import.meta.dirname, 'RESULTS.md');
 const out = resolve(root, 'node_modules/.cache/restore-drill-bench-lambda');
 const FUNCTIONS = ['plan', 'start', 'poll', 'verify', 'cleanup', 'report', 'janitor', 'notifier'];
 const RUNS = 7;
+/** The SDK packages a function loads at its first call (the providers' are loaded by the drill's provider only: RDS shown). */
+const FIRST_CALL_SDK: Record<string, string[]> = {
+  start: ['@aws-sdk/client-rds'],
+  poll: ['@aws-sdk/client-rds', '@aws-sdk/client-secrets-manager'],
+  verify: ['@aws-sdk/client-s3', '@aws-sdk/client-rds', '@aws-sdk/client-secrets-manager'],
+  cleanup: ['@aws-sdk/client-s3', '@aws-sdk/client-rds'],
+  report: ['@aws-sdk/client-s3', '@aws-sdk/client-secrets-manager'],
+  janitor: ['@aws-sdk/client-rds'],
+  notifier: ['@aws-sdk/client-secrets-manager'],
+};
 const MAX_BYTES = 1024 * 1024;
 const MAX_INIT_MS = 200;
 const run = promisify(execFile);
@@ -62,15 +72,20 @@ async function main() {
     });
     const bytes = (await stat(outfile)).size;
     const times: number[] = [];
+    const firstCalls: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const script = `const t=performance.now();await import(${JSON.stringify(outfile)});process.stdout.write(String(performance.now()-t));`;
-      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env });
-      times.push(Number(stdout));
+      // Then what the first invocation adds: the SDK clients the function loads when it first needs them.
+      const sdk = FIRST_CALL_SDK[name] ?? [];
+      const script = `const t=performance.now();await import(${JSON.stringify(outfile)});const i=performance.now()-t;const u=performance.now();for(const m of ${JSON.stringify(sdk)})await import(m);process.stdout.write(i+' '+(performance.now()-u));`;
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env, cwd: root });
+      const [init, first] = stdout.split(' ').map(Number);
+      times.push(init!);
+      firstCalls.push(first!);
     }
     const init = median(times);
     const ok = bytes <= MAX_BYTES && init <= MAX_INIT_MS;
     met &&= ok;
-    rows.push(`| ${name} | ${(bytes / 1024).toFixed(0)} KB | ${init.toFixed(0)} ms | ${times.map((t) => t.toFixed(0)).join(', ')} | ${ok ? 'yes' : 'NO'} |`);
+    rows.push(`| ${name} | ${(bytes / 1024).toFixed(0)} KB | ${init.toFixed(0)} ms | ${times.map((t) => t.toFixed(0)).join(', ')} | ${(FIRST_CALL_SDK[name] ?? []).map((m) => m.replace('@aws-sdk/', '')).join(', ') || 'none'}: +${median(firstCalls).toFixed(0)} ms | ${ok ? 'yes' : 'NO'} |`);
     console.log(rows.at(-1));
   }
   await rm(out, { recursive: true, force: true });
@@ -80,11 +95,13 @@ async function main() {
     '',
     `Written by \`npm run bench:lambda\` (bench/lambda.ts) on ${when} UTC, Node ${process.versions.node}, ${(await import('node:os')).cpus().length} cores.`,
     'Each function bundled as the stack bundles it (esbuild, minified ESM, node24, AWS SDK v3 external: the',
-    'runtime has it); init = a fresh Node process importing the bundle (module scope: config parsed, clients',
-    `built), median of ${RUNS}. Targets: at most 1 MB, at most 200 ms.`,
+    'runtime has it); init = a fresh Node process importing the bundle (module scope: the config unpacked),',
+    `median of ${RUNS}. Targets: at most 1 MB, at most 200 ms. The AWS SDK clients are loaded at`,
+    'first use, so their cost moves to the first invocation of a container: the last column shows it (for an',
+    'RDS drill; a Neon drill loads no RDS client). Functions that never use a client never pay for it.',
     '',
-    '| function | bundle | init (median) | runs (ms) | within targets |',
-    '| --- | --- | --- | --- | --- |',
+    '| function | bundle | init (median) | runs (ms) | first call loads | within targets |',
+    '| --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
     `all within targets: ${met ? 'yes' : 'NO'}`,

@@ -1,9 +1,10 @@
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SnsEvent } from '../lib/report/alarm.ts';
-import { notifyAlarmChanges, webhookUrlFromSecretsManager } from '../lib/report/notifier.ts';
+import { cachedWebhookUrl, notifyAlarmChanges } from '../lib/report/notifier.ts';
 import { requiredEnv } from '../lib/util/env.ts';
+import { secretStrings } from '../lib/util/secrets.ts';
 
-const webhookUrl = webhookUrlFromSecretsManager(new SecretsManagerClient({}), () => requiredEnv('SLACK_WEBHOOK_SECRET_ARN'));
+const readSecret = secretStrings();
+const webhookUrl = cachedWebhookUrl(() => readSecret(requiredEnv('SLACK_WEBHOOK_SECRET_ARN')));
 
 /** SNS (alarm actions) to Slack. */
 export async function handler(event: SnsEvent): Promise<void> {

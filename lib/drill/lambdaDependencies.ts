@@ -1,5 +1,3 @@
-import { S3Client } from '@aws-sdk/client-s3';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unpackDeployment, type DeploymentBundle } from '../config/deployment.ts';
@@ -8,6 +6,7 @@ import { ConfigError } from '../errors.ts';
 import { webhookUrlFromSecret } from '../report/notifier.ts';
 import { s3ReportStore } from '../report/s3Store.ts';
 import { requiredEnv } from '../util/env.ts';
+import { secretStrings } from '../util/secrets.ts';
 import type { TaskDependencies } from './tasks.ts';
 
 /** The environment the stack gives every drill function. */
@@ -41,12 +40,11 @@ export function deployedConfig(env: NodeJS.ProcessEnv = process.env, bundle = ty
 /** Built once per Lambda container (module scope): the config, the S3 store, the secrets each function may read. */
 export function lambdaDependencies(env: NodeJS.ProcessEnv = process.env): TaskDependencies {
   const config = deployedConfig(env);
-  const secrets = new SecretsManagerClient({});
-  const secretString = async (arn: string) => (await secrets.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;
+  const secretString = secretStrings();
   const slackArn = env[SLACK_SECRET_ENV];
   return {
     config,
-    store: s3ReportStore(new S3Client({}), requiredEnv(REPORTS_BUCKET_ENV, env)),
+    store: s3ReportStore(requiredEnv(REPORTS_BUCKET_ENV, env)),
     providerOptions: { durable: true },
     sourcePassword: async (database) => {
       const arn = database.source?.passwordSecretArn;

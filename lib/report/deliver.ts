@@ -1,4 +1,4 @@
-import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import type { RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import { appendEmfFile, publishEmf, putDrillMetrics, reportsWithMetrics } from './metrics.ts';
@@ -7,7 +7,7 @@ import { writeReport } from './store.ts';
 import type { DeliveryOutcome, DrillReport, RunResult } from './types.ts';
 
 /** `emf-stdout` is Lambda's: CloudWatch Logs turns the EMF lines into metrics. */
-export type MetricsSink = { kind: 'cloudwatch'; client: CloudWatchClient } | { kind: 'emf'; file: string } | { kind: 'emf-stdout'; write?: (line: string) => void };
+export type MetricsSink = { kind: 'cloudwatch'; client?: CloudWatchClient } | { kind: 'emf'; file: string } | { kind: 'emf-stdout'; write?: (line: string) => void };
 
 export interface DeliveryOptions {
   /** Where the run's reports were written; they are written again with their `delivery`. */
@@ -81,7 +81,7 @@ export function cliDelivery(
   if (flags.metrics) {
     const [kind, file, ...rest] = flags.metrics;
     if (kind === 'cloudwatch' && file === undefined) {
-      delivery.metrics = { kind: 'cloudwatch', client: options.cloudWatch?.() ?? new CloudWatchClient({}) };
+      delivery.metrics = { kind: 'cloudwatch', ...(options.cloudWatch ? { client: options.cloudWatch() } : {}) };
     } else if (kind === 'emf' && file !== undefined && rest.length === 0) {
       delivery.metrics = { kind: 'emf', file };
     } else {

@@ -1,7 +1,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { PutMetricDataCommand, type CloudWatchClient, type MetricDatum } from '@aws-sdk/client-cloudwatch';
+import type { CloudWatchClient, MetricDatum } from '@aws-sdk/client-cloudwatch';
 import type { DrillReport } from './types.ts';
 
 /** The names of the design's table "One name for each number"; the alarms and dashboard use the same. */
@@ -81,8 +81,13 @@ export async function appendEmfFile(file: string, reports: readonly DrillReport[
 // PutMetricData takes at most 1000 data points per call.
 const PUT_BATCH = 1000;
 
-/** From the CLI (`--metrics cloudwatch`): the same metrics through PutMetricData. */
-export async function putDrillMetrics(client: CloudWatchClient, reports: readonly DrillReport[], namespace = METRICS_NAMESPACE): Promise<number> {
+/**
+ * From the CLI (`--metrics cloudwatch`): the same metrics through PutMetricData. The SDK is loaded
+ * here, not with the module: Lambda functions, which write EMF, never load it.
+ */
+export async function putDrillMetrics(client: CloudWatchClient | undefined, reports: readonly DrillReport[], namespace = METRICS_NAMESPACE): Promise<number> {
+  const { CloudWatchClient, PutMetricDataCommand } = await import('@aws-sdk/client-cloudwatch');
+  const cloudWatch = client ?? new CloudWatchClient({});
   const data: MetricDatum[] = reportsWithMetrics(reports).flatMap((report) =>
     drillMetrics(report).map((metric) => ({
       MetricName: metric.name,
@@ -93,7 +98,7 @@ export async function putDrillMetrics(client: CloudWatchClient, reports: readonl
     })),
   );
   for (let start = 0; start < data.length; start += PUT_BATCH) {
-    await client.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(start, start + PUT_BATCH) }));
+    await cloudWatch.send(new PutMetricDataCommand({ Namespace: namespace, MetricData: data.slice(start, start + PUT_BATCH) }));
   }
   return data.length;
 }

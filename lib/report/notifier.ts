@@ -1,4 +1,3 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { alarmChangesOf, alarmMessage, type SnsEvent } from './alarm.ts';
 import { postToSlack, type PostOptions } from './slack.ts';
 import type { DeliveryOutcome } from './types.ts';
@@ -49,15 +48,14 @@ export function webhookUrlFromSecret(secretString: string): string {
 }
 
 /**
- * The webhook URL from Secrets Manager, read once per Lambda container and read again after a
- * failure; for the notifier and for the run's report alike.
+ * The webhook URL from its secret, read once per Lambda container and read again after a failure;
+ * for the notifier and for the run's report alike.
  */
-export function webhookUrlFromSecretsManager(client: SecretsManagerClient, secretArn: () => string): () => Promise<string> {
+export function cachedWebhookUrl(readSecret: () => Promise<string | undefined>): () => Promise<string> {
   let cached: Promise<string> | undefined;
   return () => {
-    cached ??= client
-      .send(new GetSecretValueCommand({ SecretId: secretArn() }))
-      .then((secret) => webhookUrlFromSecret(secret.SecretString ?? ''))
+    cached ??= readSecret()
+      .then((secret) => webhookUrlFromSecret(secret ?? ''))
       .catch((error: unknown) => {
         cached = undefined;
         throw error;

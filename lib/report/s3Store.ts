@@ -1,4 +1,3 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { DrillReport } from './types.ts';
 
 /** Where the cloud keeps drill reports; the state machine carries only their keys. */
@@ -15,23 +14,29 @@ export function reportKey(report: Pick<DrillReport, 'database' | 'startedAt'>): 
   return `reports/${report.database}/${report.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`;
 }
 
-export function s3ReportStore(client: S3Client, bucket: string): ReportStore {
+/** In the bucket; the SDK is loaded at the first call (Plan, Start and Poll never touch the bucket). */
+export function s3ReportStore(bucket: string): ReportStore {
+  let loaded: Promise<{ sdk: typeof import('@aws-sdk/client-s3'); client: import('@aws-sdk/client-s3').S3Client }> | undefined;
+  const s3 = () => (loaded ??= import('@aws-sdk/client-s3').then((sdk) => ({ sdk, client: new sdk.S3Client({}) })));
   const get = async (key: string): Promise<DrillReport> => {
-    const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const { sdk, client } = await s3();
+    const object = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
     return JSON.parse(await object.Body!.transformToString()) as DrillReport;
   };
   return {
     async put(report) {
+      const { sdk, client } = await s3();
       const key = reportKey(report);
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(report, null, 2)}\n`, ContentType: 'application/json' }));
+      await client.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(report, null, 2)}\n`, ContentType: 'application/json' }));
       return key;
     },
     get,
     async previous(database) {
+      const { sdk, client } = await s3();
       let newest: string | undefined;
       let token: string | undefined;
       do {
-        const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `reports/${database}/`, ContinuationToken: token }));
+        const page = await client.send(new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: `reports/${database}/`, ContinuationToken: token }));
         for (const object of page.Contents ?? []) if (object.Key && (!newest || object.Key > newest)) newest = object.Key;
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);

@@ -112,7 +112,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string[] {
+/** A zod issue as the lines a person reads: the path, then what is wrong (unknown keys one per line). */
+export function describeIssue(issue: z.core.$ZodIssue): string[] {
   const at = formatPath(issue.path);
   const prefix = at ? `${at}: ` : '';
   if (issue.code === 'unrecognized_keys') {

@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { describeIssue } from '../config/load.ts';
 import type { RestoreDrillConfig } from '../config/schema.ts';
+import { readSchedule } from './schedule.ts';
 
 /** The cloud settings bin/app.ts reads next to the config file (cdk.json context `restore-drill:cloud`). */
 export const cloudSettingsSchema = z
@@ -11,7 +13,7 @@ export const cloudSettingsSchema = z
           .object({
             name: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,39}$/, { message: 'letters, digits and hyphens, starting with a letter, at most 40 characters' }),
             /** An EventBridge Scheduler expression: `cron(0 3 * * ? *)` or `rate(1 day)`. */
-            expression: z.string().regex(/^(cron|rate)\(.+\)$/, { message: 'expected cron(...) or rate(...), e.g. cron(0 3 * * ? *)' }),
+            expression: z.string().superRefine(scheduleExpressionIssue),
             /** IANA time zone the cron expression is read in. @default 'UTC' */
             timeZone: z.string().min(1).default('UTC'),
             /** The databases this group drills. @default every configured database */
@@ -38,9 +40,12 @@ export const cloudSettingsSchema = z
     /** How long reports are kept in the bucket. */
     reportRetentionDays: z.number().int().positive().default(400),
     /** How often the janitor removes expired copies. */
-    janitorExpression: z.string().regex(/^(cron|rate)\(.+\)$/).default('rate(1 hour)'),
-    /** The alarms' "no drill result" watches for silence over two of these. */
-    schedulePeriodSeconds: z.number().int().positive().default(86_400),
+    janitorExpression: z.string().superRefine(scheduleExpressionIssue).default('rate(1 hour)'),
+    /**
+     * The alarms' "no drill result" watches for silence over two of these.
+     * @default - per database, the longest time between two runs of the schedules that drill it
+     */
+    schedulePeriodSeconds: z.number().int().min(60).optional(),
   })
   .strict();
 
@@ -48,6 +53,13 @@ export const cloudSettingsSchema = z
 export const VERIFY_TIMEOUT_SECONDS = 900;
 /** A check query may take at most this long in the cloud: one query must leave Verify time to connect and return. */
 const MAX_CLOUD_STATEMENT_TIMEOUT_MS = (VERIFY_TIMEOUT_SECONDS - 60) * 1000;
+
+function scheduleExpressionIssue(expression: string, context: z.RefinementCtx): void {
+  const reading = readSchedule(expression);
+  if (!reading.ok) context.addIssue({ code: 'custom', message: reading.problem });
+}
+
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
 
 export type CloudSettingsInput = z.input<typeof cloudSettingsSchema>;
 export type CloudSettings = z.output<typeof cloudSettingsSchema>;
@@ -57,7 +69,7 @@ export function cloudProblems(config: RestoreDrillConfig, settings: unknown): { 
   const problems: string[] = [];
   const parsed = cloudSettingsSchema.safeParse(settings);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(`${issue.path.map(String).join('.') || '(cloud settings)'}: ${issue.message}`);
+    problems.push(...settingsIssues(parsed.error.issues));
   }
   for (const database of config.databases) {
     if (database.provider.kind === 'local') problems.push(`databases.${database.name}: the local provider does not run in the cloud: use rds, aurora or neon`);
@@ -65,12 +77,17 @@ export function cloudProblems(config: RestoreDrillConfig, settings: unknown): { 
       problems.push(`databases.${database.name}.provider.apiKey: in the cloud the Neon API key comes from Secrets Manager: { "secretArn": "arn:aws:secretsmanager:..." }`);
     }
     if (database.source?.passwordEnv) problems.push(`databases.${database.name}.source.passwordEnv: in the cloud use source.passwordSecretArn`);
+    for (const [key, arn] of secretArnsOf(database)) {
+      if (!SECRET_ARN.test(arn)) problems.push(`databases.${database.name}.${key}: "${arn}" is not a secret's ARN: give arn:aws:secretsmanager:<region>:<account>:secret:<name> (IAM grants need the ARN, not the name)`);
+    }
     if (database.checks.statementTimeoutMs > MAX_CLOUD_STATEMENT_TIMEOUT_MS) {
       problems.push(
         `databases.${database.name}.checks.statementTimeoutMs: ${database.checks.statementTimeoutMs} ms does not fit the verify function's ${VERIFY_TIMEOUT_SECONDS / 60}-minute limit; at most ${MAX_CLOUD_STATEMENT_TIMEOUT_MS}`,
       );
     }
   }
+  const regions = awsRegionsOf(config);
+  if (regions.length > 1) problems.push(`databases: the RDS and Aurora sources are in ${regions.join(' and ')}; one stack drills one region (its VPC is there): deploy one stack per region`);
   const names = new Set(config.databases.map((database) => database.name));
   const hasAws = config.databases.some((database) => database.provider.kind === 'rds' || database.provider.kind === 'aurora');
   if (parsed.success) {
@@ -86,9 +103,54 @@ export function cloudProblems(config: RestoreDrillConfig, settings: unknown): { 
       }
     }
     if (hasAws && !parsed.data.vpc) problems.push('vpc: RDS and Aurora copies need { vpcId, subnetIds, availabilityZones } (private subnets of the sources\' VPC)');
+    if (parsed.data.vpc && regions.length === 1) {
+      const elsewhere = parsed.data.vpc.availabilityZones.filter((zone) => !zone.startsWith(regions[0]!));
+      if (elsewhere.length) problems.push(`vpc.availabilityZones: ${elsewhere.join(', ')} not in ${regions[0]}, where the sources are`);
+    }
+    for (const database of config.databases) {
+      if (!parsed.data.schedules.some((schedule) => !schedule.databases || schedule.databases.includes(database.name))) {
+        problems.push(`schedules: no schedule drills ${database.name}; add it to a schedule's databases, or leave databases out to drill every database`);
+      }
+    }
     if (parsed.data.vpc && parsed.data.vpc.subnetIds.length !== parsed.data.vpc.availabilityZones.length) {
       problems.push('vpc.availabilityZones: give one per subnet id, in the same order');
     }
   }
   return parsed.success ? { settings: parsed.data, problems } : { problems };
+}
+
+/** Problems of the settings' shape, worded and pathed as the config file's are. */
+export function settingsIssues(issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.flatMap(describeIssue);
+}
+
+/** The one region of the RDS and Aurora sources (the stack's VPC is there), or several: a problem. */
+export function awsRegionsOf(config: RestoreDrillConfig): string[] {
+  return [...new Set(config.databases.flatMap((database) => (database.provider.kind === 'rds' || database.provider.kind === 'aurora' ? [database.provider.region] : [])))];
+}
+
+function secretArnsOf(database: RestoreDrillConfig['databases'][number]): [string, string][] {
+  const provider = database.provider;
+  return [
+    ...((provider.kind === 'rds' || provider.kind === 'aurora') && 'secretArn' in provider.credentials ? [['provider.credentials.secretArn', provider.credentials.secretArn] as [string, string]] : []),
+    ...(provider.kind === 'neon' && 'secretArn' in provider.apiKey ? [['provider.apiKey.secretArn', provider.apiKey.secretArn] as [string, string]] : []),
+    ...(database.source?.passwordSecretArn ? [['source.passwordSecretArn', database.source.passwordSecretArn] as [string, string]] : []),
+  ];
+}
+
+/**
+ * How long each database may go without a drill before "no drill result" counts as silence: the
+ * setting when given, else the longest gap between runs of the schedules that drill it (the most
+ * frequent one, when several do).
+ */
+export function drillPeriodsOf(config: RestoreDrillConfig, settings: CloudSettings): Map<string, number> {
+  const periods = new Map<string, number>();
+  for (const database of config.databases) {
+    const gaps = settings.schedules
+      .filter((schedule) => !schedule.databases || schedule.databases.includes(database.name))
+      .map((schedule) => readSchedule(schedule.expression))
+      .flatMap((reading) => (reading.ok ? [reading.longestGapSeconds] : []));
+    periods.set(database.name, settings.schedulePeriodSeconds ?? Math.min(...gaps));
+  }
+  return periods;
 }

@@ -1,8 +1,9 @@
-import { Annotations, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -16,6 +17,11 @@ export interface MonitoredDatabase {
   readonly name: string;
   readonly rpoTargetSeconds: number;
   readonly rtoTargetSeconds: number;
+  /**
+   * The longest time between two of its drills, when its schedules differ from the others'.
+   * @default - the props' schedulePeriod
+   */
+  readonly schedulePeriod?: Duration;
 }
 
 export interface SlackNotifierProps {
@@ -23,6 +29,11 @@ export interface SlackNotifierProps {
   readonly entry: string;
   /** Holds the incoming webhook's URL, as the plain secret string or JSON `{"webhookUrl": "..."}`. */
   readonly webhookSecret: secretsmanager.ISecret;
+  /**
+   * How long the notifier's logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
   /**
    * Linked from every alarm message.
    * @default - no runbook link
@@ -34,8 +45,9 @@ export interface RestoreDrillMonitoringProps {
   /** The databases the drills cover; see `monitoredDatabasesOf` to take them from the config. */
   readonly databases: readonly MonitoredDatabase[];
   /**
-   * How often the drills run (the schedule's rate). "No drill result" fires after two of these
-   * without any result; whole minutes, at most 3.5 days (CloudWatch evaluates at most 7 days).
+   * How often the drills run (the longest time between two). "No drill result" fires after two of
+   * these without any result, or after 7 days for schedules of 3.5 to 7 days (CloudWatch evaluates at
+   * most 7 days); less often than weekly, there is no such alarm. Whole minutes.
    */
   readonly schedulePeriod: Duration;
   /**
@@ -72,7 +84,8 @@ export interface DatabaseAlarms {
   /** RPO over target, as measured in the copy (DataLagSeconds); never fires without a freshness check. */
   readonly rpoMeasuredOverTarget: cloudwatch.Alarm;
   readonly rtoOverTarget: cloudwatch.Alarm;
-  readonly noDrillResult: cloudwatch.Alarm;
+  /** Absent for drills less often than weekly: CloudWatch cannot watch for silence that long. */
+  readonly noDrillResult?: cloudwatch.Alarm;
 }
 
 const DAY_SECONDS = 86_400;
@@ -89,12 +102,14 @@ export function monitoredDatabasesOf(config: Pick<RestoreDrillConfig, 'databases
 
 /**
  * How the alarms slice time: one period per drill when the schedule allows, else one day; "no drill
- * result" spans two schedule periods.
+ * result" spans two schedule periods, at most the 7 days CloudWatch evaluates, and is left out
+ * (undefined) for schedules longer than that.
  */
-export function alarmPeriods(schedulePeriod: Duration): { periodSeconds: number; noResultEvaluationPeriods: number } {
+export function alarmPeriods(schedulePeriod: Duration): { periodSeconds: number; noResultEvaluationPeriods: number | undefined } {
   const scheduleSeconds = schedulePeriod.toSeconds();
   const periodSeconds = Math.min(scheduleSeconds, DAY_SECONDS);
-  return { periodSeconds, noResultEvaluationPeriods: Math.ceil((2 * scheduleSeconds) / periodSeconds) };
+  if (scheduleSeconds > MAX_EVALUATION_SECONDS) return { periodSeconds, noResultEvaluationPeriods: undefined };
+  return { periodSeconds, noResultEvaluationPeriods: Math.ceil(Math.min(2 * scheduleSeconds, MAX_EVALUATION_SECONDS) / periodSeconds) };
 }
 
 /** Every problem with the props, so that all are fixed in one pass. */
@@ -110,11 +125,11 @@ export function monitoringPropsProblems(props: RestoreDrillMonitoringProps): str
       if (!Number.isInteger(database[key]) || database[key] <= 0) problems.push(`database "${database.name}": ${key} is ${database[key]}; expected a positive whole number of seconds`);
     }
   }
-  const scheduleSeconds = props.schedulePeriod.toSeconds({ integral: false });
-  if (!Number.isInteger(scheduleSeconds / 60) || scheduleSeconds < 60) {
-    problems.push(`schedulePeriod is ${props.schedulePeriod.toHumanString()}; expected whole minutes, at least 1 minute (CloudWatch alarm periods are multiples of 60 seconds)`);
-  } else if (2 * scheduleSeconds > MAX_EVALUATION_SECONDS) {
-    problems.push(`schedulePeriod is ${props.schedulePeriod.toHumanString()}; at most 3.5 days: "no drill result" spans two periods and CloudWatch evaluates at most 7 days`);
+  for (const [what, period] of [['schedulePeriod', props.schedulePeriod], ...props.databases.filter((d) => d.schedulePeriod).map((d) => [`database "${d.name}": schedulePeriod`, d.schedulePeriod!] as const)] as const) {
+    const seconds = period.toSeconds({ integral: false });
+    if (!Number.isInteger(seconds / 60) || seconds < 60) {
+      problems.push(`${what} is ${period.toHumanString()}; expected whole minutes, at least 1 minute (CloudWatch alarm periods are multiples of 60 seconds)`);
+    }
   }
   if (props.namespace !== undefined && !/^[\w.\-/#:]{1,255}$/.test(props.namespace)) problems.push(`namespace "${props.namespace}" is not a valid CloudWatch namespace`);
   return problems;
@@ -139,11 +154,6 @@ export class RestoreDrillMonitoring extends Construct {
 
     const namespace = props.namespace ?? METRICS_NAMESPACE;
     const prefix = props.alarmNamePrefix ?? Stack.of(this).stackName;
-    const { periodSeconds, noResultEvaluationPeriods } = alarmPeriods(props.schedulePeriod);
-    const period = Duration.seconds(periodSeconds);
-    if (periodSeconds < props.schedulePeriod.toSeconds()) {
-      Annotations.of(this).addInfo(`the schedule runs every ${props.schedulePeriod.toHumanString()}: alarms use 1-day periods, "no drill result" ${noResultEvaluationPeriods} of them`);
-    }
 
     this.alarmTopic = props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { displayName: 'restore-drill alarms', enforceSSL: true });
     const action = new cloudwatchActions.SnsAction(this.alarmTopic);
@@ -152,6 +162,15 @@ export class RestoreDrillMonitoring extends Construct {
     const rows: cloudwatch.IWidget[][] = [];
     for (const database of props.databases) {
       const scope = new Construct(this, database.name);
+      const schedulePeriod = database.schedulePeriod ?? props.schedulePeriod;
+      const { periodSeconds, noResultEvaluationPeriods } = alarmPeriods(schedulePeriod);
+      const period = Duration.seconds(periodSeconds);
+      if (noResultEvaluationPeriods === undefined) {
+        Annotations.of(scope).addWarningV2(
+          'restore-drill:noDrillResultAlarm',
+          `${database.name} is drilled every ${schedulePeriod.toHumanString()}: CloudWatch watches at most 7 days, so there is no "no drill result" alarm for it`,
+        );
+      }
       // Alarms get metrics without a label: CloudFormation then shows them as a plain metric alarm.
       const metric = (metricName: string, statistic: string, label?: string) =>
         new cloudwatch.Metric({ namespace, metricName, dimensionsMap: { [DATABASE_DIMENSION]: database.name }, statistic, period, ...(label ? { label } : {}) });
@@ -198,17 +217,21 @@ export class RestoreDrillMonitoring extends Construct {
           evaluationPeriods: 1,
           treatMissingData: cloudwatch.TreatMissingData.IGNORE,
         }),
-        noDrillResult: metric(METRIC_NAMES.drillSucceeded, cloudwatch.Stats.SAMPLE_COUNT).createAlarm(scope, 'NoDrillResult', {
-          alarmName: name('no-drill-result'),
-          alarmDescription: `No restore drill result for ${database.name} in two schedule periods (${props.schedulePeriod.toHumanString()} each): the schedule, the state machine or the metrics are broken.`,
-          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-          threshold: 1,
-          evaluationPeriods: noResultEvaluationPeriods,
-          datapointsToAlarm: noResultEvaluationPeriods,
-          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
-        }),
+        ...(noResultEvaluationPeriods === undefined
+          ? {}
+          : {
+              noDrillResult: metric(METRIC_NAMES.drillSucceeded, cloudwatch.Stats.SAMPLE_COUNT).createAlarm(scope, 'NoDrillResult', {
+                alarmName: name('no-drill-result'),
+                alarmDescription: `No restore drill result for ${database.name} in ${Duration.seconds(noResultEvaluationPeriods * periodSeconds).toHumanString()} (it is drilled every ${schedulePeriod.toHumanString()}): the schedule, the state machine or the metrics are broken.`,
+                comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                threshold: 1,
+                evaluationPeriods: noResultEvaluationPeriods,
+                datapointsToAlarm: noResultEvaluationPeriods,
+                treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+              }),
+            }),
       };
-      for (const alarm of Object.values(databaseAlarms)) {
+      for (const alarm of Object.values(databaseAlarms) as cloudwatch.Alarm[]) {
         alarm.addAlarmAction(action);
         alarm.addOkAction(action);
       }
@@ -272,6 +295,8 @@ export class RestoreDrillMonitoring extends Construct {
           ...(props.slackNotifier.runbookUrl ? { RUNBOOK_URL: props.slackNotifier.runbookUrl } : {}),
         },
         bundling: { format: nodejs.OutputFormat.ESM, target: 'node24', minify: true, sourceMap: true },
+        // Its own log group: without one, Lambda's would keep the logs forever.
+        logGroup: new logs.LogGroup(this, 'SlackNotifierLogs', { retention: props.slackNotifier.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
       });
       props.slackNotifier.webhookSecret.grantRead(notifier);
       this.alarmTopic.addSubscription(new subscriptions.LambdaSubscription(notifier));

@@ -9,14 +9,14 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
 import { deploymentModules } from './deploymentModule.ts';
-import { cloudProblems, VERIFY_TIMEOUT_SECONDS, type CloudSettings, type CloudSettingsInput } from './cloudSettings.ts';
+import { importSecret, secretResources } from './secretArns.ts';
+import { cloudProblems, drillPeriodsOf, VERIFY_TIMEOUT_SECONDS, type CloudSettings, type CloudSettingsInput } from './cloudSettings.ts';
 import { monitoredDatabasesOf, RestoreDrillMonitoring } from './monitoring.ts';
 
 const FUNCTIONS = fileURLToPath(new URL('../../functions/', import.meta.url));
@@ -151,11 +151,12 @@ export class RestoreDrill extends Construct {
       target: new schedulerTargets.LambdaInvoke(janitor, { role: janitorSchedulerRole }),
     });
 
-    const slackSecret = settings.slackWebhookSecretArn ? secretsmanager.Secret.fromSecretAttributes(this, 'SlackWebhook', { secretPartialArn: settings.slackWebhookSecretArn }) : undefined;
+    const slackSecret = settings.slackWebhookSecretArn ? importSecret(this, 'SlackWebhook', settings.slackWebhookSecretArn) : undefined;
+    const periods = drillPeriodsOf(props.config, settings);
     this.monitoring = new RestoreDrillMonitoring(this, 'Monitoring', {
-      databases: monitoredDatabasesOf(props.config),
-      schedulePeriod: Duration.seconds(settings.schedulePeriodSeconds),
-      ...(slackSecret ? { slackNotifier: { entry: `${FUNCTIONS}notifier.ts`, webhookSecret: slackSecret, ...(props.config.slack?.runbookUrl ? { runbookUrl: props.config.slack.runbookUrl } : {}) } } : {}),
+      databases: monitoredDatabasesOf(props.config).map((database) => ({ ...database, schedulePeriod: Duration.seconds(periods.get(database.name)!) })),
+      schedulePeriod: Duration.seconds(Math.max(...periods.values())),
+      ...(slackSecret ? { slackNotifier: { entry: `${FUNCTIONS}notifier.ts`, webhookSecret: slackSecret, logRetention: retentionOf(settings.logRetentionDays), ...(props.config.slack?.runbookUrl ? { runbookUrl: props.config.slack.runbookUrl } : {}) } } : {}),
     });
     if (this.monitoring.notifier) {
       Validations.of(this.monitoring.notifier).acknowledge({
@@ -364,11 +365,6 @@ function grantRds(f: lambda.IFunction, role: Role, databases: readonly DatabaseC
     );
   }
   return wildcards.map((resource) => nagForm(stack, resource));
-}
-
-function secretResources(arn: string): string[] {
-  // A partial ARN (without the 6-character suffix) matches the secret only with the wildcard.
-  return /-[A-Za-z0-9]{6}$/.test(arn) ? [arn] : [`${arn}-??????`];
 }
 
 function grantSecrets(f: lambda.IFunction, role: Role, config: RestoreDrillConfig, settings: CloudSettings): string[] {

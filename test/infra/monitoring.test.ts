@@ -7,7 +7,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { afterAll, describe, expect, test } from 'vitest';
 import { configSchema } from '../../lib/config/schema.ts';
-import { alarmPeriods, monitoredDatabasesOf, RestoreDrillMonitoring, type RestoreDrillMonitoringProps } from '../../lib/infra/monitoring.ts';
+import { alarmPeriods, monitoredDatabasesOf, RestoreDrillMonitoring, type MonitoredDatabase, type RestoreDrillMonitoringProps } from '../../lib/infra/monitoring.ts';
 import { repoRoot } from '../support/cli.ts';
 
 // Two databases: `app` takes the top-level targets, `billing` its own.
@@ -108,14 +108,24 @@ describe('alarms per database, thresholds from the config', () => {
     });
   });
 
-  test('an hourly schedule: hourly periods; a weekly-ish one: day periods, as many as two schedule periods', () => {
+  test('hourly: hourly periods; every 3 days: day periods, two schedule periods; weekly: the 7 days CloudWatch allows', () => {
     const hourly = synth({ schedulePeriod: Duration.hours(1) }).template;
     hourly.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'drills-app-no-drill-result', Period: 3600, EvaluationPeriods: 2 });
     hourly.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'drills-app-drill-failed', Period: 3600 });
     expect(alarmPeriods(Duration.days(3))).toEqual({ periodSeconds: 86400, noResultEvaluationPeriods: 6 });
-    const { stack, template: threeDays } = synth({ schedulePeriod: Duration.days(3) });
+    expect(alarmPeriods(Duration.days(7))).toEqual({ periodSeconds: 86400, noResultEvaluationPeriods: 7 });
+    const threeDays = synth({ schedulePeriod: Duration.days(3) }).template;
     threeDays.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'drills-app-no-drill-result', Period: 86400, EvaluationPeriods: 6, DatapointsToAlarm: 6 });
-    Annotations.fromStack(stack).hasInfo('/Stack/Monitoring', Match.stringLikeRegexp('alarms use 1-day periods'));
+  });
+
+  test('each database by its own schedule; drilled monthly, it has no "no drill result" alarm, and synth says so', () => {
+    const [app, billing] = monitoredDatabasesOf(config) as [MonitoredDatabase, MonitoredDatabase];
+    const { stack, template } = synth({ databases: [{ ...app, schedulePeriod: Duration.days(31) }, { ...billing, schedulePeriod: Duration.days(7) }] });
+
+    expect(alarmPeriods(Duration.days(31)).noResultEvaluationPeriods).toBeUndefined();
+    expect(Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((alarm) => alarm.Properties.AlarmName)).not.toContain('drills-app-no-drill-result');
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'drills-billing-no-drill-result', Period: 86400, EvaluationPeriods: 7 });
+    Annotations.fromStack(stack).hasWarning('/Stack/Monitoring/app', Match.stringLikeRegexp('app is drilled every 31 days: CloudWatch watches at most 7 days'));
   });
 });
 
@@ -195,10 +205,10 @@ describe('props are checked before anything is made', () => {
     );
   });
 
-  test('a schedule longer than 3.5 days and no databases', () => {
+  test('a schedule period of part of a minute and no databases', () => {
     const stack = new Stack(newApp(), 'Stack');
-    expect(() => new RestoreDrillMonitoring(stack, 'Monitoring', { databases: [], schedulePeriod: Duration.days(7) })).toThrow(
-      /databases is empty[\s\S]*schedulePeriod is 7 days; at most 3.5 days/,
+    expect(() => new RestoreDrillMonitoring(stack, 'Monitoring', { databases: [], schedulePeriod: Duration.seconds(90) })).toThrow(
+      /databases is empty[\s\S]*schedulePeriod is 1 minute 30 seconds; expected whole minutes/,
     );
   });
 });

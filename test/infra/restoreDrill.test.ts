@@ -164,6 +164,9 @@ describe('IAM', () => {
     expect(secrets('Verify')).not.toContain('slack');
     expect(secrets('Start')).toContain('neon-api-key');
     expect(secrets('Start')).not.toContain('orders-prod-master');
+    // The Slack alarm notifier: the complete ARN as given, which matches the secret (a wildcard after it would not).
+    const notifierPolicy = Object.entries(resources).find(([id, resource]) => resource.Type === 'AWS::IAM::Policy' && id.includes('SlackNotifier'))![1];
+    expect(JSON.stringify(notifierPolicy.Properties.PolicyDocument)).toContain('"Resource":"arn:aws:secretsmanager:eu-west-1:123456789012:secret:restore-drill-slack-StUvWx"');
   });
 
   test('the reports bucket: encrypted, TLS only, versioned, with a lifecycle rule', () => {
@@ -222,16 +225,47 @@ describe('props', () => {
       }
       return '';
     })();
-    expect(message).toContain('schedules.0.expression: expected cron(...) or rate(...)');
+    expect(message).toContain('schedules[0].expression: expected rate(value unit) or cron(minutes hours day-of-month month day-of-week year)');
     expect(message).toContain('databases.laptop: the local provider does not run in the cloud');
     expect(message).toContain('databases.analytics.provider.apiKey: in the cloud the Neon API key comes from Secrets Manager');
     expect(message).toContain("databases.orders.checks.statementTimeoutMs: 900000 ms does not fit the verify function's 15-minute limit; at most 840000");
+  });
+
+  test('schedules EventBridge would refuse, secrets given by name, sources in two regions: each named before deploying', () => {
+    const aws = { instanceClass: 'db.t4g.medium', credentials: { secretArn: 'prod/orders-db' } };
+    const bad = configSchema.parse({
+      databases: [
+        { name: 'orders', provider: { kind: 'rds', instanceId: 'orders-prod', region: 'eu-central-1', ...aws } },
+        { name: 'billing', provider: { kind: 'aurora', clusterId: 'billing-prod', region: 'us-west-2', ...aws, credentials: { iam: true } } },
+      ],
+    });
+    const settings = {
+      schedules: [
+        { name: 'five-fields', expression: 'cron(0 3 * * *)' },
+        { name: 'both-days', expression: 'cron(0 3 * * MON *)' },
+        { name: 'plural', expression: 'rate(1 days)' },
+      ],
+      janitorExpression: 'rate(0 minutes)',
+      vpc: { vpcId: 'vpc-0123abcd', subnetIds: ['subnet-0123abcd', 'subnet-0456abcd'], availabilityZones: ['us-east-1a', 'us-east-1b'] },
+    };
+    let message = '';
+    try {
+      new RestoreDrillStack(new App({ outdir: join(outdir, 'bad3') }), 'Bad', { config: bad, settings });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toContain('schedules[0].expression: cron(0 3 * * *) is not valid: it has 5 fields, EventBridge takes 6');
+    expect(message).toContain('schedules[1].expression: cron(0 3 * * MON *) is not valid: exactly one of day-of-month and day-of-week must be ?');
+    expect(message).toContain('schedules[2].expression: rate(1 days) is not valid: write rate(1 day) or rate(2 days)');
+    expect(message).toContain('janitorExpression: rate(0 minutes) is not valid: the value must be 1 or more');
+    expect(message).toContain('databases.orders.provider.credentials.secretArn: "prod/orders-db" is not a secret\'s ARN');
+    expect(message).toContain('databases: the RDS and Aurora sources are in eu-central-1 and us-west-2; one stack drills one region');
   });
 
   test('a parsed schedule names its unknown database, its bad time zone, and the missing VPC', () => {
     const bad = configSchema.parse({ databases: [{ name: 'orders', provider: { kind: 'rds', instanceId: 'orders-prod', region: 'eu-west-1', instanceClass: 'db.t4g.medium', credentials: { iam: true } } }] });
     expect(() =>
       new RestoreDrillStack(new App({ outdir: join(outdir, 'bad2') }), 'Bad', { config: bad, settings: { schedules: [{ name: 'nightly', expression: 'rate(1 day)', timeZone: 'Mars/Olympus', databases: ['billing'] }] } }),
-    ).toThrow(/3 problem\(s\)[\s\S]*no database named billing[\s\S]*Mars\/Olympus[\s\S]*vpc: RDS and Aurora copies need/);
+    ).toThrow(/4 problem\(s\)[\s\S]*no database named billing[\s\S]*Mars\/Olympus[\s\S]*vpc: RDS and Aurora copies need[\s\S]*schedules: no schedule drills orders/);
   });
 });

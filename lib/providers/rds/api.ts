@@ -9,6 +9,7 @@ import { ConfigError, NotOurCopyError, RemovalDeferredError } from '../../errors
 import { onShutdown } from '../../shutdown.ts';
 import type { ConnectionInfo } from '../types.ts';
 import { explainAwsError, isAwsError, type CallContext } from './errors.ts';
+import { iamAuthToken } from './iamToken.ts';
 import { DescribeDBInstancesCommand, ListTagsForResourceCommand, RDSClient } from './sdk.ts';
 import { hasCopyName, isManaged, MANAGED_TAG } from './tags.ts';
 
@@ -166,17 +167,9 @@ export class AwsApi {
       // Neither works: the checks meet the refusal and report it, without the password.
       return { user: login.user, password: login.password, ca };
     }
-    // Loaded here, not statically, for the reason in sdk.ts; most databases never need it.
-    const { Signer } = await import('@aws-sdk/rds-signer');
-    const signer = new Signer({
-      hostname: connection.host,
-      port: connection.port,
-      username: connection.user,
-      region: this.config.region,
-      ...(this.options.clientConfig?.credentials ? { credentials: this.options.clientConfig.credentials } : {}),
-    });
     try {
-      return { user: connection.user, password: await signer.getAuthToken(), ca };
+      const password = await iamAuthToken({ hostname: connection.host, port: connection.port, username: connection.user, region: this.config.region, credentials: this.rds.config.credentials });
+      return { user: connection.user, password, ca };
     } catch (error) {
       throw explainAwsError(error, this.context('rds-db:connect (IAM auth token)', `${connection.host}:${connection.port}`));
     }

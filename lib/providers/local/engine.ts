@@ -9,7 +9,7 @@ import { COPY_NAME } from '../copyName.ts';
 import { POLL_INTERVAL_MS } from '../pollInterval.ts';
 export { copyName } from '../copyName.ts';
 import type { ConnectionInfo, CopyPoll } from '../types.ts';
-import { findPgBinaries } from './binaries.ts';
+import { findPgBinaries, reachableByServer } from './binaries.ts';
 import { copyPgHba, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, type LocalSource, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { parseConf } from './postgresConf.ts';
@@ -87,13 +87,14 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     walArchive: options.source.walArchive === undefined ? undefined : resolve(options.source.walArchive),
     restoreCommand: options.source.restoreCommand,
   };
-  // Nothing exists yet: planning and finding the binaries may run side by side.
-  const binariesFor = (major: number) => findPgBinaries({ major, explicit: options.pgBin, embeddedOnly: options.embeddedOnly ?? false });
+  // Nothing exists yet: planning and finding the binaries may run side by side. Binaries the server's
+  // user cannot reach are staged under the scratch root only once the plan holds (bad input touches nothing).
+  const binariesFor = (major: number) => findPgBinaries({ major, explicit: options.pgBin, embeddedOnly: options.embeddedOnly ?? false, stage: false });
   const likelyMajor = newestBackupMajor(source.baseBackups);
   const likelyBinaries = likelyMajor.then((major) => (major === undefined ? undefined : binariesFor(major))).catch(() => undefined);
   const plan = await planRestore(source, options.target);
   const likely = await likelyBinaries;
-  const binaries = likely?.major === plan.backup.pgMajor ? likely : await binariesFor(plan.backup.pgMajor);
+  const binaries = await reachableByServer(likely?.major === plan.backup.pgMajor ? likely : await binariesFor(plan.backup.pgMajor));
   const user = await serverUser();
   await ensureScratchRoot();
 

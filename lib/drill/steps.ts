@@ -30,6 +30,8 @@ export interface DrillState {
   lastReplayedAt?: string | null;
   /** The target is the end of what is restorable (RDS restores it with UseLatestRestorableTime). */
   targetIsLatest?: boolean;
+  /** The cloud: where the checks' details wait while the state goes on without them (tasks.ts). */
+  checksKey?: string;
 }
 
 export interface BeginOptions {

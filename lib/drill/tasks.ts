@@ -151,12 +151,12 @@ export function drillTasks(dependencies: TaskDependencies) {
       const previousReport = await store.previous(database.name);
       const sourcePassword = database.source?.passwordSecretArn ? await dependencies.sourcePassword?.(database) : undefined;
       const checksDeadline = options.remainingMs === undefined ? undefined : new Date(Date.now() + options.remainingMs - VERIFY_RETURN_MARGIN_MS);
-      return verifyStep(state, database, provider(database), { ...context, previousReport, sourcePassword, checksDeadline });
+      return keptUnderStateLimit(await verifyStep(state, database, provider(database), { ...context, previousReport, sourcePassword, checksDeadline }), store);
     },
     /** Records a caught failure, removes (or keeps) the copy, saves the report; returns only its key. */
     async cleanup(input: CleanupInput): Promise<DrillSummary> {
       const { failure, ...rest } = input;
-      let state: DrillState = rest;
+      let state: DrillState = await withSavedChecks(rest, store);
       if (failure && !state.report.error) state = recordFailure(state, failureOfCaught(failure));
       state = await cleanupStep(state, provider(databaseOf(state)), context);
       const reportKey = await store.put(state.report);
@@ -189,3 +189,26 @@ export function drillTasks(dependencies: TaskDependencies) {
 }
 
 export type DrillTasks = ReturnType<typeof drillTasks>;
+
+/** Step Functions hands at most 256 KB from one state to the next; the state keeps well under it. */
+export const STATE_BUDGET_BYTES = 128 * 1024;
+
+/**
+ * Verify's state, small enough for Step Functions: when the checks' details (a ledger of hundreds of
+ * migrations, row counts of hundreds of tables) make it too large, the report is saved now and the
+ * state goes on without the details, which Cleanup takes back (withSavedChecks).
+ */
+export async function keptUnderStateLimit(state: DrillState, store: ReportStore, budget = STATE_BUDGET_BYTES): Promise<DrillState> {
+  if (Buffer.byteLength(JSON.stringify(state)) <= budget) return state;
+  const checksKey = await store.put(state.report);
+  const checks = state.report.checks.map((check) => ({ ...check, details: { savedWithReport: checksKey } }));
+  return { ...state, checksKey, report: { ...state.report, checks } };
+}
+
+/** The checks' details back from the saved report, for Cleanup to save the whole report again. */
+export async function withSavedChecks(state: DrillState, store: ReportStore): Promise<DrillState> {
+  if (!state.checksKey) return state;
+  const { checksKey, ...rest } = state;
+  const saved = await store.get(checksKey);
+  return { ...rest, report: { ...rest.report, checks: saved.checks } };
+}

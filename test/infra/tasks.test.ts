@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { configSchema } from '../../lib/config/schema.ts';
-import { drillTasks, failureOfCaught } from '../../lib/drill/tasks.ts';
+import { beginDrill } from '../../lib/drill/steps.ts';
+import { drillTasks, failureOfCaught, keptUnderStateLimit, STATE_BUDGET_BYTES, withSavedChecks } from '../../lib/drill/tasks.ts';
 import { memoryReportStore } from '../../lib/report/s3Store.ts';
 
 describe('a failure caught by the state machine', () => {
@@ -37,5 +38,28 @@ describe('plan', () => {
     const result = await tasks.report({ drills: [{ database: 'tasks-db', status: 'error', reportKey: null, copy: 'rd-tasks-db-20261125000000-abcd', kept: false, error: 'Lambda.Unknown' }] });
     expect(result.status).toBe('error');
     expect(result.drills[0]!.error).toMatch(/cleanup did not finish.*rd-tasks-db-20261125000000-abcd.*Lambda.Unknown/);
+  });
+});
+
+describe('the state between steps', () => {
+  test('a Verify state over the budget goes on without the checks\' details, and Cleanup gets them back from the bucket', async () => {
+    const config = configSchema.parse({ databases: [{ name: 'big-db', provider: { kind: 'local', baseBackups: './b', walArchive: './w' } }] });
+    const state = beginDrill(config, config.databases[0]!, { trigger: 'schedule' });
+    const rules = Array.from({ length: 3000 }, (_, i) => ({ table: `public.table_${i}`, count: i, summary: `public.table_${i}: ${i} rows, at least 1` }));
+    state.report.checks = [
+      { check: 'rowCounts', status: 'pass', summary: '3000 tables counted', details: { rules } },
+      { check: 'freshness', status: 'pass', summary: 'fresh', details: { dataLagSeconds: 4 } },
+    ];
+    const store = memoryReportStore();
+    expect(Buffer.byteLength(JSON.stringify(state))).toBeGreaterThan(STATE_BUDGET_BYTES);
+
+    const slim = await keptUnderStateLimit(state, store);
+    const restored = await withSavedChecks(JSON.parse(JSON.stringify(slim)) as typeof slim, store);
+
+    expect(Buffer.byteLength(JSON.stringify(slim))).toBeLessThan(STATE_BUDGET_BYTES);
+    expect(slim.report.checks.map((check) => [check.check, check.status, check.summary])).toEqual(state.report.checks.map((check) => [check.check, check.status, check.summary]));
+    expect(restored.report.checks).toEqual(state.report.checks);
+    expect(restored.checksKey).toBeUndefined();
+    expect(await keptUnderStateLimit(restored, memoryReportStore(), 10 * STATE_BUDGET_BYTES)).toBe(restored);
   });
 });

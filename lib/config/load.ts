@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { checksConfigProblems } from '../checks/config.ts';
 import { ConfigError } from '../errors.ts';
+import { nearestKey } from './knownKeys.ts';
 import { configSchema, type RestoreDrillConfig } from './schema.ts';
 
 export const CONFIG_FILE_NAMES = ['restore-drill.config.ts', 'restore-drill.config.mjs', 'restore-drill.config.js', 'restore-drill.config.json'];
@@ -48,7 +49,7 @@ async function readConfigValue(file: string): Promise<unknown> {
  */
 export async function validateConfig(value: unknown, baseDir: string, file = 'config'): Promise<RestoreDrillConfig> {
   const parsed = configSchema.safeParse(value);
-  if (!parsed.success) throw problemsError(file, parsed.error.issues.flatMap(describeIssue));
+  if (!parsed.success) throw problemsError(file, parsed.error.issues.flatMap((issue) => describeIssue(issue)));
   const config = resolvePaths(parsed.data, baseDir);
   const problems: string[] = [];
   const seen = new Set<string>();
@@ -112,12 +113,18 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), '');
 }
 
-/** A zod issue as the lines a person reads: the path, then what is wrong (unknown keys one per line). */
-export function describeIssue(issue: z.core.$ZodIssue): string[] {
+/**
+ * A zod issue as the lines a person reads: the path, then what is wrong (unknown keys one per line,
+ * with the known key they most likely meant).
+ */
+export function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType = configSchema): string[] {
   const at = formatPath(issue.path);
   const prefix = at ? `${at}: ` : '';
   if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((key) => `${at ? `${at}.` : ''}${key}: unknown key (check its spelling; see the README's configuration reference)`);
+    return issue.keys.map((key) => {
+      const meant = nearestKey(schema, issue.path, key);
+      return `${at ? `${at}.` : ''}${key}: unknown key ${meant ? `(did you mean ${meant}? See` : '(check its spelling; see'} the README's configuration reference)`;
+    });
   }
   if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) return [`${prefix}required`];
   return [`${prefix}${issue.message.replace(/^Invalid input: /, '')}`];

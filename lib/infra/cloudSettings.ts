@@ -121,7 +121,7 @@ export function cloudProblems(config: RestoreDrillConfig, settings: unknown): { 
 
 /** Problems of the settings' shape, worded and pathed as the config file's are. */
 export function settingsIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.flatMap(describeIssue);
+  return issues.flatMap((issue) => describeIssue(issue, cloudSettingsSchema));
 }
 
 /** The one region of the RDS and Aurora sources (the stack's VPC is there), or several: a problem. */

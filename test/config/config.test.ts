@@ -61,7 +61,7 @@ describe('an invalid config', () => {
     const problems = await problemsOf({
       rpoTargetSeconds: -5,
       databases: [
-        { name: 'app', provider: { kind: 'local', baseBackups: './base' } },
+        { name: 'app', provider: { kind: 'local', baseBackups: './base' }, checks: { rowcounts: [] } },
         { name: 'App_2', provider: { kind: 'mysql' }, target: 'yesterday', extra: true },
       ],
       report: { folder: 'x' },
@@ -74,10 +74,11 @@ describe('an invalid config', () => {
         expect.stringMatching(/^databases\[1\]\.provider\.kind: .*local/),
         expect.stringMatching(/^databases\[1\]\.target: expected latest, -<n>s\|m\|h\|d/),
         expect.stringMatching(/^databases\[1\]\.extra: unknown key/),
-        expect.stringMatching(/^report\.folder: unknown key/),
+        expect.stringMatching(/^report\.folder: unknown key \(check its spelling/),
+        "databases[0].checks.rowcounts: unknown key (did you mean rowCounts? See the README's configuration reference)",
       ]),
     );
-    expect(problems).toHaveLength(7);
+    expect(problems).toHaveLength(8);
   });
 
   test('names folders that do not exist, duplicate names, and asOf without a source', async () => {

@@ -157,12 +157,14 @@ program
       database: database!.name,
       earliest: window.earliest.toISOString(),
       latest: window.latest.toISOString(),
+      ...(window.note ? { note: window.note } : {}),
       rpo: { targetSeconds: rpoTargetSeconds, claimedSeconds, compliant: claimedSeconds <= rpoTargetSeconds },
     };
     process.stdout.write(
       options.json
         ? `${JSON.stringify(result, null, 2)}\n`
         : `${result.database}: restorable from ${result.earliest} to ${result.latest}\n` +
+            (window.note ? `⚠️  ${window.note}\n` : '') +
             `RPO (claimed): ${formatSeconds(claimedSeconds)} (target ${formatSeconds(rpoTargetSeconds)}) ${result.rpo.compliant ? '✅' : '❌'}\n`,
     );
   });

@@ -80,7 +80,7 @@ export async function planStep(state: DrillState, provider: RestoreProvider, con
   if (!spec) throw new ConfigError(`target "${requested}" is not valid: expected ${TARGET_HINT}`);
   const window = await provider.window();
   const planAt = now();
-  report.window = { earliest: window.earliest.toISOString(), latest: window.latest.toISOString() };
+  report.window = { earliest: window.earliest.toISOString(), latest: window.latest.toISOString(), ...(window.note ? { note: window.note } : {}) };
   report.rpo.claimedSeconds = secondsBetween(window.latest, planAt);
   const target = resolveTarget(requested, spec, window, planAt, context.random);
   report.target.time = target.time.toISOString();

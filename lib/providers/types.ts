@@ -22,6 +22,8 @@ export type CopyPoll =
 export interface RestoreWindow {
   earliest: Date;
   latest: Date;
+  /** What a person must know about the window: a hole in the WAL archive that ends it early. */
+  note?: string;
 }
 
 /** Where a copy is restored to: the end of what is restorable, or a point in time inside the window. */

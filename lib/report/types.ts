@@ -14,7 +14,7 @@ export interface DrillReport {
   provider: string;
   status: DrillStatus;
   target: { requested: string; time: string | null };
-  window: { earliest: string; latest: string } | null;
+  window: { earliest: string; latest: string; note?: string } | null;
   rpo: { targetSeconds: number; claimedSeconds: number | null; measuredLagSeconds: number | null; compliant: boolean | null };
   rto: {
     targetSeconds: number;

@@ -151,6 +151,15 @@ describe('restore-drill run', () => {
     expect(report.status).toBe('failed');
     expect(report.error).toMatchObject({ step: 'restore', kind: 'backup' });
     expect(report.error!.message).toContain(segments.at(-2)!);
+
+    // window says where the archive really ends, and why.
+    const window = await runCli(['window', '--config', file, '--database', 'cli-drill', '--json']);
+    const full = await runCli(['window', '--config', configFile, '--database', 'cli-drill', '--json']);
+    expect(window.code, window.stderr).toBe(0);
+    const [holedWindow, fullWindow] = [window, full].map((r) => JSON.parse(r.stdout) as { latest: string; note?: string });
+    expect(Date.parse(holedWindow!.latest)).toBeLessThan(Date.parse(fullWindow!.latest));
+    expect(holedWindow!.note).toContain(`WAL segment ${segments.at(-2)!} is missing from the archive`);
+    expect(fullWindow!.note).toBeUndefined();
   });
 });
 

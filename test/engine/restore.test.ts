@@ -161,6 +161,24 @@ describe('the WAL archive', () => {
     expect((error as Error).message).toContain(missing);
   });
 
+  test('a hole ends the window at the last commit before it; a target beyond it is a WAL gap, not bad input', async () => {
+    const archive = join(damaged, 'holed-window');
+    await cp(source.archiveDir, archive, { recursive: true });
+    const segments = (await readdir(archive)).filter((name) => /^[0-9A-F]{24}$/.test(name)).sort();
+    const missing = segments.at(-2)!;
+    await rm(join(archive, missing));
+    const holed = { ...local, walArchive: archive };
+
+    const { window } = await readWindow(holed);
+    const { window: whole } = await readWindow(local);
+
+    expect(window.gap?.segment).toBe(missing);
+    expect(window.latest.getTime()).toBeLessThan(whole.latest.getTime());
+    const error = await restoreCopy(options({ kind: 'time', time: whole.latest }, { source: holed })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WalGapError);
+    expect((error as WalGapError).missingSegment).toBe(missing);
+  });
+
   test('WAL fetched by a restore command (as from object storage) restores like an archive folder', async () => {
     const restoreCommand = `cp '${source.archiveDir}/%f' '%p'`;
     onTestFinished(() => rm(walCacheDir(restoreCommand), { recursive: true, force: true }));

@@ -25,7 +25,11 @@ export function localProvider(config: LocalProviderConfig, options: LocalProvide
     pollIntervalMs: POLL_MS,
     async window(): Promise<RestoreWindow> {
       const { window } = await readWindow(source);
-      return { earliest: window.earliest, latest: window.latest };
+      return {
+        earliest: window.earliest,
+        latest: window.latest,
+        ...(window.gap ? { note: `WAL segment ${window.gap.segment} is missing from the archive: nothing after it can be replayed, so the window ends at the last transaction before it` } : {}),
+      };
     },
     start: ({ target, copyName, expiresAt }) =>
       startCopy({

@@ -32,6 +32,8 @@ export interface LocalWindow extends RestoreWindow {
   segmentSize: number;
   /** Time of the archive's last commit or abort record, microseconds since the epoch. */
   lastXactMicros: bigint | undefined;
+  /** The first segment missing after the newest backup: nothing after it can be replayed. */
+  gap?: { segment: string; segno: number };
 }
 
 interface BackupWindow {
@@ -75,10 +77,13 @@ export async function readWindow(
   for (const backup of backups) backupWindows.push({ backup, earliestMicros: await earliestFrom(backup, wal) });
   const newest = backupWindows.at(-1)!;
   const path = wal.timelinePath(newest.backup);
+  // Recovery stops at the first missing segment: the window ends at the last transaction before it.
+  const startSegno = segnoOf(newest.backup.startLsn, segmentSize);
+  const gapSegno = wal.firstMissing(path, startSegno, wal.endSegno(path, newest.backup), newest.backup);
+  const gap = gapSegno === undefined ? undefined : { segno: gapSegno, segment: segmentName({ timeline: path.timelineAt(gapSegno), segno: gapSegno }, segmentSize) };
   // Reading the archive's last transaction costs a scan of its newest segments; a restore to `latest`
   // replays to the end anyway and does not need it (options.latest = false).
-  const lastXact =
-    options.latest === false ? undefined : await wal.lastXactBefore(path, wal.endSegno(path) + 1, segnoOf(newest.backup.startLsn, segmentSize));
+  const lastXact = options.latest === false ? undefined : await wal.lastXactBefore(path, gapSegno ?? wal.endSegno(path) + 1, startSegno, newest.backup);
   const earliestMicros = backupWindows.reduce((min, b) => (b.earliestMicros < min ? b.earliestMicros : min), newest.earliestMicros);
   const latestMicros = lastXact !== undefined && lastXact > newest.earliestMicros ? lastXact : newest.earliestMicros;
   return {
@@ -89,6 +94,7 @@ export async function readWindow(
       backups: backupWindows,
       segmentSize,
       lastXactMicros: lastXact,
+      ...(gap ? { gap } : {}),
     },
     wal,
   };
@@ -104,6 +110,13 @@ export async function planRestore(source: LocalSource, target: RestoreTarget): P
   let chosen: BackupWindow | undefined;
   let replayToEnd = target.kind === 'latest';
   if (target.kind === 'time') {
+    if (target.time > window.latest && window.gap) {
+      throw new WalGapError(
+        `WAL segment ${window.gap.segment} is missing from the archive ${window.archiveDir}: the WAL reaches only to ` +
+          `${window.latest.toISOString()}, so target ${target.time.toISOString()} cannot be restored`,
+        window.gap.segment,
+      );
+    }
     if (target.time < window.earliest || target.time > window.latest) {
       throw new TargetOutsideWindowError(
         `target ${target.time.toISOString()} is outside the restore window: ${describe} ` +
@@ -233,6 +246,12 @@ export class WalIndex {
       const file = this.archive.segments.get(name) ?? backup?.ownWal?.segments.get(name);
       if (file) return file;
     }
+    return undefined;
+  }
+
+  /** The first segment of from..to that neither the archive nor the backup's own WAL holds. */
+  firstMissing(path: TimelinePath, from: number, to: number, backup?: BaseBackup): number | undefined {
+    for (let segno = from; segno <= to; segno++) if (!this.fileFor(path, segno, backup)) return segno;
     return undefined;
   }
 

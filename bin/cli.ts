@@ -13,7 +13,7 @@ import { cliDelivery, deliverRun } from '../lib/report/deliver.ts';
 import { formatRunText, formatSeconds, summarizeDrill } from '../lib/report/format.ts';
 import { readPreviousReport } from '../lib/report/store.ts';
 import type { RunResult } from '../lib/report/types.ts';
-import { install as installShutdownHandlers } from '../lib/shutdown.ts';
+import { install as installShutdownHandlers, isShuttingDown } from '../lib/shutdown.ts';
 import { toolVersion } from '../lib/version.ts';
 
 const EXIT = { input: 2, backup: 1, tool: 3 } as const;
@@ -66,6 +66,8 @@ program
       reportDir: options.reportDir,
       onProgress: progressPrinter(),
     });
+    // After a signal the interrupted reports are the record; what the drills said since is the shutdown breaking them.
+    if (isShuttingDown()) return;
     await deliverRun(result, delivery);
     output(result, options.json ?? false);
     process.exitCode = exitCodeOf(result.drills);
@@ -97,6 +99,7 @@ program
       reportDir: config.report.dir,
       onProgress: progressPrinter(),
     });
+    if (isShuttingDown()) return;
     await deliverRun({ status: report.status, drills: [report] }, delivery);
     output({ status: report.status, drills: [report] }, options.json ?? false);
     if (connection && !options.json) {

@@ -169,11 +169,12 @@ export async function verifyStep(state: DrillState, database: DatabaseConfig, pr
 /** The report of a drill that SIGINT/SIGTERM cut short, as far as it got (its copy is being removed meanwhile). */
 export function interruptedReport(state: DrillState, signal: string, now = new Date()): DrillReport {
   const copy = state.report.copy.name;
+  const expiresAt = state.expiresAt ?? state.report.copy.expiresAt;
   const cut = state.report.error
     ? state
     : recordFailure(state, {
         kind: 'tool',
-        message: `interrupted by ${signal} during ${state.step}${copy ? `; the copy ${copy} is removed on the way out (else the janitor removes it after ${state.report.copy.expiresAt})` : ''}`,
+        message: `interrupted by ${signal} during ${state.step}${copy && expiresAt ? `; the copy ${copy} is removed on the way out (else the janitor removes it after ${expiresAt})` : ''}`,
       });
   const report = structuredClone(cut.report);
   report.status = drillStatus(report);

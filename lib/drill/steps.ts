@@ -200,6 +200,7 @@ export function failureOf(error: unknown): { message: string; kind: FailureKind 
 export async function cleanupStep(state: DrillState, provider: RestoreProvider, context: StepContext = {}): Promise<DrillState> {
   const now = context.now ?? (() => new Date());
   const report = structuredClone(state.report);
+  if (state.handle === undefined && report.copy.name) report.copy.made = false;
   if (state.handle !== undefined) {
     if (state.keepForSeconds !== null && !report.error) {
       provider.keep?.(state.handle);

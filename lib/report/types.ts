@@ -36,6 +36,8 @@ export interface DrillReport {
     removeError?: string;
     /** The provider could not remove the copy yet (RDS refused it in its state): the janitor will, after expiresAt. */
     removalLeftToJanitor?: boolean;
+    /** false: the drill stopped before the copy was made (or its start undid itself): nothing to remove. */
+    made?: false;
   };
   startedAt: string;
   finishedAt: string;

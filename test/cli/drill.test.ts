@@ -151,6 +151,8 @@ describe('restore-drill run', () => {
     expect(report.status).toBe('failed');
     expect(report.error).toMatchObject({ step: 'restore', kind: 'backup' });
     expect(report.error!.message).toContain(segments.at(-2)!);
+    // Refused while planning the copy: there was never a copy to remove.
+    expect(report.copy).toMatchObject({ made: false, removed: false });
 
     // window says where the archive really ends, and why.
     const window = await runCli(['window', '--config', file, '--database', 'cli-drill', '--json']);

@@ -87,7 +87,7 @@ program
   .option('--slack', SLACK_HELP)
   .action(async (options: { database: string; target: string; config?: string; keep?: boolean; keepFor: string; json?: boolean; metrics?: string[]; slack?: boolean }) => {
     const keepForSeconds = options.keep ? keepSeconds(options.keepFor) : undefined;
-    const { config } = await loadConfig(process.cwd(), options.config);
+    const { config } = await loadConfig(process.cwd(), options.config, { checkFolders: false });
     const delivery = cliDelivery(options, config, config.report.dir, { log: warn });
     const [database] = selectDatabases(config, [options.database]);
     const previousReport = await readPreviousReport(config.report.dir, database!.name);
@@ -136,7 +136,7 @@ program
 async function configuredDatabaseOf(copy: string, explicitConfig: string | undefined) {
   const name = /^rd-([a-z][a-z0-9-]*)-\d{14}-[a-z0-9]{4}$/.exec(copy)?.[1];
   if (!name) return undefined;
-  const loaded = await loadConfig(process.cwd(), explicitConfig).catch((error: unknown) => {
+  const loaded = await loadConfig(process.cwd(), explicitConfig, { checkFolders: false }).catch((error: unknown) => {
     if (explicitConfig) throw error;
     return undefined;
   });
@@ -151,7 +151,7 @@ program
   .option('--json', 'print JSON')
   .addHelpText('after', '\nExample:\n  restore-drill window --database app')
   .action(async (options: { database: string; config?: string; json?: boolean }) => {
-    const { config } = await loadConfig(process.cwd(), options.config);
+    const { config } = await loadConfig(process.cwd(), options.config, { checkFolders: false });
     const [database] = selectDatabases(config, [options.database]);
     const window = await providerFor(database!).window();
     const claimedSeconds = (Date.now() - window.latest.getTime()) / 1000;
@@ -180,7 +180,7 @@ program
   .option('--json', 'print JSON')
   .addHelpText('after', '\nExamples:\n  restore-drill janitor --dry-run\n  restore-drill janitor')
   .action(async (options: { config?: string; dryRun?: boolean; json?: boolean }) => {
-    const { config } = await loadConfig(process.cwd(), options.config);
+    const { config } = await loadConfig(process.cwd(), options.config, { checkFolders: false });
     const result = await runJanitor(config, { dryRun: options.dryRun ?? false });
     if (options.json) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

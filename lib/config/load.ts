@@ -27,9 +27,18 @@ export async function findConfigFile(cwd: string, explicit?: string): Promise<st
   throw new ConfigError(`no config file in ${cwd}: create one of ${CONFIG_FILE_NAMES.join(', ')}, or pass --config FILE`);
 }
 
-export async function loadConfig(cwd: string, explicit?: string): Promise<LoadedConfig> {
+export interface LoadOptions {
+  /**
+   * false: the checks' folders (the ledger's migrations) need not exist. `window`, `restore`, `drop`
+   * and the janitor take the data back without them: on the bad day the repo may not be at hand.
+   * @default true
+   */
+  checkFolders?: boolean;
+}
+
+export async function loadConfig(cwd: string, explicit?: string, options: LoadOptions = {}): Promise<LoadedConfig> {
   const file = await findConfigFile(cwd, explicit);
-  return { file, config: await validateConfig(await readConfigValue(file), dirname(file), file) };
+  return { file, config: await validateConfig(await readConfigValue(file), dirname(file), file, options) };
 }
 
 async function readConfigValue(file: string): Promise<unknown> {
@@ -47,7 +56,7 @@ async function readConfigValue(file: string): Promise<unknown> {
  * Validates a config value; every problem of the file is reported at once, each with its path
  * (`databases[1].provider.walArchive: required`). Paths in the file are relative to `baseDir`.
  */
-export async function validateConfig(value: unknown, baseDir: string, file = 'config'): Promise<RestoreDrillConfig> {
+export async function validateConfig(value: unknown, baseDir: string, file = 'config', options: LoadOptions = {}): Promise<RestoreDrillConfig> {
   const parsed = configSchema.safeParse(value);
   if (!parsed.success) throw problemsError(file, parsed.error.issues.flatMap((issue) => describeIssue(issue)));
   const config = resolvePaths(parsed.data, baseDir);
@@ -66,7 +75,7 @@ export async function validateConfig(value: unknown, baseDir: string, file = 'co
             [`${at}.provider.pgBin`, provider.pgBin],
           ] as [string, string | undefined][])
         : []),
-      [`${at}.checks.ledger.migrationsFolder`, database.checks.ledger?.migrationsFolder],
+      [`${at}.checks.ledger.migrationsFolder`, options.checkFolders === false ? undefined : database.checks.ledger?.migrationsFolder],
     ];
     for (const [path, folder] of folders) {
       if (folder !== undefined && !(await isFolder(folder))) problems.push(`${path}: folder ${folder} does not exist`);

@@ -136,6 +136,18 @@ describe('restore-drill run', () => {
     expect(await readdir(join(project, 'reports')).catch(() => [])).toEqual(reportsBefore);
   });
 
+  test('without the repo\'s migrations folder, window still answers (the bad day) while run refuses (exit 2)', async () => {
+    const file = join(project, 'no-migrations.config.json');
+    await writeConfig(file, { migrations: './not-checked-out' });
+
+    const window = await runCli(['window', '--config', file, '--database', 'cli-drill', '--json']);
+    const run = await runCli(['run', '--config', file, '--json']);
+
+    expect(window.code, window.stderr).toBe(0);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('databases[0].checks.ledger.migrationsFolder: folder');
+  });
+
   test('a hole in the WAL archive fails the drill (exit 1) with the segment named', async () => {
     const holed = join(project, 'wal-holed');
     await cp(source.archiveDir, holed, { recursive: true });

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig, validateConfig } from '../../lib/config/load.ts';
 import { ConfigError } from '../../lib/errors.ts';
-import { runCli } from '../support/cli.ts';
+import { repoRoot, runCli } from '../support/cli.ts';
 
 let dir: string;
 
@@ -41,12 +41,14 @@ describe('a valid config', () => {
     });
   });
 
-  test('may be a .ts file exporting defineConfig(...)', async () => {
+  test('may be a .ts file exporting defineConfig(...), imported from the installed package', async () => {
     const project = join(dir, 'ts-project');
-    await mkdir(project);
+    await mkdir(join(project, 'node_modules'), { recursive: true });
+    // As `npm install restore-drill` leaves it (built by npm test's pretest, as by prepare).
+    await symlink(repoRoot, join(project, 'node_modules', 'restore-drill'));
     await writeFile(
       join(project, 'restore-drill.config.ts'),
-      `import { defineConfig } from '${join(import.meta.dirname, '..', '..', 'lib', 'config', 'schema.ts')}';\n` +
+      `import { defineConfig } from 'restore-drill';\n` +
         `export default defineConfig({ rpoTargetSeconds: 60, databases: [{ name: 'app', provider: { kind: 'local', baseBackups: '../base', walArchive: '../wal' } }] });\n`,
     );
     const { file, config } = await loadConfig(project);

@@ -90,7 +90,7 @@ program
     const { config } = await loadConfig(process.cwd(), options.config, { checkFolders: false });
     const delivery = cliDelivery(options, config, config.report.dir, { log: warn });
     const [database] = selectDatabases(config, [options.database]);
-    const previousReport = await readPreviousReport(config.report.dir, database!.name);
+    const previousReport = (target: Date) => readPreviousReport(config.report.dir, database!.name, target);
     const { report, connection } = await runRecordedDrill(config, database!, providerFor(database!, { aws: { removeOnSignal: true }, neon: { removeOnSignal: true } }), {
       trigger: 'manual',
       target: options.target,

@@ -13,7 +13,8 @@ export interface DrillOptions {
   keepForSeconds?: number | undefined;
   /** Run no checks (a plain restore). */
   skipChecks?: boolean;
-  previousReport?: DrillReport | undefined;
+  /** The report to compare row counts with, for a drill to this target (see VerifyContext). */
+  previousReport?: ((target: Date) => Promise<DrillReport | undefined>) | undefined;
   now?: () => Date;
   random?: () => number;
   pollIntervalMs?: number;

@@ -62,7 +62,7 @@ export async function runDrills(config: RestoreDrillConfig, options: RunOptions)
     while (next < databases.length) {
       const index = next++;
       const database = databases[index]!;
-      const previousReport = await readPreviousReport(reportDir, database.name);
+      const previousReport = (target: Date) => readPreviousReport(reportDir, database.name, target);
       results[index] = await runRecordedDrill(config, database, providerFor(database, options), { ...options, previousReport, reportDir });
     }
   };

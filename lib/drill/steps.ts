@@ -118,7 +118,8 @@ export async function pollStep(state: DrillState, config: RestoreDrillConfig, da
 }
 
 export interface VerifyContext extends StepContext {
-  previousReport?: DrillReport | undefined;
+  /** The report to compare row counts with: the newest earlier drill to this target or before. */
+  previousReport?: ((target: Date) => Promise<DrillReport | undefined>) | undefined;
   /** Looks at the copy after the checks (the demo). */
   inspect?: ((copy: pg.ClientConfig, target: Date) => Promise<void>) | undefined;
   /** The source's password for asOf counts, when the config names a secret (the cloud reads it). */
@@ -145,7 +146,7 @@ export async function verifyStep(state: DrillState, database: DatabaseConfig, pr
         source: database.source ? sourceClientConfig(database, context.sourcePassword) : undefined,
         target,
         rpoTargetSeconds: report.rpo.targetSeconds,
-        previousCounts: previousCounts(context.previousReport),
+        previousCounts: previousCounts(await context.previousReport?.(target)),
         lastReplayedAt: state.lastReplayedAt ? new Date(state.lastReplayedAt) : null,
       },
       database.checks,

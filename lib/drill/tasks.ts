@@ -148,10 +148,9 @@ export function drillTasks(dependencies: TaskDependencies) {
     /** `remainingMs`: the function's time left (Lambda's context); the checks stop in time to return what they found. */
     async verify(state: DrillState, options: { remainingMs?: number | undefined } = {}): Promise<DrillState> {
       const database = databaseOf(state);
-      const previousReport = await store.previous(database.name);
       const sourcePassword = database.source?.passwordSecretArn ? await dependencies.sourcePassword?.(database) : undefined;
       const checksDeadline = options.remainingMs === undefined ? undefined : new Date(Date.now() + options.remainingMs - VERIFY_RETURN_MARGIN_MS);
-      return keptUnderStateLimit(await verifyStep(state, database, provider(database), { ...context, previousReport, sourcePassword, checksDeadline }), store);
+      return keptUnderStateLimit(await verifyStep(state, database, provider(database), { ...context, previousReport: (target) => store.previous(database.name, target), sourcePassword, checksDeadline }), store);
     },
     /** Records a caught failure, removes (or keeps) the copy, saves the report; returns only its key. */
     async cleanup(input: CleanupInput): Promise<DrillSummary> {

@@ -1,12 +1,16 @@
+import { targetNoLaterThan } from './store.ts';
 import type { DrillReport } from './types.ts';
+
+/** How many of the newest reports are read looking for one to compare row counts with. */
+const PREVIOUS_LOOKBACK = 20;
 
 /** Where the cloud keeps drill reports; the state machine carries only their keys. */
 export interface ReportStore {
   /** Saves the report (again, after delivery) under its stable key; returns the key. */
   put(report: DrillReport): Promise<string>;
   get(key: string): Promise<DrillReport>;
-  /** The newest report of a database, for the row-count drop rule. */
-  previous(database: string): Promise<DrillReport | undefined>;
+  /** The newest report of a database (with targetAtMost: of a drill to that time or earlier), for the row-count drop rule. */
+  previous(database: string, targetAtMost?: Date): Promise<DrillReport | undefined>;
 }
 
 /** `reports/<database>/<startedAt>.json`: keys sort by time within a database. */
@@ -31,16 +35,21 @@ export function s3ReportStore(bucket: string): ReportStore {
       return key;
     },
     get,
-    async previous(database) {
+    async previous(database, targetAtMost) {
       const { sdk, client } = await s3();
-      let newest: string | undefined;
+      const keys: string[] = [];
       let token: string | undefined;
       do {
         const page = await client.send(new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: `reports/${database}/`, ContinuationToken: token }));
-        for (const object of page.Contents ?? []) if (object.Key && (!newest || object.Key > newest)) newest = object.Key;
+        for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
-      return newest ? get(newest) : undefined;
+      // Keys sort by start time: the newest drill whose target qualifies, among the last few.
+      for (const key of keys.sort().reverse().slice(0, PREVIOUS_LOOKBACK)) {
+        const report = await get(key);
+        if (targetNoLaterThan(report, targetAtMost)) return report;
+      }
+      return undefined;
     },
   };
 }
@@ -60,10 +69,10 @@ export function memoryReportStore(): ReportStore & { reports: Map<string, DrillR
       if (!report) throw new Error(`no report ${key}`);
       return structuredClone(report);
     },
-    async previous(database) {
-      const keys = [...reports.keys()].filter((key) => key.startsWith(`reports/${database}/`)).sort();
-      const last = keys.at(-1);
-      return last ? structuredClone(reports.get(last)) : undefined;
+    async previous(database, targetAtMost) {
+      const keys = [...reports.keys()].filter((key) => key.startsWith(`reports/${database}/`)).sort().reverse();
+      const key = keys.find((candidate) => targetNoLaterThan(reports.get(candidate)!, targetAtMost));
+      return key ? structuredClone(reports.get(key)) : undefined;
     },
   };
 }

@@ -12,17 +12,28 @@ export async function writeReport(dir: string, report: DrillReport): Promise<str
   return file;
 }
 
-/** The newest earlier report of a database in the folder, matched on its `database` field. */
-export async function readPreviousReport(dir: string, database: string): Promise<DrillReport | undefined> {
+/**
+ * The newest earlier report of a database in the folder, matched on its `database` field; with
+ * `targetAtMost`, only a drill whose target was no later (a random or older target must not be
+ * compared with a later state of the data).
+ */
+export async function readPreviousReport(dir: string, database: string, targetAtMost?: Date): Promise<DrillReport | undefined> {
   let newest: DrillReport | undefined;
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.endsWith('.json')) continue;
     const report = await readFile(join(dir, name), 'utf8')
       .then((text) => JSON.parse(text) as DrillReport)
       .catch(() => undefined);
-    if (report?.database === database && typeof report.startedAt === 'string' && (!newest || report.startedAt > newest.startedAt)) {
+    if (report?.database === database && typeof report.startedAt === 'string' && targetNoLaterThan(report, targetAtMost) && (!newest || report.startedAt > newest.startedAt)) {
       newest = report;
     }
   }
   return newest;
+}
+
+/** Whether the report's drill restored to this time or earlier (always, when no time is given). */
+export function targetNoLaterThan(report: DrillReport, time: Date | undefined): boolean {
+  if (!time) return true;
+  const target = report.target?.time;
+  return typeof target === 'string' && Date.parse(target) <= time.getTime();
 }

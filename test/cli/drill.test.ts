@@ -204,11 +204,19 @@ describe('several databases and earlier reports', () => {
     expect((await readdir(reports)).map((name) => name.replace(/-\d{8}T\d{6}Z\.json$/, '')).sort()).toEqual(['cli-drill', 'cli-drill-holed']);
   });
 
-  test('maxDropPercent compares with the previous report of the same database, found by its content', async () => {
+  test('maxDropPercent compares with the newest earlier drill to this target or before, found by its content', async () => {
     const reports = join(project, 'reports-previous');
     await mkdir(reports, { recursive: true });
-    const previous = { database: 'cli-drill', startedAt: '2026-01-01T00:00:00.000Z', checks: [{ check: 'rowCounts', status: 'pass', summary: '', details: { counts: { users: 100 } } }] };
+    const previous = {
+      database: 'cli-drill',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      target: { requested: 'latest', time: '2026-01-01T00:00:00.000Z' },
+      checks: [{ check: 'rowCounts', status: 'pass', summary: '', details: { counts: { users: 100 } } }],
+    };
     await writeFile(join(reports, 'renamed-by-someone.json'), JSON.stringify(previous));
+    // A newer drill to a later point than this one's target: not a baseline for it (it would hide the drop).
+    const laterTarget = { ...previous, startedAt: '2026-02-01T00:00:00.000Z', target: { requested: '2099-01-01T00:00:00Z', time: '2099-01-01T00:00:00.000Z' } };
+    await writeFile(join(reports, 'later-target.json'), JSON.stringify({ ...laterTarget, checks: [{ ...previous.checks[0], details: { counts: { users: 1 } } }] }));
     await writeFile(join(reports, 'other-db.json'), JSON.stringify({ ...previous, database: 'other', checks: [{ ...previous.checks[0], details: { counts: { users: 3 } } }] }));
     const file = join(project, 'drop.config.json');
     await writeFile(

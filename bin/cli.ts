@@ -19,7 +19,8 @@ import { toolVersion } from '../lib/version.ts';
 const EXIT = { input: 2, backup: 1, tool: 3 } as const;
 
 function output(result: RunResult, json: boolean): void {
-  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatRunText(result)}\n`);
+  const document: RunResult = { status: result.status, drills: result.drills };
+  process.stdout.write(json ? `${JSON.stringify(document, null, 2)}\n` : `${formatRunText(result)}\n`);
 }
 
 function keepSeconds(text: string): number {

@@ -18,7 +18,8 @@ export interface ResolvedTarget {
 
 export const TARGET_HINT = 'latest, -<n>s|m|h|d (before now, e.g. -15m), an ISO 8601 time with an offset or Z (e.g. 2026-11-25T14:59:59Z), or random';
 
-const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})$/;
+// `T` or a space between date and time: psql prints `2026-11-25 14:59:59.123+00`.
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$/;
 
 export function parseTargetSpec(text: string): TargetSpec | undefined {
   const value = text.trim();
@@ -29,7 +30,7 @@ export function parseTargetSpec(text: string): TargetSpec | undefined {
     return seconds === undefined ? undefined : { kind: 'relative', seconds };
   }
   if (ISO_WITH_OFFSET.test(value)) {
-    const time = new Date(value);
+    const time = new Date(value.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00'));
     return Number.isNaN(time.getTime()) ? undefined : { kind: 'time', time };
   }
   return undefined;

@@ -35,12 +35,21 @@ export interface DrillSummary {
 }
 
 export function summarizeDrill(report: DrillReport): DrillSummary {
-  const against = (value: number | null, target: number) => `${formatSeconds(value)} (target ${formatSeconds(target)})`;
+  // A figure over its target is marked, so that a failed drill says which one it missed.
+  const against = (value: number | null, target: number) => `${formatSeconds(value)} (target ${formatSeconds(target)})${value !== null && value > target ? ' ❌ over target' : ''}`;
+  const measured =
+    report.rpo.measuredLagSeconds !== null
+      ? against(report.rpo.measuredLagSeconds, report.rpo.targetSeconds)
+      : report.checks.some((check) => check.check === 'freshness')
+        ? 'n/a (the freshness check found no lag)'
+        : report.error
+          ? `n/a (the drill stopped at ${report.error.step})`
+          : 'n/a (no freshness check)';
   const failingCount = report.checks.filter((check) => check.status !== 'pass').length;
   const figures = [
     `target: ${report.target.requested}${report.target.time && report.target.time !== report.target.requested ? ` = ${report.target.time}` : ''}`,
     `RPO (claimed): ${against(report.rpo.claimedSeconds, report.rpo.targetSeconds)}`,
-    `RPO (measured): ${report.rpo.measuredLagSeconds === null ? 'n/a (no freshness check)' : against(report.rpo.measuredLagSeconds, report.rpo.targetSeconds)}`,
+    `RPO (measured): ${measured}`,
     `restore: ${formatSeconds(report.rto.restoreSeconds)}   verify: ${formatSeconds(report.rto.verifySeconds)}   RTO: ${against(report.rto.totalSeconds, report.rto.targetSeconds)}`,
   ];
   const checks = report.checks.map((check) => ({ status: check.status, line: `${CHECK_MARK[check.status]} ${check.check}: ${check.summary}` }));

@@ -27,7 +27,11 @@ describe('terminal summary', () => {
     const summary = summarizeDrill(report);
     expect(summary.failing).toBe('failing checks: 1');
     expect(summary.stopped).toBe('stopped at verify: statement timeout');
-    expect(summary.lines).toContain('RPO (measured): n/a (no freshness check)');
+    expect(summary.lines).toContain('RPO (measured): n/a (the drill stopped at verify)');
+    expect(summarizeDrill({ ...report, error: undefined }).lines).toContain('RPO (measured): n/a (no freshness check)');
+    // The figure a failed drill missed is marked.
+    const late = summarizeDrill({ ...sampleReport(), rpo: { ...sampleReport().rpo, claimedSeconds: 326 } });
+    expect(late.lines).toContain('RPO (claimed): 5m26s (target 5m00s) ❌ over target');
     expect(summary.lines.at(-1)).toBe('copy: rd-billing-20261125190001-cd34 (removed)');
   });
 });

@@ -148,12 +148,18 @@ describe('the WAL archive', () => {
     await rm(damaged, { recursive: true, force: true });
   });
 
-  test('a missing segment fails the restore with the segment named, and nothing is created', async () => {
-    const archive = join(damaged, 'holed');
+  /** A copy of the archive without its second-to-last segment. */
+  async function holedArchive(name: string): Promise<{ archive: string; missing: string }> {
+    const archive = join(damaged, name);
     await cp(source.archiveDir, archive, { recursive: true });
-    const segments = (await readdir(archive)).filter((name) => /^[0-9A-F]{24}$/.test(name)).sort();
+    const segments = (await readdir(archive)).filter((file) => /^[0-9A-F]{24}$/.test(file)).sort();
     const missing = segments.at(-2)!;
     await rm(join(archive, missing));
+    return { archive, missing };
+  }
+
+  test('a missing segment fails the restore with the segment named, and nothing is created', async () => {
+    const { archive, missing } = await holedArchive('holed');
 
     const error = await restoreCopy(options({ kind: 'latest' }, { source: { ...local, walArchive: archive } })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WalGapError);
@@ -162,11 +168,7 @@ describe('the WAL archive', () => {
   });
 
   test('a hole ends the window at the last commit before it; a target beyond it is a WAL gap, not bad input', async () => {
-    const archive = join(damaged, 'holed-window');
-    await cp(source.archiveDir, archive, { recursive: true });
-    const segments = (await readdir(archive)).filter((name) => /^[0-9A-F]{24}$/.test(name)).sort();
-    const missing = segments.at(-2)!;
-    await rm(join(archive, missing));
+    const { archive, missing } = await holedArchive('holed-window');
     const holed = { ...local, walArchive: archive };
 
     const { window } = await readWindow(holed);

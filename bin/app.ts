@@ -49,6 +49,6 @@ try {
     env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: region ?? process.env.CDK_DEFAULT_REGION },
   });
 } catch (error) {
-  if (!/problem\(s\) in the config or cloud settings/.test((error as Error).message)) throw error;
-  refuse([(error as Error).message.replace(/^RestoreDrill [^:]+: /, '')]);
+  if (!(error instanceof ConfigError)) throw error;
+  refuse([error.message]);
 }

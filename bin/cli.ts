@@ -11,7 +11,6 @@ import { providerFor } from '../lib/providers/index.ts';
 import { destroyCopy } from '../lib/providers/local/engine.ts';
 import { cliDelivery, deliverRun } from '../lib/report/deliver.ts';
 import { formatRunText, formatSeconds, summarizeDrill } from '../lib/report/format.ts';
-import { readPreviousReport } from '../lib/report/store.ts';
 import type { RunResult } from '../lib/report/types.ts';
 import { install as installShutdownHandlers, isShuttingDown } from '../lib/shutdown.ts';
 import { toolVersion } from '../lib/version.ts';
@@ -91,12 +90,10 @@ program
     const { config } = await loadConfig(process.cwd(), options.config, { checkFolders: false });
     const delivery = cliDelivery(options, config, config.report.dir, { log: warn });
     const [database] = selectDatabases(config, [options.database]);
-    const previousReport = (target: Date) => readPreviousReport(config.report.dir, database!.name, target);
     const { report, connection } = await runRecordedDrill(config, database!, providerFor(database!, { aws: { removeOnSignal: true }, neon: { removeOnSignal: true } }), {
       trigger: 'manual',
       target: options.target,
       keepForSeconds,
-      previousReport,
       reportDir: config.report.dir,
       onProgress: progressPrinter(),
     });

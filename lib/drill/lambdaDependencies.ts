@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { unpackDeployment, type DeploymentBundle } from '../config/deployment.ts';
 import type { RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
-import { webhookUrlFromSecret } from '../report/notifier.ts';
+import { cachedWebhookUrl } from '../report/notifier.ts';
 import { s3ReportStore } from '../report/s3Store.ts';
 import { requiredEnv } from '../util/env.ts';
 import { secretStrings } from '../util/secrets.ts';
@@ -60,7 +60,7 @@ export function lambdaDependencies(env: NodeJS.ProcessEnv = process.env): TaskDe
       return text;
     },
     metrics: { kind: 'emf-stdout' },
-    ...(slackArn ? { slackWebhookUrl: async () => webhookUrlFromSecret((await secretString(slackArn)) ?? '') } : {}),
+    ...(slackArn ? { slackWebhookUrl: cachedWebhookUrl(() => secretString(slackArn)) } : {}),
     log: (line) => console.error(line),
   };
 }

@@ -26,7 +26,8 @@ export function selectDatabases(config: RestoreDrillConfig, names: readonly stri
 
 /**
  * One drill whose report goes to reportDir when it ends, and also when SIGINT/SIGTERM cuts it short
- * (as far as it got). Drills refused as bad input created nothing and write nothing.
+ * (as far as it got); its row counts compare with the earlier reports there. Drills refused as bad
+ * input created nothing and write nothing.
  */
 export async function runRecordedDrill(
   config: RestoreDrillConfig,
@@ -39,7 +40,8 @@ export async function runRecordedDrill(
     if (running) await writeReport(options.reportDir, interruptedReport(running, signal ?? 'a signal'));
   });
   try {
-    const result = await runDrill(config, database, provider, { ...options, onState: (state) => (running = state) });
+    const previousReport = options.previousReport ?? ((target: Date) => readPreviousReport(options.reportDir, database.name, target));
+    const result = await runDrill(config, database, provider, { ...options, previousReport, onState: (state) => (running = state) });
     running = undefined;
     // Once a signal came, the interrupted report is the record: what follows is the shutdown breaking the drill.
     if (result.report.error?.kind !== 'input' && !isShuttingDown()) await writeReport(options.reportDir, result.report);
@@ -62,8 +64,7 @@ export async function runDrills(config: RestoreDrillConfig, options: RunOptions)
     while (next < databases.length) {
       const index = next++;
       const database = databases[index]!;
-      const previousReport = (target: Date) => readPreviousReport(reportDir, database.name, target);
-      results[index] = await runRecordedDrill(config, database, providerFor(database, options), { ...options, previousReport, reportDir });
+      results[index] = await runRecordedDrill(config, database, providerFor(database, options), { ...options, reportDir });
     }
   };
   await Promise.all(Array.from({ length: Math.min(config.concurrency, databases.length) }, worker));

@@ -13,6 +13,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
+import { ConfigError } from '../errors.ts';
 import { COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
 import { deploymentModules } from './deploymentModule.ts';
 import { importSecret, secretResources } from './secretArns.ts';
@@ -45,7 +46,7 @@ export class RestoreDrill extends Construct {
     super(scope, id);
     const { settings, problems } = cloudProblems(props.config, props.settings);
     if (problems.length || !settings) {
-      throw new Error(`RestoreDrill ${this.node.path}: ${problems.length} problem(s) in the config or cloud settings:\n- ${problems.join('\n- ')}`);
+      throw new ConfigError(`RestoreDrill ${this.node.path}: ${problems.length} problem(s) in the config or cloud settings:\n- ${problems.join('\n- ')}`);
     }
     const stack = Stack.of(this);
     const awsDatabases = props.config.databases.filter((database) => database.provider.kind === 'rds' || database.provider.kind === 'aurora');

@@ -108,15 +108,20 @@ describe('restore-drill run', () => {
     expect(JSON.stringify(ledger)).toContain('0001_user_bio');
   });
 
-  test('a target outside the window exits 2 and creates nothing', async () => {
+  /** Runs the CLI and checks it refused while planning: exit 2, no copy, no report written. Returns the error's message. */
+  async function refusedAtPlan(args: string[]): Promise<string> {
     const reportsBefore = await readdir(join(project, 'reports')).catch(() => []);
-    const result = await runCli(['run', '--config', configFile, '--target', '2001-01-01T00:00:00Z', '--json']);
+    const result = await runCli(args);
     expect(result.code).toBe(2);
     const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
     expect(report.error).toMatchObject({ step: 'plan', kind: 'input' });
-    expect(report.error!.message).toContain('outside the restore window');
     expect(report.copy.name).toBeNull();
     expect(await readdir(join(project, 'reports')).catch(() => [])).toEqual(reportsBefore);
+    return report.error!.message;
+  }
+
+  test('a target outside the window exits 2 and creates nothing', async () => {
+    expect(await refusedAtPlan(['run', '--config', configFile, '--target', '2001-01-01T00:00:00Z', '--json'])).toContain('outside the restore window');
   });
 
   test('a source password variable that is not set exits 2 before anything is created', async () => {
@@ -124,16 +129,10 @@ describe('restore-drill run', () => {
     config.databases[0]!.source = { host: source.server.socketDir, port: source.server.port, database: 'postgres', user: 'postgres', passwordEnv: 'RD_TEST_NEVER_SET_PASSWORD' };
     const unsetFile = join(project, 'unset-password.config.json');
     await writeFile(unsetFile, JSON.stringify(config));
-    const reportsBefore = await readdir(join(project, 'reports')).catch(() => []);
 
-    const result = await runCli(['run', '--config', unsetFile, '--json']);
+    const message = await refusedAtPlan(['run', '--config', unsetFile, '--json']);
 
-    expect(result.code).toBe(2);
-    const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
-    expect(report.error).toMatchObject({ step: 'plan', kind: 'input' });
-    expect(report.error!.message).toBe('databases.cli-drill.source.passwordEnv names RD_TEST_NEVER_SET_PASSWORD, which is not set: export it (the read-only user\'s password), or remove databases.cli-drill.source to count without asOf');
-    expect(report.copy.name).toBeNull();
-    expect(await readdir(join(project, 'reports')).catch(() => [])).toEqual(reportsBefore);
+    expect(message).toBe('databases.cli-drill.source.passwordEnv names RD_TEST_NEVER_SET_PASSWORD, which is not set: export it (the read-only user\'s password), or remove databases.cli-drill.source to count without asOf');
   });
 
   test('without the repo\'s migrations folder, window still answers (the bad day) while run refuses (exit 2)', async () => {

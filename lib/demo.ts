@@ -23,7 +23,7 @@ export interface DemoOutcome {
   postgres: string;
 }
 
-const MIGRATIONS = join(packageRoot, 'demo', 'drizzle');
+const MIGRATIONS = join(packageRoot(), 'demo', 'drizzle');
 
 /**
  * The full drill on the embedded default: a source cluster with WAL archiving, the demo's Drizzle

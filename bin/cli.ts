@@ -186,6 +186,7 @@ program
       const lines = [
         ...result.removed.map((copy) => `${result.dryRun ? 'would remove' : 'removed'} ${copy.name} (${copy.provider}, expired ${copy.expiresAt})`),
         ...result.failed.map((copy) => `could not remove ${copy.name} (${copy.provider}): ${copy.error}`),
+        ...result.deferred.map((copy) => `not removed yet, the next run tries again: ${copy.name} (${copy.provider}): ${copy.error}`),
         `expired copies ${result.dryRun ? 'to remove' : 'removed'}: ${result.removed.length}; copies of ours not expired, left alone: ${result.kept.length}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -90,6 +90,18 @@ export class RemovalDeferredError extends RestoreDrillError {
   }
 }
 
+/**
+ * Failures the user must fix in the config or the arguments, found before anything ran. Only these
+ * leave no drill result: the CLI writes no report and no metric is written, in the CLI and in the
+ * cloud alike (there, the no-drill-result alarm shows a deployment stuck on one). Every other failure,
+ * of any kind (AWS refusing a call, a source gone, a broken backup), is a drill result: DrillSucceeded 0.
+ */
+const REFUSALS = new Set(['ConfigError', 'TargetOutsideWindowError', 'EnvironmentError']);
+
+export function isRefusal(error: { name?: string | undefined; step: string } | undefined): boolean {
+  return error !== undefined && error.step === 'plan' && REFUSALS.has(error.name ?? '');
+}
+
 /** The kind of any error: ours carry it, anything else is a tool failure. */
 export function failureKindOf(error: unknown): FailureKind {
   return error instanceof RestoreDrillError ? error.kind : 'tool';

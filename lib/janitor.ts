@@ -1,4 +1,5 @@
 import type { RestoreDrillConfig } from './config/schema.ts';
+import { RemovalDeferredError } from './errors.ts';
 import { providerFor, type ProviderOptions } from './providers/index.ts';
 
 export interface JanitorOptions extends ProviderOptions {
@@ -20,6 +21,8 @@ export interface JanitorResult {
   /** Copies of ours not expired yet, or without a readable expiry (left alone). */
   kept: JanitorCopy[];
   failed: (JanitorCopy & { error: string })[];
+  /** Copies the provider would not remove in their current state (RDS refused): the next run tries again. */
+  deferred: (JanitorCopy & { error: string })[];
 }
 
 /**
@@ -30,7 +33,7 @@ export interface JanitorResult {
  */
 export async function runJanitor(config: RestoreDrillConfig, options: JanitorOptions = {}): Promise<JanitorResult> {
   const now = (options.now ?? (() => new Date()))();
-  const result: JanitorResult = { dryRun: options.dryRun ?? false, removed: [], kept: [], failed: [] };
+  const result: JanitorResult = { dryRun: options.dryRun ?? false, removed: [], kept: [], failed: [], deferred: [] };
   const seen = new Set<string>();
   for (const database of config.databases) {
     const provider = providerFor(database, options);
@@ -53,7 +56,7 @@ export async function runJanitor(config: RestoreDrillConfig, options: JanitorOpt
         await provider.destroy(copy.handle);
         result.removed.push(entry);
       } catch (error) {
-        result.failed.push({ ...entry, error: (error as Error).message });
+        (error instanceof RemovalDeferredError ? result.deferred : result.failed).push({ ...entry, error: (error as Error).message });
       }
     }
   }

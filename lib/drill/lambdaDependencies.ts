@@ -16,6 +16,12 @@ export const SLACK_SECRET_ENV = 'SLACK_WEBHOOK_SECRET_ARN';
 export const COPY_SUBNET_GROUP_ENV = 'RESTORE_DRILL_COPY_SUBNET_GROUP';
 export const COPY_SECURITY_GROUPS_ENV = 'RESTORE_DRILL_COPY_SECURITY_GROUPS';
 
+/**
+ * How long Cleanup waits for a delete that RDS refuses in the copy's current state; the Cleanup
+ * function's time limit is this plus two minutes. The janitor does not wait: its next run tries again.
+ */
+export const CLEANUP_REMOVAL_WAIT_MS = 180_000;
+
 /** Put into each function's bundle by the stack (esbuild `inject`); undefined anywhere else. */
 declare const __RESTORE_DRILL_DEPLOYMENT__: DeploymentBundle | undefined;
 
@@ -45,7 +51,7 @@ export function lambdaDependencies(env: NodeJS.ProcessEnv = process.env): TaskDe
   return {
     config,
     store: s3ReportStore(requiredEnv(REPORTS_BUCKET_ENV, env)),
-    providerOptions: { durable: true },
+    providerOptions: { durable: true, aws: { removalWaitMs: CLEANUP_REMOVAL_WAIT_MS } },
     sourcePassword: async (database) => {
       const arn = database.source?.passwordSecretArn;
       if (!arn) return undefined;

@@ -1,5 +1,5 @@
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, isRefusal } from '../errors.ts';
 import { providerFor, type ProviderOptions } from '../providers/index.ts';
 import { readPreviousReport, writeReport } from '../report/store.ts';
 import type { DrillReport, RunResult } from '../report/types.ts';
@@ -26,8 +26,8 @@ export function selectDatabases(config: RestoreDrillConfig, names: readonly stri
 
 /**
  * One drill whose report goes to reportDir when it ends, and also when SIGINT/SIGTERM cuts it short
- * (as far as it got); its row counts compare with the earlier reports there. Drills refused as bad
- * input created nothing and write nothing.
+ * (as far as it got); its row counts compare with the earlier reports there. A drill refused for its
+ * config or arguments (isRefusal) created nothing and writes nothing.
  */
 export async function runRecordedDrill(
   config: RestoreDrillConfig,
@@ -44,7 +44,7 @@ export async function runRecordedDrill(
     const result = await runDrill(config, database, provider, { ...options, previousReport, onState: (state) => (running = state) });
     running = undefined;
     // Once a signal came, the interrupted report is the record: what follows is the shutdown breaking the drill.
-    if (result.report.error?.kind !== 'input' && !isShuttingDown()) await writeReport(options.reportDir, result.report);
+    if (!isRefusal(result.report.error) && !isShuttingDown()) await writeReport(options.reportDir, result.report);
     return result;
   } finally {
     forget();

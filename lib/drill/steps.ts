@@ -184,14 +184,22 @@ export function interruptedReport(state: DrillState, signal: string, now = new D
 }
 
 /** Records what broke off a drill, against the step that was running. */
-export function recordFailure(state: DrillState, failure: { message: string; kind: FailureKind }): DrillState {
+export function recordFailure(state: DrillState, failure: Failure): DrillState {
   const report = structuredClone(state.report);
-  report.error = { step: state.step, message: failure.message, kind: failure.kind };
+  report.error = { step: state.step, message: failure.message, kind: failure.kind, ...(failure.name ? { name: failure.name } : {}) };
   return { ...state, report };
 }
 
-export function failureOf(error: unknown): { message: string; kind: FailureKind } {
-  return { message: (error as Error).message, kind: failureKindOf(error) };
+export interface Failure {
+  message: string;
+  kind: FailureKind;
+  name?: string;
+}
+
+/** What any error means for a drill: the one classification the CLI and the cloud's tasks share. */
+export function failureOf(error: unknown): Failure {
+  const name = error instanceof Error ? error.name : undefined;
+  return { message: error instanceof Error ? error.message : String(error), kind: failureKindOf(error), ...(name ? { name } : {}) };
 }
 
 /**

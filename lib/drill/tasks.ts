@@ -1,5 +1,5 @@
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
-import { ConfigError, type FailureKind } from '../errors.ts';
+import { ConfigError } from '../errors.ts';
 import { providerFor, type ProviderOptions } from '../providers/index.ts';
 import type { RestoreProvider } from '../providers/types.ts';
 import { deliverRun, type MetricsSink } from '../report/deliver.ts';
@@ -7,7 +7,7 @@ import type { ReportStore } from '../report/s3Store.ts';
 import type { DrillStatus, Trigger } from '../report/types.ts';
 import { worstDrillStatus } from './outcome.ts';
 import { selectDatabases } from './runner.ts';
-import { beginDrill, cleanupStep, failureOf, planStep, pollStep, recordFailure, startStep, verifyStep, type DrillState, type StepContext } from './steps.ts';
+import { beginDrill, cleanupStep, failureOf, planStep, pollStep, recordFailure, startStep, verifyStep, type DrillState, type Failure, type StepContext } from './steps.ts';
 
 /**
  * The state machine's tasks: each takes and returns plain JSON, and does its work with the steps the
@@ -76,19 +76,12 @@ const DEFAULT_KEEP_SECONDS = 86_400;
 /** Time kept back from Verify's limit to settle RPO/RTO and return the state. */
 const VERIFY_RETURN_MARGIN_MS = 20_000;
 
-const KIND_BY_NAME: Record<string, FailureKind> = {
-  ConfigError: 'input',
-  TargetOutsideWindowError: 'input',
-  NotOurCopyError: 'input',
-  EnvironmentError: 'input',
-  NoBaseBackupError: 'backup',
-  WalGapError: 'backup',
-  RestoreFailedError: 'backup',
-  RestoreTimeoutError: 'backup',
-};
-
-/** Our error's kind by its stable name; Lambda's own failures (States.Timeout, a crash) are the tool's. */
-export function failureOfCaught(failure: CaughtFailure): { message: string; kind: FailureKind } {
+/**
+ * A failure the state machine caught: the function itself failed (Lambda's time limit, a crash at
+ * init, the service), never one of ours, which the tasks record in the state themselves (see
+ * `recorded`). So it is the tool's, whatever its name.
+ */
+export function failureOfCaught(failure: CaughtFailure): Failure {
   let message = failure.Cause ?? failure.Error;
   try {
     const cause = JSON.parse(failure.Cause ?? '') as { errorMessage?: unknown };
@@ -96,8 +89,20 @@ export function failureOfCaught(failure: CaughtFailure): { message: string; kind
   } catch {
     // A cause that is not Lambda's JSON (States.Timeout): its text is the message.
   }
-  const kind = KIND_BY_NAME[failure.Error] ?? 'tool';
-  return { message: kind === 'tool' && !message.startsWith(failure.Error) ? `${failure.Error}: ${message}` : message, kind };
+  return { message: message.startsWith(failure.Error) ? message : `${failure.Error}: ${message}`, kind: 'tool', name: failure.Error };
+}
+
+/**
+ * A step's failure, recorded in the state by the same classification the CLI uses (failureOf): the
+ * state machine then goes to Cleanup on `report.error`. Thrown to Step Functions, an error would
+ * arrive as a name and a text, and its kind would have to be guessed again.
+ */
+async function recorded(state: DrillState, step: () => Promise<DrillState>): Promise<DrillState> {
+  try {
+    return await step();
+  } catch (error) {
+    return recordFailure(state, failureOf(error));
+  }
 }
 
 export function drillTasks(dependencies: TaskDependencies) {
@@ -138,19 +143,23 @@ export function drillTasks(dependencies: TaskDependencies) {
       return { mode, drills };
     },
     async start(state: DrillState): Promise<DrillState> {
-      const database = databaseOf(state);
-      return startStep(state, config, provider(database), context);
+      return recorded(state, () => startStep(state, config, provider(databaseOf(state)), context));
     },
     async poll(state: DrillState): Promise<DrillState> {
-      const database = databaseOf(state);
-      return pollStep(state, config, database, provider(database), context);
+      return recorded(state, () => {
+        const database = databaseOf(state);
+        return pollStep(state, config, database, provider(database), context);
+      });
     },
     /** `remainingMs`: the function's time left (Lambda's context); the checks stop in time to return what they found. */
     async verify(state: DrillState, options: { remainingMs?: number | undefined } = {}): Promise<DrillState> {
-      const database = databaseOf(state);
-      const sourcePassword = database.source?.passwordSecretArn ? await dependencies.sourcePassword?.(database) : undefined;
-      const checksDeadline = options.remainingMs === undefined ? undefined : new Date(Date.now() + options.remainingMs - VERIFY_RETURN_MARGIN_MS);
-      return keptUnderStateLimit(await verifyStep(state, database, provider(database), { ...context, previousReport: (target) => store.previous(database.name, target), sourcePassword, checksDeadline }), store);
+      const checked = await recorded(state, async () => {
+        const database = databaseOf(state);
+        const sourcePassword = database.source?.passwordSecretArn ? await dependencies.sourcePassword?.(database) : undefined;
+        const checksDeadline = options.remainingMs === undefined ? undefined : new Date(Date.now() + options.remainingMs - VERIFY_RETURN_MARGIN_MS);
+        return verifyStep(state, database, provider(database), { ...context, previousReport: (target) => store.previous(database.name, target), sourcePassword, checksDeadline });
+      });
+      return keptUnderStateLimit(checked, store);
     },
     /** Records a caught failure, removes (or keeps) the copy, saves the report; returns only its key. */
     async cleanup(input: CleanupInput): Promise<DrillSummary> {

@@ -15,7 +15,7 @@ import { Construct } from 'constructs';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import { toolVersion } from '../version.ts';
-import { COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
+import { CLEANUP_REMOVAL_WAIT_MS, COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
 import { deploymentModules } from './deploymentModule.ts';
 import { grantRds, grantReports, grantSecrets, nagForm } from './grants.ts';
 import type { DrillRole } from './roleActions.ts';
@@ -114,14 +114,20 @@ export class RestoreDrill extends Construct {
     const verifyTimeout = Duration.seconds(VERIFY_TIMEOUT_SECONDS);
     const verify = fn('Verify', 'verify.ts', 'verify', { timeout: verifyTimeout, memorySize: 1024 });
     const verifyInVpc = vpc ? fn('VerifyInVpc', 'verify.ts', 'verifyInVpc', { timeout: verifyTimeout, memorySize: 1024, inVpc: true }) : undefined;
-    const cleanup = fn('Cleanup', 'cleanup.ts', 'cleanup', { timeout: Duration.minutes(5) });
+    // Cleanup waits at most CLEANUP_REMOVAL_WAIT_MS for a delete RDS refuses in the copy's state, then leaves it to the janitor.
+    const cleanup = fn('Cleanup', 'cleanup.ts', 'cleanup', { timeout: Duration.millis(CLEANUP_REMOVAL_WAIT_MS).plus(Duration.minutes(2)) });
     const report = fn('Report', 'report.ts', 'report', { timeout: Duration.minutes(2) });
     const janitor = fn('Janitor', 'janitor.ts', 'janitor', { timeout: Duration.minutes(10) });
     this.functions = functions;
 
+    const mapConcurrency = settings.mapConcurrency ?? props.config.concurrency;
+    const restoreTimeoutSeconds = Math.max(props.config.restoreTimeoutSeconds, ...props.config.databases.map((database) => database.restoreTimeoutSeconds ?? 0));
     this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(drillDefinition(new Construct(this, 'Definition'), { plan, start, poll, verify, verifyInVpc, cleanup, report }, settings.pollIntervalSeconds, settings.mapConcurrency ?? props.config.concurrency)),
+      definitionBody: sfn.DefinitionBody.fromChainable(drillDefinition(new Construct(this, 'Definition'), { plan, start, poll, verify, verifyInVpc, cleanup, report }, settings.pollIntervalSeconds, mapConcurrency)),
+      timeout: executionTimeout(restoreTimeoutSeconds, props.config.databases.length, mapConcurrency, settings.pollIntervalSeconds, {
+        plan: plan.timeout!, start: start.timeout!, poll: poll.timeout!, verify: verifyTimeout, cleanup: cleanup.timeout!, report: report.timeout!,
+      }),
       tracingEnabled: true,
       logs: {
         destination: new logs.LogGroup(this, 'StateMachineLogs', { retention: retentionOf(settings.logRetentionDays), removalPolicy: RemovalPolicy.DESTROY }),
@@ -243,15 +249,21 @@ interface DrillFunctions {
  * of an item caught into Cleanup, so that a failing database never fails the others; then Report.
  */
 export function drillDefinition(scope: Construct, f: DrillFunctions, pollIntervalSeconds: number, maxConcurrency: number): sfn.IChainable {
-  const invoke = (id: string, fn: lambda.IFunction, extra: Partial<tasks.LambdaInvokeProps> = {}) =>
-    new tasks.LambdaInvoke(scope, id, { lambdaFunction: fn, payloadResponseOnly: true, retryOnServiceExceptions: true, ...extra });
+  const invoke = (id: string, fn: lambda.IFunction, extra: Partial<tasks.LambdaInvokeProps> = {}) => {
+    const task = new tasks.LambdaInvoke(scope, id, { lambdaFunction: fn, payloadResponseOnly: true, retryOnServiceExceptions: true, ...extra });
+    // Lambda's concurrency limit answers 429; the Map's drills (and other stacks) share it.
+    task.addRetry({ errors: ['Lambda.TooManyRequestsException'], interval: Duration.seconds(2), backoffRate: 2, maxAttempts: 6, jitterStrategy: sfn.JitterType.FULL });
+    return task;
+  };
 
   const cleanup = invoke('Cleanup', f.cleanup);
   const cleanupFailed = new sfn.Pass(scope, 'CleanupFailed', {
     parameters: { 'database.$': '$.report.database', status: 'error', reportKey: null, 'copy.$': '$.report.copy.name', kept: false, 'error.$': '$.cleanupFailure.Cause' },
   });
   cleanup.addCatch(cleanupFailed, { errors: ['States.ALL'], resultPath: '$.cleanupFailure' });
+  // Our own failures come back in the state (report.error); a Catch sees only the function's own (a time limit, a crash).
   const catchIntoCleanup = (task: tasks.LambdaInvoke) => task.addCatch(cleanup, { errors: ['States.ALL'], resultPath: '$.failure' });
+  const failed = sfn.Condition.isPresent('$.report.error');
 
   const start = catchIntoCleanup(invoke('Start', f.start));
   const poll = catchIntoCleanup(invoke('Poll', f.poll));
@@ -266,17 +278,27 @@ export function drillDefinition(scope: Construct, f: DrillFunctions, pollInterva
       .when(sfn.Condition.or(sfn.Condition.stringEquals('$.report.provider', 'rds'), sfn.Condition.stringEquals('$.report.provider', 'aurora')), verifyInVpc)
       .otherwise(verify);
   }
-  const ready = new sfn.Choice(scope, 'CopyReady').when(sfn.Condition.stringEquals('$.poll.state', 'ready'), verifyStep).otherwise(wait);
+  const ready = new sfn.Choice(scope, 'CopyReady').when(failed, cleanup).when(sfn.Condition.stringEquals('$.poll.state', 'ready'), verifyStep).otherwise(wait);
   wait.next(poll).next(ready);
+  const started = new sfn.Choice(scope, 'Started').when(failed, cleanup).otherwise(wait);
 
-  const planned = new sfn.Choice(scope, 'Planned')
-    .when(sfn.Condition.isPresent('$.report.error'), cleanup)
-    .otherwise(start.next(wait));
+  const planned = new sfn.Choice(scope, 'Planned').when(failed, cleanup).otherwise(start.next(started));
 
   const drills = new sfn.Map(scope, 'Drills', { itemsPath: '$.drills', maxConcurrency, resultPath: '$.results' });
   drills.itemProcessor(planned);
   const report = invoke('Report', f.report, { payload: sfn.TaskInput.fromObject({ 'drills.$': '$.results' }) });
   return invoke('Plan', f.plan).next(drills).next(report);
+}
+
+/**
+ * The longest an execution may run: every round of the Map (drills beyond maxConcurrency wait for a
+ * slot) given its restore timeout and each function's limit, plus Plan and Report. Past it Step
+ * Functions stops the execution; the janitor removes what it left, after the copy's expiry.
+ */
+export function executionTimeout(restoreTimeoutSeconds: number, databases: number, maxConcurrency: number, pollIntervalSeconds: number, limits: { plan: Duration; start: Duration; poll: Duration; verify: Duration; cleanup: Duration; report: Duration }): Duration {
+  const rounds = Math.max(1, Math.ceil(databases / Math.max(1, maxConcurrency)));
+  const drill = limits.start.toSeconds() + restoreTimeoutSeconds + pollIntervalSeconds + limits.poll.toSeconds() + limits.verify.toSeconds() + limits.cleanup.toSeconds();
+  return Duration.seconds(limits.plan.toSeconds() + rounds * drill + limits.report.toSeconds());
 }
 
 export interface RestoreDrillStackProps extends StackProps, RestoreDrillProps {}

@@ -2,6 +2,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { CloudWatchClient, MetricDatum } from '@aws-sdk/client-cloudwatch';
+import { isRefusal } from '../errors.ts';
 import type { DrillReport } from './types.ts';
 
 /** The names of the design's table "One name for each number"; the alarms and dashboard use the same. */
@@ -39,9 +40,9 @@ export function drillMetrics(report: DrillReport): DrillMetric[] {
   ];
 }
 
-/** Drills refused as bad input created nothing and have no report: they are no drill result either. */
+/** Every drill is a result, except one refused for its config before anything ran (isRefusal). */
 export function reportsWithMetrics(reports: readonly DrillReport[]): DrillReport[] {
-  return reports.filter((report) => report.error?.kind !== 'input');
+  return reports.filter((report) => !isRefusal(report.error));
 }
 
 /**

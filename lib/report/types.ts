@@ -41,7 +41,8 @@ export interface DrillReport {
   };
   startedAt: string;
   finishedAt: string;
-  error?: { step: DrillStep; message: string; kind: FailureKind };
+  /** `name`: the error's stable name (ConfigError, AwsApiError, NeonApiError, or Lambda's error type such as States.Timeout). */
+  error?: { step: DrillStep; message: string; kind: FailureKind; name?: string };
   toolVersion: string;
   trigger: Trigger;
   /** What became of the run's Slack message and metrics: set after they were tried; never changes `status`. */

@@ -101,21 +101,35 @@ describe('the state machine', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD', TracingConfiguration: { Enabled: true }, LoggingConfiguration: Match.objectLike({ Level: 'ALL' }) });
   });
 
-  test('every task of an item is caught into Cleanup, keeping the state; Poll loops through the Wait until ready', () => {
+  test('a failure a task records, or one the state machine catches, goes to Cleanup, keeping the state; Poll loops through the Wait until ready', () => {
     for (const name of ['Start', 'Poll', 'Verify', 'VerifyInVpc']) {
       expect(inner[name]!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Cleanup' }]);
     }
-    expect(inner.Start!.Next).toBe('WaitForCopy');
+    expect(inner.Start!.Next).toBe('Started');
+    expect(inner.Started).toMatchObject({ Choices: [{ Variable: '$.report.error', IsPresent: true, Next: 'Cleanup' }], Default: 'WaitForCopy' });
     expect(inner.WaitForCopy!.Next).toBe('Poll');
     expect(inner.Poll!.Next).toBe('CopyReady');
     const ready = inner.CopyReady as { Choices: { Variable: string; StringEquals: string; Next: string }[]; Default: string };
-    expect(ready.Choices[0]).toMatchObject({ Variable: '$.poll.state', StringEquals: 'ready', Next: 'VerifyWhere' });
+    expect(ready.Choices[0]).toMatchObject({ Variable: '$.report.error', IsPresent: true, Next: 'Cleanup' });
+    expect(ready.Choices[1]).toMatchObject({ Variable: '$.poll.state', StringEquals: 'ready', Next: 'VerifyWhere' });
     expect(ready.Default).toBe('WaitForCopy');
     expect(inner.Verify!.Next).toBe('Cleanup');
     expect(inner.Planned).toMatchObject({ Choices: [{ Variable: '$.report.error', IsPresent: true, Next: 'Cleanup' }], Default: 'Start' });
     // A Cleanup that fails still ends the item, as an error: the other databases go on.
     expect(inner.Cleanup!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.cleanupFailure', Next: 'CleanupFailed' }]);
     expect(inner.Cleanup!.End).toBe(true);
+    // Lambda's concurrency limit (429) is retried on every task.
+    for (const name of ['Start', 'Poll', 'Verify', 'VerifyInVpc', 'Cleanup']) {
+      expect(inner[name]!.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['Lambda.TooManyRequestsException'], MaxAttempts: 6 }));
+    }
+  });
+
+  test('an execution has a time limit that covers its rounds of drills', () => {
+    const machine = Object.values(resources).find((resource) => resource.Type === 'AWS::StepFunctions::StateMachine')!;
+    const seconds = JSON.parse((machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1].filter((part) => typeof part === 'string').join('').replace(/"Resource":"[^"]*"/g, '"Resource":"x"').replace(/"Resource":",/g, '"Resource":"x",')).TimeoutSeconds as number;
+    // Three databases, two at a time: two rounds of a one-hour restore timeout, plus each function's limit.
+    expect(seconds).toBeGreaterThan(2 * 3600 + 2 * 900);
+    expect(seconds).toBeLessThan(4 * 3600);
   });
 
   test('the stack outputs the state machine ARN a manual restore is started with', () => {
@@ -135,33 +149,57 @@ describe('the state machine', () => {
 describe('IAM', () => {
   const copyArns = ['arn:', { Ref: 'AWS::Partition' }, ':rds:eu-west-1:', { Ref: 'AWS::AccountId' }];
 
-  test('restores create only rd- copies tagged as ours; tags only at creation', () => {
-    const statements = policiesOf('Start');
-    const create = statements.find((statement) => JSON.stringify(statement.Action).includes('CreateDBInstance'))!;
-    expect(create.Condition).toEqual({ StringEquals: { 'aws:RequestTag/restore-drill:managed': 'true' } });
-    expect(JSON.stringify(create.Resource)).toContain(':db:rd-*');
-    expect(JSON.stringify(create.Resource)).not.toContain('orders-prod');
-    const tag = statements.find((statement) => statement.Action === 'rds:AddTagsToResource')!;
-    expect(JSON.stringify(tag.Resource)).not.toMatch(/orders-prod|billing-prod/);
-    expect(tag.Condition).toMatchObject({ StringEquals: { 'aws:RequestTag/restore-drill:managed': 'true' } });
-    expect(copyArns.length).toBe(4);
+  const actionsOf = (fn: string) => new Set(policiesOf(fn).flatMap((statement) => [statement.Action].flat() as string[]));
+  const statementOf = (fn: string, action: string) => policiesOf(fn).find((statement) => [statement.Action].flat().includes(action))!;
+  const createdAsOurs = {
+    StringEquals: { 'aws:RequestTag/restore-drill:managed': 'true' },
+    'ForAllValues:StringEquals': { 'aws:TagKeys': ['restore-drill:managed', 'restore-drill:expires-at', 'restore-drill:drill', 'restore-drill:database'] },
+  };
+
+  test('restores and the Aurora instance create only rd- copies, tagged as ours with our tag keys alone', () => {
+    for (const action of ['rds:RestoreDBInstanceToPointInTime', 'rds:RestoreDBClusterToPointInTime']) {
+      const restore = statementOf('Start', action);
+      expect(restore.Condition).toEqual(createdAsOurs);
+      // The source is authorised too, and what the copy is placed into.
+      expect(JSON.stringify(restore.Resource)).toMatch(action.includes('Instance') ? /:db:orders-prod".*:db:rd-\*.*:subgrp:\*/ : /:cluster:billing-prod".*:cluster:rd-\*.*:subgrp:\*/);
+    }
+    const create = statementOf('Poll', 'rds:CreateDBInstance');
+    expect(create.Condition).toEqual(createdAsOurs);
+    expect(JSON.stringify(create.Resource)).toMatch(/:db:rd-\*.*:cluster:rd-\*.*:pg:\*/);
+    expect(JSON.stringify(create.Resource)).not.toMatch(/orders-prod|billing-prod/);
+    // RDS authorises a create request's tags as AddTagsToResource on the new resource.
+    for (const fn of ['Start', 'Poll']) {
+      const tag = statementOf(fn, 'rds:AddTagsToResource');
+      expect(JSON.stringify(tag.Resource)).not.toMatch(/orders-prod|billing-prod/);
+      expect(tag.Condition).toEqual(createdAsOurs);
+    }
+    // Each function holds only the calls it makes.
+    expect(actionsOf('Start').has('rds:CreateDBInstance')).toBe(false);
+    expect([...actionsOf('Poll')].filter((action) => action.startsWith('rds:Restore'))).toEqual([]);
+    expect(actionsOf('Plan')).toEqual(new Set(['rds:DescribeDBInstances', 'rds:DescribeDBInstanceAutomatedBackups', 'rds:DescribeDBClusters', 'rds:DescribeDBClusterAutomatedBackups', 'secretsmanager:GetSecretValue', 'xray:PutTraceSegments', 'xray:PutTelemetryRecords']));
   });
 
   test('deletes only rd- copies that carry our tag, and only Cleanup and the janitor may', () => {
     for (const fn of ['Cleanup', 'Janitor']) {
-      const remove = policiesOf(fn).find((statement) => JSON.stringify(statement.Action).includes('DeleteDBInstance'))!;
-      expect(remove.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/restore-drill:managed': 'true' } });
-      expect(JSON.stringify(remove.Resource)).toMatch(/:db:rd-\*.*:cluster:rd-\*/);
+      for (const [action, type] of [['rds:DeleteDBInstance', 'db'], ['rds:DeleteDBCluster', 'cluster']] as const) {
+        const remove = statementOf(fn, action);
+        expect(remove.Condition).toEqual({ StringEquals: { 'aws:ResourceTag/restore-drill:managed': 'true' } });
+        expect(JSON.stringify(remove.Resource)).toMatch(new RegExp(`^\\[?[^\\]]*:${type}:rd-\\*`));
+        expect(JSON.stringify(remove.Resource)).not.toMatch(/orders-prod|billing-prod/);
+      }
     }
-    for (const fn of ['Plan', 'Start', 'Poll', 'Verify', 'Report']) expect(JSON.stringify(policiesOf(fn))).not.toContain('Delete');
+    for (const fn of ['Plan', 'Start', 'Poll', 'Verify', 'VerifyInVpc', 'Report']) expect(JSON.stringify(policiesOf(fn))).not.toContain('Delete');
   });
 
-  test('each function reads only the secrets it needs', () => {
+  test('each function reads only the secrets it needs; each verify function only those of the databases it checks', () => {
     const secrets = (fn: string) => JSON.stringify(policiesOf(fn).filter((statement) => statement.Action === 'secretsmanager:GetSecretValue'));
     expect(secrets('Report')).toContain('restore-drill-slack');
     expect(secrets('Report')).not.toContain('orders-prod-master');
-    expect(secrets('Verify')).toContain('orders-prod-master');
-    expect(secrets('Verify')).not.toContain('slack');
+    // Verify talks to Neon over the internet: it never holds the RDS master secrets; VerifyInVpc never the Neon key.
+    expect(secrets('Verify')).toContain('neon-api-key');
+    expect(secrets('Verify')).not.toMatch(/orders-prod-master|billing-prod-master|slack/);
+    expect(secrets('VerifyInVpc')).toMatch(/orders-prod-master.*billing-prod-master|billing-prod-master.*orders-prod-master/);
+    expect(secrets('VerifyInVpc')).not.toMatch(/neon-api-key|slack/);
     expect(secrets('Start')).toContain('neon-api-key');
     expect(secrets('Start')).not.toContain('orders-prod-master');
     // The Slack alarm notifier: the complete ARN as given, which matches the secret (a wildcard after it would not).

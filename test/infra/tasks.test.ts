@@ -3,17 +3,21 @@ import { configSchema } from '../../lib/config/schema.ts';
 import { beginDrill } from '../../lib/drill/steps.ts';
 import { drillTasks, failureOfCaught, keptUnderStateLimit, STATE_BUDGET_BYTES, withSavedChecks } from '../../lib/drill/tasks.ts';
 import { memoryReportStore } from '../../lib/report/s3Store.ts';
+import { runDrill } from '../../lib/drill/drill.ts';
+import { exitCodeOf } from '../../lib/drill/outcome.ts';
+import type { RestoreProvider } from '../../lib/providers/types.ts';
+import { AwsApiError } from '../../lib/providers/rds/errors.ts';
+import { emfDocuments } from '../../lib/report/metrics.ts';
+import type { DrillReport } from '../../lib/report/types.ts';
 
 describe('a failure caught by the state machine', () => {
-  test("our error keeps its kind by its stable name, and its message from Lambda's cause", () => {
-    const cause = JSON.stringify({ errorType: 'RestoreTimeoutError', errorMessage: 'copy rd-x was not ready after 60 s (restoreTimeoutSeconds)', trace: [] });
-    expect(failureOfCaught({ Error: 'RestoreTimeoutError', Cause: cause })).toEqual({ kind: 'backup', message: 'copy rd-x was not ready after 60 s (restoreTimeoutSeconds)' });
-    expect(failureOfCaught({ Error: 'TargetOutsideWindowError', Cause: JSON.stringify({ errorMessage: 'outside' }) })).toEqual({ kind: 'input', message: 'outside' });
-  });
-
-  test("Lambda's own failures are the tool's, named", () => {
-    expect(failureOfCaught({ Error: 'States.Timeout', Cause: 'Task timed out after 60.00 seconds' })).toEqual({ kind: 'tool', message: 'States.Timeout: Task timed out after 60.00 seconds' });
-    expect(failureOfCaught({ Error: 'TypeError', Cause: JSON.stringify({ errorMessage: 'x is undefined' }) })).toEqual({ kind: 'tool', message: 'TypeError: x is undefined' });
+  test("is the function's own (our errors are recorded in the state by the tasks): the tool's, named, its message from Lambda's cause", () => {
+    expect(failureOfCaught({ Error: 'States.Timeout', Cause: 'Task timed out after 60.00 seconds' })).toEqual({ kind: 'tool', name: 'States.Timeout', message: 'States.Timeout: Task timed out after 60.00 seconds' });
+    expect(failureOfCaught({ Error: 'Runtime.ImportModuleError', Cause: JSON.stringify({ errorType: 'Runtime.ImportModuleError', errorMessage: "Error: Cannot find module 'x'", trace: [] }) })).toEqual({
+      kind: 'tool',
+      name: 'Runtime.ImportModuleError',
+      message: "Runtime.ImportModuleError: Error: Cannot find module 'x'",
+    });
   });
 });
 
@@ -61,5 +65,37 @@ describe('the state between steps', () => {
     expect(restored.report.checks).toEqual(state.report.checks);
     expect(restored.checksKey).toBeUndefined();
     expect(await keptUnderStateLimit(restored, memoryReportStore(), 10 * STATE_BUDGET_BYTES)).toBe(restored);
+  });
+});
+
+describe('one classification of failures, for the CLI and the cloud', () => {
+  // Prepare: a provider whose restore AWS refuses, as the RDS provider explains an AccessDenied.
+  const config = configSchema.parse({ databases: [{ name: 'denied-db', provider: { kind: 'local', baseBackups: './b', walArchive: './w' } }] });
+  const database = config.databases[0]!;
+  const now = () => new Date('2026-11-25T12:00:00Z');
+  const refusing = (): RestoreProvider => ({
+    kind: 'local',
+    window: async () => ({ earliest: new Date('2026-11-24T00:00:00Z'), latest: new Date('2026-11-25T11:59:00Z') }),
+    start: async () => {
+      throw new AwsApiError('input', 'AccessDenied', 'AWS denied RestoreDBInstanceToPointInTime on DB instance "app-prod" in eu-west-1');
+    },
+    poll: async () => ({ state: 'pending' }),
+    destroy: async () => undefined,
+  });
+
+  test('a refused restore makes the same report in the CLI runner and the state machine tasks, and a DrillSucceeded 0', async () => {
+    // Act: the CLI's drill, and the cloud's Plan, Start and Cleanup on the same failure.
+    const cli = (await runDrill(config, database, refusing(), { trigger: 'schedule', now })).report;
+    const tasks = drillTasks({ config, store: memoryReportStore(), providerFor: refusing, now });
+    const [planned] = (await tasks.plan({})).drills;
+    const started = await tasks.start(planned!);
+    const summary = await tasks.cleanup(started);
+
+    // Assess
+    const pick = (report: DrillReport) => ({ status: report.status, error: report.error, metrics: emfDocuments([report]).map((document) => document.DrillSucceeded) });
+    expect(started.report.error).toEqual({ step: 'restore', kind: 'input', name: 'AwsApiError', message: expect.stringContaining('AWS denied') });
+    expect(summary.status).toBe('error');
+    expect(pick(cli)).toEqual({ status: 'error', error: started.report.error, metrics: [0] });
+    expect(exitCodeOf([cli])).toBe(2);
   });
 });

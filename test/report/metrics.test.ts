@@ -82,9 +82,12 @@ describe('EMF', () => {
     expect(billing).not.toHaveProperty('DataLagSeconds');
   });
 
-  test('drills refused as bad input are no drill result', () => {
-    const refused = sampleReport({ status: 'error', error: { step: 'plan', message: 'target "x" is not valid', kind: 'input' } });
+  test('only a drill refused for its config before anything ran is no drill result; AWS refusing a call is one (DrillSucceeded 0)', () => {
+    const refused = sampleReport({ status: 'error', error: { step: 'plan', message: 'target "x" is not valid', kind: 'input', name: 'ConfigError' } });
     expect(emfDocuments([refused])).toEqual([]);
+    const denied = sampleReport({ status: 'error', error: { step: 'restore', message: 'AWS denied RestoreDBInstanceToPointInTime', kind: 'input', name: 'AwsApiError' } });
+    const deniedAtPlan = sampleReport({ status: 'error', error: { step: 'plan', message: 'AWS denied DescribeDBInstances', kind: 'input', name: 'AwsApiError' } });
+    expect(emfDocuments([denied, deniedAtPlan]).map((document) => document.DrillSucceeded)).toEqual([0, 0]);
   });
 
   test('Lambda: one JSON line per drill on the given stream', () => {

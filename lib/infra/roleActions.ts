@@ -70,3 +70,9 @@ export const REPORT_BUCKET_ACTIONS: Record<DrillRole, readonly ('s3:GetObject' |
 export function verifyRoleOf(kind: string): 'verify' | 'verifyInVpc' {
   return kind === 'rds' || kind === 'aurora' ? 'verifyInVpc' : 'verify';
 }
+
+/** Secrets Manager: every function that reads a secret (which ones: grantSecrets in grants.ts). */
+export const SECRET_ACTIONS: readonly string[] = ['secretsmanager:GetSecretValue'];
+
+/** Calls only the CLI makes (its `cloudwatch` metrics sink); the functions write metrics as EMF lines to their logs. */
+export const CLI_ONLY_ACTIONS: readonly string[] = ['cloudwatch:PutMetricData'];

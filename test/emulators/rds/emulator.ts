@@ -6,6 +6,10 @@ import { copyName } from '../../../lib/providers/copyName.ts';
 import { destroyCopy, pollCopy, startCopy, type LocalCopyHandle } from '../../../lib/providers/local/engine.ts';
 import { readWindow, type LocalSource } from '../../../lib/providers/local/plan.ts';
 import type { CopyTarget } from '../../../lib/providers/types.ts';
+import { credentialScopeOf } from '../../support/iam/accessKeys.ts';
+import type { IamAuthority } from '../../support/iam/authority.ts';
+import { rdsAuthorizations, type RdsInventory } from '../../support/iam/rds.ts';
+import { getSecretValueAuthorization } from '../../support/iam/services.ts';
 import type { TestCa } from './tls.ts';
 import { errorDocument, QueryParams, RDS_API_VERSION, responseDocument, xmlList, type XmlNode } from './wire.ts';
 
@@ -91,6 +95,8 @@ export interface RequestRecord {
   params: Record<string, string>;
   /** The error code answered, if any. */
   error?: string;
+  /** Why IAM refused it: the authorisation that failed and the statements that came close. */
+  denied?: string;
 }
 
 /** How the next restore ends: a status AWS uses for a failed restore, or never leaving `creating`. */
@@ -104,6 +110,11 @@ export interface RdsEmulatorOptions {
   /** Extra time in `creating` before a restore starts, and in `deleting` before a resource is gone. */
   delays?: { createMs?: number; deleteMs?: number };
   log?: (line: string) => void;
+  /**
+   * Who may call what: every RDS and Secrets Manager request is authorised against the caller's
+   * policies before it acts. Without one, no IAM is checked (rdsWorld() gives the CLI's user).
+   */
+  iam?: IamAuthority;
 }
 
 /** What the emulator answers where AWS refuses: the HTTP status and the documented code. */
@@ -120,6 +131,20 @@ class RdsFault extends Error {
 }
 
 const MUTATING = /^(Create|Delete|Restore|Modify|Add|Remove|Start|Stop|Reboot|Promote|Failover|Copy)/;
+/** The parameters the API reference marks required: RDS rejects a request without them before it authorises it. */
+const REQUIRED: Record<string, readonly string[]> = {
+  DescribeDBInstances: [],
+  DescribeDBClusters: [],
+  DescribeDBInstanceAutomatedBackups: [],
+  DescribeDBClusterAutomatedBackups: [],
+  ListTagsForResource: ['ResourceName'],
+  AddTagsToResource: ['ResourceName', 'Tags'],
+  RestoreDBInstanceToPointInTime: ['TargetDBInstanceIdentifier'],
+  RestoreDBClusterToPointInTime: ['DBClusterIdentifier'],
+  CreateDBInstance: ['DBInstanceIdentifier', 'DBInstanceClass', 'Engine'],
+  DeleteDBInstance: ['DBInstanceIdentifier'],
+  DeleteDBCluster: ['DBClusterIdentifier'],
+};
 /** States in which RDS answers DeleteDBInstance with InvalidDBInstanceState. */
 const NO_DELETE_STATES = new Set(['backing-up', 'modifying', 'rebooting', 'renaming', 'resetting-master-credentials', 'upgrading', 'starting', 'stopping', 'maintenance', 'deleting']);
 const IDENTIFIER = /^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,62}(?<!-)$/;
@@ -150,7 +175,9 @@ export class RdsEmulator {
   } = { throttle: new Map(), restoreOutcomes: new Map(), refuseDeletes: 0, denied: new Set() };
   private readonly automatedBackups: AutomatedBackupRecord[] = [];
   private readonly clusterBackups: ClusterBackupRecord[] = [];
-  private readonly secrets = new Map<string, { name: string; value: string; previous?: string }>();
+  private readonly secrets = new Map<string, { name: string; value: string; previous?: string; tags: Tag[] }>();
+  /** Who may call what (see RdsEmulatorOptions.iam); a test may swap it at any time. */
+  iam: IamAuthority | undefined;
   private readonly tls: TestCa;
   private readonly log: (line: string) => void;
   private readonly pending = new Set<Promise<void>>();
@@ -164,6 +191,7 @@ export class RdsEmulator {
     this.accountId = options.accountId ?? '123456789012';
     this.delays = { createMs: options.delays?.createMs ?? 0, deleteMs: options.delays?.deleteMs ?? 0 };
     this.log = options.log ?? (() => undefined);
+    this.iam = options.iam;
   }
 
   async start(port = 0): Promise<string> {
@@ -253,12 +281,12 @@ export class RdsEmulator {
   /** Rotation: the new value becomes AWSCURRENT, the old one AWSPREVIOUS (the database itself is not touched). */
   rotateSecret(arn: string, value: Record<string, string>): void {
     const secret = this.secrets.get(arn)!;
-    this.secrets.set(arn, { name: secret.name, value: JSON.stringify(value), previous: secret.value });
+    this.secrets.set(arn, { name: secret.name, value: JSON.stringify(value), previous: secret.value, tags: secret.tags });
   }
 
-  addSecret(name: string, value: Record<string, string>): string {
+  addSecret(name: string, value: Record<string, string>, options: { tags?: Tag[] } = {}): string {
     const arn = `arn:aws:secretsmanager:${this.region}:${this.accountId}:secret:${name}-${randomUUID().slice(0, 6)}`;
-    this.secrets.set(arn, { name, value: JSON.stringify(value) });
+    this.secrets.set(arn, { name, value: JSON.stringify(value), tags: options.tags ?? [] });
     return arn;
   }
 
@@ -338,7 +366,7 @@ export class RdsEmulator {
     const requestId = randomUUID();
     const target = request.headers['x-amz-target'];
     if (typeof target === 'string' && target.startsWith('secretsmanager.')) {
-      this.secretsManager(target, body, requestId, response);
+      await this.secretsManager(target, body, request.headers.authorization, requestId, response);
       return;
     }
     const params = new QueryParams(request.method === 'POST' ? body : (request.url ?? '').replace(/^[^?]*\??/, ''));
@@ -350,9 +378,15 @@ export class RdsEmulator {
       if (params.string('Version') !== RDS_API_VERSION) {
         throw new RdsFault('InvalidParameterValue', `Version ${params.string('Version') ?? '(none)'} is not supported; use ${RDS_API_VERSION}.`);
       }
+      const required = Object.hasOwn(REQUIRED, action) ? REQUIRED[action] : undefined;
+      if (!required) throw new RdsFault('InvalidAction', `The action ${action || '(none)'} is not valid for this web service.`);
+      for (const name of required) requiredParameter(params, name);
+      const caller = credentialScopeOf(request.headers.authorization)?.accessKeyId;
       if (this.faults.denied.has(action)) {
-        throw new RdsFault('AccessDenied', `User: arn:aws:sts::${this.accountId}:assumed-role/restore-drill/cli is not authorized to perform: rds:${action} because no identity-based policy allows the rds:${action} action`, 403);
+        const who = this.iam?.principal(caller)?.arn ?? `arn:aws:sts::${this.accountId}:assumed-role/restore-drill/cli`;
+        throw new RdsFault('AccessDenied', `User: ${who} is not authorized to perform: rds:${action} because no identity-based policy allows the rds:${action} action`, 403);
       }
+      await this.authorizeRds(action, params, request.headers.authorization, record);
       const throttled = this.faults.throttle.get(action) ?? 0;
       if (throttled > 0) {
         this.faults.throttle.set(action, throttled - 1);
@@ -371,15 +405,70 @@ export class RdsEmulator {
     }
   }
 
-  private secretsManager(target: string, body: string, requestId: string, response: ServerResponse): void {
-    const input = JSON.parse(body || '{}') as { SecretId?: string; VersionStage?: string };
-    this.requests.push({ at: new Date(), action: target, params: { SecretId: input.SecretId ?? '', ...(input.VersionStage ? { VersionStage: input.VersionStage } : {}) } });
+  /** IAM, as RDS applies it: every resource the call involves, with the request's and the resources' tags. */
+  private async authorizeRds(action: string, params: QueryParams, authorization: string | undefined, record: RequestRecord): Promise<void> {
+    if (!this.iam) return;
+    const caller = credentialScopeOf(authorization);
+    if (!caller) throw new RdsFault('MissingAuthenticationToken', 'Request must contain either a valid (registered) AWS access key ID or X.509 certificate.', 403);
+    const answer = await this.iam.authorize(caller.accessKeyId, rdsAuthorizations(action, params, this.inventory()), { region: this.region });
+    if (answer.allowed) return;
+    record.denied = answer.reason;
+    this.log(`${action} refused by IAM: ${answer.reason}`);
+    throw new RdsFault(answer.code, answer.message, 403);
+  }
+
+  /** What RDS knows about its resources when it authorises a call. */
+  inventory(): RdsInventory {
+    const view = (record: InstanceRecord | ClusterRecord | undefined) =>
+      record && { arn: record.arn, tags: record.tags, engine: record.engine, engineVersion: record.engineVersion, subnetGroup: record.subnetGroup };
+    return {
+      region: this.region,
+      accountId: this.accountId,
+      instance: (id) => view(this.instances.get(id)),
+      cluster: (id) => view(this.clusters.get(id)),
+      instanceBackup: (resourceId) => {
+        const backup = this.automatedBackups.find((b) => b.resourceId === resourceId);
+        return backup && { arn: this.instanceBackupArn(backup.resourceId), engineVersion: backup.engineVersion };
+      },
+      clusterBackup: (resourceId) => {
+        const backup = this.clusterBackups.find((b) => b.resourceId === resourceId);
+        return backup && { arn: this.clusterBackupArn(backup.resourceId), engineVersion: backup.engineVersion };
+      },
+      tagsOf: (arn) => [...this.instances.values(), ...this.clusters.values()].find((r) => r.arn === arn)?.tags,
+    };
+  }
+
+  private instanceBackupArn(resourceId: string): string {
+    return `arn:aws:rds:${this.region}:${this.accountId}:auto-backup:ab-${resourceId.slice(3).toLowerCase()}`;
+  }
+
+  private clusterBackupArn(resourceId: string): string {
+    return `arn:aws:rds:${this.region}:${this.accountId}:cluster-auto-backup:cab-${resourceId.slice(8).toLowerCase()}`;
+  }
+
+  private async secretsManager(target: string, body: string, authorization: string | undefined, requestId: string, response: ServerResponse): Promise<void> {
+    const input = JSON.parse(body || '{}') as { SecretId?: string; VersionStage?: string; VersionId?: string };
+    const record: RequestRecord = { at: new Date(), action: target, params: { SecretId: input.SecretId ?? '', ...(input.VersionStage ? { VersionStage: input.VersionStage } : {}) } };
+    this.requests.push(record);
     const answer = (status: number, value: unknown) => {
+      if (status >= 400) record.error = (value as { __type: string }).__type;
       response.writeHead(status, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId });
       response.end(JSON.stringify(value));
     };
     if (target !== 'secretsmanager.GetSecretValue') return answer(400, { __type: 'InvalidRequestException', message: `${target} is not emulated` });
     const entry = [...this.secrets].find(([arn, secret]) => arn === input.SecretId || secret.name === input.SecretId);
+    if (this.iam) {
+      const caller = credentialScopeOf(authorization);
+      if (!caller) return answer(400, { __type: 'MissingAuthenticationTokenException', message: 'Missing Authentication Token' });
+      const verdict = await this.iam.authorize(caller.accessKeyId, [getSecretValueAuthorization(input, entry && { arn: entry[0], tags: entry[1].tags }, this)], { region: this.region });
+      if (!verdict.allowed) {
+        record.denied = verdict.reason;
+        this.log(`${target} refused by IAM: ${verdict.reason}`);
+        return verdict.code === 'InvalidClientTokenId'
+          ? answer(400, { __type: 'UnrecognizedClientException', message: verdict.message })
+          : answer(400, { __type: 'AccessDeniedException', message: verdict.message });
+      }
+    }
     if (!entry) return answer(400, { __type: 'ResourceNotFoundException', message: "Secrets Manager can't find the specified secret." });
     const [arn, secret] = entry;
     const stage = input.VersionStage ?? 'AWSCURRENT';
@@ -408,15 +497,13 @@ export class RdsEmulator {
         return this.describeAutomatedBackups(params);
       case 'DescribeDBClusterAutomatedBackups':
         return this.describeClusterBackups(params);
-      case 'ListTagsForResource': {
-        const arn = required(params, 'ResourceName');
-        const resource = [...this.instances.values(), ...this.clusters.values()].find((r) => r.arn === arn);
-        if (!resource) {
-          throw arn.includes(':cluster:')
-            ? new RdsFault('DBClusterNotFoundFault', `DBCluster ${arn} not found.`, 404)
-            : new RdsFault('DBInstanceNotFound', `DBInstance ${arn} not found.`, 404);
-        }
-        return [['TagList', tagsXml(resource.tags)]];
+      case 'ListTagsForResource':
+        return [['TagList', tagsXml(this.byArn(required(params, 'ResourceName')).tags)]];
+      case 'AddTagsToResource': {
+        const resource = this.byArn(required(params, 'ResourceName'));
+        const added = tagsOf(params);
+        resource.tags = [...resource.tags.filter((tag) => !added.some((a) => a.Key === tag.Key)), ...added];
+        return null;
       }
       case 'RestoreDBInstanceToPointInTime':
         return this.restoreInstance(params);
@@ -431,6 +518,12 @@ export class RdsEmulator {
       default:
         throw new RdsFault('InvalidAction', `The action ${action || '(none)'} is not valid for this web service.`);
     }
+  }
+
+  private byArn(arn: string): InstanceRecord | ClusterRecord {
+    const resource = [...this.instances.values(), ...this.clusters.values()].find((r) => r.arn === arn);
+    if (resource) return resource;
+    throw arn.includes(':cluster:') ? new RdsFault('DBClusterNotFoundFault', `DBCluster ${arn} not found.`, 404) : new RdsFault('DBInstanceNotFound', `DBInstance ${arn} not found.`, 404);
   }
 
   private instance(id: string): InstanceRecord {
@@ -470,7 +563,7 @@ export class RdsEmulator {
         [
           ['Engine', 'aurora-postgresql'],
           ['VpcId', 'vpc-emulated'],
-          ['DBClusterAutomatedBackupsArn', `arn:aws:rds:${this.region}:${this.accountId}:cluster-auto-backup:cab-${backup.resourceId.slice(8).toLowerCase()}`],
+          ['DBClusterAutomatedBackupsArn', this.clusterBackupArn(backup.resourceId)],
           ['DBClusterIdentifier', backup.clusterId],
           ['RestoreWindow', [['EarliestTime', window.earliest], ['LatestTime', window.latest]]],
           ['MasterUsername', backup.masterUsername],
@@ -506,7 +599,7 @@ export class RdsEmulator {
           ['Engine', 'postgres'],
           ['EngineVersion', backup.engineVersion],
           ['BackupRetentionPeriod', 7],
-          ['DBInstanceAutomatedBackupsArn', `arn:aws:rds:${this.region}:${this.accountId}:auto-backup:ab-${backup.resourceId.slice(3).toLowerCase()}`],
+          ['DBInstanceAutomatedBackupsArn', this.instanceBackupArn(backup.resourceId)],
         ],
       ]);
     }
@@ -803,6 +896,12 @@ function required(params: QueryParams, name: string): string {
   const value = params.string(name);
   if (!value) throw new RdsFault('MissingParameter', `The request must contain the parameter ${name}`);
   return value;
+}
+
+/** A required parameter, or (a list, `Tags.Tag.1.Key`) its first member. */
+function requiredParameter(params: QueryParams, name: string): void {
+  if (params.string(name) || [...params.raw.keys()].some((key) => key.startsWith(`${name}.`))) return;
+  throw new RdsFault('MissingParameter', `The request must contain the parameter ${name}`);
 }
 
 function checkIdentifier(name: string, value: string): void {

@@ -7,6 +7,7 @@ import { newClient } from '../../../lib/util/pgClient.ts';
 import { findPgBinaries } from '../../../lib/providers/local/binaries.ts';
 import { ensureScratchRoot, scratchFolders } from '../../../lib/providers/local/scratch.ts';
 import { SourceCluster } from '../../../lib/providers/local/sourceCluster.ts';
+import { CLI_ACCESS_KEY_ID, CLI_SECRET_ACCESS_KEY, cliAuthority } from '../../support/iam/cli.ts';
 import { RdsEmulator, type ClusterRecord, type InstanceRecord, type RdsEmulatorOptions } from './emulator.ts';
 import { makeTestCa, type TestCa } from './tls.ts';
 
@@ -29,10 +30,13 @@ export async function leftoverCopies(): Promise<string[]> {
   return readdir(scratchFolders.copies()).catch(() => []);
 }
 
-/** Fake AWS credentials for the real SDK clients: the emulator does not check signatures. */
+/**
+ * The CLI user's credentials for the real SDK clients: the emulators authorise every call against that
+ * user's least-privilege policy (examples/iam/cli-policy.json); they do not check signatures.
+ */
 export function useFakeAwsCredentials(env: NodeJS.ProcessEnv = process.env): void {
-  env.AWS_ACCESS_KEY_ID = 'AKIAEMULATOR000000000';
-  env.AWS_SECRET_ACCESS_KEY = 'emulator-secret-access-key';
+  env.AWS_ACCESS_KEY_ID = CLI_ACCESS_KEY_ID;
+  env.AWS_SECRET_ACCESS_KEY = CLI_SECRET_ACCESS_KEY;
   env.AWS_REGION = 'us-east-1';
   delete env.AWS_PROFILE;
   delete env.AWS_SESSION_TOKEN;
@@ -55,7 +59,8 @@ export interface RdsWorld {
 /**
  * A source with archiving (PostgreSQL 15), the demo's Drizzle migrations applied, rows written
  * before and after a base backup, and the emulator serving it as the RDS instance `app-prod` and the
- * Aurora cluster `app-aurora`, with its credentials in the secret `app-prod/postgres`.
+ * Aurora cluster `app-aurora`, with its credentials in the secret `app-prod/postgres`. IAM is the CLI
+ * user's (cliAuthority()) unless `iam` says otherwise: every test runs under the least privilege.
  */
 export async function rdsWorld(options: Partial<Omit<RdsEmulatorOptions, 'tls'>> & { port?: number } = {}): Promise<RdsWorld> {
   await ensureScratchRoot();
@@ -76,7 +81,7 @@ export async function rdsWorld(options: Partial<Omit<RdsEmulatorOptions, 'tls'>>
   }
   await source.switchWal();
   const { port, ...emulatorOptions } = options;
-  const emulator = new RdsEmulator({ tls: ca, ...emulatorOptions });
+  const emulator = new RdsEmulator({ tls: ca, ...emulatorOptions, iam: emulatorOptions.iam ?? cliAuthority() });
   await emulator.start(port ?? 0);
   const local = { baseBackups: source.backupsDir, walArchive: source.archiveDir };
   const engineVersion = source.binaries.version;

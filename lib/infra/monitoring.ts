@@ -1,6 +1,7 @@
-import { Annotations, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Annotations, ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -51,8 +52,11 @@ export interface RestoreDrillMonitoringProps {
    */
   readonly schedulePeriod: Duration;
   /**
-   * Where every alarm sends its ALARM and OK changes.
-   * @default - a new topic
+   * Where every alarm sends its ALARM and OK changes. Its policy is left as it is: when it has one
+   * (a topic policy replaces SNS's default one), it must allow `cloudwatch.amazonaws.com` to
+   * `sns:Publish` for these alarms, or no alarm reaches its subscribers.
+   * @default - a new topic, TLS only, whose policy lets this account's CloudWatch alarms named
+   * `<alarmNamePrefix>-*` (all of these) publish to it
    */
   readonly alarmTopic?: sns.ITopic;
   /**
@@ -136,6 +140,31 @@ export function monitoringPropsProblems(props: RestoreDrillMonitoringProps): str
 }
 
 /**
+ * The alarm topic, TLS only. CloudWatch publishes an alarm's state changes as its service principal,
+ * with the alarm as aws:SourceArn. enforceSSL makes CDK write a topic policy, and a topic policy
+ * replaces SNS's default one: with the TLS deny alone, no alarm could publish. The allow is held to
+ * this account's alarms named by the prefix (against the confused deputy); the alarms' exact ARNs
+ * would lock out an alarm a user adds to the topic.
+ */
+function alarmTopicOf(scope: Construct, alarmNamePrefix: string): sns.Topic {
+  const stack = Stack.of(scope);
+  const topic = new sns.Topic(scope, 'AlarmTopic', { displayName: 'restore-drill alarms', enforceSSL: true });
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'AllowDrillAlarmsToPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        ArnLike: { 'aws:SourceArn': stack.formatArn({ service: 'cloudwatch', resource: 'alarm', resourceName: `${alarmNamePrefix}-*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME }) },
+        StringEquals: { 'aws:SourceAccount': stack.account },
+      },
+    }),
+  );
+  return topic;
+}
+
+/**
  * CloudWatch alarms and a dashboard over the drill metrics, per database: drill failed, RPO (claimed
  * and measured) over target, RTO over target, and no drill result for two schedule periods (missing
  * data breaching).
@@ -155,7 +184,7 @@ export class RestoreDrillMonitoring extends Construct {
     const namespace = props.namespace ?? METRICS_NAMESPACE;
     const prefix = props.alarmNamePrefix ?? Stack.of(this).stackName;
 
-    this.alarmTopic = props.alarmTopic ?? new sns.Topic(this, 'AlarmTopic', { displayName: 'restore-drill alarms', enforceSSL: true });
+    this.alarmTopic = props.alarmTopic ?? alarmTopicOf(this, prefix);
     const action = new cloudwatchActions.SnsAction(this.alarmTopic);
 
     const alarms: Record<string, DatabaseAlarms> = {};

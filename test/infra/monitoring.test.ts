@@ -8,6 +8,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { afterAll, describe, expect, test } from 'vitest';
 import { configSchema } from '../../lib/config/schema.ts';
 import { alarmPeriods, monitoredDatabasesOf, RestoreDrillMonitoring, type MonitoredDatabase, type RestoreDrillMonitoringProps } from '../../lib/infra/monitoring.ts';
+import { alarmPublishRequests, simulate, TemplateResolver, type CfnTemplate } from '../support/awsData/index.ts';
 import { repoRoot } from '../support/cli.ts';
 
 // Two databases: `app` takes the top-level targets, `billing` its own.
@@ -146,6 +147,62 @@ describe('dashboard', () => {
   });
 });
 
+describe('the alarm topic\'s policy', () => {
+  const { template } = synth();
+  const resolver = new TemplateResolver(template.toJSON() as CfnTemplate, { account: '123456789012', region: 'eu-west-1', partition: 'aws', stackName: 'drills' });
+  const resources = resolver.resources();
+  const publishes = alarmPublishRequests(resolver, resources);
+
+  test('allows CloudWatch to publish for this account\'s alarms of the stack, and keeps the TLS deny', () => {
+    const topic = Object.keys(template.findResources('AWS::SNS::Topic'))[0]!;
+    template.resourceCountIs('AWS::SNS::TopicPolicy', 1);
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: topic }],
+      PolicyDocument: {
+        Statement: [
+          Match.objectLike({ Effect: 'Deny', Principal: '*', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          {
+            Sid: 'AllowDrillAlarmsToPublish',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: { Ref: topic },
+            Condition: {
+              ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':alarm:drills-*']] } },
+              StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  test('simulated: every alarm publishes its changes over TLS; not without TLS, not an alarm of another stack or account', async () => {
+    // Prepare: what CloudWatch sends for each alarm (iam-simulate over the Service Authorization Reference).
+    expect(publishes).toHaveLength(10);
+    const [first] = publishes;
+    const variants = {
+      withoutTls: { ...first!.request.context, 'aws:SecureTransport': 'false' },
+      otherStack: { ...first!.request.context, 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:other-app-cpu-high' },
+      otherAccount: { ...first!.request.context, 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:210987654321:alarm:drills-app-drill-failed', 'aws:SourceAccount': '210987654321' },
+    };
+
+    // Act
+    const decisions = await Promise.all(publishes.map(async ({ what, request }) => ({ what, ...(await simulate(request)) })));
+    const refused = Object.fromEntries(await Promise.all(Object.entries(variants).map(async ([name, context]) => [name, (await simulate({ ...first!.request, context })).result] as const)));
+
+    // Assess
+    expect(decisions.filter((decision) => decision.result !== 'Allowed').map((decision) => `${decision.what}: ${decision.why}`)).toEqual([]);
+    expect(refused).toEqual({ withoutTls: 'ExplicitlyDenied', otherStack: 'ImplicitlyDenied', otherAccount: 'ImplicitlyDenied' });
+  });
+
+  test('the prefix of the alarms\' names is the prefix of the ARNs allowed', () => {
+    const named = synth({ alarmNamePrefix: 'orders-db' }).template;
+    named.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'orders-db-app-drill-failed' });
+    expect(JSON.stringify(named.findResources('AWS::SNS::TopicPolicy'))).toContain(':alarm:orders-db-*');
+  });
+});
+
 describe('an SNS topic of one\'s own', () => {
   test('is used instead of a new one', () => {
     const stack = new Stack(newApp(), 'Stack');
@@ -154,6 +211,8 @@ describe('an SNS topic of one\'s own', () => {
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::SNS::Topic', 1);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: stack.getLogicalId(topic.node.defaultChild as sns.CfnTopic) }] });
+    // Its policy stays the owner's: a topic policy written here would replace SNS's default one.
+    template.resourceCountIs('AWS::SNS::TopicPolicy', 0);
   });
 });
 

@@ -1,4 +1,5 @@
 export * from './config.ts';
+export * from './connection.ts';
 export * from './freshness.ts';
 export * from './ledger.ts';
 export * from './rowCounts.ts';

@@ -1,4 +1,5 @@
 import type { ChecksConfig } from './config.ts';
+import { checkConnection } from './connection.ts';
 import { checkFreshness } from './freshness.ts';
 import { checkLedger } from './ledger.ts';
 import { checkRowCounts } from './rowCounts.ts';
@@ -8,9 +9,10 @@ import type { CheckContext, CheckResult } from './types.ts';
 export type RunChecksContext = Omit<CheckContext, 'statementTimeoutMs' | 'concurrency'>;
 
 /**
- * Runs every configured check against the copy, all at once, and returns one result per configured
- * check in config order (ledger, rowCounts, freshness). A check that throws becomes an `error`
- * result; it never stops the others.
+ * Runs the connection check first, always (a drill with no checks configured still proves the copy
+ * answers), then every configured check against the copy, all at once, and returns one result per
+ * check: connection, then config order (ledger, rowCounts, freshness). A check that throws becomes
+ * an `error` result; it never stops the others.
  */
 export async function runChecks(context: RunChecksContext, config: ChecksConfig, options: { deadline?: Date | undefined } = {}): Promise<CheckResult[]> {
   const full: CheckContext = { ...context, statementTimeoutMs: config.statementTimeoutMs, concurrency: config.concurrency };
@@ -18,7 +20,8 @@ export async function runChecks(context: RunChecksContext, config: ChecksConfig,
   if (config.ledger) runs.push({ check: 'ledger', run: () => checkLedger(full, config.ledger!) });
   if (config.rowCounts) runs.push({ check: 'rowCounts', run: () => checkRowCounts(full, config.rowCounts!) });
   if (config.freshness) runs.push({ check: 'freshness', run: () => checkFreshness(full, config.freshness!) });
-  return Promise.all(runs.map(({ check, run }) => guarded(check, run, options.deadline)));
+  const connection = await guarded('connection', () => checkConnection(full), options.deadline);
+  return [connection, ...(await Promise.all(runs.map(({ check, run }) => guarded(check, run, options.deadline))))];
 }
 
 async function guarded(check: string, run: () => Promise<CheckResult>, deadline: Date | undefined): Promise<CheckResult> {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksConfigSchema } from '../../lib/checks/config.ts';
+import type { ConnectionDetails } from '../../lib/checks/connection.ts';
 import type { FreshnessDetails } from '../../lib/checks/freshness.ts';
 import type { LedgerDetails } from '../../lib/checks/ledger.ts';
 import { checkRowCounts, type RowCountsDetails } from '../../lib/checks/rowCounts.ts';
@@ -79,6 +80,19 @@ afterAll(async () => {
 });
 
 describe('checks on a restored copy', () => {
+  it('the connection check runs first, even with no other check: version, promoted, timeline, replay position', async () => {
+    const results = await runChecks({ copy, target, rpoTargetSeconds: 60 }, checksConfigSchema.parse({}));
+
+    expect(results.map((r) => [r.check, r.status])).toEqual([['connection', 'pass']]);
+    const details = results[0]!.details as ConnectionDetails;
+    expect(details).toMatchObject({ inRecovery: false, timeline: 2 });
+    expect(details.serverVersionNum).toBeGreaterThanOrEqual(150000);
+    // Promotion leaves the replay position where recovery stopped; the copy writes on past it.
+    expect(details.replayLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(results[0]!.summary).toBe(`${/^PostgreSQL \S+/.exec(details.version)![0]}, promoted on timeline 2, replayed to ${details.replayLsn}`);
+  });
+
+
   it('asOf: the copy holds exactly the source rows up to the target, not the source as it is now', async () => {
     // Prepare
     const config = checksConfigSchema.parse({
@@ -87,11 +101,12 @@ describe('checks on a restored copy', () => {
     const [sourceNow] = await source.query<{ count: string }>('select count(*) from orders', [], 'app');
 
     // Act
-    const [result] = await runChecks({ copy, source: app, target, rpoTargetSeconds: 60 }, config);
+    const [connection, result] = await runChecks({ copy, source: app, target, rpoTargetSeconds: 60 }, config);
 
     // Assess
     const details = result!.details as RowCountsDetails;
     expect(Number(sourceNow!.count)).toBe(100);
+    expect(connection!.check).toBe('connection');
     expect(result!.status).toBe('pass');
     expect(details.rules[0]).toMatchObject({ count: 80, asOf: { sourceCount: 80, copyCount: 80 } });
   });
@@ -116,14 +131,15 @@ describe('checks on a restored copy', () => {
     const results = await runChecks({ copy, target, rpoTargetSeconds: 60, lastReplayedAt: lastReplayedAt ? new Date(lastReplayedAt) : null }, config);
 
     expect(results.map((r) => [r.check, r.status])).toEqual([
+      ['connection', 'pass'],
       ['ledger', 'pass'],
       ['rowCounts', 'pass'],
       ['freshness', 'pass'],
     ]);
-    const ledger = results[0]!.details as LedgerDetails;
+    const ledger = results[1]!.details as LedgerDetails;
     expect(ledger.applied).toHaveLength(2);
     expect(ledger.pending).toEqual([{ tag: '0002_step3', olderThanNewestApplied: false }]);
-    const freshness = results[2]!.details as FreshnessDetails;
+    const freshness = results[3]!.details as FreshnessDetails;
     expect(freshness.dataLagSeconds).toBeGreaterThanOrEqual(0);
     expect(freshness.dataLagSeconds).toBeLessThan(60);
     expect(freshness.lastReplayedAt).not.toBeNull();
@@ -140,13 +156,14 @@ describe('checks on a restored copy', () => {
     const results = await runChecks({ copy, target, rpoTargetSeconds: 60 }, config);
 
     expect(results.map((r) => [r.check, r.status])).toEqual([
+      ['connection', 'pass'],
       ['ledger', 'error'],
       ['rowCounts', 'pass'],
       ['freshness', 'fail'],
     ]);
-    expect(results[0]!.summary).toContain('cannot read the migrations folder');
+    expect(results[1]!.summary).toContain('cannot read the migrations folder');
     // audit_log came with the third migration, after the target.
-    expect(results[2]!.summary).toContain('relation "audit_log" does not exist');
+    expect(results[3]!.summary).toContain('relation "audit_log" does not exist');
   });
 
   it('a check still waiting at the deadline (Lambda\'s time limit) is reported as an error; the others report what they found', async () => {
@@ -164,10 +181,11 @@ describe('checks on a restored copy', () => {
 
       expect(Date.now() - started).toBeLessThan(10_000);
       expect(results.map((r) => [r.check, r.status])).toEqual([
+        ['connection', 'pass'],
         ['ledger', 'pass'],
         ['rowCounts', 'error'],
       ]);
-      expect(results[1]!.summary).toMatch(/^the rowCounts check had not finished when the time left \(1 s\) ran out: lower checks.statementTimeoutMs/);
+      expect(results[2]!.summary).toMatch(/^the rowCounts check had not finished when the time left \(1 s\) ran out: lower checks.statementTimeoutMs/);
     } finally {
       await locker.query('rollback');
       await locker.end();
@@ -185,6 +203,7 @@ describe('checks on a restored copy', () => {
     const results = await runChecks({ copy: unreachable, target, rpoTargetSeconds: 60 }, config);
 
     expect(results.map((r) => [r.check, r.status])).toEqual([
+      ['connection', 'error'],
       ['ledger', 'error'],
       ['rowCounts', 'error'],
       ['freshness', 'error'],

@@ -77,6 +77,7 @@ describe('restore-drill run', () => {
     expect(report.rpo.measuredLagSeconds).toBeGreaterThanOrEqual(0);
     expect(report.rto.totalSeconds).toBeCloseTo(report.rto.restoreSeconds! + report.rto.verifySeconds!, 3);
     expect(report.checks.map((check) => [check.check, check.status])).toEqual([
+      ['connection', 'pass'],
       ['ledger', 'pass'],
       ['rowCounts', 'pass'],
       ['freshness', 'pass'],
@@ -106,6 +107,29 @@ describe('restore-drill run', () => {
     const ledger = report.checks.find((check) => check.check === 'ledger')!;
     expect(ledger.status).toBe('fail');
     expect(JSON.stringify(ledger)).toContain('0001_user_bio');
+  });
+
+  test('a drill with no checks still connects to the copy: the connection check runs first and is reported', async () => {
+    const reports = join(project, 'reports-no-checks');
+    const file = join(project, 'no-checks.config.json');
+    await writeFile(
+      file,
+      JSON.stringify({ databases: [{ name: 'cli-drill', provider: { kind: 'local', baseBackups: source.backupsDir, walArchive: source.archiveDir } }], report: { dir: reports } }),
+    );
+
+    const result = await runCli(['run', '--config', file, '--json']);
+    const text = await runCli(['run', '--config', file]);
+
+    expect(result.code, result.stderr).toBe(0);
+    const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
+    expect(report.checks.map((check) => [check.check, check.status])).toEqual([['connection', 'pass']]);
+    const details = report.checks[0]!.details as { version: string; inRecovery: boolean; timeline: number; replayLsn: string | null };
+    expect(details.version).toMatch(/^PostgreSQL 15\./);
+    expect(details.inRecovery).toBe(false);
+    // A promoted copy starts a timeline of its own, one past the source's.
+    expect(details.timeline).toBe(2);
+    expect(details.replayLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    expect(text.stdout).toMatch(/✓ connection: PostgreSQL 15\.\d+, promoted on timeline 2, replayed to [0-9A-F]+\/[0-9A-F]+/);
   });
 
   /** Runs the CLI and checks it refused while planning: exit 2, no copy, no report written. Returns the error's message. */
@@ -229,7 +253,7 @@ describe('several databases and earlier reports', () => {
     const result = await runCli(['run', '--config', file, '--json']);
 
     expect(result.code).toBe(1);
-    const rowCounts = (JSON.parse(result.stdout) as RunResult).drills[0]!.checks[0]!;
+    const rowCounts = (JSON.parse(result.stdout) as RunResult).drills[0]!.checks.find((check) => check.check === 'rowCounts')!;
     expect(rowCounts.status).toBe('fail');
     expect(rowCounts.summary).toMatch(/users/);
     expect(JSON.stringify(rowCounts.details)).toContain('100');

@@ -4,6 +4,7 @@ import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import { lambdaBundling } from './bundling.ts';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -323,7 +324,7 @@ export class RestoreDrillMonitoring extends Construct {
           SLACK_WEBHOOK_SECRET_ARN: props.slackNotifier.webhookSecret.secretArn,
           ...(props.slackNotifier.runbookUrl ? { RUNBOOK_URL: props.slackNotifier.runbookUrl } : {}),
         },
-        bundling: { format: nodejs.OutputFormat.ESM, target: 'node24', minify: true, sourceMap: true },
+        bundling: lambdaBundling(),
         // Its own log group: without one, Lambda's would keep the logs forever.
         logGroup: new logs.LogGroup(this, 'SlackNotifierLogs', { retention: props.slackNotifier.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
       });

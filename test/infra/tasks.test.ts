@@ -81,6 +81,7 @@ describe('one classification of failures, for the CLI and the cloud', () => {
     },
     poll: async () => ({ state: 'pending' }),
     destroy: async () => undefined,
+    copyNameOf: (handle) => (handle as { name: string }).name,
   });
 
   test('a refused restore makes the same report in the CLI runner and the state machine tasks, and a DrillSucceeded 0', async () => {

@@ -216,6 +216,20 @@ program
     process.exitCode = exitCodeOf([demo.report]);
   });
 
+program
+  .command('cloud')
+  .description('checks of the deployed stack (cdk deploy)')
+  .command('check')
+  .description('after cdk deploy: reads the stack, runs Plan dry, simulates the roles in IAM, optionally fires each alarm; lists what a person must check')
+  .option('--stack <name>', 'the stack', 'RestoreDrill')
+  .option('--region <region>', 'its region (default: the AWS SDK\'s, AWS_REGION)')
+  .option('--yes-touch-alarms', 'put each alarm in ALARM and back: Slack receives one message per alarm')
+  .option('--json', 'print the JSON result')
+  .action(async (options: { stack: string; region?: string; yesTouchAlarms?: boolean; json?: boolean }) => {
+    const { cloudCheckCommand } = await import('../lib/cloud/cli.ts');
+    process.exitCode = await cloudCheckCommand(options, { out: (text) => process.stdout.write(text), err: (line) => process.stderr.write(line) });
+  });
+
 installShutdownHandlers();
 try {
   await program.parseAsync(process.argv);

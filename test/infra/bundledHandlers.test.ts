@@ -1,9 +1,10 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import type { ReportOutput } from '../../lib/drill/tasks.ts';
 import { RestoreDrillStack } from '../../lib/infra/restoreDrill.ts';
@@ -11,12 +12,17 @@ import type { DrillReport } from '../../lib/report/types.ts';
 import { NEON_API_KEY, neonDatabaseConfig, neonWorld, ROLE_PASSWORD, type NeonWorld } from '../emulators/neon/world.ts';
 import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
 import { S3Emulator } from '../emulators/s3/emulator.ts';
-import { repoRoot } from '../support/cli.ts';
+import { slackWebhook } from '../emulators/slack/webhook.ts';
 import { definitionFromTemplate, LAMBDA_ARN_PREFIX } from '../support/definition.ts';
+import { IamAuthority } from '../support/iam/authority.ts';
+import { principalsFromTemplate } from '../support/iam/template.ts';
+import type { Principal } from '../support/iam/types.ts';
+import { layOutFunctions, type LambdaFunction } from '../support/lambda/runtime.ts';
 
-// The deployed functions as they run in Lambda: the stack is synthesised, esbuild bundles each
-// handler with the config compiled in, and the state machine from the template calls those bundles.
-// Their SDK clients reach the emulators through the endpoints a deployment would not set.
+// The deployed functions as Lambda runs them: the stack is synthesised, esbuild bundles each handler
+// with the config compiled in, each asset folder is laid out alone outside the checkout and runs in a
+// sandbox of its own with the template's environment and its role's credentials; every AWS call is
+// authorised against that role by the emulators. The state machine from the template calls them.
 useOwnScratch('bundled-handlers-test');
 useFakeAwsCredentials();
 
@@ -26,7 +32,9 @@ const SECURITY_GROUP = 'sg-0drill000000000001';
 let rds: RdsWorld;
 let neon: NeonWorld;
 let s3: S3Emulator;
+let slack: Awaited<ReturnType<typeof slackWebhook>>;
 let outdir: string;
+let removeLayout: (() => Promise<void>) | undefined;
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
@@ -34,46 +42,36 @@ beforeAll(async () => {
   [rds, neon] = await Promise.all([rdsWorld(), neonWorld()]);
   s3 = new S3Emulator([BUCKET]);
   await s3.start();
-  // Inside node_modules, so that the bundles find the AWS SDK there, as Lambda's runtime provides it.
-  await mkdir(join(repoRoot, 'node_modules/.cache'), { recursive: true });
-  outdir = await mkdtemp(join(repoRoot, 'node_modules/.cache/rd-bundled-handlers-'));
+  slack = await slackWebhook();
+  outdir = await mkdtemp(join(tmpdir(), 'rd-bundled-handlers-'));
 }, 180_000);
 
 afterAll(async () => {
-  await Promise.all([rds?.remove(), neon?.remove(), s3?.stop()]);
+  await removeLayout?.();
+  await Promise.all([rds?.remove(), neon?.remove(), s3?.stop(), slack?.close()]);
   if (outdir) await rm(outdir, { recursive: true, force: true });
 });
 
 /** A deploy-time value of the template (Ref, Fn::GetAtt) as the emulators know it. */
-function resolveToken(value: unknown): string {
+function resolveToken(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   const id = (value as { Ref?: string }).Ref ?? (value as { 'Fn::GetAtt'?: [string] })['Fn::GetAtt']?.[0] ?? '';
-  if (id.startsWith('RestoreDrillReports')) return BUCKET;
+  if (id.startsWith('RestoreDrillReports')) return (value as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[1] === 'Arn' ? `arn:aws:s3:::${BUCKET}` : BUCKET;
   if (id.startsWith('RestoreDrillCopySubnetGroup')) return SUBNET_GROUP;
   if (id.startsWith('RestoreDrillCopySecurityGroup')) return SECURITY_GROUP;
-  throw new Error(`no stand-in for ${JSON.stringify(value)}`);
+  return undefined;
 }
 
-/** Each drill function's bundle, imported with the environment the template gives it. */
-async function loadHandlers(resources: Resources): Promise<Map<string, (input: unknown) => Promise<unknown>>> {
-  const handlers = new Map<string, (input: unknown) => Promise<unknown>>();
-  for (const [id, resource] of Object.entries(resources)) {
-    if (resource.Type !== 'AWS::Lambda::Function' || !id.startsWith('RestoreDrill') || id.includes('Monitoring')) continue;
-    const variables = (resource.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-    for (const [name, value] of Object.entries(variables)) process.env[name] = resolveToken(value);
-    const asset = (resource.Properties.Code as { S3Key: string }).S3Key.replace(/\.zip$/, '');
-    const module = (await import(join(outdir, `asset.${asset}`, 'index.mjs'))) as { handler: (input: unknown) => Promise<unknown> };
-    handlers.set(id, module.handler);
-  }
-  return handlers;
-}
-
-/** Every Task state of the definition (the Map's included) mapped to the bundle its Resource names. */
-function localHandlers(definition: Record<string, unknown>, handlers: Map<string, (input: unknown) => Promise<unknown>>): Record<string, (input: unknown) => Promise<unknown>> {
+/** Every Task state of the definition (the Map's included) mapped to the sandbox of the function its Resource names. */
+function taskHandlers(definition: Record<string, unknown>, functions: Map<string, LambdaFunction>): Record<string, (input: unknown) => Promise<unknown>> {
   const mapped: Record<string, (input: unknown) => Promise<unknown>> = {};
   const visit = (states: Record<string, Record<string, unknown>>) => {
     for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task') mapped[name] = handlers.get(String(state.Resource).slice(LAMBDA_ARN_PREFIX.length))!;
+      if (state.Type === 'Task') {
+        const fn = functions.get(String(state.Resource).slice(LAMBDA_ARN_PREFIX.length));
+        if (!fn) throw new Error(`no function for the task ${name} (${String(state.Resource)})`);
+        mapped[name] = (input) => fn.invoke(input);
+      }
       const inner = (state.ItemProcessor as { States?: Record<string, Record<string, unknown>> } | undefined)?.States;
       if (inner) visit(inner);
     }
@@ -82,12 +80,18 @@ function localHandlers(definition: Record<string, unknown>, handlers: Map<string
   return mapped;
 }
 
-describe('the deployed functions, bundled, driven by the synthesised state machine', () => {
-  test('RDS and Neon drills: a pass each, a failing check, a failed and a timed-out restore; every copy removed, every report in S3', async () => {
+/** A copy of the principal with one more statement, as an organisation's SCP or a boundary would refuse. */
+function withDeny(principal: Principal, statement: Record<string, unknown>): Principal {
+  return { ...principal, identityPolicies: [...principal.identityPolicies, { Version: '2012-10-17', Statement: [{ Effect: 'Deny', ...statement }] as never }] };
+}
+
+describe('the deployed functions, laid out as Lambda runs them, with IAM enforced, driven by the synthesised state machine', () => {
+  test('RDS, Aurora and Neon passes, a failing check, a failed and a timed-out restore, a restore IAM denies: every copy removed, every report in S3, Slack told, no secret anywhere; then an alarm reaches Slack and the janitor runs', async () => {
     // Prepare: the config a team would deploy (the stack's own copy network, keys from Secrets Manager).
     const neonKeyArn = rds.emulator.addSecret('neon/api-key', { apiKey: NEON_API_KEY });
-    const rdsDatabase = (name: string, overrides: Record<string, unknown> = {}) => {
-      const database = databaseConfig(rds, 'rds', { name, ...overrides }) as { provider: Record<string, unknown> };
+    const slackArn = rds.emulator.addSecret('restore-drill/slack', { webhookUrl: slack.url });
+    const awsDatabase = (kind: 'rds' | 'aurora', name: string, overrides: Record<string, unknown> = {}) => {
+      const database = databaseConfig(rds, kind, { name, ...overrides }) as { provider: Record<string, unknown> };
       delete database.provider.subnetGroup;
       delete database.provider.securityGroupIds;
       return database;
@@ -97,10 +101,12 @@ describe('the deployed functions, bundled, driven by the synthesised state machi
         rpoTargetSeconds: 3600,
         rtoTargetSeconds: 600,
         databases: [
-          rdsDatabase('bh-rds-pass'),
-          rdsDatabase('bh-rds-checkfail', { checks: { rowCounts: [{ table: 'users', min: 1000 }] } }),
-          rdsDatabase('bh-rds-restorefail'),
-          rdsDatabase('bh-rds-slow', { restoreTimeoutSeconds: 1 }),
+          awsDatabase('rds', 'bh-rds-pass'),
+          awsDatabase('aurora', 'bh-aurora-pass'),
+          awsDatabase('rds', 'bh-rds-checkfail', { checks: { rowCounts: [{ table: 'users', min: 1000 }] } }),
+          awsDatabase('rds', 'bh-rds-restorefail'),
+          awsDatabase('rds', 'bh-rds-slow', { restoreTimeoutSeconds: 1 }),
+          awsDatabase('rds', 'bh-rds-denied'),
           neonDatabaseConfig(neon, 'bh-neon-pass', {}, { apiKey: { secretArn: neonKeyArn } }),
         ],
       },
@@ -111,69 +117,110 @@ describe('the deployed functions, bundled, driven by the synthesised state machi
     const settings = {
       schedules: [{ name: 'nightly', expression: 'cron(0 3 * * ? *)' }],
       vpc: { vpcId: 'vpc-0123abcd', subnetIds: ['subnet-0123abcd', 'subnet-0456abcd'], availabilityZones: ['us-east-1a', 'us-east-1b'] },
-      mapConcurrency: 3,
+      mapConcurrency: 4,
+      slackWebhookSecretArn: slackArn,
     };
     const app = new App({ outdir });
     const stack = new RestoreDrillStack(app, 'BundledHandlers', { config, settings });
     const resources = Template.fromStack(stack).toJSON().Resources as Resources;
+    app.synth();
     const definition = definitionFromTemplate({ Resources: resources });
 
-    process.env.AWS_ENDPOINT_URL_S3 = s3.url;
-    process.env.AWS_ENDPOINT_URL_SECRETS_MANAGER = rds.emulator.url;
-    process.env.TMPDIR = join(outdir, 'lambda-tmp');
-    const handlers = localHandlers(definition, await loadHandlers(resources));
+    // IAM: each function's role from the template; the account refuses restores of one database (an SCP would).
+    const principals = principalsFromTemplate({ Resources: resources }, { accountId: rds.emulator.accountId, region: rds.emulator.region, resolve: resolveToken });
+    const startId = [...principals.keys()].find((id) => id.startsWith('RestoreDrillStart'))!;
+    principals.set(startId, withDeny(principals.get(startId)!, { Action: 'rds:RestoreDBInstanceToPointInTime', Resource: '*', Condition: { StringEquals: { 'aws:RequestTag/restore-drill:database': 'bh-rds-denied' } } }));
+    const iam = new IamAuthority(principals.values());
+    rds.emulator.iam = iam;
+    s3.iam = iam;
+
+    const layout = await layOutFunctions(resources, {
+      assemblyDir: outdir,
+      resolve: (value) => resolveToken(value) ?? (() => { throw new Error(`no stand-in for ${JSON.stringify(value)}`); })(),
+      credentialsFor: (id) => principals.get(id) ?? (() => { throw new Error(`no role for ${id}`); })(),
+      region: rds.emulator.region,
+      extraEnvironment: { AWS_ENDPOINT_URL_S3: s3.url, AWS_ENDPOINT_URL_SECRETS_MANAGER: rds.emulator.url },
+    });
+    removeLayout = layout.remove;
     const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
 
-    // Act (the Report function writes its metrics to stdout as EMF, which Lambda hands to CloudWatch)
-    const written: string[] = [];
-    const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => written.push(String(chunk)) > 0);
-    const result = await machine
-      .run({ mode: 'drill', trigger: 'schedule' }, { overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { WaitForCopy: 50 } } })
-      .result.finally(() => stdout.mockRestore()) as unknown as ReportOutput;
+    // Act
+    const result = (await machine.run({ mode: 'drill', trigger: 'schedule' }, { overrides: { taskResourceLocalHandlers: taskHandlers(definition, layout.functions) as never, waitTimeOverrides: { WaitForCopy: 50 } } }).result) as unknown as ReportOutput;
 
     // Assess: the execution's answer, and the reports the functions saved in the bucket.
     const stored = [...s3.objects(BUCKET).values()].map((text) => JSON.parse(text) as DrillReport);
     const reports = Object.fromEntries(stored.map((report) => [report.database, report]));
-    expect(Object.keys(reports).sort()).toEqual(['bh-neon-pass', 'bh-rds-checkfail', 'bh-rds-pass', 'bh-rds-restorefail', 'bh-rds-slow']);
-    expect(result.status).toBe('failed');
+    expect(Object.keys(reports).sort()).toEqual(['bh-aurora-pass', 'bh-neon-pass', 'bh-rds-checkfail', 'bh-rds-denied', 'bh-rds-pass', 'bh-rds-restorefail', 'bh-rds-slow']);
+    expect(result.status).toBe('error');
     expect(Object.fromEntries(result.drills.map((drill) => [drill.database, drill.status]))).toEqual({
       'bh-rds-pass': 'passed',
+      'bh-aurora-pass': 'passed',
       'bh-neon-pass': 'passed',
       'bh-rds-checkfail': 'failed',
       'bh-rds-restorefail': 'failed',
       'bh-rds-slow': 'failed',
+      'bh-rds-denied': 'error',
     });
-    for (const name of ['bh-rds-pass', 'bh-neon-pass']) {
+    for (const name of ['bh-rds-pass', 'bh-aurora-pass', 'bh-neon-pass']) {
       expect(reports[name]!.error, JSON.stringify(reports[name]!.error)).toBeUndefined();
-      // The ledger read the migrations that travelled inside the Verify bundle.
+      // The ledger read the migrations that travelled inside the Verify bundle; the version is the bundle's own.
       expect(reports[name]!.checks.map((check) => [check.check, check.status])).toEqual([
+        ['connection', 'pass'],
         ['ledger', 'pass'],
         ['rowCounts', 'pass'],
         ['freshness', 'pass'],
       ]);
+      expect(reports[name]!.toolVersion).toMatch(/^\d+\.\d+\.\d+/);
     }
-    expect(reports['bh-rds-checkfail']!.checks).toEqual([expect.objectContaining({ check: 'rowCounts', status: 'fail' })]);
+    expect(reports['bh-rds-checkfail']!.checks).toEqual([expect.objectContaining({ check: 'connection', status: 'pass' }), expect.objectContaining({ check: 'rowCounts', status: 'fail' })]);
     expect(reports['bh-rds-restorefail']!.error).toMatchObject({ step: 'wait', kind: 'backup', message: expect.stringContaining('incompatible-restore') });
     expect(reports['bh-rds-slow']!.error).toMatchObject({ step: 'wait', kind: 'backup', message: expect.stringMatching(/not ready after 1 s/) });
+    expect(reports['bh-rds-denied']!.error).toMatchObject({ step: 'restore', name: 'AwsApiError', message: expect.stringMatching(/AWS denied RestoreDBInstanceToPointInTime/) });
+    expect(reports['bh-rds-denied']!.copy).toMatchObject({ made: false, removed: false });
     for (const report of stored) {
-      expect(report).toMatchObject({ trigger: 'schedule', copy: { removed: true, kept: false } });
+      expect(report.trigger).toBe('schedule');
+      if (report.database === 'bh-rds-denied') continue;
+      expect(report.copy).toMatchObject({ removed: true, kept: false });
       await (report.provider === 'neon' ? neon.emulator.gone(report.copy.name!) : rds.emulator.gone(report.copy.name!));
     }
+    expect(rds.emulator.instances.size + rds.emulator.clusters.size).toBe(2);
     // Copies went into the stack's subnet group and security group, which reached the bundles through the environment.
-    const restores = rds.emulator.calls('RestoreDBInstanceToPointInTime');
+    const restores = rds.emulator.calls('RestoreDBInstanceToPointInTime').filter((call) => !call.error);
     expect(restores).toHaveLength(4);
     for (const call of restores) expect(call.params).toMatchObject({ DBSubnetGroupName: SUBNET_GROUP, 'VpcSecurityGroupIds.VpcSecurityGroupId.1': SECURITY_GROUP });
-    const emf = written.flatMap((text) => text.split('\n')).filter((line) => line.startsWith('{"_aws"')).map((line) => JSON.parse(line) as { Database: string; DrillSucceeded: number });
+    // Report writes its metrics to its log as EMF, which CloudWatch Logs turns into metrics: a drill that did not pass is 0.
+    const reportLogs = [...layout.functions.values()].find((fn) => fn.logicalId.startsWith('RestoreDrillReport'))!.logs;
+    const emf = reportLogs.filter((line) => line.startsWith('{"_aws"')).map((line) => JSON.parse(line) as { Database: string; DrillSucceeded: number });
     expect(Object.fromEntries(emf.map((line) => [line.Database, line.DrillSucceeded]))).toEqual({
       'bh-rds-pass': 1,
+      'bh-aurora-pass': 1,
       'bh-neon-pass': 1,
       'bh-rds-checkfail': 0,
       'bh-rds-restorefail': 0,
       'bh-rds-slow': 0,
+      'bh-rds-denied': 0,
     });
-    // No secret in the bucket or in the execution's state.
-    for (const text of [...s3.objects(BUCKET).values(), JSON.stringify(result)]) {
-      for (const secret of [NEON_API_KEY, ROLE_PASSWORD, SOURCE_PASSWORD]) expect(text).not.toContain(secret);
+    // No function was refused a call it makes in a drill that was not meant to be refused.
+    const refused = [...rds.emulator.requests, ...s3.requests].filter((request) => 'error' in request && (request.error === 'AccessDenied' || request.error === 'InvalidClientTokenId'));
+    expect(refused.map((request) => JSON.stringify(request))).toEqual([expect.stringContaining('RestoreDBInstanceToPointInTime')]);
+    // Report told Slack, in a message Slack accepts.
+    expect(slack.accepted).toHaveLength(1);
+    expect(JSON.stringify(slack.accepted[0])).toContain('bh-rds-denied');
+
+    // An alarm changing state, as CloudWatch publishes it through the topic to the notifier: Slack gets it.
+    const notifier = [...layout.functions.values()].find((fn) => fn.logicalId.includes('SlackNotifier'))!;
+    const change = { AlarmName: 'RestoreDrill-bh-rds-denied-drill-failed', NewStateValue: 'ALARM', OldStateValue: 'OK', NewStateReason: 'Threshold Crossed', StateChangeTime: new Date().toISOString(), AlarmArn: `arn:aws:cloudwatch:${rds.emulator.region}:${rds.emulator.accountId}:alarm:RestoreDrill-bh-rds-denied-drill-failed` };
+    await notifier.invoke({ Records: [{ EventSource: 'aws:sns', Sns: { Type: 'Notification', Subject: 'ALARM', Message: JSON.stringify(change) } }] });
+    expect(slack.accepted).toHaveLength(2);
+    expect(JSON.stringify(slack.accepted[1])).toContain('RestoreDrill-bh-rds-denied-drill-failed');
+    // The janitor, on its schedule: nothing of ours is left to remove.
+    const janitor = [...layout.functions.values()].find((fn) => fn.logicalId.startsWith('RestoreDrillJanitor'))!;
+    expect(await janitor.invoke({})).toMatchObject({ removed: [], failed: [], deferred: [] });
+
+    // No secret in the bucket, the execution's answer, Slack, or any function's log.
+    const logs = [...layout.functions.values()].flatMap((fn) => fn.logs);
+    for (const text of [...s3.objects(BUCKET).values(), JSON.stringify(result), JSON.stringify(slack.accepted), ...logs]) {
+      for (const secret of [NEON_API_KEY, ROLE_PASSWORD, SOURCE_PASSWORD, slack.token]) expect(text).not.toContain(secret);
     }
   }, 300_000);
 });

@@ -165,7 +165,7 @@ function humanChecks(deployment: Deployment, plan: PlanCheck, touchedAlarms: boo
   const hasVpc = deployment.functions.some((f) => f.id === 'VerifyInVpc');
   const notifier = deployment.functions.find((f) => f.id === 'SlackNotifier');
   return [
-    `KMS: key policies are not IAM policies, and the simulation above does not read them. A source encrypted with a customer managed key restores only if its key policy lets ${role('Start')} (and, for Aurora, ${role('Poll')}) use it (kms:CreateGrant, kms:DescribeKey); a secret encrypted with one needs kms:Decrypt for the functions that read it; an alarm topic encrypted with one needs kms:GenerateDataKey and kms:Decrypt for cloudwatch.amazonaws.com.`,
+    `KMS: key policies are not IAM policies, and the simulation above does not read them. A source encrypted with a customer managed key restores only if its key policy lets ${role('Start')} use it (kms:CreateGrant, kms:DescribeKey); a secret encrypted with one needs kms:Decrypt for the functions that read it; an alarm topic encrypted with one needs kms:GenerateDataKey and kms:Decrypt for cloudwatch.amazonaws.com.`,
     ...(hasVpc || kinds.has('rds') || kinds.has('aurora')
       ? [`Network: VerifyInVpc (${deployment.functions.find((f) => f.id === 'VerifyInVpc')?.name ?? 'the verify function in the VPC'}) runs in your private subnets and reads Secrets Manager and S3: they need a NAT gateway, or VPC endpoints for Secrets Manager (interface, private DNS on) and S3 (gateway, in the subnets' route tables). Nothing here can test that route: the first drill's Verify shows it (a timeout reading the secret or the bucket).`]
       : []),

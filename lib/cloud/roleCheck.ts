@@ -77,7 +77,7 @@ export async function checkRoles(iam: IAMClient, functions: readonly DeployedFun
           denied ??= awsErrorText(error);
           return;
         }
-        if (awsErrorName(error) === 'NoSuchEntity') {
+        if (awsErrorName(error) === 'NoSuchEntity' || awsErrorName(error) === 'NoSuchEntityException') {
           check.status = 'fail';
           check.message = `its role ${check.roleArn} does not exist in IAM: it was deleted outside CloudFormation; run cdk deploy again`;
           continue;

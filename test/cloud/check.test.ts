@@ -208,18 +208,9 @@ describe('restore-drill cloud check', () => {
   });
 
   test('--yes-touch-alarms: each alarm goes to ALARM (OK when in ALARM), its SNS action shows in its history, and it is put back', async () => {
-    // Prepare: the topic lets the stack's alarms publish, as AWS documents for CloudWatch; the first
+    // Prepare: the stack as synthesized (its topic policy lets the stack's alarms publish), in the first
     // deployment's states (no data yet; "no drill result" in ALARM).
     const changed = template();
-    const topicPolicy = Object.values(changed.Resources).find((resource) => resource.Type === 'AWS::SNS::TopicPolicy')!;
-    (topicPolicy.Properties!.PolicyDocument as PolicyDocument).Statement.push({
-      Sid: 'CloudWatchAlarms',
-      Effect: 'Allow',
-      Principal: { Service: 'cloudwatch.amazonaws.com' },
-      Action: 'sns:Publish',
-      Resource: (topicPolicy.Properties!.Topics as unknown[])[0],
-      Condition: { ArnLike: { 'aws:SourceArn': `arn:aws:cloudwatch:${REGION}:${ACCOUNT}:alarm:${STACK}-*` }, StringEquals: { 'aws:SourceAccount': ACCOUNT } },
-    });
     const stack = deploy(changed);
     for (const alarm of stack.alarms.values()) alarm.state = alarm.name.endsWith('no-drill-result') ? 'ALARM' : alarm.name.endsWith('drill-failed') ? 'OK' : 'INSUFFICIENT_DATA';
     const before = new Map([...stack.alarms.values()].map((alarm) => [alarm.name, alarm.state]));
@@ -265,6 +256,44 @@ describe('restore-drill cloud check', () => {
     expect(result.exitCode).toBe(1);
   });
 
+  test('a function the stack names that Lambda does not have: ResourceNotFoundException, named, exit 1', async () => {
+    // Prepare: deployed, then the Plan function deleted outside CloudFormation.
+    const stack = deploy();
+    const plan = [...stack.functions.values()].find((fn) => fn.logicalId.startsWith('RestoreDrillPlan'))!;
+    world.lambda.code.delete(plan.name);
+
+    // Act
+    const result = await check();
+
+    // Assess
+    expect(world.lambda.calls).toEqual([expect.objectContaining({ status: 404 })]);
+    expect(result.plan).toMatchObject({ status: 'fail', message: expect.stringContaining(`Lambda has no function ${plan.name}, which the stack names`) });
+    expect(result.plan.message).toContain('ResourceNotFoundException: Function not found: arn:aws:lambda:');
+    expect(result.exitCode).toBe(1);
+  });
+
+  test('the CLI on a healthy stack, alarms touched: every section passes, exit 0', async () => {
+    // Prepare
+    const stack = deploy();
+    for (const alarm of stack.alarms.values()) alarm.state = alarm.name.endsWith('no-drill-result') ? 'ALARM' : 'OK';
+    // The action shows at the first read: the CLI waits 5 s between reads of the history.
+    world.cloudWatch.actionDelayReads = 0;
+
+    // Act
+    const cli = await runSourceCli(['cloud', 'check', '--stack', STACK, '--region', REGION, '--yes-touch-alarms'], world.env(user, REGION));
+
+    // Assess
+    expect(cli.stdout).toContain(`restore-drill cloud check: stack ${STACK} in ${REGION}, account ${ACCOUNT} (CREATE_COMPLETE)`);
+    expect(cli.stdout).toMatch(/✅ orders \(rds\): restorable from \S+ to \S+; RPO \(claimed\) 1m30s \(target 15m00s\)/);
+    expect(cli.stdout).toContain('✅ Start: 7 calls allowed (rds:AddTagsToResource, ');
+    expect(cli.stdout.match(/✅ RestoreDrill-\S+: (OK -> ALARM -> OK|ALARM -> OK -> ALARM): succeeded/g)).toHaveLength(15);
+    expect(cli.stdout).toContain('✅ the deployment passed every check');
+    expect(cli.stderr).toContain('restore-drill: invoking RestoreDrill-RestoreDrillPlan');
+    expect(cli.code).toBe(0);
+    expect([...stack.alarms.values()].map((alarm) => alarm.state)).toEqual([...stack.alarms.values()].map((alarm) => (alarm.name.endsWith('no-drill-result') ? 'ALARM' : 'OK')));
+    process.stdout.write(`${cli.stdout}\n`);
+  });
+
   test('an unknown stack, or the stack looked for in another region: bad input naming both, exit 2 from the CLI', async () => {
     // Prepare: someone who may read every stack (the least-privilege user reads only its own: see below).
     deploy();
@@ -283,6 +312,34 @@ describe('restore-drill cloud check', () => {
     expect(cli.stdout).toBe('');
     // A stack the policy does not cover reads as AccessDenied, whether it exists or not: the tool could not finish.
     expect(outsideThePolicy).toMatchObject({ kind: 'tool', message: expect.stringContaining('check --stack too') });
+  });
+});
+
+describe('the stand-ins refuse what AWS refuses', () => {
+  test('an unknown stack, an unknown function, a payload that is not JSON, missing parameters, an unknown alarm', async () => {
+    // Prepare
+    const stack = deploy();
+    const admin = world.addCaller('admin', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] });
+    const clients = world.clients(admin, REGION);
+    const { DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
+    const { InvokeCommand } = await import('@aws-sdk/client-lambda');
+    const { SimulatePrincipalPolicyCommand } = await import('@aws-sdk/client-iam');
+    const { SetAlarmStateCommand, DescribeAlarmHistoryCommand } = await import('@aws-sdk/client-cloudwatch');
+    const plan = [...stack.functions.values()].find((fn) => fn.logicalId.startsWith('RestoreDrillPlan'))!;
+    const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: Error & { $metadata?: { httpStatusCode?: number } }) => ({ name: error.name, status: error.$metadata?.httpStatusCode, message: error.message }));
+
+    // Act and assess
+    expect(await failure(clients.cloudFormation.send(new DescribeStacksCommand({ StackName: 'Nope' })))).toEqual({ name: 'ValidationError', status: 400, message: 'Stack with id Nope does not exist' });
+    expect(await failure(clients.lambda.send(new InvokeCommand({ FunctionName: 'nope' })))).toMatchObject({ name: 'ResourceNotFoundException', status: 404, message: `Function not found: arn:aws:lambda:${REGION}:${ACCOUNT}:function:nope` });
+    expect(await failure(clients.lambda.send(new InvokeCommand({ FunctionName: plan.name, Payload: new TextEncoder().encode('{not json') })))).toMatchObject({ name: 'InvalidRequestContentException', status: 400 });
+    expect(await failure(clients.iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: plan.roleArn, ActionNames: undefined as never })))).toMatchObject({ name: 'ValidationError', status: 400, message: expect.stringContaining("'actionNames' failed to satisfy constraint") });
+    expect(await failure(clients.iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: `arn:aws:iam::${ACCOUNT}:role/gone`, ActionNames: ['rds:DescribeDBInstances'] })))).toMatchObject({ name: 'NoSuchEntityException', status: 404, message: 'The role with name gone cannot be found.' });
+    // Stricter than IAM, which would evaluate it: a resource the action cannot take means the check asked the wrong question.
+    expect(await failure(clients.iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: plan.roleArn, ActionNames: ['rds:DescribeDBInstances'], ResourceArns: [`arn:aws:s3:::bucket`] })))).toMatchObject({ name: 'InvalidInputException', status: 400 });
+    expect(await failure(clients.cloudWatch.send(new SetAlarmStateCommand({ AlarmName: 'RestoreDrill-nope', StateValue: 'ALARM', StateReason: 'x' })))).toMatchObject({ name: 'ResourceNotFound', status: 404 });
+    expect(await failure(clients.cloudWatch.send(new SetAlarmStateCommand({ AlarmName: [...stack.alarms.keys()][0]!, StateValue: 'ALARM', StateReason: undefined as never })))).toMatchObject({ name: 'MissingRequiredParameterException', status: 400 });
+    expect(await failure(clients.cloudWatch.send(new DescribeAlarmHistoryCommand({ MaxRecords: 500 })))).toMatchObject({ name: 'InvalidParameterValueException', status: 400 });
+    expect(await failure(clients.cloudWatch.send(new SetAlarmStateCommand({ AlarmName: [...stack.alarms.keys()][0]!, StateValue: 'ALARM', StateReason: 'x' })))).toBeUndefined();
   });
 });
 

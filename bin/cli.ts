@@ -225,6 +225,7 @@ program
   .option('--region <region>', 'its region (default: the AWS SDK\'s, AWS_REGION)')
   .option('--yes-touch-alarms', 'put each alarm in ALARM and back: Slack receives one message per alarm')
   .option('--json', 'print the JSON result')
+  .addHelpText('after', '\nExamples:\n  restore-drill cloud check --stack RestoreDrill --region eu-west-1\n  restore-drill cloud check --yes-touch-alarms')
   .action(async (options: { stack: string; region?: string; yesTouchAlarms?: boolean; json?: boolean }) => {
     const { cloudCheckCommand } = await import('../lib/cloud/cli.ts');
     process.exitCode = await cloudCheckCommand(options, { out: (text) => process.stdout.write(text), err: (line) => process.stderr.write(line) });

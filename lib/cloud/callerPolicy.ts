@@ -12,7 +12,8 @@ export function cloudCheckPolicy(options: { stackName: string; region?: string; 
     Version: '2012-10-17',
     Statement: [
       { Sid: 'ReadTheStack', Effect: 'Allow', Action: 'cloudformation:DescribeStacks', Resource: `arn:${partition}:cloudformation:${region}:${account}:stack/${options.stackName}/*` },
-      { Sid: 'PlanDryRun', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: `arn:${partition}:lambda:${region}:${account}:function:${options.stackName}-*` },
+      // Plan only: Start makes copies and the Janitor removes them. CloudFormation names it <stack>-RestoreDrillPlan<hash>-<suffix>.
+      { Sid: 'PlanDryRun', Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: `arn:${partition}:lambda:${region}:${account}:function:${options.stackName}-RestoreDrillPlan*` },
       { Sid: 'SimulateTheRoles', Effect: 'Allow', Action: 'iam:SimulatePrincipalPolicy', Resource: `arn:${partition}:iam::${account}:role/${options.stackName}-*` },
       // DescribeAlarms is authorised against every alarm of the region (it takes no narrower resource when listing).
       { Sid: 'ReadTheAlarms', Effect: 'Allow', Action: 'cloudwatch:DescribeAlarms', Resource: `arn:${partition}:cloudwatch:${region}:${account}:alarm:*` },

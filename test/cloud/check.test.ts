@@ -340,6 +340,10 @@ describe('the stand-ins refuse what AWS refuses', () => {
     expect(await failure(clients.cloudWatch.send(new SetAlarmStateCommand({ AlarmName: [...stack.alarms.keys()][0]!, StateValue: 'ALARM', StateReason: undefined as never })))).toMatchObject({ name: 'MissingRequiredParameterException', status: 400 });
     expect(await failure(clients.cloudWatch.send(new DescribeAlarmHistoryCommand({ MaxRecords: 500 })))).toMatchObject({ name: 'InvalidParameterValueException', status: 400 });
     expect(await failure(clients.cloudWatch.send(new SetAlarmStateCommand({ AlarmName: [...stack.alarms.keys()][0]!, StateValue: 'ALARM', StateReason: 'x' })))).toBeUndefined();
+    // The README's policy for the check invokes Plan and nothing else: Start makes copies.
+    const start = [...stack.functions.values()].find((fn) => fn.logicalId.startsWith('RestoreDrillStart'))!;
+    world.lambda.code.set(start.name, { handler: () => Promise.reject(new Error('Start must not run')) });
+    expect(await failure(world.clients(user, REGION).lambda.send(new InvokeCommand({ FunctionName: start.name })))).toMatchObject({ name: 'AccessDeniedException', status: 403 });
   });
 });
 

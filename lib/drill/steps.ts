@@ -96,7 +96,10 @@ export async function startStep(state: DrillState, config: RestoreDrillConfig, p
   const startAt = now();
   const expiresAt = new Date(startAt.getTime() + (state.keepForSeconds ?? config.restoreTimeoutSeconds + 3600) * 1000);
   const handle = await provider.start({ target: state.targetIsLatest ? { kind: 'latest' } : { kind: 'time', time: new Date(time) }, copyName: name, expiresAt });
-  return { ...state, step: 'wait', handle, restoreStartedAt: startAt.toISOString(), expiresAt: expiresAt.toISOString(), poll: { state: 'pending' } };
+  // The local provider's handle says which base backup the copy came from, and how its files were verified.
+  const backup = (handle as { baseBackup?: DrillReport['backup'] } | null)?.baseBackup;
+  const report = backup ? { ...state.report, backup } : state.report;
+  return { ...state, report, step: 'wait', handle, restoreStartedAt: startAt.toISOString(), expiresAt: expiresAt.toISOString(), poll: { state: 'pending' } };
 }
 
 /** One look at the copy: pending, or ready with its connection; a failed or timed-out restore throws. */

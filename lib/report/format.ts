@@ -22,6 +22,8 @@ export interface DrillSummary {
   headline: string;
   /** The target time, RPO (claimed), RPO (measured), and restore, verify and RTO, each against its target. */
   figures: string[];
+  /** The base backup the copy came from, its files' verification and the backups skipped; null where the provider restores from no backup of ours. */
+  backup: string | null;
   /** One line per check, in the report's order. */
   checks: { status: CheckStatus; line: string }[];
   /** `failing checks: N`, or null when every check passed. */
@@ -52,6 +54,11 @@ export function summarizeDrill(report: DrillReport): DrillSummary {
     `RPO (measured): ${measured}`,
     `restore: ${formatSeconds(report.rto.restoreSeconds)}   verify: ${formatSeconds(report.rto.verifySeconds)}   RTO: ${against(report.rto.totalSeconds, report.rto.targetSeconds)}`,
   ];
+  const skippedBackups = report.backup?.skipped ?? [];
+  const skipped = skippedBackups.length
+    ? `; skipped ${skippedBackups.slice(0, 5).map((b) => `${b.name} (${b.reason})`).join(', ')}${skippedBackups.length > 5 ? ` and ${skippedBackups.length - 5} more (see the report)` : ''}`
+    : '';
+  const backup = report.backup ? `backup: ${report.backup.used}, ${report.backup.files}${skipped}` : null;
   const checks = report.checks.map((check) => ({ status: check.status, line: `${CHECK_MARK[check.status]} ${check.check}: ${check.summary}` }));
   const failing = failingCount ? `failing checks: ${failingCount}` : null;
   const stopped = report.error ? `stopped at ${report.error.step}: ${report.error.message}` : null;
@@ -60,11 +67,12 @@ export function summarizeDrill(report: DrillReport): DrillSummary {
     status: report.status,
     headline: `${STATUS_MARK[report.status]} ${report.database} (${report.provider}): ${report.status}`,
     figures,
+    backup,
     checks,
     failing,
     stopped,
     copy,
-    lines: [...figures, ...checks.map((check) => check.line), ...(failing ? [failing] : []), ...(stopped ? [stopped] : []), copy],
+    lines: [...figures, ...(backup ? [backup] : []), ...checks.map((check) => check.line), ...(failing ? [failing] : []), ...(stopped ? [stopped] : []), copy],
   };
 }
 

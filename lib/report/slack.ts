@@ -48,6 +48,7 @@ export function slackMessage(result: RunResult, links: SlackLinks = {}): SlackMe
     const summary = summarizeDrill(report);
     const lines = [
       ...summary.figures,
+      ...(summary.backup ? [summary.backup] : []),
       ...summary.checks.filter((check) => check.status !== 'pass').map((check) => check.line),
       ...(summary.failing ? [summary.failing] : []),
       ...(summary.stopped ? [summary.stopped] : []),

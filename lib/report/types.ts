@@ -24,6 +24,8 @@ export interface DrillReport {
     compliant: boolean | null;
   };
   checks: CheckResult[];
+  /** The base backup the copy came from (local provider): its files' verification, and every backup skipped with why. */
+  backup?: { used: string; files: string; filesVerifiedBy: string; skipped: { name: string; reason: string }[] };
   copy: {
     name: string | null;
     kept: boolean;

@@ -82,6 +82,12 @@ describe('restore-drill run', () => {
       ['rowCounts', 'pass'],
       ['freshness', 'pass'],
     ]);
+    expect(report.backup).toEqual({
+      used: 'base-1',
+      files: expect.stringMatching(/^\d+ files verified against the backup_manifest by pg_verifybackup/),
+      filesVerifiedBy: 'pg_verifybackup',
+      skipped: [],
+    });
     expect(report.copy.name).toMatch(/^rd-cli-drill-\d{14}-[a-z0-9]{4}$/);
     expect(Date.parse(report.startedAt)).toBeGreaterThanOrEqual(before - 1000);
     expect(Date.parse(report.finishedAt)).toBeGreaterThanOrEqual(Date.parse(report.startedAt));
@@ -130,6 +136,27 @@ describe('restore-drill run', () => {
     expect(details.timeline).toBe(2);
     expect(details.replayLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
     expect(text.stdout).toMatch(/✓ connection: PostgreSQL 15\.\d+, promoted on timeline 2, replayed to [0-9A-F]+\/[0-9A-F]+/);
+  });
+
+  test('the newest base backup without a backup_label fails the drill (exit 1), naming it, instead of passing on an older one', async () => {
+    const backups = join(project, 'backups-no-label');
+    await source.takeBaseBackup('base-2');
+    await cp(source.backupsDir, backups, { recursive: true });
+    await rm(join(source.backupsDir, 'base-2'), { recursive: true, force: true });
+    await rm(join(backups, 'base-2', 'backup_label'));
+    const file = join(project, 'no-label.config.json');
+    await writeFile(file, JSON.stringify({ databases: [{ name: 'cli-drill', provider: { kind: 'local', baseBackups: backups, walArchive: source.archiveDir } }], report: { dir: join(project, 'reports-no-label') } }));
+
+    const result = await runCli(['run', '--config', file, '--json']);
+    const text = await runCli(['run', '--config', file]);
+
+    expect(result.code).toBe(1);
+    const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
+    expect(report.status).toBe('failed');
+    expect(report.error).toMatchObject({ step: 'restore', kind: 'backup', name: 'BrokenBackupError' });
+    expect(report.error!.message).toContain('base backup base-2');
+    expect(report.error!.message).toContain('it has no backup_label');
+    expect(text.stdout).toContain('stopped at restore: base backup base-2');
   });
 
   /** Runs the CLI and checks it refused while planning: exit 2, no copy, no report written. Returns the error's message. */

@@ -36,6 +36,22 @@ describe('terminal summary', () => {
   });
 });
 
+describe('the base backup and the connection', () => {
+  test('the summary names the backup used, how its files were verified, each skipped one; the connection check is a line like any check', () => {
+    const report = sampleReport({
+      backup: { used: 'base-2', files: '938 files verified against the backup_manifest by pg_verifybackup (size and checksum)', filesVerifiedBy: 'pg_verifybackup', skipped: [{ name: 'base-3', reason: 'it has no backup_label' }, { name: 'base-1', reason: 'base-2 is newer and ends before the target' }] },
+      checks: [{ check: 'connection', status: 'pass', summary: 'PostgreSQL 15.10, promoted on timeline 2, replayed to 0/5000A28', details: {} }, ...sampleReport().checks],
+    });
+    const summary = summarizeDrill(report);
+    expect(summary.backup).toBe('backup: base-2, 938 files verified against the backup_manifest by pg_verifybackup (size and checksum); skipped base-3 (it has no backup_label), base-1 (base-2 is newer and ends before the target)');
+    expect(summary.lines.slice(4, 6)).toEqual([summary.backup, '✓ connection: PostgreSQL 15.10, promoted on timeline 2, replayed to 0/5000A28']);
+    const slack = slackMessage({ status: 'passed', drills: [report] }).blocks.find((block) => block.type === 'section');
+    expect(slack?.type === 'section' && slack.text.text).toContain('backup: base-2, 938 files verified');
+    // A provider that restores from no backup of ours (RDS, Neon) has no such line.
+    expect(summarizeDrill(sampleReport()).backup).toBeNull();
+  });
+});
+
 describe('run headline', () => {
   test('names the databases that did not pass', () => {
     expect(summarizeRun({ status: 'passed', drills: [sampleReport()] })).toBe('✅ restore-drill: the database passed');

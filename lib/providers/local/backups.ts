@@ -1,5 +1,5 @@
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { NoBaseBackupError } from '../../errors.ts';
 import { parseLabelTime } from './labelTime.ts';
 import { lastSetting, parseConf } from './postgresConf.ts';
@@ -24,8 +24,27 @@ export interface BaseBackup {
   pgWalIsLink: boolean;
 }
 
-/** The base backups in `dir`: its subfolders that hold a backup_label, or `dir` itself when it does. */
-export async function listBaseBackups(dir: string, archive: ArchiveListing): Promise<BaseBackup[]> {
+/** A folder that looks like a base backup (it holds PG_VERSION) but cannot be restored from. */
+export interface UnusableBackup {
+  name: string;
+  path: string;
+  reason: string;
+  /** Where it starts, from its backup_manifest or pg_control; undefined when neither tells. */
+  startLsn: number | undefined;
+}
+
+export interface BackupListing {
+  backups: BaseBackup[];
+  unusable: UnusableBackup[];
+}
+
+/**
+ * The base backups in `dir`: its subfolders that hold a backup_label, or `dir` itself when it does.
+ * A subfolder with a PG_VERSION but no backup_label is a backup that cannot be used (a copy of a data
+ * folder without its label restores as a crash, not as a backup): it is listed as unusable, never
+ * skipped in silence.
+ */
+export async function listBaseBackups(dir: string, archive: ArchiveListing): Promise<BackupListing> {
   const candidates = (await isBackup(dir))
     ? [dir]
     : (await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
@@ -34,22 +53,51 @@ export async function listBaseBackups(dir: string, archive: ArchiveListing): Pro
         .filter((entry) => entry.isDirectory())
         .map((entry) => join(dir, entry.name));
   const backups: BaseBackup[] = [];
+  const unusable: UnusableBackup[] = [];
   for (const path of candidates) {
     if (await isBackup(path)) backups.push(await readBackup(path, archive));
+    else if (await isFile(join(path, 'PG_VERSION'))) {
+      unusable.push({ name: basename(path), path, reason: 'it has no backup_label', startLsn: (await manifestStartLsn(path)) ?? (await controlCheckpointLsn(path)) });
+    }
+  }
+  if (backups.length === 0 && unusable.length === 0 && (await isFile(join(dir, 'PG_VERSION')))) {
+    unusable.push({ name: basename(dir), path: dir, reason: 'it has no backup_label', startLsn: undefined });
   }
   if (backups.length === 0) {
+    const broken = unusable.map((backup) => `; ${backup.name}: ${backup.reason}`).join('');
     throw new NoBaseBackupError(
-      `no base backup in ${dir}: expected folders made by "pg_basebackup -Fp" (or the low-level backup API), each holding a backup_label`,
+      `no base backup in ${dir}: expected folders made by "pg_basebackup -Fp" (or the low-level backup API), each holding a backup_label${broken}`,
     );
   }
-  return backups.sort((a, b) => a.startLsn - b.startLsn);
+  return { backups: backups.sort((a, b) => a.startLsn - b.startLsn), unusable };
 }
 
 async function isBackup(path: string): Promise<boolean> {
-  return stat(join(path, 'backup_label')).then(
+  return isFile(join(path, 'backup_label'));
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
     (info) => info.isFile(),
     () => false,
   );
+}
+
+async function manifestStartLsn(path: string): Promise<number | undefined> {
+  const text = await readFile(join(path, 'backup_manifest'), 'utf8').catch(() => undefined);
+  try {
+    const ranges = text ? ((JSON.parse(text) as { 'WAL-Ranges'?: { 'Start-LSN': string }[] })['WAL-Ranges'] ?? []) : [];
+    return labelLsn(ranges[0]?.['Start-LSN']);
+  } catch {
+    return undefined;
+  }
+}
+
+/** pg_control's checkpoint location (offset 32 since PostgreSQL 9.6: system id, versions, state, time, then checkPoint). */
+async function controlCheckpointLsn(path: string): Promise<number | undefined> {
+  const control = await readFile(join(path, 'global', 'pg_control')).catch(() => undefined);
+  if (!control || control.length < 40) return undefined;
+  return Number(control.readBigUInt64LE(32));
 }
 
 async function readBackup(path: string, archive: ArchiveListing): Promise<BaseBackup> {

@@ -9,7 +9,9 @@ import { COPY_NAME } from '../copyName.ts';
 import { POLL_INTERVAL_MS } from '../pollInterval.ts';
 export { copyName } from '../copyName.ts';
 import type { ConnectionInfo, CopyPoll } from '../types.ts';
-import { findPgBinaries, reachableByServer } from './binaries.ts';
+import { findPgBinaries, reachableByServer, tool, type PgBinaries } from './binaries.ts';
+import { BrokenBackupError } from './errors.ts';
+import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
 import { copyPgHba, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, type LocalSource, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { parseConf } from './postgresConf.ts';
@@ -60,6 +62,17 @@ export interface LocalCopyHandle {
   expiresAt: string;
   /** Settings of the source's config that the copy did not take (names only). */
   droppedSettings: string[];
+  /** The base backup restored from, how its files were verified, and every other backup with why it was not used. */
+  baseBackup: BaseBackupUsed;
+}
+
+/** What a report says about the backup a copy came from (the drill copies it into DrillReport.backup). */
+export interface BaseBackupUsed {
+  used: string;
+  /** "N files verified against the backup_manifest by pg_verifybackup", or "files not verified: no manifest". */
+  files: string;
+  filesVerifiedBy: FilesVerification['method'];
+  skipped: { name: string; reason: string }[];
 }
 
 interface Marker {
@@ -119,11 +132,25 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     createdAt: new Date().toISOString(),
     expiresAt: options.expiresAt.toISOString(),
     droppedSettings: [],
+    baseBackup: { used: plan.backup.name, files: 'not verified yet', filesVerifiedBy: 'no manifest', skipped: plan.skipped },
   };
   cleanups.set(handle.name, onShutdown(() => destroyCopy(handle.name)));
   try {
     await writeMarker(handle);
-    const [, archiveDir] = await Promise.all([copyBackup(plan, handle), walReachableByServer(user, plan.window.archiveDir, plan, handle)]);
+    // The files are verified while they are copied (both read the same pages); the server starts only on a verified backup.
+    const [files, , archiveDir] = await Promise.all([
+      verifyFiles(plan, binaries),
+      copyBackup(plan, handle),
+      walReachableByServer(user, plan.window.archiveDir, plan, handle),
+    ]);
+    if (!files.ok) {
+      throw new BrokenBackupError(
+        `base backup ${plan.backup.name} (${plan.backup.path}) is damaged: ${files.summary}. Restore from it would give a copy with ` +
+          `missing or wrong data; take a new base backup`,
+        plan.backup.name,
+      );
+    }
+    handle.baseBackup = { ...handle.baseBackup, files: files.summary, filesVerifiedBy: files.method };
     handle.droppedSettings = await configureCopy(handle, plan, archiveDir, options);
     await handOver(user, handle);
     const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile });
@@ -135,6 +162,13 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     await destroyCopy(handle.name).catch(() => undefined);
     throw error;
   }
+}
+
+/** pg_verifybackup where the binaries have it (PostgreSQL 13+ packages), else our own manifest reader. */
+async function verifyFiles(plan: RestorePlan, binaries: PgBinaries): Promise<FilesVerification> {
+  const pgVerifybackup = tool(binaries, 'pg_verifybackup');
+  const has = await stat(pgVerifybackup).then((info) => info.isFile(), () => false);
+  return verifyBackupFiles(plan.backup.path, { pgVerifybackup: has ? pgVerifybackup : undefined });
 }
 
 /** The major version of the newest backup folder, read ahead of planning (which picks the backup). */

@@ -1,5 +1,6 @@
 import { NoBaseBackupError, TargetOutsideWindowError, WalGapError, RestoreDrillError } from '../../errors.ts';
-import { listBaseBackups, type BaseBackup } from './backups.ts';
+import { listBaseBackups, type BaseBackup, type UnusableBackup } from './backups.ts';
+import { BrokenBackupError } from './errors.ts';
 import {
   listWalFolder,
   parseTimelineHistory,
@@ -34,6 +35,8 @@ export interface LocalWindow extends RestoreWindow {
   lastXactMicros: bigint | undefined;
   /** The first segment missing after the newest backup: nothing after it can be replayed. */
   gap?: { segment: string; segno: number };
+  /** Folders that look like base backups but cannot be restored from (no backup_label). */
+  unusable: UnusableBackup[];
 }
 
 interface BackupWindow {
@@ -51,6 +54,8 @@ export interface RestorePlan {
   walFiles: WalFile[];
   /** Timeline history files of the archive (recovery reads them to follow a timeline). */
   historyFiles: WalFile[];
+  /** Every other base backup, and why it was not the one. */
+  skipped: { name: string; reason: string }[];
 }
 
 /** Reads backups and archive and derives the restore window; see the README, "How the window is derived". */
@@ -66,7 +71,7 @@ export async function readWindow(
   const archive = await listWalFolder(archiveDir).catch((error: NodeJS.ErrnoException) => {
     throw new NoBaseBackupError(`cannot read the WAL archive folder ${archiveDir}: ${error.code ?? error.message}`);
   });
-  const backups = await listBaseBackups(source.baseBackups, archive);
+  const { backups, unusable } = await listBaseBackups(source.baseBackups, archive);
   const anySegment = [archive, ...backups.map((b) => b.ownWal)].flatMap((l) => (l ? [...l.segments.values()] : []))[0];
   if (!anySegment) throw new NoBaseBackupError(`the WAL archive ${archiveDir} holds no WAL segment`);
   const segmentSize = await readSegmentSize(anySegment);
@@ -95,6 +100,7 @@ export async function readWindow(
       segmentSize,
       lastXactMicros: lastXact,
       ...(gap ? { gap } : {}),
+      unusable,
     },
     wal,
   };
@@ -131,6 +137,25 @@ export async function planRestore(source: LocalSource, target: RestoreTarget): P
   }
   if (!chosen) throw new TargetOutsideWindowError(`no base backup ends before the target; ${describe}`);
   const { backup } = chosen;
+  // A broken backup newer than the one chosen is the one the restore should have used: that is what a drill exists to find.
+  const broken = window.unusable.find((b) => b.startLsn === undefined || b.startLsn > backup.startLsn);
+  if (broken) {
+    throw new BrokenBackupError(
+      `base backup ${broken.name} (${broken.path}) cannot be used: ${broken.reason}. It is newer than ${backup.name}, the backup this ` +
+        `restore would fall back to; a copy from ${backup.name} would hide that the newest backup is broken. Take a new base backup ` +
+        `(pg_basebackup writes backup_label and backup_manifest), or move ${broken.name} out of ${source.baseBackups}`,
+      broken.name,
+    );
+  }
+  const skipped = [
+    ...window.backups
+      .filter((b) => b.backup !== backup)
+      .map((b) => ({
+        name: b.backup.name,
+        reason: b.backup.startLsn > backup.startLsn ? 'it ends after the target' : `${backup.name} is newer and ends before the target`,
+      })),
+    ...window.unusable.map((b) => ({ name: b.name, reason: b.reason })),
+  ];
   if (backup.tablespaces.length > 0) {
     throw new RestoreDrillError(
       'input',
@@ -165,7 +190,7 @@ export async function planRestore(source: LocalSource, target: RestoreTarget): P
     }
     break; // the target lies before the hole: recovery stops before reading it
   }
-  return { window, backup, target, replayToEnd, walFiles, historyFiles: [...wal.archive.histories.values()] };
+  return { window, backup, target, replayToEnd, walFiles, historyFiles: [...wal.archive.histories.values()], skipped };
 }
 
 async function earliestFrom(backup: BaseBackup, wal: WalIndex): Promise<bigint> {

@@ -17,6 +17,7 @@ import { ConfigError } from '../errors.ts';
 import { CLEANUP_REMOVAL_WAIT_MS, COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
 import { deploymentModules } from './deploymentModule.ts';
 import { lambdaBundling } from './bundling.ts';
+import { addDeploymentOutputs } from './outputs.ts';
 import { grantRds, grantReports, grantSecrets, nagForm } from './grants.ts';
 import type { DrillRole } from './roleActions.ts';
 import { importSecret } from './secretArns.ts';
@@ -296,5 +297,7 @@ export class RestoreDrillStack extends Stack {
     this.drill = new RestoreDrill(this, 'RestoreDrill', props);
     new CfnOutput(this, 'StateMachineArn', { value: this.drill.stateMachine.stateMachineArn, description: 'Start a manual restore here (aws stepfunctions start-execution)' });
     new CfnOutput(this, 'ReportsBucketName', { value: this.drill.reportsBucket.bucketName });
+    // What `restore-drill cloud check` reads after a deployment.
+    addDeploymentOutputs(this, this.drill, props.config);
   }
 }

@@ -41,7 +41,7 @@ const REGION = 'us-east-1';
 const SUBNET_GROUP = 'drill-subnets';
 const BUCKET = 'restore-drill-reports-iam';
 const OUR_TAG_KEYS = ['restore-drill:managed', 'restore-drill:expires-at', 'restore-drill:drill', 'restore-drill:database'];
-const ourTags = (copy: string): Tag[] => [
+const ourTags = (copy: string): { Key: string; Value: string }[] => [
   { Key: 'restore-drill:managed', Value: 'true' },
   { Key: 'restore-drill:expires-at', Value: new Date(Date.now() + 3_600_000).toISOString() },
   { Key: 'restore-drill:drill', Value: copy },

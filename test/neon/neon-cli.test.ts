@@ -38,7 +38,11 @@ afterAll(async () => {
   if (!world) return;
   const touchingSource = world.emulator.mutatingCallsOn(world.sourceIdentifiers);
   const deletes = world.emulator.calls('deleteProjectBranch').map((r) => r.params.branch_id);
+  const { specProblems, specChecked } = world.emulator;
   await world.remove();
+  // Every request the CLI sent and every answer the emulator gave, held to Neon's published document.
+  expect(specProblems, JSON.stringify(specProblems, null, 1)).toEqual([]);
+  console.info(`neon-cli: ${specChecked.requests} requests and ${specChecked.responses} answers held to Neon's OpenAPI document`);
   // The parent (and default) branch is read-only: no create-into, update or delete ever names it.
   expect(touchingSource).toEqual([]);
   expect(deletes).not.toContain(world.emulator.defaultBranch.id);
@@ -56,7 +60,7 @@ describe('restore-drill against the Neon emulator', () => {
     expect(result.code, result.stderr).toBe(0);
     const run = JSON.parse(result.stdout) as RunResult;
     expect(run.drills.map((d) => [d.database, d.provider, d.status, d.copy.removed])).toEqual([['neon-cli', 'neon', 'passed', true]]);
-    expect(run.drills[0]!.checks.map((c) => [c.check, c.status])).toEqual([['ledger', 'pass'], ['rowCounts', 'pass'], ['freshness', 'pass']]);
+    expect(run.drills[0]!.checks.map((c) => [c.check, c.status])).toEqual([['connection', 'pass'], ['ledger', 'pass'], ['rowCounts', 'pass'], ['freshness', 'pass']]);
     await world.emulator.gone(run.drills[0]!.copy.name!);
     const reports = await readdir(join(world.project, 'reports'));
     const stored = await Promise.all(reports.map((file) => readFile(join(world.project, 'reports', file), 'utf8')));
@@ -131,7 +135,8 @@ describe('restore-drill against the Neon emulator', () => {
     expect(result.failed).toEqual([]);
     expect(result.kept.filter((c) => c.provider === 'neon').map((c) => c.name)).toEqual(['rd-neon-cli-20261125000000-new1']);
     await world.emulator.gone('rd-neon-cli-20261125000000-old1');
-    const deleted = world.emulator.calls('deleteProjectBranch').slice(deletesBefore).map((r) => r.params.branch_id);
+    // Answered: tries that met the project's lock (423) while another branch's operations ran do not count.
+    const deleted = world.emulator.calls('deleteProjectBranch').slice(deletesBefore).filter((r) => r.status === 200).map((r) => r.params.branch_id);
     expect(deleted).toHaveLength(1);
     for (const branch of [preview, unmarked, elsewhere]) expect(world.emulator.branches.get(branch.id)).toBeDefined();
 
@@ -160,8 +165,8 @@ describe('faults give the right report and exit code', () => {
     await world.emulator.gone(report.copy.name!);
   });
 
-  test('an operation that fails: exit 1, status failed, the operation named, the branch removed', async () => {
-    world.emulator.faults.nextOperation = 'failed';
+  test('an operation Neon cancels: exit 1, status failed, the operation named, the branch removed', async () => {
+    world.emulator.faults.nextOperation = 'cancelled';
 
     const { code, report } = await runApp();
 
@@ -222,9 +227,15 @@ test('Ctrl-C during a Neon drill removes the branch the run started, and exits 1
   expect(branch.state).toBe('init');
 
   child.kill('SIGINT');
+  // The creation still runs, so Neon keeps the project locked: the removal waits (423) until it ends.
+  while (!world.emulator.calls('deleteProjectBranch').some((call) => call.params.branch_id === branch.id)) await new Promise((r) => setTimeout(r, 20));
+  world.emulator.releaseHeld();
   const [code] = await once(child, 'exit');
 
   expect(code).toBe(130);
-  expect(world.emulator.calls('deleteProjectBranch').filter((call) => call.params.branch_id === branch.id).map((call) => call.status)).toEqual([200]);
+  const deletes = world.emulator.calls('deleteProjectBranch').filter((call) => call.params.branch_id === branch.id).map((call) => call.status);
+  // One removal goes through (200); any other try met the lock (423) or found it gone (404).
+  expect(deletes.filter((status) => status === 200)).toEqual([200]);
+  expect(deletes.filter((status) => status !== 200 && status !== 423 && status !== 404)).toEqual([]);
   await world.emulator.gone(name);
 });

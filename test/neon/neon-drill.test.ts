@@ -13,7 +13,7 @@ import { NeonApiError, type NeonCopyHandle } from '../../lib/providers/neon/inde
 import type { RestoreProvider } from '../../lib/providers/types.ts';
 import { RdsEmulator } from '../emulators/rds/emulator.ts';
 import { leftoverCopies, useOwnScratch } from '../emulators/rds/world.ts';
-import { NEON_API_KEY, neonDatabaseConfig, neonWorld, ROLE_PASSWORD, type NeonWorld } from '../emulators/neon/world.ts';
+import { NEON_API_KEY, neonDatabaseConfig, neonWorld, ROLE, ROLE_PASSWORD, type NeonWorld } from '../emulators/neon/world.ts';
 import { newClient } from '../../lib/util/pgClient.ts';
 
 // The emulator's restores live in a scratch root of this file's own (see useOwnScratch).
@@ -30,7 +30,11 @@ afterAll(async () => {
   if (!world) return;
   const touchingSource = world.emulator.mutatingCallsOn(world.sourceIdentifiers);
   const deletes = world.emulator.calls('deleteProjectBranch').map((r) => r.params.branch_id);
+  const { specProblems, specChecked } = world.emulator;
   await world.remove();
+  // Every request the provider sent and every answer the emulator gave, held to Neon's published document.
+  expect(specProblems, JSON.stringify(specProblems, null, 1)).toEqual([]);
+  console.info(`neon-drill: ${specChecked.requests} requests and ${specChecked.responses} answers held to Neon's OpenAPI document`);
   // The parent (and default) branch is read-only: no create-into, update or delete ever names it.
   expect(touchingSource).toEqual([]);
   expect(deletes).not.toContain(world.emulator.defaultBranch.id);
@@ -91,6 +95,7 @@ describe('a drill of a Neon branch through the real @neondatabase/api-client', (
     expect(inCopy).toEqual(heldThen);
     expect(inCopy).toContain('before@example.com');
     expect(report.checks.map((check) => [check.check, check.status])).toEqual([
+      ['connection', 'pass'],
       ['ledger', 'pass'],
       ['rowCounts', 'pass'],
       ['freshness', 'pass'],
@@ -108,9 +113,10 @@ describe('a drill of a Neon branch through the real @neondatabase/api-client', (
     expect(report.rto.compliant).toBe(true);
     expect(report.copy.name).toMatch(/^rd-neon-app-\d{14}-[a-z0-9]{4}$/);
     const create = createCalls().at(-1)!;
+    // The copy's compute is the parent's own (0.5 to 2 CU in the emulator); Neon deletes the branch itself at expires_at.
     expect(create.body).toEqual({
-      branch: { parent_id: world.emulator.defaultBranch.id, name: report.copy.name, parent_timestamp: target.toISOString() },
-      endpoints: [{ type: 'read_write', autoscaling_limit_min_cu: 0.25, autoscaling_limit_max_cu: 0.25 }],
+      branch: { parent_id: world.emulator.defaultBranch.id, name: report.copy.name, parent_timestamp: target.toISOString(), expires_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) },
+      endpoints: [{ type: 'read_write', autoscaling_limit_min_cu: 0.5, autoscaling_limit_max_cu: 2 }],
       annotation_value: { 'restore-drill:managed': 'true', 'restore-drill:expires-at': expect.any(String), 'restore-drill:database': 'neon-app' },
     });
     // Every operation createProjectBranch started was awaited: seen running, then finished.
@@ -217,7 +223,6 @@ describe('faults', () => {
   });
 
   test('two drills of one project at once: Neon locks the project while the first branch is made (423), the second waits its turn, both pass', async () => {
-    world.emulator.faults.lockWhileRunning = true;
     const config = await validateConfig(
       {
         rpoTargetSeconds: 3600,
@@ -231,7 +236,6 @@ describe('faults', () => {
     const before = createCalls().length;
 
     const result = await runDrills(config, { trigger: 'cli', pollIntervalMs: 20, neon: { retry: { attempts: 60, baseDelayMs: 100, maxDelayMs: 500 } } });
-    world.emulator.faults.lockWhileRunning = false;
 
     expect(result.drills.map((d) => [d.database, d.status, d.error?.message])).toEqual([
       ['neon-app', 'passed', undefined],
@@ -256,15 +260,15 @@ describe('faults', () => {
     expect(createCalls()).toHaveLength(before);
   });
 
-  test('an operation that fails: the drill fails (exit 1) naming it, and the branch is removed', async () => {
-    world.emulator.faults.nextOperation = 'failed';
+  test('an operation Neon cancels: the drill fails (exit 1) naming it, and the branch is removed', async () => {
+    world.emulator.faults.nextOperation = 'cancelled';
 
     const { report } = await drill(await configWith());
 
     expect(report.status).toBe('failed');
     expect(exitCodeOf([report])).toBe(1);
     expect(report.error).toMatchObject({ step: 'wait', kind: 'backup' });
-    expect(report.error!.message).toMatch(/Neon operation create_branch \(.+\) for the copy branch rd-neon-app-.* ended failed: could not create the timeline/);
+    expect(report.error!.message).toMatch(/Neon operation create_branch \(.+\) for the copy branch rd-neon-app-.* was cancelled: the operation was cancelled/);
     expect(report.copy.removed).toBe(true);
     await world.emulator.gone(report.copy.name!);
   });
@@ -305,15 +309,21 @@ describe('faults', () => {
     expect(createCalls()).toHaveLength(before);
   });
 
-  test('Neon\'s own refusal of a timestamp outside the retention window becomes an input error that quotes it', async () => {
+  test('Neon\'s own refusal of a timestamp (its history does not reach it) is a backup failure that quotes Neon, not a config error', async () => {
+    // The branch and its role are two days old; Neon keeps a minute of history.
+    const main = world.emulator.defaultBranch;
+    const created = main.createdAt;
+    const owner = main.roles.get(ROLE)!;
+    main.createdAt = owner.createdAt = new Date(Date.now() - 2 * 86_400_000);
     world.emulator.historyRetentionSeconds = 60;
     const provider = providerFor((await configWith()).databases[0]!, fast);
 
-    const attempt = provider.start({ target: { kind: 'time', time: new Date(Date.now() - 3_600_000) }, copyName: 'rd-neon-app-20261125000000-old9', expiresAt: new Date() });
+    const attempt = provider.start({ target: { kind: 'time', time: new Date(Date.now() - 3_600_000) }, copyName: 'rd-neon-app-20261125000000-old9', expiresAt: new Date(Date.now() + 600_000) });
+    await attempt.catch(() => undefined);
+    main.createdAt = owner.createdAt = created;
 
-    await expect(attempt).rejects.toBeInstanceOf(NeonApiError);
-    await expect(attempt).rejects.toMatchObject({ kind: 'input', status: 400 });
-    await expect(attempt).rejects.toThrow(/Neon refused createProjectBranch .*history retention window/);
+    await expect(attempt).rejects.toMatchObject({ name: 'NeonHistoryError', kind: 'backup' });
+    await expect(attempt).rejects.toThrow(/history of branch "main" does not reach the target .*Neon refused createProjectBranch .*oldest point of the branch's history Neon keeps/);
     world.emulator.historyRetentionSeconds = 86_400;
     expect(world.emulator.branchNamed('rd-neon-app-20261125000000-old9')).toBeUndefined();
   });
@@ -379,19 +389,27 @@ describe('a configured branch other than the default', () => {
 });
 
 describe('the janitor', () => {
-  test('goes by the branch\'s expires_at where Neon has one, else by our annotation', async () => {
+  test('goes by our annotation (the full expiry); Neon itself deletes a copy at its expires_at, the safety net when no janitor runs', async () => {
     const config = await configWith();
     const provider = providerFor(config.databases[0]!, fast) as RestoreProvider<NeonCopyHandle>;
     const later = new Date(Date.now() + 3_600_000);
-    const expiring = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-app-20261125000000-exp1', expiresAt: later });
+    const expired = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-app-20261125000000-exp1', expiresAt: later });
     const annotated = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-app-20261125000000-ann1', expiresAt: later });
-    world.emulator.branchNamed(expiring.name)!.expiresAt = '2020-01-01T00:00:00Z';
+    const stale = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-app-20261125000000-old2', expiresAt: later });
+    await world.emulator.idle();
+    // Neon's expiry of one copy passes: Neon's background job removes it, with no call of ours.
+    world.emulator.branchNamed(expired.name)!.expiresAt = new Date(Date.now() - 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    // Our annotation of another says it expired: the janitor removes that one.
+    world.emulator.branchNamed(stale.name)!.annotations['restore-drill:expires-at'] = '2020-01-01T00:00:00.000Z';
+    const deletesBefore = world.emulator.calls('deleteProjectBranch').length;
 
     const result = await runJanitor(config, fast);
 
-    expect(result.removed.map((c) => [c.name, c.expiresAt])).toEqual([[expiring.name, '2020-01-01T00:00:00.000Z']]);
+    expect(world.emulator.branchNamed(expired.name)).toBeUndefined();
+    expect(result.removed.map((c) => [c.name, c.expiresAt])).toEqual([[stale.name, '2020-01-01T00:00:00.000Z']]);
     expect(result.kept.filter((c) => c.provider === 'neon').map((c) => [c.name, c.expiresAt])).toEqual([[annotated.name, later.toISOString()]]);
-    await world.emulator.gone(expiring.name);
+    expect(world.emulator.calls('deleteProjectBranch').slice(deletesBefore).filter((r) => r.status === 200).map((r) => r.params.branch_id)).toEqual([stale.branchId]);
+    await world.emulator.gone(stale.name);
     await provider.destroy(annotated);
     await world.emulator.gone(annotated.name);
   });

@@ -30,6 +30,11 @@ export interface NeonWorld {
   sourceIdentifiers: string[];
   /** A client config for the source's neondb, as its owner. */
   sourceClient(): pg.ClientConfig;
+  /**
+   * A read-only login role made in SQL on the source (the default branch), as a checks role usually is:
+   * Neon syncs its name but never learns its password. Returns when it was made.
+   */
+  createSqlRole(name: string, password: string): Promise<Date>;
   remove(): Promise<void>;
 }
 
@@ -79,6 +84,20 @@ export async function neonWorld(options: Partial<Omit<NeonEmulatorOptions, 'tls'
     project,
     sourceIdentifiers: [emulator.defaultBranch.id, emulator.defaultBranch.name],
     sourceClient,
+    async createSqlRole(name, password) {
+      const owner = newClient(sourceClient());
+      await owner.connect();
+      try {
+        await source.query(`create role ${name} login password '${password.replace(/'/g, "''")}'`);
+        await owner.query(`grant usage on schema public, drizzle to ${name}`);
+        await owner.query(`grant select on all tables in schema public, drizzle to ${name}`);
+        const { rows } = await owner.query<{ now: Date }>('select clock_timestamp() as now');
+        emulator.noteRoleMadeInSql(emulator.defaultBranch, name, rows[0]!.now);
+        return rows[0]!.now;
+      } finally {
+        await owner.end();
+      }
+    },
     async remove() {
       await emulator.stop();
       await source.remove();

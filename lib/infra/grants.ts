@@ -39,24 +39,27 @@ export function grantRds(f: lambda.IFunction, role: DrillRole, allDatabases: rea
     StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: 'true' },
     'ForAllValues:StringEquals': { 'aws:TagKeys': [...COPY_TAG_KEYS] },
   };
+  // An instance copy is never public (the request says so, and IAM holds it to that).
+  const createdAsOursPrivately = { ...createdAsOurs, Bool: { 'rds:PubliclyAccessible': 'false' } };
   const ownedByUs = { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: 'true' } };
   const statements: Record<string, { resources: string[]; conditions?: Record<string, unknown> }> = {
     // Describe calls read metadata only; the janitor lists every instance and cluster to find ours.
     'rds:DescribeDBInstances': { resources: ['*'] },
     'rds:DescribeDBClusters': { resources: ['*'] },
-    'rds:DescribeDBInstanceAutomatedBackups': { resources: arns('auto-backup', '*') },
-    'rds:DescribeDBClusterAutomatedBackups': { resources: arns('cluster-auto-backup', '*') },
+    // By the live source's resource id (its backups), or by the identifier of a source already gone.
+    'rds:DescribeDBInstanceAutomatedBackups': { resources: [...sourceInstances, ...arns('auto-backup', '*')] },
+    'rds:DescribeDBClusterAutomatedBackups': { resources: [...sourceClusters, ...arns('cluster-auto-backup', '*')] },
     // The source (or, the bad day, its retained backups), the new copy, and what the copy is placed into.
     'rds:RestoreDBInstanceToPointInTime': {
       resources: [...sourceInstances, ...arns('auto-backup', '*'), ...ourInstances, ...arns('subgrp', '*'), ...arns('og', '*'), ...arns('pg', '*')],
-      conditions: createdAsOurs,
+      conditions: createdAsOursPrivately,
     },
     'rds:RestoreDBClusterToPointInTime': {
       resources: [...sourceClusters, ...arns('cluster-auto-backup', '*'), ...ourClusters, ...arns('subgrp', '*'), ...arns('og', '*'), ...arns('cluster-pg', '*')],
       conditions: createdAsOurs,
     },
     // The Aurora copy's instance, in our cluster, with the default parameter and option groups.
-    'rds:CreateDBInstance': { resources: [...ourInstances, ...ourClusters, ...arns('subgrp', '*'), ...arns('og', '*'), ...arns('pg', '*')], conditions: createdAsOurs },
+    'rds:CreateDBInstance': { resources: [...ourInstances, ...ourClusters, ...arns('subgrp', '*'), ...arns('og', '*'), ...arns('pg', '*')], conditions: createdAsOursPrivately },
     'rds:AddTagsToResource': { resources: [...ourInstances, ...ourClusters], conditions: createdAsOurs },
     'rds:ListTagsForResource': { resources: [...ourInstances, ...ourClusters] },
     'rds:DeleteDBInstance': { resources: ourInstances, conditions: ownedByUs },

@@ -159,12 +159,12 @@ describe('IAM', () => {
   test('restores and the Aurora instance create only rd- copies, tagged as ours with our tag keys alone', () => {
     for (const action of ['rds:RestoreDBInstanceToPointInTime', 'rds:RestoreDBClusterToPointInTime']) {
       const restore = statementOf('Start', action);
-      expect(restore.Condition).toEqual(createdAsOurs);
+      expect(restore.Condition).toEqual(action.includes('Instance') ? { ...createdAsOurs, Bool: { 'rds:PubliclyAccessible': 'false' } } : createdAsOurs);
       // The source is authorised too, and what the copy is placed into.
       expect(JSON.stringify(restore.Resource)).toMatch(action.includes('Instance') ? /:db:orders-prod".*:db:rd-\*.*:subgrp:\*/ : /:cluster:billing-prod".*:cluster:rd-\*.*:subgrp:\*/);
     }
     const create = statementOf('Poll', 'rds:CreateDBInstance');
-    expect(create.Condition).toEqual(createdAsOurs);
+    expect(create.Condition).toEqual({ ...createdAsOurs, Bool: { 'rds:PubliclyAccessible': 'false' } });
     expect(JSON.stringify(create.Resource)).toMatch(/:db:rd-\*.*:cluster:rd-\*.*:pg:\*/);
     expect(JSON.stringify(create.Resource)).not.toMatch(/orders-prod|billing-prod/);
     // RDS authorises a create request's tags as AddTagsToResource on the new resource.

@@ -51,6 +51,7 @@ describe('a drill of an Aurora cluster through the real SDK', () => {
     expect(report.error, JSON.stringify(report.error)).toBeUndefined();
     expect(report).toMatchObject({ provider: 'aurora', status: 'passed', copy: { removed: true, kept: false } });
     expect(report.checks.map((check) => [check.check, check.status])).toEqual([
+      ['connection', 'pass'],
       ['ledger', 'pass'],
       ['rowCounts', 'pass'],
       ['freshness', 'pass'],

@@ -58,7 +58,7 @@ describe('restore-drill run against the emulator', () => {
       ['app-aurora', 'aurora', 'passed', true],
     ]);
     for (const drill of run.drills) {
-      expect(drill.checks.map((c) => c.status)).toEqual(['pass', 'pass', 'pass']);
+      expect(drill.checks.map((c) => [c.check, c.status])).toEqual([['connection', 'pass'], ['ledger', 'pass'], ['rowCounts', 'pass'], ['freshness', 'pass']]);
       await world.emulator.gone(drill.copy.name!);
     }
     const reports = await readdir(join(world.project, 'reports'));

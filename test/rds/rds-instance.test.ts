@@ -1,3 +1,4 @@
+import { ADMINISTRATOR_ACCESS_KEY_ID } from '../support/iam/cli.ts';
 import { CreateDBInstanceCommand, DeleteDBClusterCommand, DeleteDBInstanceCommand, DescribeDBInstancesCommand, RDSClient, RestoreDBInstanceToPointInTimeCommand } from '@aws-sdk/client-rds';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -59,6 +60,7 @@ describe('a drill of an RDS instance through the real SDK', () => {
     expect(report.error, JSON.stringify(report.error)).toBeUndefined();
     expect(report).toMatchObject({ provider: 'rds', status: 'passed', copy: { kept: false, removed: true } });
     expect(report.checks.map((check) => [check.check, check.status])).toEqual([
+      ['connection', 'pass'],
       ['ledger', 'pass'],
       ['rowCounts', 'pass'],
       ['freshness', 'pass'],
@@ -383,7 +385,8 @@ describe('only our copies are removed', () => {
 });
 
 describe('the emulator rejects what RDS rejects', () => {
-  const client = () => new RDSClient({ region: 'us-east-1', endpoint: world.emulator.url, maxAttempts: 1 });
+  // An administrator: these probes send what the CLI's user may not (untagged, not rd-), to see what RDS itself rejects.
+  const client = () => new RDSClient({ region: 'us-east-1', endpoint: world.emulator.url, maxAttempts: 1, credentials: { accessKeyId: ADMINISTRATOR_ACCESS_KEY_ID, secretAccessKey: 'x' } });
   const base = { SourceDBInstanceIdentifier: 'app-prod', TargetDBInstanceIdentifier: 'rd-app-20261125000000-rej1', UseLatestRestorableTime: true };
   beforeAll(() => {
     world.emulator.addOtherInstance({ id: 'someone-elses-db' });

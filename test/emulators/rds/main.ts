@@ -21,7 +21,7 @@ await writeFile(configFile, JSON.stringify({ rpoTargetSeconds: 3600, rtoTargetSe
 process.stdout.write(
   [
     `RDS API emulator on ${world.emulator.url} (instance app-prod, Aurora cluster app-aurora, secret ${world.secretArn})`,
-    'Any AWS credentials do; for example:',
+    'IAM is enforced: calls signed with the CLI user\'s key run under examples/iam/cli-policy.json:',
     '  export AWS_ACCESS_KEY_ID=AKIAEMULATOR000000000 AWS_SECRET_ACCESS_KEY=emulator AWS_REGION=us-east-1',
     `  npx restore-drill window --config ${configFile} --database app`,
     `  npx restore-drill run --config ${configFile}`,

@@ -8,6 +8,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import { configSchema } from '../../lib/config/schema.ts';
+import { CLEANUP_REMOVAL_WAIT_MS } from '../../lib/drill/lambdaDependencies.ts';
 import { RestoreDrillStack } from '../../lib/infra/restoreDrill.ts';
 import { repoRoot } from '../support/cli.ts';
 
@@ -122,6 +123,13 @@ describe('the state machine', () => {
     for (const name of ['Start', 'Poll', 'Verify', 'VerifyInVpc', 'Cleanup']) {
       expect(inner[name]!.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: ['Lambda.TooManyRequestsException'], MaxAttempts: 6 }));
     }
+  });
+
+  test("Cleanup's wait for a delete RDS refuses ends before Lambda ends Cleanup; the janitor does not wait", () => {
+    const timeoutOf = (prefix: string) => Number(Object.entries(resources).find(([id, resource]) => resource.Type === 'AWS::Lambda::Function' && id.startsWith(`RestoreDrill${prefix}`))![1].Properties.Timeout);
+    // The wait, its last retry pause (10 s) and saving the report all fit in the function's limit.
+    expect(timeoutOf('Cleanup')).toBeGreaterThanOrEqual(CLEANUP_REMOVAL_WAIT_MS / 1000 + 60);
+    expect(readFileSync(join(repoRoot, 'functions/janitor.ts'), 'utf8')).toMatch(/removalWaitMs: 0/);
   });
 
   test('an execution has a time limit that covers its rounds of drills', () => {

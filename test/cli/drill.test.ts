@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFile, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { newClient } from '../../lib/util/pgClient.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { destroyCopy } from '../../lib/providers/local/engine.ts';
+import { execOk } from '../../lib/util/exec.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import type { DrillReport, RunResult } from '../../lib/report/types.ts';
 import { cliBin, repoRoot, runCli } from '../support/cli.ts';
@@ -138,25 +139,42 @@ describe('restore-drill run', () => {
     expect(text.stdout).toMatch(/✓ connection: PostgreSQL 15\.\d+, promoted on timeline 2, replayed to [0-9A-F]+\/[0-9A-F]+/);
   });
 
-  test('the newest base backup without a backup_label fails the drill (exit 1), naming it, instead of passing on an older one', async () => {
-    const backups = join(project, 'backups-no-label');
-    await source.takeBaseBackup('base-2');
-    await cp(source.backupsDir, backups, { recursive: true });
-    await rm(join(source.backupsDir, 'base-2'), { recursive: true, force: true });
-    await rm(join(backups, 'base-2', 'backup_label'));
-    const file = join(project, 'no-label.config.json');
-    await writeFile(file, JSON.stringify({ databases: [{ name: 'cli-drill', provider: { kind: 'local', baseBackups: backups, walArchive: source.archiveDir } }], report: { dir: join(project, 'reports-no-label') } }));
+  test('a commit record with 8 bytes inverted in the archive, target latest: the drill fails (exit 1) naming segment and offset, and window ends before it', async () => {
+    // The last commit of the archive: the third user, written after the base backup.
+    const segments = (await readdir(source.archiveDir)).filter((name) => /^[0-9A-F]{24}$/.test(name)).sort();
+    const dump = await execOk('/usr/lib/postgresql/15/bin/pg_waldump', ['-p', source.archiveDir, '-r', 'Transaction', segments[0]!, segments.at(-1)!]);
+    const position = dump.stdout
+      .split('\n')
+      .filter((line) => /desc: COMMIT/.test(line))
+      .map((line) => /lsn: ([0-9A-F]+)\/([0-9A-F]+)/.exec(line)!)
+      .map((lsn) => parseInt(lsn[1]!, 16) * 2 ** 32 + parseInt(lsn[2]!, 16))
+      // Its bytes 24..32 on one page, so that they sit side by side in the file.
+      .findLast((at) => (at % 8192) + 32 <= 8192)!;
+    const segmentSize = source.walSegmentSize;
+    const segment = segments.find((name) => parseInt(name.slice(16), 16) === Math.floor(position / segmentSize) % (2 ** 32 / segmentSize))!;
+    const offset = position % segmentSize;
+    const archive = join(project, 'wal-corrupt');
+    await cp(source.archiveDir, archive, { recursive: true });
+    const file = await open(join(archive, segment), 'r+');
+    const bytes = Buffer.alloc(8);
+    await file.read(bytes, 0, 8, offset + 24);
+    for (let i = 0; i < 8; i++) bytes[i] = bytes[i]! ^ 0xff;
+    await file.write(bytes, 0, 8, offset + 24);
+    await file.close();
+    const config = join(project, 'corrupt.config.json');
+    await writeConfig(config, { walArchive: archive });
 
-    const result = await runCli(['run', '--config', file, '--json']);
-    const text = await runCli(['run', '--config', file]);
+    const result = await runCli(['run', '--config', config, '--json']);
+    const window = await runCli(['window', '--config', config, '--database', 'cli-drill', '--json']);
 
-    expect(result.code).toBe(1);
+    expect(result.code, result.stderr).toBe(1);
     const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
     expect(report.status).toBe('failed');
-    expect(report.error).toMatchObject({ step: 'restore', kind: 'backup', name: 'BrokenBackupError' });
-    expect(report.error!.message).toContain('base backup base-2');
-    expect(report.error!.message).toContain('it has no backup_label');
-    expect(text.stdout).toContain('stopped at restore: base backup base-2');
+    expect(report.error).toMatchObject({ step: 'restore', kind: 'backup', name: 'WalCorruptError' });
+    const place = `segment ${segment}, offset 0x${offset.toString(16).toUpperCase()}`;
+    expect(report.error!.message).toContain(place);
+    expect(window.code, window.stderr).toBe(0);
+    expect((JSON.parse(window.stdout) as { note?: string }).note).toContain(place);
   });
 
   /** Runs the CLI and checks it refused while planning: exit 2, no copy, no report written. Returns the error's message. */
@@ -347,4 +365,26 @@ test('SIGINT in the middle of a restore leaves no server and no scratch folder, 
   expect(report.error!.message).toMatch(new RegExp(`^interrupted by SIGINT during wait; the copy ${report.copy.name} is removed on the way out \\(else the janitor removes it after \\d{4}-\\d\\d-\\d\\dT`));
   // No summary of a drill the shutdown broke: it would read like a failed backup.
   expect(stdout).toBe('');
+});
+
+// Last: it takes a second base backup on the source, which moves the archive's segments the tests above count on.
+test('the newest base backup without a backup_label fails the drill (exit 1), naming it, instead of passing on an older one', async () => {
+  const backups = join(project, 'backups-no-label');
+  await source.takeBaseBackup('base-2');
+  await cp(source.backupsDir, backups, { recursive: true });
+  await rm(join(source.backupsDir, 'base-2'), { recursive: true, force: true });
+  await rm(join(backups, 'base-2', 'backup_label'));
+  const file = join(project, 'no-label.config.json');
+  await writeFile(file, JSON.stringify({ databases: [{ name: 'cli-drill', provider: { kind: 'local', baseBackups: backups, walArchive: source.archiveDir } }], report: { dir: join(project, 'reports-no-label') } }));
+
+  const result = await runCli(['run', '--config', file, '--json']);
+  const text = await runCli(['run', '--config', file]);
+
+  expect(result.code).toBe(1);
+  const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
+  expect(report.status).toBe('failed');
+  expect(report.error).toMatchObject({ step: 'restore', kind: 'backup', name: 'BrokenBackupError' });
+  expect(report.error!.message).toContain('base backup base-2');
+  expect(report.error!.message).toContain('it has no backup_label');
+  expect(text.stdout).toContain('stopped at restore: base backup base-2');
 });

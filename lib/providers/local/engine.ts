@@ -13,7 +13,8 @@ import { findPgBinaries, reachableByServer, tool, type PgBinaries } from './bina
 import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
 import { copyPgHba, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
-import { planRestore, type LocalSource, type RestorePlan, type RestoreTarget } from './plan.ts';
+import { planRestore, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
+import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
 import { ensureScratchRoot, scratchFolders } from './scratch.ts';
 import { logReasonOf, serverStatus, startServer, stopServer } from './server.ts';
@@ -64,6 +65,8 @@ export interface LocalCopyHandle {
   droppedSettings: string[];
   /** The base backup restored from, how its files were verified, and every other backup with why it was not used. */
   baseBackup: BaseBackupUsed;
+  /** Where replay must end for the copy to be complete; compared with where it did once the copy is promoted. */
+  replayEnd: ReplayEnd;
 }
 
 /** What a report says about the backup a copy came from (the drill copies it into DrillReport.backup). */
@@ -133,6 +136,7 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     expiresAt: options.expiresAt.toISOString(),
     droppedSettings: [],
     baseBackup: { used: plan.backup.name, files: 'not verified yet', filesVerifiedBy: 'no manifest', skipped: plan.skipped },
+    replayEnd: plan.replayEnd,
   };
   cleanups.set(handle.name, onShutdown(() => destroyCopy(handle.name)));
   try {
@@ -191,11 +195,13 @@ export async function pollCopy(handle: LocalCopyHandle): Promise<CopyPoll> {
   try {
     await client.connect();
     // Read before anything could restart the copy: a restart forgets the last replayed commit.
-    const { rows } = await client.query<{ in_recovery: boolean; replayed: Date | null }>(
-      'select pg_is_in_recovery() as in_recovery, pg_last_xact_replay_timestamp() as replayed',
+    const { rows } = await client.query<{ in_recovery: boolean; replayed: Date | null; replay_lsn: string | null }>(
+      'select pg_is_in_recovery() as in_recovery, pg_last_xact_replay_timestamp() as replayed, pg_last_wal_replay_lsn()::text as replay_lsn',
     );
     const row = rows[0]!;
     if (row.in_recovery) return { state: 'pending', detail: 'in recovery' };
+    const short = row.replay_lsn && handle.replayEnd ? await replayedShort(handle, handle.replayEnd, parseLsn(row.replay_lsn), row.replayed) : undefined;
+    if (short) return { state: 'failed', reason: short };
     return { state: 'ready', connection, lastReplayedAt: row.replayed ? row.replayed.toISOString() : null };
   } catch (error) {
     const message = (error as Error).message;
@@ -206,6 +212,33 @@ export async function pollCopy(handle: LocalCopyHandle): Promise<CopyPoll> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * A promoted copy whose replay ended short of where it had to end: Postgres promotes whatever it could
+ * replay when it meets WAL it cannot read, so a copy that starts is not yet a complete one.
+ * pg_last_wal_replay_lsn() stays where recovery ended after promotion: just past the last record replayed.
+ */
+async function replayedShort(handle: LocalCopyHandle, end: ReplayEnd, replayedLsn: number, replayedAt: Date | null): Promise<string | undefined> {
+  // Records are 8-byte aligned: the next one starts at the aligned end of the last one replayed.
+  const next = Math.ceil(replayedLsn / 8) * 8;
+  if (next >= end.lsn) return undefined;
+  const stopped = walPlace(next, end.timelines, end.segmentSize);
+  const needed = end.lsn % end.segmentSize === 0 && end.lsn > 0
+    ? { text: `${formatLsn(end.lsn)} (the end of segment ${walPlace(end.lsn - 1, end.timelines, end.segmentSize).segment})` }
+    : walPlace(end.lsn, end.timelines, end.segmentSize);
+  const expected = end.lastXactMicros === null ? 'none' : microsToDate(BigInt(end.lastXactMicros)).toISOString();
+  const said = (await readFile(handle.logFile, 'utf8').catch(() => ''))
+    .split('\n')
+    .filter((line) => /invalid|incorrect|unexpected pageaddr|contrecord|record with|could not read/i.test(line))
+    .map((line) => line.replace(/^.*?\b(LOG|WARNING|FATAL):\s+/, ''))
+    .slice(-2)
+    .join(' | ');
+  return (
+    `the copy is incomplete: replay ended at ${stopped.text}, short of ${needed.text}, ${end.why}; ` +
+    `last commit reached: ${replayedAt ? replayedAt.toISOString() : 'none'} (the archive holds commits up to ${expected}). ` +
+    `Postgres stopped at WAL it could not use and promoted what it had${said ? `; the server said: ${said}` : ''}`
+  );
 }
 
 export function connectionOf(handle: LocalCopyHandle): ConnectionInfo {

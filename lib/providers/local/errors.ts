@@ -13,3 +13,20 @@ export class BrokenBackupError extends RestoreDrillError {
     this.backup = backup;
   }
 }
+
+/**
+ * A WAL record in the archive that fails its checks (length, CRC, link to the record before it):
+ * recovery stops there and Postgres promotes whatever it replayed so far. The target lies beyond it,
+ * so the drill fails (kind `backup`, exit 1), naming the segment and the offset.
+ */
+export class WalCorruptError extends RestoreDrillError {
+  readonly segment: string;
+  readonly offset: number;
+
+  constructor(message: string, segment: string, offset: number) {
+    super('backup', message);
+    this.name = 'WalCorruptError';
+    this.segment = segment;
+    this.offset = offset;
+  }
+}

@@ -25,11 +25,17 @@ export function localProvider(config: LocalProviderConfig, options: LocalProvide
     pollIntervalMs: POLL_MS,
     async window(): Promise<RestoreWindow> {
       const { window } = await readWindow(source);
-      return {
-        earliest: window.earliest,
-        latest: window.latest,
-        ...(window.gap ? { note: `WAL segment ${window.gap.segment} is missing from the archive: nothing after it can be replayed, so the window ends at the last transaction before it` } : {}),
-      };
+      const notes = [
+        ...(window.gap ? [`WAL segment ${window.gap.segment} is missing from the archive: nothing after it can be replayed, so the window ends at the last transaction before it`] : []),
+        ...(window.corrupt
+          ? [
+              `the WAL record at segment ${window.corrupt.segment}, offset 0x${window.corrupt.offset.toString(16).toUpperCase()} is damaged (${window.corrupt.detail}): ` +
+                'recovery stops there, so the window ends at the last transaction before it',
+            ]
+          : []),
+        ...window.unusable.map((backup) => `base backup ${backup.name} cannot be used: ${backup.reason}`),
+      ];
+      return { earliest: window.earliest, latest: window.latest, ...(notes.length ? { note: notes.join('; ') } : {}) };
     },
     start: ({ target, copyName, expiresAt }) =>
       startCopy({

@@ -1,6 +1,6 @@
 import { NoBaseBackupError, TargetOutsideWindowError, WalGapError, RestoreDrillError } from '../../errors.ts';
 import { listBaseBackups, type BaseBackup, type UnusableBackup } from './backups.ts';
-import { BrokenBackupError } from './errors.ts';
+import { BrokenBackupError, WalCorruptError } from './errors.ts';
 import {
   listWalFolder,
   parseTimelineHistory,
@@ -9,8 +9,9 @@ import {
   type ArchiveListing,
   type WalFile,
 } from './wal/archive.ts';
-import { dateToMicros, microsToDate, segmentName, segnoOf } from './wal/lsn.ts';
-import { scanXacts, type SegmentData, type XactRecord } from './wal/reader.ts';
+import { dateToMicros, formatLsn, microsToDate, segmentName, segnoOf } from './wal/lsn.ts';
+import { scanXacts, type SegmentData, type WalScan, type XactRecord } from './wal/reader.ts';
+import { stat } from 'node:fs/promises';
 import type { CopyTarget, RestoreWindow } from '../types.ts';
 import { ensureScratchRoot } from './scratch.ts';
 import { fetchArchive } from './wal/fetch.ts';
@@ -37,6 +38,28 @@ export interface LocalWindow extends RestoreWindow {
   gap?: { segment: string; segno: number };
   /** Folders that look like base backups but cannot be restored from (no backup_label). */
   unusable: UnusableBackup[];
+  /** The first WAL record after the newest backup that fails its checks: recovery stops there, so the window ends before it. */
+  corrupt?: BrokenRecord;
+}
+
+/** A WAL record that fails its checks, by where it is: the LSN, and the segment file and offset in it. */
+export interface BrokenRecord {
+  lsn: number;
+  segment: string;
+  offset: number;
+  detail: string;
+}
+
+/** Where replay must get to for the copy to be complete, and the commit it must have reached by then. */
+export interface ReplayEnd {
+  /** Replay must end at this LSN or later (the end of the archive's WAL, or the first commit past the target). */
+  lsn: number;
+  why: string;
+  /** The last commit or abort before it, microseconds since the epoch, as text (JSON has no bigint). */
+  lastXactMicros: string | null;
+  /** Timelines on the way and the segment each begins in: to name the segment of a replay position. */
+  timelines: { timeline: number; beginSegno: number }[];
+  segmentSize: number;
 }
 
 interface BackupWindow {
@@ -56,14 +79,12 @@ export interface RestorePlan {
   historyFiles: WalFile[];
   /** Every other base backup, and why it was not the one. */
   skipped: { name: string; reason: string }[];
+  /** Where replay must end; the engine compares where it really ended once the copy is promoted. */
+  replayEnd: ReplayEnd;
 }
 
 /** Reads backups and archive and derives the restore window; see the README, "How the window is derived". */
-/** `latest: false` skips reading the archive's last transaction: `latest` is then the newest backup's end. */
-export async function readWindow(
-  source: LocalSource,
-  options: { latest?: boolean } = {},
-): Promise<{ window: LocalWindow; wal: WalIndex }> {
+export async function readWindow(source: LocalSource): Promise<{ window: LocalWindow; wal: WalIndex }> {
   const archiveDir = source.restoreCommand
     ? await ensureScratchRoot().then(() => fetchArchive(source.baseBackups, source.restoreCommand!))
     : source.walArchive;
@@ -86,9 +107,11 @@ export async function readWindow(
   const startSegno = segnoOf(newest.backup.startLsn, segmentSize);
   const gapSegno = wal.firstMissing(path, startSegno, wal.endSegno(path, newest.backup), newest.backup);
   const gap = gapSegno === undefined ? undefined : { segno: gapSegno, segment: segmentName({ timeline: path.timelineAt(gapSegno), segno: gapSegno }, segmentSize) };
-  // Reading the archive's last transaction costs a scan of its newest segments; a restore to `latest`
-  // replays to the end anyway and does not need it (options.latest = false).
-  const lastXact = options.latest === false ? undefined : await wal.lastXactBefore(path, gapSegno ?? wal.endSegno(path) + 1, startSegno, newest.backup);
+  // Every record from the newest backup on is read and checked (length, link, CRC-32C), as recovery
+  // will: a bad record ends what can be replayed, and so the window, however much WAL lies after it.
+  const lastSegno = (gapSegno ?? wal.endSegno(path, newest.backup) + 1) - 1;
+  const scan = await wal.scanForward(path, startSegno, lastSegno, newest.backup);
+  const lastXact = scan.lastXact?.micros;
   const earliestMicros = backupWindows.reduce((min, b) => (b.earliestMicros < min ? b.earliestMicros : min), newest.earliestMicros);
   const latestMicros = lastXact !== undefined && lastXact > newest.earliestMicros ? lastXact : newest.earliestMicros;
   return {
@@ -101,6 +124,7 @@ export async function readWindow(
       lastXactMicros: lastXact,
       ...(gap ? { gap } : {}),
       unusable,
+      ...(scan.broken ? { corrupt: scan.broken } : {}),
     },
     wal,
   };
@@ -111,7 +135,7 @@ export async function readWindow(
  * and the WAL from that backup's start to the target is all there. Touches nothing.
  */
 export async function planRestore(source: LocalSource, target: RestoreTarget): Promise<RestorePlan> {
-  const { window, wal } = await readWindow(source, { latest: target.kind !== 'latest' });
+  const { window, wal } = await readWindow(source);
   const describe = `the restore window is ${window.earliest.toISOString()} to ${window.latest.toISOString()}`;
   let chosen: BackupWindow | undefined;
   let replayToEnd = target.kind === 'latest';
@@ -123,6 +147,7 @@ export async function planRestore(source: LocalSource, target: RestoreTarget): P
         window.gap.segment,
       );
     }
+    if (target.time > window.latest && window.corrupt) throw corruptError(window.corrupt, window, target, window.latest);
     if (target.time < window.earliest || target.time > window.latest) {
       throw new TargetOutsideWindowError(
         `target ${target.time.toISOString()} is outside the restore window: ${describe} ` +
@@ -190,7 +215,43 @@ export async function planRestore(source: LocalSource, target: RestoreTarget): P
     }
     break; // the target lies before the hole: recovery stops before reading it
   }
-  return { window, backup, target, replayToEnd, walFiles, historyFiles: [...wal.archive.histories.values()], skipped };
+  // What recovery will read from this backup: to the first commit past the target (recovery_target_time
+  // stops before it), or to the end. A bad record before that is where Postgres would stop and promote.
+  const stopAfter = target.kind === 'time' && !replayToEnd ? dateToMicros(target.time) : undefined;
+  const lastSegno = startSegno + walFiles.length - 1;
+  const scan = await wal.scanForward(path, startSegno, lastSegno, backup, stopAfter);
+  if (scan.broken && !scan.firstAfter) throw corruptError(scan.broken, window, target, scan.lastXact ? microsToDate(scan.lastXact.micros) : undefined);
+  const replayEnd: ReplayEnd = {
+    lsn: scan.firstAfter ? scan.firstAfter.lsn : scan.endLsn,
+    why: scan.firstAfter
+      ? `the first commit after the target ${target.kind === 'time' ? target.time.toISOString() : ''}, where recovery_target_time stops replay`
+      : 'where the WAL in the archive ends (target latest, or a target at or after its last commit)',
+    lastXactMicros: scan.lastXact ? scan.lastXact.micros.toString() : null,
+    timelines: path.timelines,
+    segmentSize: window.segmentSize,
+  };
+  return { window, backup, target, replayToEnd, walFiles, historyFiles: [...wal.archive.histories.values()], skipped, replayEnd };
+}
+
+/** Names a WAL position the way a person finds it on disk: the segment file, and the offset in it. */
+export function walPlace(lsn: number, timelines: ReplayEnd['timelines'], segmentSize: number): { segment: string; offset: number; text: string } {
+  const segno = segnoOf(lsn, segmentSize);
+  const timeline = timelines.findLast((t) => t.beginSegno <= segno)?.timeline ?? timelines[0]?.timeline ?? 1;
+  const segment = segmentName({ timeline, segno }, segmentSize);
+  const offset = lsn % segmentSize;
+  return { segment, offset, text: `${formatLsn(lsn)} (segment ${segment}, offset 0x${offset.toString(16).toUpperCase()})` };
+}
+
+function corruptError(broken: BrokenRecord, window: LocalWindow, target: RestoreTarget, reachable: Date | undefined): WalCorruptError {
+  const wanted = target.kind === 'latest' ? 'latest' : target.time.toISOString();
+  return new WalCorruptError(
+    `the WAL record at ${formatLsn(broken.lsn)} (segment ${broken.segment}, offset 0x${broken.offset.toString(16).toUpperCase()}) in ${window.archiveDir} ` +
+      `is damaged: ${broken.detail}. Recovery stops there and promotes what it has: the WAL reaches only to ` +
+      `${reachable ? reachable.toISOString() : 'no transaction at all'} (the last commit before it), so target ${wanted} cannot be restored. ` +
+      `Restore that segment from another copy of the archive, or take a new base backup`,
+    broken.segment,
+    broken.offset,
+  );
 }
 
 async function earliestFrom(backup: BaseBackup, wal: WalIndex): Promise<bigint> {
@@ -212,6 +273,18 @@ async function earliestFrom(backup: BaseBackup, wal: WalIndex): Promise<bigint> 
   const startMicros = dateToMicros(backup.startTime) + 1_000_000n;
   return lastInBackup !== undefined && lastInBackup > startMicros ? lastInBackup : startMicros;
 }
+
+export interface ForwardScan {
+  /** The last commit or abort read: before the stop, the bad record, or the end. */
+  lastXact: XactRecord | undefined;
+  /** With stopAfterMicros: the first commit or abort later than it. */
+  firstAfter?: XactRecord;
+  /** Just past the last record read and checked. */
+  endLsn: number;
+  broken?: BrokenRecord;
+}
+
+const scanCache = new Map<string, ForwardScan>();
 
 interface TimelinePath {
   /** Timelines from the backup's to the newest that descends from it, each with the segment it begins in. */
@@ -291,6 +364,73 @@ export class WalIndex {
       }
     }
     return end;
+  }
+
+  private readonly scans = new Map<string, ForwardScan>();
+
+  /**
+   * Reads every record of the segments from..to (no holes among them) in order, checking each (length,
+   * link to the one before, CRC-32C), in chunks so that memory stays bounded. With `stopAfterMicros`,
+   * stops at the first commit or abort later than it (where recovery_target_time stops). A record that
+   * fails its checks ends the scan (`broken`), unless it lies where a backup's own partly written pg_wal
+   * segment simply ends; the archive's segments are complete, so there nothing but a record may follow.
+   */
+  async scanForward(path: TimelinePath, from: number, to: number, backup?: BaseBackup, stopAfterMicros?: bigint): Promise<ForwardScan> {
+    const files: WalFile[] = [];
+    for (let segno = from; segno <= to; segno++) {
+      const file = this.fileFor(path, segno, backup);
+      if (!file) break;
+      files.push(file);
+    }
+    // The window, the plan and the restore each ask for the same scan: read the WAL once per version of its files.
+    const stamps = await Promise.all(files.map((file) => stat(file.path).then((info) => `${file.path}:${info.size}:${info.mtimeMs}`, () => file.path)));
+    const key = `${from}:${stopAfterMicros ?? ''}:${stamps.join('|')}`;
+    const cached = this.scans.get(key) ?? scanCache.get(key);
+    if (cached) return cached;
+    const result = await this.readForward(files, from, stopAfterMicros, path);
+    this.scans.set(key, result);
+    scanCache.set(key, result);
+    if (scanCache.size > 32) scanCache.delete(scanCache.keys().next().value!);
+    return result;
+  }
+
+  private async readForward(files: WalFile[], from: number, stopAfterMicros: bigint | undefined, path: TimelinePath): Promise<ForwardScan> {
+    const chunk = 8;
+    let lastXact: XactRecord | undefined;
+    let endLsn = from * this.segmentSize;
+    let carried: SegmentData | undefined;
+    for (let low = 0; low < files.length; ) {
+      const high = Math.min(files.length - 1, low + chunk - 1);
+      const segments: SegmentData[] = [];
+      for (let index = low; index <= high; index++) {
+        const segno = from + index;
+        segments.push(carried?.segno === segno ? carried : { segno, data: await readWalFile(files[index]!) });
+      }
+      const scan: WalScan = scanXacts(segments, this.segmentSize);
+      for (const xact of scan.xacts) {
+        // The overlapping segment is read twice: what the chunk before saw counts once.
+        if (xact.lsn < endLsn) continue;
+        if (stopAfterMicros !== undefined && xact.micros > stopAfterMicros) return { lastXact, firstAfter: xact, endLsn: xact.lsn };
+        lastXact = xact;
+      }
+      endLsn = Math.max(endLsn, scan.endLsn);
+      const last = high === files.length - 1;
+      if (scan.stop && (scan.stop.reason !== 'incomplete' || !last)) {
+        const stopSegno = segnoOf(scan.endLsn, this.segmentSize);
+        const file = files[stopSegno - from];
+        const ownWalEnds = file !== undefined && this.archive.segments.get(file.name) !== file && (scan.stop.reason === 'zero' || scan.stop.reason === 'page');
+        if (scan.stop.reason !== 'incomplete' && !ownWalEnds) {
+          const segment = segmentName({ timeline: path.timelineAt(stopSegno), segno: stopSegno }, this.segmentSize);
+          return { lastXact, endLsn, broken: { lsn: scan.endLsn, segment, offset: scan.endLsn % this.segmentSize, detail: scan.stop.detail } };
+        }
+        if (scan.stop.reason !== 'incomplete') return { lastXact, endLsn };
+      }
+      if (last) break;
+      // The next chunk starts on this one's last segment: a record running from it into the next is read whole there.
+      carried = segments.at(-1);
+      low = high > low ? high : high + 1;
+    }
+    return { lastXact, endLsn };
   }
 
   /**

@@ -43,7 +43,19 @@ export interface WalScan {
   xacts: XactRecord[];
   /** The LSN just past the last valid record read. */
   endLsn: number;
+  /**
+   * Why reading stopped at endLsn before the end of the data: `incomplete` when the data ran out
+   * (a record going on into a segment not given), else what was wrong with what lies there (a zero
+   * length is where a partly written segment ends; in a complete archived segment it is damage too).
+   * Undefined when every record of the data was read.
+   */
+  stop?: { reason: WalStopReason; detail: string };
 }
+
+export type WalStopReason = 'incomplete' | 'zero' | 'page' | 'length' | 'prev' | 'crc' | 'continuation';
+
+/** Postgres refuses records longer than this (XLogRecordMaxSize, PostgreSQL 16: 1020 MB). */
+const MAX_RECORD_LENGTH = 1020 * 1024 * 1024;
 
 export interface SegmentData {
   segno: number;
@@ -94,7 +106,7 @@ export function scanXacts(segments: readonly SegmentData[], segmentSize: number)
   // Skip the tail of a record that began before the first segment.
   let position = baseLsn;
   const firstHeader = pageHeader(position);
-  if (!firstHeader) return { xacts, endLsn: baseLsn };
+  if (!firstHeader) return { xacts, endLsn: baseLsn, stop: { reason: 'page', detail: 'the first page\'s header is not that of this place in the WAL' } };
   position += firstHeader.size;
   if (firstHeader.flags & XLP_FIRST_IS_CONTRECORD) {
     let remaining = firstHeader.remaining;
@@ -105,7 +117,10 @@ export function scanXacts(segments: readonly SegmentData[], segmentSize: number)
       remaining -= take;
       if (remaining === 0) break;
       const header = pageHeader(position);
-      if (!header || !(header.flags & XLP_FIRST_IS_CONTRECORD)) return { xacts, endLsn: baseLsn };
+      if (!header || !(header.flags & XLP_FIRST_IS_CONTRECORD)) {
+        const stop = position >= endOfData ? { reason: 'incomplete' as const, detail: 'the data ends here' } : { reason: 'continuation' as const, detail: 'a record goes on into a page that does not continue it' };
+        return { xacts, endLsn: baseLsn, stop };
+      }
       position += header.size;
     }
     position = align8(position);
@@ -113,16 +128,42 @@ export function scanXacts(segments: readonly SegmentData[], segmentSize: number)
 
   let previousLsn: number | undefined;
   let endLsn = position;
+  let stop: WalScan['stop'];
+  const stopped = (reason: WalStopReason, detail: string) => {
+    stop = { reason, detail };
+  };
   while (position < endOfData) {
     if (position % blockSize === 0) {
       const header = pageHeader(position);
-      if (!header) break;
+      if (!header) {
+        stopped('page', 'a page whose header is not that of this place in the WAL');
+        break;
+      }
       position += header.size;
     }
     const start = byteAt(position);
-    if (!start) break;
+    if (!start) {
+      stopped('incomplete', 'the data ends here');
+      break;
+    }
     const totalLength = start.data.readUInt32LE(start.offset);
-    if (totalLength < RECORD_HEADER) break;
+    if (totalLength === 0) {
+      stopped('zero', 'a record of length 0 (nothing written here)');
+      break;
+    }
+    if (totalLength < RECORD_HEADER || totalLength > MAX_RECORD_LENGTH) {
+      stopped('length', `invalid record length ${totalLength}`);
+      break;
+    }
+    // As Postgres does, the header is checked before the rest is read (a damaged length must not make us read a GB).
+    if (previousLsn !== undefined && (position % blockSize) + RECORD_HEADER <= blockSize && Number(start.data.readBigUInt64LE(start.offset + 8)) !== previousLsn) {
+      stopped('prev', 'the record does not point back to the record before it');
+      break;
+    }
+    if (position + totalLength > endOfData) {
+      stopped('incomplete', 'the record goes on past the data');
+      break;
+    }
 
     const record = Buffer.allocUnsafe(totalLength);
     let copied = 0;
@@ -130,8 +171,14 @@ export function scanXacts(segments: readonly SegmentData[], segmentSize: number)
     let complete = true;
     while (copied < totalLength) {
       if (cursor % blockSize === 0) {
+        if (cursor >= endOfData) {
+          stopped('incomplete', 'the record goes on past the data');
+          complete = false;
+          break;
+        }
         const header = pageHeader(cursor);
         if (!header || !(header.flags & XLP_FIRST_IS_CONTRECORD) || header.remaining !== totalLength - copied) {
+          stopped('continuation', 'the record goes on into a page that does not continue it');
           complete = false;
           break;
         }
@@ -139,6 +186,7 @@ export function scanXacts(segments: readonly SegmentData[], segmentSize: number)
       }
       const at = byteAt(cursor);
       if (!at) {
+        stopped('incomplete', 'the record goes on past the data');
         complete = false;
         break;
       }
@@ -151,10 +199,16 @@ export function scanXacts(segments: readonly SegmentData[], segmentSize: number)
     if (!complete) break;
 
     const previous = Number(record.readBigUInt64LE(8));
-    if (previousLsn !== undefined && previous !== previousLsn) break;
+    if (previousLsn !== undefined && previous !== previousLsn) {
+      stopped('prev', 'the record does not point back to the record before it');
+      break;
+    }
     let crc = crc32cUpdate(CRC32C_INIT, record, RECORD_HEADER, totalLength);
     crc = crc32cFinish(crc32cUpdate(crc, record, 0, 20));
-    if (crc !== record.readUInt32LE(20)) break;
+    if (crc !== record.readUInt32LE(20)) {
+      stopped('crc', 'the record fails its CRC-32C');
+      break;
+    }
 
     const info = record[16]!;
     const resourceManager = record[17]!;
@@ -172,7 +226,7 @@ export function scanXacts(segments: readonly SegmentData[], segmentSize: number)
       endLsn = position;
     }
   }
-  return { xacts, endLsn };
+  return { xacts, endLsn, ...(stop ? { stop } : {}) };
 }
 
 /** The first field of xl_xact_commit and xl_xact_abort is the transaction's time. */

@@ -86,6 +86,25 @@ const neonProviderSchema = z
     apiBaseUrl: z.url().optional(),
     /** PEM bundle that verifies the copy's TLS certificate; default the system's trusted CAs. */
     caFile: z.string().min(1).optional(),
+    /**
+     * The checks role's (connection.user's) password, where Neon cannot give it: a role made in SQL, or a
+     * project that stores no passwords. An environment variable (CLI) or a Secrets Manager secret (cloud). Never the password itself.
+     * @default the role's password from Neon's connection URI
+     */
+    password: z
+      .union([z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(), z.object({ secretArn: z.string().min(1) }).strict()], {
+        error: 'expected { "env": "CHECKS_PASSWORD" } or { "secretArn": "arn:aws:secretsmanager:..." }: the password is a secret, never in the config file',
+      })
+      .optional(),
+    /**
+     * The copy's compute, in Neon compute units (0.25 and up).
+     * @default the configured branch's own read-write compute (its autoscaling limits)
+     */
+    copyCompute: z
+      .object({ minCu: z.number().min(0.25), maxCu: z.number().min(0.25) })
+      .strict()
+      .refine((cu) => cu.minCu <= cu.maxCu, { message: 'minCu must not exceed maxCu' })
+      .optional(),
   })
   .strict();
 

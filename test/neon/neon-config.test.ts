@@ -49,6 +49,20 @@ describe('neon provider config', () => {
     expect(problems.join('\n')).not.toContain(key);
   });
 
+  test('the checks role\'s password is a secret too: written into the file it is refused and never echoed; a copy compute below Neon\'s smallest or upside down is refused', async () => {
+    const password = 'Ch3cks-in-the-file';
+
+    const problems = await problemsOf({ kind: 'neon', projectId: 'shiny-wind-028834', password, copyCompute: { minCu: 2, maxCu: 1 } });
+    const small = await problemsOf({ kind: 'neon', projectId: 'shiny-wind-028834', password: { secretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:checks-AbCdEf' }, copyCompute: { minCu: 0.125, maxCu: 1 } });
+
+    expect(problems).toEqual([
+      expect.stringMatching(/^databases\[0\]\.provider\.password: expected \{ "env": "CHECKS_PASSWORD" \} or \{ "secretArn": .*never in the config file/),
+      expect.stringMatching(/^databases\[0\]\.provider\.copyCompute: minCu must not exceed maxCu/),
+    ]);
+    expect(problems.join('\n')).not.toContain(password);
+    expect(small).toEqual([expect.stringMatching(/^databases\[0\]\.provider\.copyCompute\.minCu: /)]);
+  });
+
   test('every mistake at once: a bad project id and an unknown key', async () => {
     const problems = await problemsOf({ kind: 'neon', projectId: 'Shiny Wind', region: 'us-east-2' });
 

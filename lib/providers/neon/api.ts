@@ -31,6 +31,11 @@ export interface NeonProviderOptions {
    * there the copy outlives the invocation that started it. @default false
    */
   removeOnSignal?: boolean;
+  /**
+   * Where a copy's compute is reached when the password comes from provider.password (and so no connection
+   * URI is asked for): Neon's computes listen on 5432 at the endpoint's host. Tests map it to the emulator's.
+   */
+  endpointAddress?: (endpointHost: string) => { host: string; port: number };
   now?: () => Date;
 }
 
@@ -45,6 +50,7 @@ export class NeonApi {
   readonly options: NeonProviderOptions;
   readonly baseUrl: string;
   private client: Api<unknown> | undefined;
+  private password: Promise<string> | undefined;
   private readonly signalCleanups = new Map<string, () => void>();
 
   constructor(config: NeonProviderConfig, options: NeonProviderOptions) {
@@ -80,21 +86,23 @@ export class NeonApi {
 
   /**
    * Calls the API. 423 (another operation in progress), 429 and 503 are retried with exponential
-   * backoff, waiting at least what Retry-After asks; anything else becomes a NeonApiError at once.
+   * backoff, waiting at least what Retry-After asks; a read (get, list, count) is also retried on 500,
+   * 502, 504 and a dropped connection. Anything else becomes a NeonApiError at once.
    */
-  async call<T>(action: string, resource: string, send: (client: Api<unknown>) => Promise<{ data: T }>): Promise<T> {
+  async call<T>(action: string, resource: string, send: (client: Api<unknown>) => Promise<{ data: T }>, options: { notFound?: string } = {}): Promise<T> {
     const client = await this.api();
     const attempts = this.options.retry?.attempts ?? 8;
     const base = this.options.retry?.baseDelayMs ?? 500;
     const max = this.options.retry?.maxDelayMs ?? 30_000;
+    const safe = /^(get|list|count)/.test(action);
     for (let attempt = 1; ; attempt++) {
       try {
         return (await send(client)).data;
       } catch (error) {
         if (error instanceof NeonApiError) throw error;
         const failure = neonFailureOf(error);
-        if (!isRetryable(failure) || attempt >= attempts) {
-          throw explainNeonFailure(failure, { action, resource, baseUrl: this.baseUrl, keySource: this.keySource(), attempts: attempt });
+        if (!isRetryable(failure, safe) || attempt >= attempts) {
+          throw explainNeonFailure(failure, { action, resource, baseUrl: this.baseUrl, keySource: this.keySource(), attempts: attempt, notFound: options.notFound });
         }
         const backoff = Math.min(max, base * 2 ** (attempt - 1));
         // Retry-After is honoured up to five minutes: a longer wait is better spent failing with a message.
@@ -107,14 +115,19 @@ export class NeonApi {
   async parentBranch(): Promise<Branch> {
     const wanted = this.config.branch;
     if (wanted && /^br-[a-z0-9-]+$/.test(wanted)) {
-      return (await this.call('getProjectBranch', `branch "${wanted}" of ${this.projectLabel}`, (c) => c.getProjectBranch(this.config.projectId, wanted))).branch;
+      try {
+        return (await this.call('getProjectBranch', `branch "${wanted}" of ${this.projectLabel}`, (c) => c.getProjectBranch(this.config.projectId, wanted))).branch;
+      } catch (error) {
+        // A branch may be *named* br-...: not found as an id, it is looked up by name below.
+        if (!(error instanceof NeonApiError && error.status === 404)) throw error;
+      }
     }
     const branches = await this.listBranches();
-    const found = wanted ? branches.find((b) => b.name === wanted) : branches.find((b) => b.default);
+    const found = wanted ? branches.find((b) => b.name === wanted) ?? branches.find((b) => b.id === wanted) : branches.find((b) => b.default);
     if (!found) {
       throw new ConfigError(
         wanted
-          ? `Neon ${this.projectLabel} has no branch named "${wanted}" (provider.branch); its branches: ${branches.map((b) => b.name).join(', ') || 'none'}`
+          ? `Neon ${this.projectLabel} has no branch named "${wanted}" (provider.branch)${/^br-/.test(wanted) ? ' and no branch with that id' : ''}; its branches: ${branches.map((b) => b.name).join(', ') || 'none'}`
           : `Neon ${this.projectLabel} reports no default branch; set provider.branch to the branch to drill`,
       );
     }
@@ -148,28 +161,69 @@ export class NeonApi {
       if (!value) throw new ConfigError(`the Neon API key is read from the environment variable ${key.env} (provider.apiKey.env), which is not set`);
       return value.trim();
     }
-    const region = key.secretArn.split(':')[3];
+    const text = await this.readSecret(key.secretArn, 'the Neon API key', 'provider.apiKey.secretArn');
+    // The secret holds the key as plain text, or JSON with an apiKey field; never its text in a message.
+    const value = fieldOf(text, 'apiKey');
+    if (!value) throw new ConfigError(`secret ${key.secretArn} holds no Neon API key: expected the key as plain text, or JSON {"apiKey": "..."}`);
+    return value;
+  }
+
+  /**
+   * The checks role's password from provider.password, when set: read before any branch is made, so that a
+   * missing variable or an unreadable secret costs nothing. Cached for the connections that follow.
+   */
+  async configuredPassword(): Promise<string | undefined> {
+    const source = this.config.password;
+    if (!source) return undefined;
+    this.password ??= (async () => {
+      if ('env' in source) {
+        const value = (this.options.env ?? process.env)[source.env];
+        if (value === undefined || value === '') throw new ConfigError(`the checks role's password is read from the environment variable ${source.env} (provider.password.env), which is not set: export it`);
+        return value;
+      }
+      const text = await this.readSecret(source.secretArn, "the checks role's password", 'provider.password.secretArn');
+      // The plain password, or JSON with a password field (as RDS-managed secrets hold it).
+      const value = fieldOf(text, 'password', false);
+      if (!value) throw new ConfigError(`secret ${source.secretArn} holds no password: expected the password as plain text, or JSON {"password": "..."}`);
+      return value;
+    })();
+    try {
+      return await this.password;
+    } catch (error) {
+      this.password = undefined;
+      throw error;
+    }
+  }
+
+  /** Where provider.password comes from, for people (never the password). */
+  passwordSource(): string | undefined {
+    const source = this.config.password;
+    if (!source) return undefined;
+    return 'env' in source ? `the environment variable ${source.env} (provider.password)` : `the secret ${source.secretArn} (provider.password)`;
+  }
+
+  private async readSecret(arn: string, what: string, key: string): Promise<string | undefined> {
+    const region = arn.split(':')[3];
     // Loaded here, not statically: see rds/sdk.ts.
     const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
     const secrets = this.options.secretsClient ?? new SecretsManagerClient(region ? { region } : {});
-    let text: string | undefined;
     try {
-      text = (await secrets.send(new GetSecretValueCommand({ SecretId: key.secretArn }))).SecretString;
+      return (await secrets.send(new GetSecretValueCommand({ SecretId: arn }))).SecretString;
     } catch (error) {
-      throw new ConfigError(`cannot read the Neon API key from the secret ${key.secretArn} (provider.apiKey.secretArn): ${(error as Error).name}: ${(error as Error).message}`);
+      throw new ConfigError(`cannot read ${what} from the secret ${arn} (${key}): ${(error as Error).name}: ${(error as Error).message}`);
     }
-    // The secret holds the key as plain text, or JSON with an apiKey field; never its text in a message.
-    let value = text?.trim();
-    if (value?.startsWith('{')) {
-      try {
-        const parsed = JSON.parse(value) as { apiKey?: unknown };
-        value = typeof parsed.apiKey === 'string' ? parsed.apiKey : undefined;
-      } catch {
-        value = undefined;
-      }
-    }
-    if (!value) throw new ConfigError(`secret ${key.secretArn} holds no Neon API key: expected the key as plain text, or JSON {"apiKey": "..."}`);
-    return value;
+  }
+}
+
+/** A secret's value: its plain text, or one field of its JSON. */
+function fieldOf(text: string | undefined, field: string, trim = true): string | undefined {
+  const value = trim ? text?.trim() : text;
+  if (!value?.trim().startsWith('{')) return value || undefined;
+  try {
+    const parsed = JSON.parse(value) as Record<string, unknown>;
+    return typeof parsed[field] === 'string' && parsed[field] ? (parsed[field] as string) : undefined;
+  } catch {
+    return undefined;
   }
 }
 

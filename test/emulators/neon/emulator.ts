@@ -185,13 +185,15 @@ export class NeonEmulator {
     badGateway: Map<string, number>;
     /** Drop the connection without an answer on the next N calls (after the request was read). */
     reset: Map<string, number>;
+    /** Answer 422 BRANCHES_LIMIT_EXCEEDED to the next N calls, as when other branches fill the project meanwhile. */
+    overLimit: Map<string, number>;
     /** The Retry-After header (seconds) sent with 423, 429 and 503. */
     retryAfterSeconds?: number | undefined;
     /** How the next branch creation's operations end. */
     nextOperation?: OperationOutcome | undefined;
     /** The next created branch's annotation is not stored (it never comes back). */
     dropNextAnnotation?: boolean | undefined;
-  } = { locked: new Map(), unavailable: new Map(), rateLimited: new Map(), badGateway: new Map(), reset: new Map() };
+  } = { locked: new Map(), unavailable: new Map(), rateLimited: new Map(), badGateway: new Map(), reset: new Map(), overLimit: new Map() };
   /** As Neon does: answer 423 to a change while any operation of the project is still scheduling or running. */
   lockWhileOperationsRun = true;
   historyRetentionSeconds: number;
@@ -462,6 +464,7 @@ export class NeonEmulator {
     if (this.takeFault(this.faults.locked, operation)) throw new NeonFault(423, '', LOCKED_MESSAGE, retryAfter);
     if (this.takeFault(this.faults.rateLimited, operation)) throw new NeonFault(429, '', 'rate limit exceeded', retryAfter);
     if (this.takeFault(this.faults.unavailable, operation)) throw new NeonFault(503, '', 'service temporarily unavailable', retryAfter);
+    if (this.takeFault(this.faults.overLimit, operation)) throw new NeonFault(422, 'BRANCHES_LIMIT_EXCEEDED', 'branches limit exceeded');
   }
 
   /** Neon's background job: branches past their expires_at are deleted. */

@@ -67,6 +67,42 @@ export const freshnessConfigSchema = z
   })
   .strict();
 
+export const sqlAssertionSchema = z
+  .object({
+    /** How the report names it. */
+    name: z.string().min(1).max(200),
+    /** One read-only query, run in a READ ONLY transaction with the statement timeout. */
+    query: z.string().min(1),
+    /**
+     * `rows`: how many rows the query returns. `min`, `max`, `equals`: bounds on the number in the first
+     * column of the first row (a `count(*)`, a `sum`). Only the verdict and that number are reported.
+     */
+    expect: z
+      .object({
+        rows: z.number().int().nonnegative().optional(),
+        min: z.number().optional(),
+        max: z.number().optional(),
+        equals: z.number().optional(),
+      })
+      .strict()
+      .refine((e) => e.rows !== undefined || e.min !== undefined || e.max !== undefined || e.equals !== undefined, {
+        message: 'give at least one of rows, min, max, equals',
+      })
+      .refine((e) => e.min === undefined || e.max === undefined || e.min <= e.max, { message: 'min is greater than max', path: ['max'] }),
+  })
+  .strict();
+
+export const sqlAssertionsConfigSchema = z
+  .array(sqlAssertionSchema)
+  .min(1)
+  .superRefine((assertions, context) => {
+    const seen = new Set<string>();
+    for (const [index, assertion] of assertions.entries()) {
+      if (seen.has(assertion.name)) context.addIssue({ code: 'custom', message: `two assertions are named ${JSON.stringify(assertion.name)}: names tell them apart in the report`, path: [index, 'name'] });
+      seen.add(assertion.name);
+    }
+  });
+
 /** The `checks` of one database. */
 export const checksConfigSchema = z
   .object({
@@ -77,6 +113,8 @@ export const checksConfigSchema = z
     ledger: ledgerConfigSchema.optional(),
     rowCounts: rowCountsConfigSchema.optional(),
     freshness: freshnessConfigSchema.optional(),
+    /** SQL assertions on the copy: each a read-only query and what its answer must be. */
+    sql: sqlAssertionsConfigSchema.optional(),
   })
   .strict();
 
@@ -103,6 +141,7 @@ export type LedgerConfig = z.output<typeof ledgerConfigSchema>;
 export type RowCountRule = z.output<typeof rowCountRuleSchema>;
 export type RowCountsConfig = z.output<typeof rowCountsConfigSchema>;
 export type FreshnessConfig = z.output<typeof freshnessConfigSchema>;
+export type SqlAssertion = z.output<typeof sqlAssertionSchema>;
 export type ChecksConfig = z.output<typeof checksConfigSchema>;
 export type SourceConnectionConfig = z.output<typeof sourceConnectionSchema>;
 

@@ -5,4 +5,5 @@ export * from './ledger.ts';
 export * from './rowCounts.ts';
 export * from './runChecks.ts';
 export * from './sql.ts';
+export * from './sqlAssertions.ts';
 export * from './types.ts';

@@ -1,6 +1,8 @@
 import type { ContextEntry } from '@aws-sdk/client-iam';
 import { COPY_TAG_KEYS, copyTags } from '../providers/rds/tags.ts';
-import { rdsActionsOf, REPORT_BUCKET_ACTIONS, type AwsDatabaseKind, type DrillRole } from '../infra/roleActions.ts';
+import { AUTHORISATIONS, rdsActionsOf, REPORT_BUCKET_ACTIONS, type AwsDatabaseKind, type DrillRole, type Requirement, type ResourceKind } from '../infra/roleActions.ts';
+
+export { AUTHORISATIONS };
 
 /**
  * How AWS authorises the calls the role table (lib/infra/roleActions.ts) lists: against which
@@ -36,38 +38,6 @@ const COPY = 'rd-cloudcheck-20000101000000-test';
 const COPY_MEMBER = `${COPY}-i1`;
 const CHECK_DATABASE = 'cloudcheck';
 
-type Kind = 'copyInstance' | 'copyCluster' | 'copyMember' | 'sourceInstance' | 'sourceCluster' | 'autoBackup' | 'clusterAutoBackup' | 'subnetGroup' | 'optionGroup' | 'parameterGroup' | 'clusterParameterGroup' | 'reportObject' | 'reportsBucket' | 'any';
-type Context = 'createTags' | 'ourTags' | 'reportsPrefix';
-
-interface Authorisation {
-  on: (kinds: ReadonlySet<AwsDatabaseKind>) => Kind[];
-  context?: Context;
-}
-
-const byKind = (rds: Kind[], aurora: Kind[]) => (kinds: ReadonlySet<AwsDatabaseKind>): Kind[] => [...(kinds.has('rds') ? rds : []), ...(kinds.has('aurora') ? aurora : [])];
-const always = (resources: Kind[]) => (): Kind[] => resources;
-
-/** What each action of the role table is authorised against (the Service Authorization Reference, and RDS's extra authorisations). */
-export const AUTHORISATIONS: Readonly<Record<string, Authorisation>> = {
-  'rds:DescribeDBInstances': { on: always(['any']) },
-  'rds:DescribeDBClusters': { on: always(['any']) },
-  'rds:DescribeDBInstanceAutomatedBackups': { on: always(['autoBackup']) },
-  'rds:DescribeDBClusterAutomatedBackups': { on: always(['clusterAutoBackup']) },
-  // The live source or (the bad day) its retained backups, the new copy, and what it is placed into.
-  'rds:RestoreDBInstanceToPointInTime': { on: always(['sourceInstance', 'autoBackup', 'copyInstance', 'subnetGroup', 'optionGroup', 'parameterGroup']), context: 'createTags' },
-  'rds:RestoreDBClusterToPointInTime': { on: always(['sourceCluster', 'clusterAutoBackup', 'copyCluster', 'subnetGroup', 'optionGroup', 'clusterParameterGroup']), context: 'createTags' },
-  // Aurora's instance, added to the restored cluster with the default groups.
-  'rds:CreateDBInstance': { on: always(['copyMember', 'copyCluster', 'optionGroup', 'parameterGroup']), context: 'createTags' },
-  // RDS authorises the Tags of a create request as AddTagsToResource on the new resource.
-  'rds:AddTagsToResource': { on: byKind(['copyInstance'], ['copyCluster', 'copyMember']), context: 'createTags' },
-  'rds:ListTagsForResource': { on: byKind(['copyInstance'], ['copyCluster', 'copyMember']), context: 'ourTags' },
-  'rds:DeleteDBInstance': { on: byKind(['copyInstance'], ['copyMember']), context: 'ourTags' },
-  'rds:DeleteDBCluster': { on: always(['copyCluster']), context: 'ourTags' },
-  's3:GetObject': { on: always(['reportObject']) },
-  's3:PutObject': { on: always(['reportObject']) },
-  's3:ListBucket': { on: always(['reportsBucket']), context: 'reportsPrefix' },
-};
-
 /** The actions a function's role must be allowed, from the role table. */
 export function actionsOf(role: DrillRole, kinds: ReadonlySet<AwsDatabaseKind>): string[] {
   return [...rdsActionsOf(role, kinds), ...REPORT_BUCKET_ACTIONS[role]];
@@ -86,16 +56,16 @@ export function simulationRequests(role: DrillRole, scope: SimulationScope): Sim
       if (!arns.length) notes.push(notSimulated(kind));
       return arns;
     });
-    return { action, resources: [...new Set(resources)], context: authorisation.context ? contextOf(authorisation.context) : [], notes };
+    return { action, resources: [...new Set(resources)], context: authorisation.requires ? contextOf(authorisation.requires) : [], notes };
   });
 }
 
-function notSimulated(kind: Kind): string {
+function notSimulated(kind: ResourceKind): string {
   if (kind === 'sourceInstance' || kind === 'sourceCluster') return 'the source itself was not simulated: the stack has no Databases output (redeploy with a restore-drill that writes it)';
   return 'the reports bucket was not simulated: the stack has no ReportsBucketName output';
 }
 
-function resourcesOf(kind: Kind, scope: SimulationScope): string[] {
+function resourcesOf(kind: ResourceKind, scope: SimulationScope): string[] {
   const rds = (type: string, name: string) => `arn:${scope.partition}:rds:${scope.region}:${scope.account}:${type}:${name}`;
   switch (kind) {
     case 'any': return ['*'];
@@ -116,13 +86,14 @@ function resourcesOf(kind: Kind, scope: SimulationScope): string[] {
   }
 }
 
-/** The request context AWS evaluates with: the copy's own tags (lib/providers/rds/tags.ts), as the providers send them. */
-function contextOf(context: Context): ContextEntry[] {
-  if (context === 'reportsPrefix') return [{ ContextKeyName: 's3:prefix', ContextKeyType: 'string', ContextKeyValues: [`reports/${CHECK_DATABASE}/`] }];
+/** The request context that meets a grant's requirement: the copy's own tags (lib/providers/rds/tags.ts), as the providers send them. */
+function contextOf(requirement: Requirement): ContextEntry[] {
+  if (requirement === 'underReports') return [{ ContextKeyName: 's3:prefix', ContextKeyType: 'string', ContextKeyValues: [`reports/${CHECK_DATABASE}/`] }];
   const tags = copyTags(COPY, CHECK_DATABASE, new Date('2000-01-02T00:00:00Z'));
   const each = (prefix: string): ContextEntry[] => tags.map((tag) => ({ ContextKeyName: `${prefix}${tag.Key}`, ContextKeyType: 'string', ContextKeyValues: [tag.Value ?? ''] }));
-  if (context === 'createTags') {
-    return [...each('aws:RequestTag/'), ...each('rds:req-tag/'), { ContextKeyName: 'aws:TagKeys', ContextKeyType: 'stringList', ContextKeyValues: [...COPY_TAG_KEYS] }];
+  if (requirement === 'createdAsOurs' || requirement === 'createdAsOursPrivately') {
+    const created: ContextEntry[] = [...each('aws:RequestTag/'), ...each('rds:req-tag/'), { ContextKeyName: 'aws:TagKeys', ContextKeyType: 'stringList', ContextKeyValues: [...COPY_TAG_KEYS] }];
+    return requirement === 'createdAsOurs' ? created : [...created, { ContextKeyName: 'rds:PubliclyAccessible', ContextKeyType: 'boolean', ContextKeyValues: ['false'] }];
   }
   return [...each('aws:ResourceTag/'), ...each('rds:db-tag/'), ...each('rds:cluster-tag/')];
 }

@@ -4,7 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { COPY_TAG_KEYS, MANAGED_TAG } from '../providers/rds/tags.ts';
-import { rdsActionsOf, REPORT_BUCKET_ACTIONS, verifyRoleOf, type AwsDatabaseKind, type DrillRole } from './roleActions.ts';
+import { AUTHORISATIONS, rdsActionsOf, REPORT_BUCKET_ACTIONS, verifyRoleOf, type AwsDatabaseKind, type DrillRole, type Requirement, type ResourceKind } from './roleActions.ts';
 import { secretResources } from './secretArns.ts';
 
 /** Copies are named rd-<database>-...: every permission to create, tag or delete is held to this prefix. */
@@ -31,45 +31,39 @@ export function grantRds(f: lambda.IFunction, role: DrillRole, allDatabases: rea
   if (!actions.length) return wildcards;
   const regions = [...new Set(databases.map((database) => ('region' in database.provider ? database.provider.region : stack.region)))];
   const arns = (type: string, name: string) => regions.map((region) => `arn:${stack.partition}:rds:${region}:${stack.account}:${type}:${name}`);
-  const sourceInstances = databases.flatMap((database) => (database.provider.kind === 'rds' ? arns('db', database.provider.instanceId) : []));
-  const sourceClusters = databases.flatMap((database) => (database.provider.kind === 'aurora' ? arns('cluster', database.provider.clusterId) : []));
-  const ourInstances = arns('db', `${COPY_PREFIX}*`);
-  const ourClusters = arns('cluster', `${COPY_PREFIX}*`);
+  const resources: Partial<Record<ResourceKind, string[]>> = {
+    any: ['*'],
+    sourceInstance: databases.flatMap((database) => (database.provider.kind === 'rds' ? arns('db', database.provider.instanceId) : [])),
+    sourceCluster: databases.flatMap((database) => (database.provider.kind === 'aurora' ? arns('cluster', database.provider.clusterId) : [])),
+    autoBackup: arns('auto-backup', '*'),
+    clusterAutoBackup: arns('cluster-auto-backup', '*'),
+    copyInstance: arns('db', `${COPY_PREFIX}*`),
+    copyMember: arns('db', `${COPY_PREFIX}*`),
+    copyCluster: arns('cluster', `${COPY_PREFIX}*`),
+    // Any group: a copy's are named by RDS (the defaults) or by the stack at deploy time.
+    subnetGroup: arns('subgrp', '*'),
+    optionGroup: arns('og', '*'),
+    parameterGroup: arns('pg', '*'),
+    clusterParameterGroup: arns('cluster-pg', '*'),
+  };
   const createdAsOurs = {
     StringEquals: { [`aws:RequestTag/${MANAGED_TAG}`]: 'true' },
     'ForAllValues:StringEquals': { 'aws:TagKeys': [...COPY_TAG_KEYS] },
   };
-  // An instance copy is never public (the request says so, and IAM holds it to that).
-  const createdAsOursPrivately = { ...createdAsOurs, Bool: { 'rds:PubliclyAccessible': 'false' } };
-  const ownedByUs = { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: 'true' } };
-  const statements: Record<string, { resources: string[]; conditions?: Record<string, unknown> }> = {
-    // Describe calls read metadata only; the janitor lists every instance and cluster to find ours.
-    'rds:DescribeDBInstances': { resources: ['*'] },
-    'rds:DescribeDBClusters': { resources: ['*'] },
-    // By the live source's resource id (its backups), or by the identifier of a source already gone.
-    'rds:DescribeDBInstanceAutomatedBackups': { resources: [...sourceInstances, ...arns('auto-backup', '*')] },
-    'rds:DescribeDBClusterAutomatedBackups': { resources: [...sourceClusters, ...arns('cluster-auto-backup', '*')] },
-    // The source (or, the bad day, its retained backups), the new copy, and what the copy is placed into.
-    'rds:RestoreDBInstanceToPointInTime': {
-      resources: [...sourceInstances, ...arns('auto-backup', '*'), ...ourInstances, ...arns('subgrp', '*'), ...arns('og', '*'), ...arns('pg', '*')],
-      conditions: createdAsOursPrivately,
-    },
-    'rds:RestoreDBClusterToPointInTime': {
-      resources: [...sourceClusters, ...arns('cluster-auto-backup', '*'), ...ourClusters, ...arns('subgrp', '*'), ...arns('og', '*'), ...arns('cluster-pg', '*')],
-      conditions: createdAsOurs,
-    },
-    // The Aurora copy's instance, in our cluster, with the default parameter and option groups.
-    'rds:CreateDBInstance': { resources: [...ourInstances, ...ourClusters, ...arns('subgrp', '*'), ...arns('og', '*'), ...arns('pg', '*')], conditions: createdAsOursPrivately },
-    'rds:AddTagsToResource': { resources: [...ourInstances, ...ourClusters], conditions: createdAsOurs },
-    'rds:ListTagsForResource': { resources: [...ourInstances, ...ourClusters] },
-    'rds:DeleteDBInstance': { resources: ourInstances, conditions: ownedByUs },
-    'rds:DeleteDBCluster': { resources: ourClusters, conditions: ownedByUs },
+  const conditions: Partial<Record<Requirement, Record<string, unknown>>> = {
+    createdAsOurs,
+    // An instance copy is never public (the request says so, and IAM holds it to that).
+    createdAsOursPrivately: { ...createdAsOurs, Bool: { 'rds:PubliclyAccessible': 'false' } },
+    ownedByUs: { StringEquals: { [`aws:ResourceTag/${MANAGED_TAG}`]: 'true' } },
   };
+  const kinds = new Set(databases.map((database) => database.provider.kind as AwsDatabaseKind));
   for (const action of actions) {
-    const statement = statements[action];
-    if (!statement) throw new Error(`no grant for ${action}: add its resources to grantRds (lib/infra/grants.ts)`);
-    f.addToRolePolicy(new iam.PolicyStatement({ actions: [action], resources: statement.resources, ...(statement.conditions ? { conditions: statement.conditions } : {}) }));
-    wildcards.push(...statement.resources.filter((resource) => resource !== '*' && resource.includes('*')));
+    const authorisation = AUTHORISATIONS[action];
+    if (!authorisation) throw new Error(`no authorisation for ${action}: say what AWS authorises it against in AUTHORISATIONS (lib/infra/roleActions.ts)`);
+    const on = [...new Set(authorisation.on(kinds).flatMap((kind) => resources[kind] ?? []))];
+    const condition = authorisation.requires ? conditions[authorisation.requires] : undefined;
+    f.addToRolePolicy(new iam.PolicyStatement({ actions: [action], resources: on, ...(condition ? { conditions: condition } : {}) }));
+    wildcards.push(...on.filter((resource) => resource !== '*' && resource.includes('*')));
   }
   return wildcards.map((resource) => nagForm(stack, resource));
 }

@@ -76,3 +76,58 @@ export const SECRET_ACTIONS: readonly string[] = ['secretsmanager:GetSecretValue
 
 /** Calls only the CLI makes (its `cloudwatch` metrics sink); the functions write metrics as EMF lines to their logs. */
 export const CLI_ONLY_ACTIONS: readonly string[] = ['cloudwatch:PutMetricData'];
+
+/** What AWS authorises a call against, by kind: the stack grants on these (grants.ts), the deployment check simulates on them (lib/cloud/simulation.ts). */
+export type ResourceKind =
+  | 'any'
+  | 'sourceInstance'
+  | 'sourceCluster'
+  | 'autoBackup'
+  | 'clusterAutoBackup'
+  | 'copyInstance'
+  | 'copyCluster'
+  | 'copyMember'
+  | 'subnetGroup'
+  | 'optionGroup'
+  | 'parameterGroup'
+  | 'clusterParameterGroup'
+  | 'reportObject'
+  | 'reportsBucket';
+
+/**
+ * What a grant requires of the request (and so what the request must carry): a copy created with our
+ * tags and only our tag keys (an instance also not public), a copy that carries our tag, a listing
+ * under reports/.
+ */
+export type Requirement = 'createdAsOurs' | 'createdAsOursPrivately' | 'ownedByUs' | 'underReports';
+
+export interface Authorisation {
+  on: (kinds: ReadonlySet<AwsDatabaseKind>) => ResourceKind[];
+  requires?: Requirement;
+}
+
+const byKind = (rds: ResourceKind[], aurora: ResourceKind[]) => (kinds: ReadonlySet<AwsDatabaseKind>): ResourceKind[] => [...(kinds.has('rds') ? rds : []), ...(kinds.has('aurora') ? aurora : [])];
+const always = (resources: ResourceKind[]) => (): ResourceKind[] => resources;
+
+/** Each action of the table above, with what AWS authorises it against (the Service Authorization Reference, and RDS's extra authorisations). */
+export const AUTHORISATIONS: Readonly<Record<string, Authorisation>> = {
+  // Describe calls read metadata only; the janitor lists every instance and cluster to find ours.
+  'rds:DescribeDBInstances': { on: always(['any']) },
+  'rds:DescribeDBClusters': { on: always(['any']) },
+  // By the live source's resource id (its backup), or by the identifier of a source already gone.
+  'rds:DescribeDBInstanceAutomatedBackups': { on: always(['sourceInstance', 'autoBackup']) },
+  'rds:DescribeDBClusterAutomatedBackups': { on: always(['sourceCluster', 'clusterAutoBackup']) },
+  // The source (or, the bad day, its retained backups), the new copy, and what the copy is placed into.
+  'rds:RestoreDBInstanceToPointInTime': { on: always(['sourceInstance', 'autoBackup', 'copyInstance', 'subnetGroup', 'optionGroup', 'parameterGroup']), requires: 'createdAsOursPrivately' },
+  'rds:RestoreDBClusterToPointInTime': { on: always(['sourceCluster', 'clusterAutoBackup', 'copyCluster', 'subnetGroup', 'optionGroup', 'clusterParameterGroup']), requires: 'createdAsOurs' },
+  // The Aurora copy's instance, in our cluster (and its subnet group), with the default parameter and option groups.
+  'rds:CreateDBInstance': { on: always(['copyMember', 'copyCluster', 'subnetGroup', 'optionGroup', 'parameterGroup']), requires: 'createdAsOursPrivately' },
+  // RDS authorises the Tags of a create request as AddTagsToResource on the new resource.
+  'rds:AddTagsToResource': { on: byKind(['copyInstance'], ['copyCluster', 'copyMember']), requires: 'createdAsOurs' },
+  'rds:ListTagsForResource': { on: byKind(['copyInstance'], ['copyCluster', 'copyMember']) },
+  'rds:DeleteDBInstance': { on: byKind(['copyInstance'], ['copyMember']), requires: 'ownedByUs' },
+  'rds:DeleteDBCluster': { on: always(['copyCluster']), requires: 'ownedByUs' },
+  's3:GetObject': { on: always(['reportObject']) },
+  's3:PutObject': { on: always(['reportObject']) },
+  's3:ListBucket': { on: always(['reportsBucket']), requires: 'underReports' },
+};

@@ -13,15 +13,6 @@ const VERSION = '2010-05-15';
  * "Stack with id X does not exist", as CloudFormation answers it.
  */
 export class CloudFormationStandIn extends StandIn {
-  private readonly callers: Callers;
-  private readonly stacks: () => readonly DeployedStack[];
-
-  constructor(callers: Callers, stacks: () => readonly DeployedStack[]) {
-    super();
-    this.callers = callers;
-    this.stacks = stacks;
-  }
-
   protected async handle(request: IncomingMessage, body: string, response: ServerResponse): Promise<void> {
     const params = new QueryParams(body);
     const action = params.string('Action') ?? '';

@@ -33,15 +33,6 @@ export class CloudWatchStandIn extends StandIn {
   readonly published: { topic: string; alarm: string; state: AlarmState; reason: string }[] = [];
   /** How many history reads an Action item stays hidden after its change. */
   actionDelayReads = 1;
-  private readonly callers: Callers;
-  private readonly stacks: () => readonly DeployedStack[];
-
-  constructor(callers: Callers, stacks: () => readonly DeployedStack[]) {
-    super();
-    this.callers = callers;
-    this.stacks = stacks;
-  }
-
   protected async handle(request: IncomingMessage, body: string, response: ServerResponse): Promise<void> {
     const target = String(request.headers['x-amz-target'] ?? '');
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';

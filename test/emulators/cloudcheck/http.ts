@@ -2,13 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { escapeXml, xml, type XmlNode } from '../rds/wire.ts';
+import type { Callers } from './auth.ts';
+import type { DeployedStack } from './deployment.ts';
 
-/** One stand-in on a loopback port; `handle` answers each request. */
+/** One stand-in on a loopback port; `handle` answers each request, authorised against `callers`, about the deployed `stacks`. */
 export abstract class StandIn {
   url = '';
   /** Every request, for the tests to assert on what was (and was not) called. */
   readonly calls: { operation: string; status: number; params: Record<string, unknown> }[] = [];
+  protected readonly callers: Callers;
+  protected readonly stacks: () => readonly DeployedStack[];
   private server: Server | undefined;
+
+  constructor(callers: Callers, stacks: () => readonly DeployedStack[]) {
+    this.callers = callers;
+    this.stacks = stacks;
+  }
 
   async start(): Promise<this> {
     this.server = createServer((request, response) => {

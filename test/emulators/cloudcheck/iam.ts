@@ -16,15 +16,6 @@ const DECISION: Record<Decision['decision'], string> = { Allowed: 'allowed', Exp
  * the action's resource types is refused (InvalidInput) rather than guessed at.
  */
 export class IamStandIn extends StandIn {
-  private readonly callers: Callers;
-  private readonly stacks: () => readonly DeployedStack[];
-
-  constructor(callers: Callers, stacks: () => readonly DeployedStack[]) {
-    super();
-    this.callers = callers;
-    this.stacks = stacks;
-  }
-
   protected async handle(request: IncomingMessage, body: string, response: ServerResponse): Promise<void> {
     const params = new QueryParams(body);
     const action = params.string('Action') ?? '';

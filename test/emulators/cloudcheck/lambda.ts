@@ -20,15 +20,6 @@ export type FunctionCode = { handler: (event: unknown) => Promise<unknown> } | {
 export class LambdaStandIn extends StandIn {
   readonly code = new Map<string, FunctionCode>();
   private readonly loaded = new Map<string, Promise<(event: unknown) => Promise<unknown>>>();
-  private readonly callers: Callers;
-  private readonly stacks: () => readonly DeployedStack[];
-
-  constructor(callers: Callers, stacks: () => readonly DeployedStack[]) {
-    super();
-    this.callers = callers;
-    this.stacks = stacks;
-  }
-
   protected async handle(request: IncomingMessage, body: string, response: ServerResponse): Promise<void> {
     const match = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(new URL(request.url ?? '/', 'http://lambda').pathname);
     const name = decodeURIComponent(match?.[1] ?? '').replace(/^arn:aws:lambda:[^:]+:\d+:function:/, '');

@@ -16,7 +16,8 @@ import type { NeonCopyHandle } from '../../lib/providers/neon/index.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
 import { RdsEmulator } from '../emulators/rds/emulator.ts';
 import { leftoverCopies, useOwnScratch } from '../emulators/rds/world.ts';
-import { NEON_API_KEY, neonDatabaseConfig, neonWorld, type NeonWorld } from '../emulators/neon/world.ts';
+import { NEON_API_KEY, neonDatabaseConfig, neonWorld, ROLE, ROLE_PASSWORD, type NeonWorld } from '../emulators/neon/world.ts';
+import { newClient } from '../../lib/util/pgClient.ts';
 
 useOwnScratch('neon-production-test');
 process.env.NEON_API_KEY = NEON_API_KEY;
@@ -145,19 +146,33 @@ describe('1. the checks role\'s password', () => {
     expect(creates()).toHaveLength(before);
   });
 
-  test('a protected parent: Neon gives the copy\'s roles their own passwords; the copy is reached with those, and the report says so', async () => {
+  test('a protected parent: Neon gives the copy\'s roles their own passwords; the copy is reached with those, the parent\'s does not open it, and the connection says so', async () => {
     const production = world.emulator.addSourceBranch('production', { protected: true });
+    const provider = providerFor((await configWith({}, { branch: 'production' })).databases[0]!, fast()) as RestoreProvider<NeonCopyHandle>;
+    const handle = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-prod-20261125000000-prot', expiresAt: new Date(Date.now() + 600_000) });
     try {
-      const config = await configWith({}, { branch: 'production' });
+      let poll = await provider.poll(handle);
+      while (poll.state === 'pending') poll = await new Promise((r) => setTimeout(r, 20)).then(() => provider.poll(handle));
+      if (poll.state !== 'ready') throw new Error(JSON.stringify(poll));
+      const { host, port, database, passwordFrom } = poll.connection;
+      const secrets = await provider.connectionSecrets!(poll.connection);
+      const login = async (password: string) => {
+        const client = newClient({ host, port, database, user: secrets.user ?? ROLE, password, ssl: { ca: secrets.ca!, rejectUnauthorized: true } });
+        try {
+          await client.connect();
+          return (await client.query<{ n: number }>('select count(*)::int as n from users')).rows[0]!.n;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      };
 
-      const report = await drill(config);
-
-      expect(report.error, JSON.stringify(report.error)).toBeUndefined();
-      expect(report.status).toBe('passed');
-      // The parent's password no longer opens the copy: Neon changed it.
-      const copy = [...world.emulator.requests].reverse().find((r) => r.operation === 'createProjectBranch' && r.status === 201)!;
-      expect((copy.body as { branch: { parent_id: string } }).branch.parent_id).toBe(production.id);
+      expect(passwordFrom).toMatch(/the copy's own password from the Neon API \(its parent is protected, so Neon gave the copy's roles new passwords\)/);
+      expect(secrets.password).not.toBe(ROLE_PASSWORD);
+      expect(await login(secrets.password!)).toBeGreaterThan(0);
+      await expect(login(ROLE_PASSWORD)).rejects.toThrow(/password authentication failed/);
     } finally {
+      await provider.destroy(handle);
+      await world.emulator.gone(handle.name);
       world.emulator.branches.delete(production.id);
     }
   });
@@ -212,6 +227,18 @@ describe('3. safe reads are retried', () => {
     expect(report.error!.message).toMatch(/createProjectBranch .* failed: Neon answered 502/);
     expect(report.error!.message).not.toMatch(/<html/);
     expect(creates()).toHaveLength(before + 1);
+  });
+
+  test('the creation was carried out but its answer lost (502): not retried, and the branch Neon made all the same is removed', async () => {
+    world.emulator.faults.lostAnswer.set('createProjectBranch', 1);
+    const before = creates().length;
+
+    const report = await drill(await configWith());
+
+    expect(report).toMatchObject({ status: 'error', error: { step: 'restore', kind: 'tool' } });
+    expect(report.error!.message).toMatch(/Neon answered 502.*Neon had made the branch rd-neon-prod-\S+ \(br-[a-z0-9-]+\) all the same; it was removed/);
+    expect(creates()).toHaveLength(before + 1);
+    expect(world.emulator.calls('deleteProjectBranch').filter((r) => r.status === 200).at(-1)!.at.getTime()).toBeGreaterThan(creates().at(-1)!.at.getTime());
   });
 });
 

@@ -237,6 +237,18 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
     await deleteBranch(handle.name, handle.branchId);
   }
 
+  /** After a creation whose answer was lost: removes the branch it may have made (ours by name and mark), and says so. */
+  async function withoutStrayCopy(error: NeonApiError, copyName: string): Promise<Error> {
+    try {
+      const stray = (await api.listBranches(copyName)).find((b) => b.name === copyName && b.annotations[MANAGED_ANNOTATION] === 'true');
+      if (!stray) return new RestoreDrillError('tool', `${error.message}. No branch ${copyName} was made.`);
+      await deleteBranch(copyName, stray.id);
+      return new RestoreDrillError('tool', `${error.message}. Neon had made the branch ${copyName} (${stray.id}) all the same; it was removed.`);
+    } catch (lookup) {
+      return new RestoreDrillError('tool', `${error.message}. Whether Neon made the branch ${copyName} is unknown (${(lookup as Error).message}): restore-drill janitor, or Neon at its expiry, removes it.`);
+    }
+  }
+
   async function deleteBranch(name: string, branchId: string): Promise<void> {
     try {
       await api.call('deleteProjectBranch', `the copy branch ${name} (${branchId}) of ${api.projectLabel}`, (c) => c.deleteProjectBranch({ projectId, branchId }));
@@ -313,6 +325,9 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
         if (target.kind === 'time' && error instanceof NeonApiError && error.status === 400 && /timestamp|history|lsn/i.test(error.message)) {
           throw new NeonHistoryError(`Neon's history of branch "${parent.name}" does not reach the target ${target.time.toISOString()}: ${error.message}`);
         }
+        // No answer, or a gateway's: Neon may have made the branch all the same. It is not retried (a second POST
+        // could make a second copy); a branch of our name and mark is removed, so that none is left behind.
+        if (error instanceof NeonApiError && [0, 500, 502, 504].includes(error.status)) throw await withoutStrayCopy(error, copyName);
         throw error;
       }
       const handle: NeonCopyHandle = {

@@ -187,13 +187,15 @@ export class NeonEmulator {
     reset: Map<string, number>;
     /** Answer 422 BRANCHES_LIMIT_EXCEEDED to the next N calls, as when other branches fill the project meanwhile. */
     overLimit: Map<string, number>;
+    /** Carry out the next N calls, then lose the answer: the proxy answers 502 (the change was made). */
+    lostAnswer: Map<string, number>;
     /** The Retry-After header (seconds) sent with 423, 429 and 503. */
     retryAfterSeconds?: number | undefined;
     /** How the next branch creation's operations end. */
     nextOperation?: OperationOutcome | undefined;
     /** The next created branch's annotation is not stored (it never comes back). */
     dropNextAnnotation?: boolean | undefined;
-  } = { locked: new Map(), unavailable: new Map(), rateLimited: new Map(), badGateway: new Map(), reset: new Map(), overLimit: new Map() };
+  } = { locked: new Map(), unavailable: new Map(), rateLimited: new Map(), badGateway: new Map(), reset: new Map(), overLimit: new Map(), lostAnswer: new Map() };
   /** As Neon does: answer 423 to a change while any operation of the project is still scheduling or running. */
   lockWhileOperationsRun = true;
   historyRetentionSeconds: number;
@@ -444,6 +446,13 @@ export class NeonEmulator {
       }
       const { status, value } = await this.dispatch(route.operation, params, url.searchParams, body);
       this.log(`${method} ${path} -> ${status}`);
+      if (this.takeFault(this.faults.lostAnswer, route.operation)) {
+        record.status = 502;
+        record.answered = `bad gateway (the call was carried out: ${status})`;
+        response.writeHead(502, { 'content-type': 'text/html' });
+        response.end('<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>');
+        return;
+      }
       answer(status, value);
     } catch (error) {
       const fault = error instanceof NeonFault ? error : new NeonFault(500, '', (error as Error).message);

@@ -12,7 +12,8 @@ import { runDrill } from '../../lib/drill/drill.ts';
 import { exitCodeOf } from '../../lib/drill/outcome.ts';
 import { runJanitor } from '../../lib/janitor.ts';
 import { providerFor, type ProviderOptions } from '../../lib/providers/index.ts';
-import type { NeonCopyHandle } from '../../lib/providers/neon/index.ts';
+import { neonBranchCapacity, type NeonCopyHandle } from '../../lib/providers/neon/index.ts';
+import type { NeonProviderConfig } from '../../lib/config/schema.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
 import { RdsEmulator } from '../emulators/rds/emulator.ts';
 import { leftoverCopies, useOwnScratch } from '../emulators/rds/world.ts';
@@ -269,6 +270,22 @@ describe('4. the plan\'s branch limit', () => {
 
     await expect(attempt).rejects.toMatchObject({ name: 'NeonApiError', status: 422, code: 'BRANCHES_LIMIT_EXCEEDED', kind: 'input' });
     await expect(attempt).rejects.toThrow(/at its plan's branch limit \(422 BRANCHES_LIMIT_EXCEEDED\): branches limit exceeded\. Remove branches .*janitor.*request_id/);
+  });
+
+  test('how close the project is to its limit, for the janitor to report: branches, the limit, what is free, our copies', async () => {
+    const provider = providerFor((await configWith()).databases[0]!, fast()) as RestoreProvider<NeonCopyHandle>;
+    const copy = await provider.start({ target: { kind: 'latest' }, copyName: 'rd-neon-prod-20261125000000-cap1', expiresAt: new Date(Date.now() + 3_600_000) });
+    const config = (await configWith()).databases[0]!.provider as NeonProviderConfig;
+    world.emulator.branchesLimit = world.emulator.branches.size + 1;
+
+    const capacity = await neonBranchCapacity(config, fast().neon);
+    world.emulator.branchesLimit = 50;
+    await world.emulator.idle();
+    await provider.destroy(copy);
+    await world.emulator.gone(copy.name);
+
+    expect(capacity).toMatchObject({ branches: 2, limit: 3, free: 1, copies: [{ name: copy.name, expiresAt: copy.expiresAt }] });
+    expect(capacity.summary).toBe('2 of 3 branches (1 restore-drill copy): 1 free');
   });
 });
 

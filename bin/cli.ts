@@ -5,6 +5,7 @@ import { loadConfig } from '../lib/config/load.ts';
 import { parseDurationSeconds, DURATION_HINT } from '../lib/drill/duration.ts';
 import { exitCodeOf } from '../lib/drill/outcome.ts';
 import { runDrills, runRecordedDrill, selectDatabases } from '../lib/drill/runner.ts';
+import { evidenceCommands } from '../lib/evidence/cli.ts';
 import { runJanitor } from '../lib/janitor.ts';
 import { ConfigError, failureKindOf, NotOurCopyError, RestoreDrillError } from '../lib/errors.ts';
 import { providerFor } from '../lib/providers/index.ts';
@@ -230,6 +231,9 @@ program
     const { cloudCheckCommand } = await import('../lib/cloud/cli.ts');
     process.exitCode = await cloudCheckCommand(options, { out: (text) => process.stdout.write(text), err: (line) => process.stderr.write(line) });
   });
+
+// evidence and verify-report: their options and actions live in lib/evidence/cli.ts.
+for (const command of evidenceCommands()) program.addCommand(command.copyInheritedSettings(program));
 
 installShutdownHandlers();
 try {

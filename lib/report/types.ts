@@ -49,6 +49,20 @@ export interface DrillReport {
   trigger: Trigger;
   /** What became of the run's Slack message and metrics: set after they were tried; never changes `status`. */
   delivery?: { slack?: DeliveryOutcome; metrics?: DeliveryOutcome };
+  /** Set when a signing key is configured: see ReportSignature. */
+  signature?: ReportSignature;
+}
+
+/**
+ * A detached Ed25519 signature over the report's canonical JSON (keys sorted, no whitespace, this
+ * object without `value`): lib/evidence/signing.ts. `keyId`: the first 16 hex digits of the SHA-256
+ * of the public key's SubjectPublicKeyInfo.
+ */
+export interface ReportSignature {
+  algorithm: 'Ed25519';
+  keyId: string;
+  /** Base64. */
+  value: string;
 }
 
 /** One attempt to hand a report on (Slack, CloudWatch, an EMF file); `error` never holds a secret. */

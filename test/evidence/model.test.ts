@@ -1,0 +1,84 @@
+import { describe, expect, test } from 'vitest';
+import { buildEvidence, missingDrills, type EvidenceReport } from '../../lib/evidence/model.ts';
+import { history } from './history.ts';
+
+const DAY = 86_400_000;
+const at = (iso: string) => Date.parse(iso);
+const period = (since: string, until: string) => ({ sinceMs: at(since), untilMs: at(until) });
+
+describe('missing drills', () => {
+  test('a daily schedule with a two-day hole and jitter: two missing, spread over the hole', () => {
+    const starts = [at('2026-11-01T03:00:00Z'), at('2026-11-02T03:04:00Z'), at('2026-11-05T02:58:00Z'), at('2026-11-06T03:01:00Z')];
+
+    const missing = missingDrills(starts, DAY, period('2026-11-01T00:00:00Z', '2026-11-06T12:00:00Z'), false);
+
+    expect(missing.map((date) => date.toISOString().slice(0, 10))).toEqual(['2026-11-03', '2026-11-04']);
+  });
+
+  test('after the newest drill, one is missing once it is half a period overdue, not before', () => {
+    const starts = [at('2026-11-01T03:00:00Z'), at('2026-11-02T03:00:00Z')];
+
+    expect(missingDrills(starts, DAY, period('2026-11-01T00:00:00Z', '2026-11-03T14:00:00Z'), false)).toEqual([]);
+    expect(missingDrills(starts, DAY, period('2026-11-01T00:00:00Z', '2026-11-03T16:00:00Z'), false).map((date) => date.toISOString())).toEqual(['2026-11-03T03:00:00.000Z']);
+  });
+
+  test('a stated schedule counts the start of the period; a derived one knows nothing before the first drill', () => {
+    const starts = [at('2026-11-04T03:00:00Z'), at('2026-11-05T03:00:00Z')];
+    const window = period('2026-11-01T00:00:00Z', '2026-11-05T12:00:00Z');
+
+    expect(missingDrills(starts, DAY, window, true).map((date) => date.toISOString().slice(0, 10))).toEqual(['2026-11-01', '2026-11-02', '2026-11-03']);
+    expect(missingDrills(starts, DAY, window, false)).toEqual([]);
+    expect(missingDrills([], DAY, period('2026-11-01T00:00:00Z', '2026-11-04T00:00:00Z'), true)).toHaveLength(3);
+  });
+});
+
+describe('evidence per database', () => {
+  const now = new Date('2026-11-30T12:00:00Z');
+  const since = new Date(now.getTime() - 30 * DAY);
+  const reports = history({ databases: ['app', 'billing'], days: 40, lastDay: '2026-11-30', seed: 3 });
+
+  test('counts, the calendar and the latest drill, for the period alone', () => {
+    const evidence = buildEvidence({ reports, period: { since, until: now }, now, source: 'test' });
+    const app = evidence.databases.find((database) => database.name === 'app')!;
+    const inPeriod = reports.filter((entry) => entry.report.database === 'app' && Date.parse(entry.report.startedAt) >= since.getTime());
+
+    expect(evidence.databases.map((database) => database.name)).toEqual(['app', 'billing']);
+    expect(app.drills).toHaveLength(inPeriod.length);
+    expect(app.counts.passed + app.counts.failed + app.counts.error).toBe(inPeriod.length);
+    expect(app.counts.failed).toBe(inPeriod.filter((entry) => entry.report.status === 'failed').length);
+    expect(evidence.leftOut).toBe(reports.length - evidence.databases.reduce((sum, database) => sum + database.drills.length, 0));
+    expect(app.calendar[0]!.day).toBe('2026-10-31');
+    expect(app.calendar.at(-1)!.day).toBe('2026-11-30');
+    expect(app.latest!.report.startedAt).toBe(inPeriod.map((entry) => entry.report.startedAt).sort().at(-1));
+    for (const day of app.calendar.filter((cell) => cell.status === 'failed')) {
+      expect(app.drills.find((drill) => drill.id === day.drillId)!.report.status).toBe('failed');
+    }
+  });
+
+  test('the schedule: derived from the spacing (the median), or as stated; missing days in the calendar', () => {
+    const gappy: EvidenceReport[] = reports.filter((entry) => !(entry.report.database === 'app' && entry.report.startedAt.startsWith('2026-11-1')));
+    const derived = buildEvidence({ reports: gappy, period: { since, until: now }, now, source: 'test', databases: ['app'] }).databases[0]!;
+    const stated = buildEvidence({ reports: gappy, period: { since, until: now }, now, source: 'test', databases: ['app'], expectEverySeconds: 43_200 }).databases[0]!;
+
+    expect(derived.expectation).toMatchObject({ source: 'derived' });
+    expect(Math.abs((derived.expectation as { everySeconds: number }).everySeconds - 86_400)).toBeLessThan(300);
+    expect(derived.calendar.filter((day) => day.day.startsWith('2026-11-1')).map((day) => day.status)).toEqual(Array(10).fill('missing'));
+    expect(stated.expectation).toEqual({ source: 'option', everySeconds: 43_200 });
+    expect(stated.missing.length).toBeGreaterThan(derived.missing.length);
+  });
+
+  test('a database named but without reports is shown as such; too few drills derive no schedule', () => {
+    const evidence = buildEvidence({ reports: reports.slice(0, 2), period: { since: new Date(0), until: now }, now, source: 'test', databases: ['app', 'ghost'] });
+
+    expect(evidence.databases.map((database) => [database.name, database.drills.length, database.expectation.source])).toEqual([
+      ['app', 2, 'none'],
+      ['ghost', 0, 'none'],
+    ]);
+  });
+
+  test('a document that is not a report is named as unreadable, not counted', () => {
+    const evidence = buildEvidence({ reports: [...reports, { report: { hello: 'world' } as never, origin: 'x.json' }], period: { since, until: now }, now, source: 'test' });
+
+    expect(evidence.unreadable).toEqual([{ origin: 'x.json', reason: expect.stringContaining('not a drill report') }]);
+  });
+});

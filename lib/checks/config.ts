@@ -103,6 +103,20 @@ export const sqlAssertionsConfigSchema = z
     }
   });
 
+export const integrityConfigSchema = z
+  .object({
+    /**
+     * Tables (their heap, TOAST and B-tree indexes) or indexes to check; every table, materialized view
+     * and B-tree index of the copy, the catalogs included, when left out.
+     */
+    relations: z.array(tableName).min(1).optional(),
+    /** bt_index_check's heapallindexed: every heap tuple must be found in each index (slower: a pass over the heap per index). @default false */
+    heapallindexed: z.boolean().default(false),
+    /** Stop starting relations after this long; relations left unchecked make the check an error (the copy is not proven intact). */
+    budgetSeconds: z.number().positive().optional(),
+  })
+  .strict();
+
 /** The `checks` of one database. */
 export const checksConfigSchema = z
   .object({
@@ -113,6 +127,8 @@ export const checksConfigSchema = z
     ledger: ledgerConfigSchema.optional(),
     rowCounts: rowCountsConfigSchema.optional(),
     freshness: freshnessConfigSchema.optional(),
+    /** amcheck on the copy: verify_heapam for tables, bt_index_check for B-tree indexes, up to `concurrency` at once. */
+    integrity: integrityConfigSchema.optional(),
     /** SQL assertions on the copy: each a read-only query and what its answer must be. */
     sql: sqlAssertionsConfigSchema.optional(),
   })
@@ -142,6 +158,7 @@ export type RowCountRule = z.output<typeof rowCountRuleSchema>;
 export type RowCountsConfig = z.output<typeof rowCountsConfigSchema>;
 export type FreshnessConfig = z.output<typeof freshnessConfigSchema>;
 export type SqlAssertion = z.output<typeof sqlAssertionSchema>;
+export type IntegrityConfig = z.output<typeof integrityConfigSchema>;
 export type ChecksConfig = z.output<typeof checksConfigSchema>;
 export type SourceConnectionConfig = z.output<typeof sourceConnectionSchema>;
 

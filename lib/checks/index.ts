@@ -1,6 +1,7 @@
 export * from './config.ts';
 export * from './connection.ts';
 export * from './freshness.ts';
+export * from './integrity.ts';
 export * from './ledger.ts';
 export * from './rowCounts.ts';
 export * from './runChecks.ts';

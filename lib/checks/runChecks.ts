@@ -1,6 +1,7 @@
 import type { ChecksConfig } from './config.ts';
 import { checkConnection } from './connection.ts';
 import { checkFreshness } from './freshness.ts';
+import { checkIntegrity } from './integrity.ts';
 import { checkLedger } from './ledger.ts';
 import { checkRowCounts } from './rowCounts.ts';
 import { safeError } from './sql.ts';
@@ -12,7 +13,7 @@ export type RunChecksContext = Omit<CheckContext, 'statementTimeoutMs' | 'concur
 /**
  * Runs the connection check first, always (a drill with no checks configured still proves the copy
  * answers), then every configured check against the copy, all at once, and returns one result per
- * check: connection, then config order (ledger, rowCounts, freshness, sql). A check that throws becomes
+ * check: connection, then config order (ledger, rowCounts, freshness, integrity, sql). A check that throws becomes
  * an `error` result; it never stops the others.
  */
 export async function runChecks(context: RunChecksContext, config: ChecksConfig, options: { deadline?: Date | undefined } = {}): Promise<CheckResult[]> {
@@ -21,6 +22,7 @@ export async function runChecks(context: RunChecksContext, config: ChecksConfig,
   if (config.ledger) runs.push({ check: 'ledger', run: () => checkLedger(full, config.ledger!) });
   if (config.rowCounts) runs.push({ check: 'rowCounts', run: () => checkRowCounts(full, config.rowCounts!) });
   if (config.freshness) runs.push({ check: 'freshness', run: () => checkFreshness(full, config.freshness!) });
+  if (config.integrity) runs.push({ check: 'integrity', run: () => checkIntegrity(full, config.integrity!) });
   if (config.sql) runs.push({ check: 'sql', run: () => checkSqlAssertions(full, config.sql!) });
   const connection = await guarded('connection', () => checkConnection(full), options.deadline);
   return [connection, ...(await Promise.all(runs.map(({ check, run }) => guarded(check, run, options.deadline))))];

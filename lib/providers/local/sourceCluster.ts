@@ -25,6 +25,8 @@ export interface SourceClusterOptions {
   /** fsync on the source; off by default (sources are throwaway; copies keep theirs on). */
   fsync?: boolean;
   settings?: Record<string, string>;
+  /** initdb --data-checksums: pages carry checksums, and a damaged one fails when it is read. @default false */
+  dataChecksums?: boolean;
 }
 
 export class SourceCluster {
@@ -33,7 +35,8 @@ export class SourceCluster {
   readonly archiveDir: string;
   readonly backupsDir: string;
   readonly binaries: PgBinaries;
-  readonly server: ServerLocation;
+  /** Changes on restart() (a new port). */
+  server: ServerLocation;
   readonly walSegmentSize: number;
   private readonly user: ServerUser;
   private readonly forget: () => void;
@@ -54,7 +57,7 @@ export class SourceCluster {
     await ensureScratchRoot();
     const user = await serverUser();
     const segmentMb = options.walSegmentSizeMb ?? 16;
-    const template = await dataTemplate(options.binaries, user, segmentMb);
+    const template = await dataTemplate(options.binaries, user, segmentMb, options.dataChecksums ?? false);
     const dir = await mkdtemp(join(scratchFolders.sources(), 'source-'));
     const dataDir = join(dir, 'data');
     const socketDir = join(dir, 'socket');
@@ -165,6 +168,13 @@ export class SourceCluster {
     }
   }
 
+  /** Stops and starts the server (shared buffers emptied: the next read comes from the files). */
+  async restart(): Promise<void> {
+    await stopServer(this.server, 'fast');
+    this.server = await startServer({ binaries: this.binaries, user: this.user, dataDir: this.dataDir, socketDir: this.server.socketDir, logFile: join(this.dir, 'server.log') });
+    await waitUntilReady(this.server, { timeoutMs: 60_000, onTimeout: () => new Error(`source cluster in ${this.dir} did not restart`) });
+  }
+
   async stop(): Promise<void> {
     await stopServer(this.server, 'fast');
   }
@@ -193,8 +203,8 @@ async function chmodChown(user: ServerUser, dir: string): Promise<void> {
 }
 
 /** An initdb'd data folder per binaries and segment size, made once and copied for every source. */
-async function dataTemplate(binaries: PgBinaries, user: ServerUser, segmentMb: number): Promise<string> {
-  const template = join(scratchFolders.templates(), `pg${binaries.version}-${binaries.origin}-wal${segmentMb}mb`);
+async function dataTemplate(binaries: PgBinaries, user: ServerUser, segmentMb: number, dataChecksums: boolean): Promise<string> {
+  const template = join(scratchFolders.templates(), `pg${binaries.version}-${binaries.origin}-wal${segmentMb}mb${dataChecksums ? '-checksums' : ''}`);
   if (await stat(join(template, 'PG_VERSION')).then(() => true, () => false)) return template;
   // Unique per call: two sources made at once in one process each build their own, and the first rename wins.
   const building = `${template}.${process.pid}.${randomUUID().slice(0, 8)}.tmp`;
@@ -202,7 +212,7 @@ async function dataTemplate(binaries: PgBinaries, user: ServerUser, segmentMb: n
   if (user.runAs) await execOk('chown', [`${user.uid}:${user.gid}`, building]);
   await execOk(
     tool(binaries, 'initdb'),
-    ['-D', building, '-U', 'postgres', '-A', 'trust', '--no-locale', '-E', 'UTF8', `--wal-segsize=${segmentMb}`, '--no-sync'],
+    ['-D', building, '-U', 'postgres', '-A', 'trust', '--no-locale', '-E', 'UTF8', `--wal-segsize=${segmentMb}`, '--no-sync', ...(dataChecksums ? ['--data-checksums'] : [])],
     { as: user.runAs, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C', TZ: 'UTC' } },
   );
   await rename(building, template).catch(async (error: NodeJS.ErrnoException) => {

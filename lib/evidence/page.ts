@@ -53,6 +53,13 @@ function expectationText(database: DatabaseEvidence): string {
   return `no schedule to expect drills from: ${text(expectation.reason)}`;
 }
 
+/** Counted above as they read, but a report that does not verify is no evidence: the sentence says so. */
+function untrusted(database: DatabaseEvidence): string {
+  const bad = database.drills.filter((drill) => drill.signature === 'altered' || drill.signature === 'other-key');
+  if (!bad.length) return '';
+  return ` <span class="missed">${plural(bad.length, 'report does', 'reports do')} not verify (altered since signing, or signed by another key): ${dateLinks(bad.map((drill) => ({ ...drill, id: `sig-${drill.id}` })))}; what ${bad.length === 1 ? 'it says' : 'they say'} cannot be trusted.</span>`;
+}
+
 /** "restored and verified N times between A and B; last on C; N passed, M failed (dates linked)". */
 function auditorSentence(database: DatabaseEvidence, evidence: Evidence): string {
   const name = `<strong>${text(database.name)}</strong>`;
@@ -66,7 +73,7 @@ function auditorSentence(database: DatabaseEvidence, evidence: Evidence): string
     `${name}: restored and verified ${plural(database.counts.restoredAndVerified, 'time')} ${between} (${plural(database.drills.length, 'drill')}); ` +
     `last on <a href="#latest-${database.anchor}">${when(latest.report.startedAt)}</a> (${STATUS_WORD[latest.report.status]}); ` +
     `${database.counts.passed} passed, ${failed.length} failed${failed.length ? ` (${dateLinks(failed)})` : ''}` +
-    `${errors.length ? `, ${plural(errors.length, 'error')} (${dateLinks(errors)})` : ''}.${missing}`
+    `${errors.length ? `, ${plural(errors.length, 'error')} (${dateLinks(errors)})` : ''}.${missing}${untrusted(database)}`
   );
 }
 
@@ -194,7 +201,7 @@ function notIntact(database: DatabaseEvidence): string {
   const someSigned = database.drills.length > database.signatures.unsigned;
   const bad = database.drills.filter((drill) => drill.signature === 'altered' || drill.signature === 'other-key' || (someSigned && drill.signature === 'unsigned'));
   if (!bad.length) return '';
-  const items = bad.slice(0, MAX_LISTED_REPORTS).map((drill) => `<li class="signature-${drill.signature}">${when(drill.report.startedAt)}: ${SIGNATURE_WORD[drill.signature]} (${text(drill.origin)})</li>`);
+  const items = bad.slice(0, MAX_LISTED_REPORTS).map((drill) => `<li class="signature-${drill.signature}" id="sig-${drill.id}">${when(drill.report.startedAt)}: ${SIGNATURE_WORD[drill.signature]} (${text(drill.origin)})</li>`);
   if (bad.length > MAX_LISTED_REPORTS) items.push(`<li>and ${bad.length - MAX_LISTED_REPORTS} more</li>`);
   return `<h3>Reports that are not intact (${bad.length})</h3><ul class="not-intact">${items.join('')}</ul>`;
 }

@@ -41,7 +41,8 @@ afterAll(async () => {
   expect(await leftoverCopies()).toEqual([]);
 });
 
-const fast: ProviderOptions = { neon: { retry: { baseDelayMs: 5 } } };
+// Short waits, but as many as it takes for the project's lock to clear (Neon locks it while any operation runs).
+const fast: ProviderOptions = { neon: { retry: { baseDelayMs: 5, maxDelayMs: 200, attempts: 150 } } };
 
 async function configWith(overrides: Record<string, unknown> = {}, provider: Record<string, unknown> = {}): Promise<RestoreDrillConfig> {
   return validateConfig({ rpoTargetSeconds: 3600, rtoTargetSeconds: 600, databases: [neonDatabaseConfig(world, 'neon-app', overrides, provider)] }, world.project);

@@ -274,7 +274,9 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
       const retentionStart = latest.getTime() - info.history_retention_seconds * 1000;
       const created = Date.parse(parent.created_at);
       const notes: string[] = [];
-      const restoredAt = Math.max(0, ...backups.map((b) => Date.parse(b.created_at)).filter((t) => !Number.isNaN(t)));
+      // The restore made one branch anew: the one that took the name (the branch itself) or the backup. Either way
+      // the newer creation time of the two is when the restore happened.
+      const restoredAt = backups.length === 0 ? 0 : Math.max(...[parent, ...backups].map((b) => Date.parse(b.created_at)).filter((t) => !Number.isNaN(t)));
       if (restoredAt > 0) {
         notes.push(`branch "${parent.name}" was restored in place at ${new Date(restoredAt).toISOString()} (its earlier state is kept as ${backups.map((b) => `"${b.name}"`).join(', ')}): its history starts there`);
       }

@@ -315,6 +315,11 @@ export class NeonEmulator {
     return { host: '127.0.0.1', port: endpoint.port };
   }
 
+  /** Removes a branch as Neon's own deletion would, without an API call (a test's clean-up). */
+  discard(branch: BranchRecord): void {
+    if (this.branches.has(branch.id)) this.removeBranch(branch);
+  }
+
   /** Resolves once no branch of that name is left (and its restore is gone). */
   async gone(name: string, timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

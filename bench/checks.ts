@@ -1,12 +1,15 @@
 /**
  * Row counts over 1,000 tables holding 10 M rows: our rowCounts check against the same count(*)
  * queries sent one per table through plain `pg`, at the same concurrency, in one run, alternating.
- * Writes the `## Row counts` section of bench/RESULTS.md. Run with `npm run bench:checks`.
+ * Then the integrity check (amcheck) on the same database against pg_amcheck run by hand, alternating.
+ * Writes the `## Row counts` and `## Integrity` sections of bench/RESULTS.md. Run with `npm run bench:checks`.
  */
 import { availableParallelism, cpus } from 'node:os';
 import pg from 'pg';
+import { checkIntegrity, type IntegrityDetails } from '../lib/checks/integrity.ts';
 import { checkRowCounts, type RowCountsDetails } from '../lib/checks/rowCounts.ts';
-import { findPgBinaries } from '../lib/providers/local/binaries.ts';
+import { findPgBinaries, tool, type PgBinaries } from '../lib/providers/local/binaries.ts';
+import { execFile } from '../lib/util/exec.ts';
 import { SourceCluster } from '../lib/providers/local/sourceCluster.ts';
 import { writeResultsSection } from './results.ts';
 import { newClient } from '../lib/util/pgClient.ts';
@@ -61,6 +64,20 @@ async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; value: T 
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+const INTEGRITY_ROUNDS = 7;
+
+async function ourIntegrity(config: pg.ClientConfig): Promise<IntegrityDetails> {
+  const result = await checkIntegrity({ copy: config, target: new Date(), rpoTargetSeconds: 300, statementTimeoutMs: 600_000, concurrency: CONCURRENCY }, { heapallindexed: false });
+  if (result.status !== 'pass') throw new Error(`integrity did not pass: ${result.summary}`);
+  return result.details as IntegrityDetails;
+}
+
+/** pg_amcheck as a person would run it on the copy: every table and B-tree index, TOAST pointers followed, the same jobs. */
+async function pgAmcheck(source: SourceCluster, binaries: PgBinaries): Promise<void> {
+  const result = await execFile(tool(binaries, 'pg_amcheck'), ['-h', source.server.socketDir, '-p', String(source.server.port), '-U', 'postgres', '-d', 'postgres', '-j', String(CONCURRENCY), '--install-missing']);
+  if (result.code !== 0) throw new Error(`pg_amcheck exited with ${result.code}: ${result.stderr || result.stdout}`);
+}
 
 
 const binaries = await findPgBinaries({ major: 15 });
@@ -140,6 +157,39 @@ try {
   ].join('\n');
   await writeResultsSection('## Row counts', section);
   console.log(section);
+
+  // Integrity: our check and pg_amcheck, each reading every page of the same database, alternating.
+  await pgAmcheck(source, binaries);
+  const warmIntegrity = await ourIntegrity(config);
+  const amcheckMs: number[] = [];
+  const integrityMs: number[] = [];
+  for (let round = 0; round < INTEGRITY_ROUNDS; round++) {
+    const order = round % 2 === 0 ? ['pg_amcheck', 'ours'] : ['ours', 'pg_amcheck'];
+    for (const who of order) {
+      if (who === 'pg_amcheck') amcheckMs.push((await timed(() => pgAmcheck(source, binaries))).ms);
+      else integrityMs.push((await timed(() => ourIntegrity(config))).ms);
+    }
+  }
+  const byHand = median(amcheckMs);
+  const integrity = median(integrityMs);
+  const { tables: checkedTables, indexes: checkedIndexes, pages } = warmIntegrity.checked;
+  const integritySection = [
+    '## Integrity',
+    '',
+    `The same database (${totalRows.toLocaleString('en-US')} rows in ${TABLES} tables, plus the catalogs): the integrity check (verify_heapam per table with TOAST,`,
+    `bt_index_check per B-tree index, ${checkedTables} tables and ${checkedIndexes} indexes, ${pages.toLocaleString('en-US')} pages) against \`pg_amcheck -j ${CONCURRENCY}\` run by hand,`,
+    `concurrency ${CONCURRENCY}, median of ${INTEGRITY_ROUNDS} alternating rounds after one warm-up each, on ${machine}; ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+    '| variant | median | rounds (ms) | rows per second |',
+    '| --- | --- | --- | --- |',
+    `| pg_amcheck by hand | ${byHand.toFixed(0)} ms | ${amcheckMs.map((ms) => ms.toFixed(0)).join(', ')} | ${Math.round(totalRows / (byHand / 1000)).toLocaleString('en-US')} |`,
+    `| restore-drill integrity | ${integrity.toFixed(0)} ms | ${integrityMs.map((ms) => ms.toFixed(0)).join(', ')} | ${Math.round(totalRows / (integrity / 1000)).toLocaleString('en-US')} |`,
+    '',
+    `integrity ratio: ${(integrity / byHand).toFixed(2)}x (ours / pg_amcheck)`,
+    '',
+  ].join('\n');
+  await writeResultsSection('## Integrity', integritySection);
+  console.log(integritySection);
 } finally {
   await source.remove();
 }

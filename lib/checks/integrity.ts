@@ -74,20 +74,25 @@ export async function checkIntegrity(context: CheckContext, config: IntegrityCon
   const first = await openSession(context.copy, { statementTimeoutMs: timeoutMs });
   try {
     const version = await ensureAmcheck(first);
-    if (typeof version !== 'string') return result('error', version.unavailable);
+    if (typeof version !== 'string') {
+      await closeSession(first);
+      return result('error', version.unavailable);
+    }
     details.amcheckVersion = version;
     details.heapChecked = versionAtLeast(version, [1, 3]);
     ({ targets, missing } = await listTargets(first, config.relations, details.heapChecked));
-  } finally {
+  } catch (error) {
     await closeSession(first);
+    throw error;
   }
   for (const name of missing) details.errors.push({ relation: name, message: 'no such table or index in the copy' });
 
   // Largest first: the long ones start early and the small ones fill in around them.
   const queue = [...targets].sort((a, b) => b.pages - a.pages);
   const deadline = config.budgetSeconds === undefined ? Number.POSITIVE_INFINITY : started + config.budgetSeconds * 1000;
-  const worker = async () => {
-    const client = await openSession(context.copy, { statementTimeoutMs: timeoutMs });
+  // The session that listed the relations is the first worker: as many connections as pg_amcheck -j would open.
+  const worker = async (index: number) => {
+    const client = index === 0 ? first : await openSession(context.copy, { statementTimeoutMs: timeoutMs });
     try {
       for (let target = queue.shift(); target; target = queue.shift()) {
         if (Date.now() > deadline) {
@@ -100,7 +105,7 @@ export async function checkIntegrity(context: CheckContext, config: IntegrityCon
       await closeSession(client);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(context.concurrency ?? 4, targets.length)) }, worker));
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(context.concurrency ?? 4, targets.length)) }, (_, index) => worker(index)));
 
   const { tables, indexes, pages } = details.checked;
   const scope = `${tables} tables and ${indexes} B-tree indexes (${pages} pages)${details.heapChecked ? '' : '; heaps not checked: verify_heapam needs amcheck 1.3 (PostgreSQL 14)'}`;

@@ -30,9 +30,51 @@ function unitFor(largest: number) {
   return UNITS.find((unit) => largest <= unit.upTo) ?? UNITS[2];
 }
 
-/** Coordinates to whole pixels inside path data: a year of daily drills is 365 points a line, and 3 decimals triple its weight. */
-function compactPaths(svg: string): string {
-  return svg.replace(/ d="([^"]{200,})"/g, (_match, data: string) => ` d="${data.replace(/-?\d+\.\d+/g, (number) => String(Math.round(Number(number))))}"`);
+/** A long polyline's absolute `M x,y L x,y …` as whole-pixel relative steps (`M x,y l dx,dy …`): a third of its weight. */
+function relativePolyline(data: string): string {
+  const points = data.match(/[ML]-?\d+(?:\.\d+)?,-?\d+(?:\.\d+)?/g);
+  if (!points || points.join('') !== data) return data;
+  let previous: [number, number] | undefined;
+  let out = '';
+  let inRun = false;
+  for (const point of points) {
+    const [x, y] = point.slice(1).split(',').map((value) => Math.round(Number(value))) as [number, number];
+    if (point[0] === 'M' || !previous) {
+      out += `M${x},${y}`;
+      inRun = false;
+    } else {
+      // After one `l`, further pairs are implicit `l`s; a minus sign separates numbers by itself.
+      const step = `${x - previous[0]},${y - previous[1]}`;
+      out += inRun ? (step.startsWith('-') ? step : ` ${step}`) : `l${step}`;
+      inRun = true;
+    }
+    previous = [x, y];
+  }
+  return out;
+}
+
+/**
+ * Vega's SVG, lighter: a year of daily drills is 365 points a line, and the scene graph writes empty
+ * placeholder paths and accessibility roles (aria is off) on every group. What is drawn is unchanged.
+ */
+export function compactSvg(svg: string): string {
+  const round = (number: string) => String(Math.round(Number(number) * 10) / 10);
+  return (
+    svg
+      .replace(/<path class="foreground"[^>]*display="none"\/>/g, '')
+      // Group backgrounds without a stroke draw nothing: the root group's fill is none.
+      .replace(/<path class="background"(?: aria-hidden="true")? d="M[^"]*"(?: pointer-events="none")?(?: opacity="1")?\/>/g, '')
+      .replace(/ (?:aria-hidden|role|aria-roledescription|pointer-events)="[^"]*"/g, '')
+      .replace(/ opacity="1"| stroke-width="1"(?=[ />])/g, '')
+      // Scene-graph classes, but for the lines (the browser test finds them by class).
+      .replace(/ class="(mark-[^"]*)"/g, (_match, names: string) => (names.startsWith('mark-line') ? ' class="mark-line"' : ''))
+      .replace(/<g transform="translate\(0,0\)">/g, '<g>')
+      .replace(/translate\((-?[\d.]+),(-?[\d.]+)\)/g, (_match, x: string, y: string) => `translate(${round(x)},${round(y)})`)
+      .replace(/ d="([^"]{200,})"/g, (_match, data: string) => ` d="${relativePolyline(data)}"`)
+      // Every text names the same font: once on the root group, which the texts inherit it from.
+      .replace(/ font-family="sans-serif"/g, '')
+      .replace(/<g fill="none"/, '<g fill="none" font-family="sans-serif"')
+  );
 }
 
 /** The Vega-Lite specification of one chart: lines per series over the period, the target in red. */
@@ -71,7 +113,7 @@ export function chartSpec(request: ChartRequest): TopLevelSpec {
     title: { text: request.title, anchor: 'start', fontSize: 13 },
     width: request.width ?? 640,
     height: request.height ?? 150,
-    config: { aria: false, font: 'system-ui, sans-serif', view: { stroke: '#ddd' }, axis: { gridColor: '#eee', tickCount: 5 } },
+    config: { aria: false, font: 'sans-serif', view: { stroke: '#ddd' }, axis: { gridColor: '#eee', tickCount: 5 } },
     layer: [
       {
         data: { values: scaled },
@@ -98,7 +140,7 @@ export function chartSpec(request: ChartRequest): TopLevelSpec {
 export async function renderChartSvg(request: ChartRequest): Promise<string> {
   const view = new vega.View(vega.parse(compile(chartSpec(request)).spec), { renderer: 'none' });
   try {
-    return compactPaths(await view.toSVG());
+    return compactSvg(await view.toSVG());
   } finally {
     view.finalize();
   }

@@ -244,7 +244,7 @@ export function buildEvidence(input: EvidenceInput): Evidence {
         .map((entry) => ({ ...entry, startedMs: Date.parse(entry.report.startedAt) }))
         .sort((a, b) => a.startedMs - b.startedMs || (a.origin < b.origin ? -1 : 1))
         .map((entry): DrillEntry => {
-          const base = `drill-${anchor}-${new Date(entry.startedMs).toISOString().replace(/[-:.]/g, '')}`;
+          const base = `d-${anchor}-${new Date(entry.startedMs).toISOString().slice(0, 19).replace(/[-:]/g, '')}`;
           let id = base;
           for (let n = 2; used.has(id); n++) id = `${base}-${n}`;
           used.add(id);

@@ -15,9 +15,10 @@ const SIGNATURE_WORD: Record<SignatureState, string> = {
   unsigned: 'unsigned',
   unchecked: 'signed, not checked (no public key given)',
 };
-const DAY_CLASS: Record<CalendarDay['status'], string> = { passed: 'd-p', failed: 'd-f', error: 'd-e', missing: 'd-m', none: 'd-n' };
+/** A passed day has no class: it is most days, and a year of 50 databases is 18,250 cells. */
+const DAY_CLASS: Record<CalendarDay['status'], string> = { passed: '', failed: 'd-f', error: 'd-e', missing: 'd-m', none: 'd-n' };
 const SIGNATURE_CLASS: Partial<Record<SignatureState, string>> = { altered: 's-a', 'other-key': 's-o', unsigned: 's-u' };
-const MAX_LINKED_DATES = 25;
+const MAX_LINKED_DATES = 12;
 
 /** Date and time in UTC, to the minute: what a person reads. */
 function when(iso: string | Date | null | undefined): string {
@@ -101,17 +102,22 @@ function calendar(database: DatabaseEvidence): string {
   // Weeks run left to right, Monday on top.
   const weekday = (new Date(first).getUTCDay() + 6) % 7;
   const months: string[] = [];
+  const someSigned = database.drills.length > database.signatures.unsigned;
   const cells = days.map((day, index) => {
     const date = new Date(first + index * 86_400_000);
-    if (date.getUTCDate() === 1 || index === 0) {
-      const column = Math.floor((index + weekday) / 7);
+    const column = Math.floor((index + weekday) / 7);
+    // The first, partial month is named only when its next month's name leaves it room.
+    if (date.getUTCDate() === 1 || (index === 0 && date.getUTCDate() < 25)) {
       months.push(`<span style="left:${column * 14}px">${date.toLocaleString('en', { month: 'short', timeZone: 'UTC' })}</span>`);
     }
-    const classes = [DAY_CLASS[day.status], day.signature ? SIGNATURE_CLASS[day.signature] : undefined].filter(Boolean).join(' ');
+    // Without any signed report, "unsigned" on every day says nothing the sentence above does not.
+    const mark = day.signature && (day.signature !== 'unsigned' || someSigned) ? SIGNATURE_CLASS[day.signature] : undefined;
+    const names = [DAY_CLASS[day.status], mark].filter(Boolean);
+    const classes = names.length === 0 ? '' : names.length === 1 ? ` class=${names[0]}` : ` class="${names.join(' ')}"`;
     const start = index === 0 && weekday ? ` style="grid-row:${weekday + 1}"` : '';
-    if (day.drillId && day.status !== 'passed') return `<a class="${classes}"${start} href="#${day.drillId}" title="${day.day} ${day.status}"></a>`;
-    if (day.status === 'missing') return `<i class="${classes}"${start} title="${day.day} missing: ${plural(day.missing, 'expected drill')}"></i>`;
-    return `<i class="${classes}"${start}></i>`;
+    if (day.drillId && day.status !== 'passed') return `<a${classes}${start} href="#${day.drillId}"></a>`;
+    if (day.status === 'missing') return `<i${classes}${start} title="${day.day} missing: ${plural(day.missing, 'expected drill')}"></i>`;
+    return `<i${classes}${start}></i>`;
   });
   const counts = { passed: 0, failed: 0, error: 0, missing: 0, none: 0 };
   for (const day of days) counts[day.status]++;
@@ -190,7 +196,7 @@ function failedDrill(drill: DrillEntry): string {
   ].filter(Boolean);
   return (
     `<article class="failed-drill" id="${drill.id}" data-status="${report.status}"><h4>${when(report.startedAt)}: ${STATUS_WORD[report.status]}</h4>` +
-    `<ul>${lines.join('') || '<li>no error recorded</li>'}</ul><p class="origin">${text(drill.origin)}: <span class="signature signature-${drill.signature}">${SIGNATURE_WORD[drill.signature]}</span></p></article>`
+    `<ul>${lines.join('') || '<li>no error recorded</li>'}</ul>${drill.signature === 'intact' ? '' : `<p class="origin">${text(drill.origin)}: <span class="signature signature-${drill.signature}">${SIGNATURE_WORD[drill.signature]}</span></p>`}</article>`
   );
 }
 
@@ -243,7 +249,7 @@ h1{font-size:22px;margin:8px 0}h2{font-size:18px;border-bottom:1px solid #ccc;pa
 .calendar{position:relative;overflow-x:auto;padding-top:14px}.months{position:absolute;top:0;left:0;font-size:10px;color:#555}.months span{position:absolute;white-space:nowrap}
 .cells{display:grid;grid-template-rows:repeat(7,12px);grid-auto-flow:column;grid-auto-columns:12px;gap:2px}
 .cells>*,.legend i{display:block;width:12px;height:12px;border-radius:2px;box-sizing:border-box}.legend i{display:inline-block;vertical-align:-2px}
-.d-p{background:#2e9e5b}.d-f{background:#d32f2f}.d-e{background:#f0a202}.d-m{background:#fff;border:2px solid #d32f2f}.d-n{background:#eceff1}
+.cells>*,.d-p{background:#2e9e5b}.d-f{background:#d32f2f}.d-e{background:#f0a202}.d-m{background:#fff;border:2px solid #d32f2f}.d-n{background:#eceff1}
 .s-a,.s-o{outline:2px solid #000;outline-offset:-1px}.s-u{background-image:linear-gradient(135deg,#fff 0 35%,transparent 35%)}
 .legend{font-size:12px;color:#444}figure.chart{margin:12px 0}figure.chart svg{max-width:100%;height:auto}
 table{border-collapse:collapse;margin:6px 0}th,td{text-align:left;vertical-align:top;padding:2px 8px 2px 0}table.checks td,table.checks th{border-bottom:1px solid #eee}
@@ -252,7 +258,7 @@ table{border-collapse:collapse;margin:6px 0}th,td{text-align:left;vertical-align
 `;
 
 // Titles for every day of the calendars, from each cell's place: written here once rather than 365 times a database.
-const SCRIPT = `(()=>{const w={"d-p":"passed","d-f":"failed","d-e":"error","d-m":"missing","d-n":"no drill"},s={"s-a":", report altered","s-o":", report signed by another key","s-u":", report unsigned"};for(const c of document.querySelectorAll(".calendar")){const t=Date.parse(c.dataset.start+"T00:00:00Z");c.querySelectorAll(".cells>*").forEach((e,i)=>{if(e.title)return;const [d,g]=e.className.split(" ");e.title=new Date(t+i*864e5).toISOString().slice(0,10)+" "+(w[d]||"")+(s[g]||"")})}})();`;
+const SCRIPT = `(()=>{const w={"d-f":"failed","d-e":"error","d-m":"missing","d-n":"no drill"},s={"s-a":", report altered","s-o":", report signed by another key","s-u":", report unsigned"};for(const c of document.querySelectorAll(".calendar")){const t=Date.parse(c.dataset.start+"T00:00:00Z");c.querySelectorAll(".cells>*").forEach((e,i)=>{if(e.title)return;const n=[...e.classList];e.title=new Date(t+i*864e5).toISOString().slice(0,10)+" "+(n.map(x=>w[x]).find(Boolean)||"passed")+(n.map(x=>s[x]).find(Boolean)||"")})}})();`;
 
 function pageHeader(evidence: Evidence): string {
   const since = when(evidence.period.since);

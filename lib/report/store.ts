@@ -1,9 +1,14 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { signWithConfiguredKey } from '../evidence/signing.ts';
 import type { DrillReport } from './types.ts';
 
-/** Writes `<database>-<startedAt>.json` into the report folder; returns its path. */
-export async function writeReport(dir: string, report: DrillReport): Promise<string> {
+/**
+ * Writes `<database>-<startedAt>.json` into the report folder; returns its path. Signed (Ed25519) when
+ * RESTORE_DRILL_SIGNING_KEY or RESTORE_DRILL_SIGNING_KEY_FILE is set.
+ */
+export async function writeReport(dir: string, unsigned: DrillReport): Promise<string> {
+  const report = await signWithConfiguredKey(unsigned);
   await mkdir(dir, { recursive: true });
   const stamp = report.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const file = join(dir, `${report.database}-${stamp}.json`);

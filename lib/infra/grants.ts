@@ -79,7 +79,7 @@ function grantIamAuth(f: lambda.IFunction, databases: readonly DatabaseConfig[],
 
 /**
  * Secrets: each function reads only what its own calls need. The Neon API key by every function that
- * calls Neon; the RDS credentials by Poll (the user name) and the verify function in the VPC (the
+ * calls Neon, a Neon checks role's password by Start and Verify; the RDS credentials by Poll (the user name) and the verify function in the VPC (the
  * password); a source's read-only password by the verify function of that database; Slack's by Report.
  */
 export function grantSecrets(f: lambda.IFunction, role: DrillRole, config: RestoreDrillConfig, slackWebhookSecretArn: string | undefined): string[] {
@@ -87,6 +87,8 @@ export function grantSecrets(f: lambda.IFunction, role: DrillRole, config: Resto
   for (const database of databasesOf(role, config.databases)) {
     const provider = database.provider;
     if (provider.kind === 'neon' && 'secretArn' in provider.apiKey) arns.add(provider.apiKey.secretArn);
+    // The checks role's password: Start proves the copy can be logged into before branching, Verify logs in.
+    if (provider.kind === 'neon' && provider.password && 'secretArn' in provider.password && (role === 'start' || role === 'verify')) arns.add(provider.password.secretArn);
     if ((provider.kind === 'rds' || provider.kind === 'aurora') && 'secretArn' in provider.credentials && (role === 'poll' || role === 'verifyInVpc')) arns.add(provider.credentials.secretArn);
     if (database.source?.passwordSecretArn && role === verifyRoleOf(provider.kind)) arns.add(database.source.passwordSecretArn);
   }

@@ -200,6 +200,8 @@ describe('the deployed functions, laid out as Lambda runs them, with IAM enforce
       'bh-rds-slow': 0,
       'bh-rds-denied': 0,
     });
+    // Every request the bundles sent Neon, and every answer, held to Neon's OpenAPI file.
+    expect(neon.emulator.specProblems).toEqual([]);
     // No function was refused a call it makes in a drill that was not meant to be refused.
     const refused = [...rds.emulator.requests, ...s3.requests].filter((request) => 'error' in request && (request.error === 'AccessDenied' || request.error === 'InvalidClientTokenId'));
     expect(refused.map((request) => JSON.stringify(request))).toEqual([expect.stringContaining('RestoreDBInstanceToPointInTime')]);

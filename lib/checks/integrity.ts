@@ -87,19 +87,21 @@ export async function checkIntegrity(context: CheckContext, config: IntegrityCon
   }
   for (const name of missing) details.errors.push({ relation: name, message: 'no such table or index in the copy' });
 
-  // Largest first: the long ones start early and the small ones fill in around them.
-  const queue = [...targets].sort((a, b) => b.pages - a.pages);
+  // Largest first: the long ones start early and the small ones (batched) fill in around them.
+  const queue = batches(targets);
   const deadline = config.budgetSeconds === undefined ? Number.POSITIVE_INFINITY : started + config.budgetSeconds * 1000;
   // The session that listed the relations is the first worker: as many connections as pg_amcheck -j would open.
   const worker = async (index: number) => {
     const client = index === 0 ? first : await openSession(context.copy, { statementTimeoutMs: timeoutMs });
     try {
-      for (let target = queue.shift(); target; target = queue.shift()) {
+      for (let batch = queue.shift(); batch; batch = queue.shift()) {
         if (Date.now() > deadline) {
-          details.unchecked.push(target.name);
+          details.unchecked.push(...batch.map((target) => target.name));
           continue;
         }
-        await checkOne(client, target, config, details, timeoutMs);
+        if (batch.length === 1 || !(await checkBatch(client, batch, config, details))) {
+          for (const target of batch) await checkOne(client, target, config, details, timeoutMs);
+        }
       }
     } finally {
       await closeSession(client);
@@ -183,6 +185,76 @@ async function listTargets(client: pg.Client, relations: readonly string[] | und
   return { targets: rows.map((row) => ({ ...row, pages: Number(row.pages) })), missing };
 }
 
+// Small relations go many to a query: a catalog has hundreds of them, and a round trip each costs more than reading them.
+const SMALL_PAGES = 128;
+const BATCH_RELATIONS = 64;
+const BATCH_PAGES = 2048;
+
+/** Relations largest first; the small ones of one kind grouped into batches. */
+function batches(targets: readonly Target[]): Target[][] {
+  const sorted = [...targets].sort((a, b) => b.pages - a.pages);
+  const out: Target[][] = sorted.filter((target) => target.pages >= SMALL_PAGES).map((target) => [target]);
+  for (const kind of ['table', 'index'] as const) {
+    let batch: Target[] = [];
+    let pages = 0;
+    for (const target of sorted.filter((t) => t.pages < SMALL_PAGES && t.kind === kind)) {
+      if (batch.length >= BATCH_RELATIONS || pages + target.pages > BATCH_PAGES) {
+        out.push(batch);
+        batch = [];
+        pages = 0;
+      }
+      batch.push(target);
+      pages += target.pages;
+    }
+    if (batch.length) out.push(batch);
+  }
+  return out;
+}
+
+/**
+ * Checks a batch of small relations of one kind in one query. False when the query failed (a corrupt
+ * page raises an error, which would not say which relation): the caller then checks each on its own.
+ */
+async function checkBatch(client: pg.Client, batch: Target[], config: IntegrityConfig, details: IntegrityDetails): Promise<boolean> {
+  const oids = batch.map((target) => target.oid);
+  const problems = new Map<string, IntegrityProblem[]>();
+  try {
+    if (batch[0]!.kind === 'table') {
+      const { rows } = await client.query<{ oid: string; block: string | null; offset: number | null; msg: string }>(
+        `select r.oid::text as oid, v.blkno::text as block, v.offnum as offset, v.msg
+           from unnest($1::oid[]) as r(oid)
+          cross join lateral verify_heapam(r.oid::regclass, on_error_stop => false, check_toast => true, skip => 'none') v`,
+        [oids],
+      );
+      for (const row of rows) {
+        const list = problems.get(row.oid) ?? [];
+        list.push({ block: row.block === null ? null : Number(row.block), offset: row.offset, message: row.msg });
+        problems.set(row.oid, list);
+      }
+    } else {
+      await client.query(`select count(*) from (select bt_index_check(r.oid::regclass, $2) from unnest($1::oid[]) as r(oid)) checked`, [oids, config.heapallindexed]);
+    }
+  } catch {
+    return false;
+  }
+  for (const target of batch) record(details, target, problems.get(target.oid) ?? []);
+  return true;
+}
+
+function record(details: IntegrityDetails, target: Target, problems: IntegrityProblem[]): void {
+  if (target.kind === 'table') details.checked.tables++;
+  else details.checked.indexes++;
+  details.checked.pages += target.pages;
+  if (problems.length > 0) {
+    details.corrupt.push({
+      relation: target.name,
+      kind: target.kind,
+      problems: problems.slice(0, PROBLEMS_PER_RELATION),
+      ...(problems.length > PROBLEMS_PER_RELATION ? { moreProblems: problems.length - PROBLEMS_PER_RELATION } : {}),
+    });
+  }
+}
+
 async function checkOne(client: pg.Client, target: Target, config: IntegrityConfig, details: IntegrityDetails, timeoutMs: number): Promise<void> {
   const problems: IntegrityProblem[] = [];
   try {
@@ -205,17 +277,7 @@ async function checkOne(client: pg.Client, target: Target, config: IntegrityConf
       return;
     }
   }
-  if (target.kind === 'table') details.checked.tables++;
-  else details.checked.indexes++;
-  details.checked.pages += target.pages;
-  if (problems.length > 0) {
-    details.corrupt.push({
-      relation: target.name,
-      kind: target.kind,
-      problems: problems.slice(0, PROBLEMS_PER_RELATION),
-      ...(problems.length > PROBLEMS_PER_RELATION ? { moreProblems: problems.length - PROBLEMS_PER_RELATION } : {}),
-    });
-  }
+  record(details, target, problems);
 }
 
 /** The block from "invalid page in block 2 of relation ..." or from a detail's "tid=(2,5)" / "block 2". */

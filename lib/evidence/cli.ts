@@ -34,7 +34,7 @@ export async function runEvidence(options: EvidenceOptions, io: CommandIo = proc
   const sinceSeconds = duration('--since', options.since);
   const expectEverySeconds = options.expectEvery === undefined ? undefined : duration('--expect-every', options.expectEvery);
   const period = { since: new Date(now.getTime() - sinceSeconds * 1000), until: now };
-  const [{ renderEvidencePage }, { buildEvidence }, sources, { loadPublicKey }] = await Promise.all([import('./page.ts'), import('./model.ts'), import('./sources.ts'), import('./signing.ts')]);
+  const [{ renderEvidence }, { buildEvidence }, sources, { loadPublicKey }] = await Promise.all([import('./page.ts'), import('./model.ts'), import('./sources.ts'), import('./signing.ts')]);
   const publicKey = options.publicKey ? await loadPublicKey(options.publicKey) : undefined;
   let loaded;
   let source: string;
@@ -52,11 +52,10 @@ export async function runEvidence(options: EvidenceOptions, io: CommandIo = proc
     loaded = await sources.readReportsFromDir(dir);
     source = `the folder ${dir}`;
   }
-  const input = { reports: loaded.reports, unreadable: loaded.unreadable, period, now, databases: options.database, expectEverySeconds, publicKey, source };
-  const html = await renderEvidencePage(input);
+  const evidence = buildEvidence({ reports: loaded.reports, unreadable: loaded.unreadable, period, now, databases: options.database, expectEverySeconds, publicKey, source });
+  const html = await renderEvidence(evidence);
   await writeFile(`${options.out}.tmp`, html);
   await rename(`${options.out}.tmp`, options.out);
-  const evidence = buildEvidence(input);
   const drills = evidence.databases.reduce((sum, database) => sum + database.drills.length, 0);
   const altered = evidence.databases.reduce((sum, database) => sum + database.signatures.altered + database.signatures['other-key'], 0);
   io.out(`wrote ${options.out}: ${evidence.databases.length} database(s), ${drills} drill(s) since ${period.since.toISOString()} from ${source}\n`);

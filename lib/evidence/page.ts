@@ -282,7 +282,11 @@ function pageHeader(evidence: Evidence): string {
  * made from the reports, a period and a clock alone.
  */
 export async function renderEvidencePage(input: EvidenceInput): Promise<string> {
-  const evidence = buildEvidence(input);
+  return renderEvidence(buildEvidence(input));
+}
+
+/** The page of evidence already built (the CLI also reports on it). */
+export async function renderEvidence(evidence: Evidence): Promise<string> {
   const sections: string[] = [];
   for (const database of evidence.databases) sections.push(await databaseSection(database, evidence));
   const scriptHash = createHash('sha256').update(SCRIPT).digest('base64');

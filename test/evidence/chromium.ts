@@ -33,7 +33,8 @@ export class Chromium {
   readonly requests: string[] = [];
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (value: Record<string, unknown>) => void; reject: (error: Error) => void; method: string }>();
-  private readonly listeners: { method: string; resolve: (params: Record<string, unknown>) => void }[] = [];
+  private loads = 0;
+  private readonly loadWaiters: (() => void)[] = [];
   private sessionId: string | undefined;
   private readonly child: ChildProcess;
   private readonly profile: string;
@@ -118,9 +119,9 @@ export class Chromium {
     } else if (message.method === 'Network.requestWillBeSent') {
       this.requests.push(String((params.request as { url?: string }).url));
     }
-    for (const listener of this.listeners.filter((candidate) => candidate.method === message.method)) {
-      this.listeners.splice(this.listeners.indexOf(listener), 1);
-      listener.resolve(params);
+    if (message.method === 'Page.loadEventFired') {
+      this.loads++;
+      for (const resolve of this.loadWaiters.splice(0)) resolve();
     }
   }
 
@@ -132,16 +133,22 @@ export class Chromium {
     });
   }
 
-  private next(method: string): Promise<Record<string, unknown>> {
-    return new Promise((resolve) => this.listeners.push({ method, resolve }));
+  private loadAfter(seen: number): Promise<void> {
+    if (this.loads > seen) return Promise.resolve();
+    return new Promise((resolve) => this.loadWaiters.push(resolve));
   }
 
-  /** Opens the URL and resolves once its load event fired. */
+  /** Opens the URL and resolves once that document has loaded (not the previous one, whose load event may arrive late). */
   async open(url: string): Promise<void> {
-    const loaded = this.next('Page.loadEventFired');
+    const href = new URL(url).href;
     const result = await this.send('Page.navigate', { url });
     if (result.errorText) throw new Error(`cannot open ${url}: ${String(result.errorText)}`);
-    await loaded;
+    for (;;) {
+      // Counted before asking, so that a load event arriving meanwhile is not missed.
+      const seen = this.loads;
+      if ((await this.evaluate<string>('location.href + " " + document.readyState')) === `${href} complete`) return;
+      await this.loadAfter(seen);
+    }
   }
 
   /** The expression's value in the page (awaited when it is a promise). */

@@ -426,9 +426,17 @@ export class WalIndex {
         if (scan.stop.reason !== 'incomplete') return { lastXact, endLsn };
       }
       if (last) break;
-      // The next chunk starts on this one's last segment: a record running from it into the next is read whole there.
-      carried = segments.at(-1);
-      low = high > low ? high : high + 1;
+      // The next chunk starts on this one's last segment, or where the record that ran out of data begins:
+      // a record running on into the next chunk is read whole there.
+      let next = high > low ? high : high + 1;
+      if (scan.stop?.reason === 'incomplete') next = Math.min(next, segnoOf(scan.endLsn, this.segmentSize) - from);
+      if (next <= low) {
+        const stopSegno = segnoOf(scan.endLsn, this.segmentSize);
+        const segment = segmentName({ timeline: path.timelineAt(stopSegno), segno: stopSegno }, this.segmentSize);
+        return { lastXact, endLsn, broken: { lsn: scan.endLsn, segment, offset: scan.endLsn % this.segmentSize, detail: `a record longer than ${chunk - 1} segments (its length is damaged)` } };
+      }
+      carried = segments.find((segment) => segment.segno === from + next);
+      low = next;
     }
     return { lastXact, endLsn };
   }

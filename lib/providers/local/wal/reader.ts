@@ -165,9 +165,11 @@ export function scanXacts(segments: readonly SegmentData[], segmentSize: number)
       break;
     }
 
-    const record = Buffer.allocUnsafe(totalLength);
-    let copied = 0;
-    let cursor = position;
+    // Most records lie within one page: read them where they are; only one that runs on over pages is copied together.
+    const onePage = (position % blockSize) + totalLength <= blockSize;
+    const record = onePage ? start.data.subarray(start.offset, start.offset + totalLength) : Buffer.allocUnsafe(totalLength);
+    let copied = onePage ? totalLength : 0;
+    let cursor = position + copied;
     let complete = true;
     while (copied < totalLength) {
       if (cursor % blockSize === 0) {

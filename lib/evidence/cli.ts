@@ -52,7 +52,7 @@ export async function runEvidence(options: EvidenceOptions, io: CommandIo = proc
     loaded = await sources.readReportsFromDir(dir);
     source = `the folder ${dir}`;
   }
-  const evidence = buildEvidence({ reports: loaded.reports, unreadable: loaded.unreadable, period, now, databases: options.database, expectEverySeconds, publicKey, source });
+  const evidence = buildEvidence({ reports: loaded.reports, unreadable: loaded.unreadable, knownDatabases: loaded.databases, period, now, databases: options.database, expectEverySeconds, publicKey, source });
   const html = await renderEvidence(evidence);
   await writeFile(`${options.out}.tmp`, html);
   await rename(`${options.out}.tmp`, options.out);

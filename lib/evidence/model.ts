@@ -29,6 +29,12 @@ export interface EvidenceInput {
   publicKey?: KeyObject | undefined;
   /** Where the reports came from, in words: `the folder ./drill-reports`, `the bucket s3://…/reports/`. */
   source: string;
+  /**
+   * Databases known to have reports outside the period (a bucket's listing names them without their
+   * reports being fetched): shown with no drill in the period rather than left out, so that a database
+   * whose drills stopped does not vanish from the page.
+   */
+  knownDatabases?: readonly string[] | undefined;
   /** Files or objects that were not drill reports, named on the page so that nothing disappears silently. */
   unreadable?: readonly { origin: string; reason: string }[] | undefined;
 }
@@ -219,6 +225,7 @@ export function buildEvidence(input: EvidenceInput): Evidence {
   const wanted = input.databases?.length ? new Set(input.databases) : undefined;
   const byDatabase = new Map<string, EvidenceReport[]>();
   for (const name of input.databases ?? []) byDatabase.set(name, []);
+  for (const name of input.knownDatabases ?? []) if (!wanted || wanted.has(name)) byDatabase.set(name, byDatabase.get(name) ?? []);
   let leftOut = 0;
   const unreadable = [...(input.unreadable ?? [])];
   for (const entry of input.reports) {
@@ -229,6 +236,7 @@ export function buildEvidence(input: EvidenceInput): Evidence {
     const started = Date.parse(entry.report.startedAt);
     if ((wanted && !wanted.has(entry.report.database)) || started < sinceMs || started > untilMs) {
       leftOut++;
+      if (!wanted || wanted.has(entry.report.database)) byDatabase.set(entry.report.database, byDatabase.get(entry.report.database) ?? []);
       continue;
     }
     const list = byDatabase.get(entry.report.database) ?? [];

@@ -6,6 +6,8 @@ import type { EvidenceReport } from './model.ts';
 export interface LoadedReports {
   reports: EvidenceReport[];
   unreadable: { origin: string; reason: string }[];
+  /** Every database with a report in the listing, fetched or not (reports before `since` are not fetched). */
+  databases?: string[];
 }
 
 function parse(text: string, origin: string, into: LoadedReports): void {
@@ -54,12 +56,15 @@ export async function readReportsFromBucket(
   const { ListObjectsV2Command, GetObjectCommand } = await import('@aws-sdk/client-s3');
   const prefixes = options.databases?.length ? options.databases.map((name) => `reports/${name}/`) : ['reports/'];
   const keys: string[] = [];
+  const databases = new Set<string>();
   for (const prefix of prefixes) {
     let token: string | undefined;
     do {
       const page = (await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))) as import('@aws-sdk/client-s3').ListObjectsV2CommandOutput;
       for (const object of page.Contents ?? []) {
         if (!object.Key?.endsWith('.json')) continue;
+        const database = /^reports\/([^/]+)\//.exec(object.Key)?.[1];
+        if (database) databases.add(database);
         const time = keyTime(object.Key);
         // A second of slack: keys drop the start's milliseconds.
         if (options.since && time !== undefined && time + 1000 < options.since.getTime()) continue;
@@ -69,7 +74,7 @@ export async function readReportsFromBucket(
     } while (token);
   }
   keys.sort();
-  const loaded: LoadedReports = { reports: [], unreadable: [] };
+  const loaded: LoadedReports = { reports: [], unreadable: [], databases: [...databases].sort() };
   const texts = new Array<string | undefined>(keys.length);
   let next = 0;
   const worker = async () => {

@@ -76,6 +76,24 @@ describe('evidence per database', () => {
     ]);
   });
 
+  test('a database whose drills stopped before the period stays on the page, with no drill and, on a schedule, every day missing', () => {
+    const stopped = history({ databases: ['legacy'], days: 10, lastDay: '2026-10-15' });
+
+    const evidence = buildEvidence({ reports: [...reports, ...stopped], period: { since, until: now }, now, source: 'test', expectEverySeconds: 86_400 });
+    const listed = buildEvidence({ reports, period: { since, until: now }, now, source: 'test', knownDatabases: ['legacy'] });
+    const legacy = evidence.databases.find((database) => database.name === 'legacy')!;
+
+    expect(evidence.databases.map((database) => database.name)).toEqual(['app', 'billing', 'legacy']);
+    expect(legacy.drills).toEqual([]);
+    expect(legacy.missing).toHaveLength(30);
+    expect(legacy.calendar.filter((day) => day.status === 'missing')).toHaveLength(30);
+    expect(listed.databases.map((database) => [database.name, database.drills.length])).toEqual([
+      ['app', expect.any(Number)],
+      ['billing', expect.any(Number)],
+      ['legacy', 0],
+    ]);
+  });
+
   test('a document that is not a report is named as unreadable, not counted', () => {
     const evidence = buildEvidence({ reports: [...reports, { report: { hello: 'world' } as never, origin: 'x.json' }], period: { since, until: now }, now, source: 'test' });
 

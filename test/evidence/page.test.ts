@@ -34,6 +34,16 @@ describe('the evidence page', () => {
     expect(await renderEvidencePage(input)).toBe(html);
   });
 
+  test('a database without a drill in the period says so, with its missing days and empty charts', async () => {
+    const reports = history({ databases: ['legacy'], days: 5, lastDay: '2026-10-01' });
+
+    const html = await renderEvidencePage({ reports, period, now, source: 'test', expectEverySeconds: 86_400 });
+
+    expect(html).toContain('<p class="auditor-sentence"><strong>legacy</strong>: no drill between 2026-10-31 and 2026-11-30. <span class="missing-count">30 expected drills missing</span> (a drill expected every 1d (from --expect-every)).</p>');
+    expect(html.match(/<figure class="chart"[^>]*><svg/g)).toHaveLength(2);
+    expect(html).not.toContain('<h3>Latest drill</h3>');
+  });
+
   test('a database name is text, never markup or a broken anchor', async () => {
     const reports = history({ databases: ['a"b<i>'], days: 3, lastDay: '2026-11-30' });
 

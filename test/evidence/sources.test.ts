@@ -77,6 +77,7 @@ describe('reading reports', () => {
     expect(loaded.reports.map((entry) => entry.report).sort((a, b) => (a.database + a.startedAt < b.database + b.startedAt ? -1 : 1))).toEqual(expected.sort((a, b) => (a.database + a.startedAt < b.database + b.startedAt ? -1 : 1)));
     expect(loaded.reports[0]!.origin).toMatch(/^s3:\/\/reports-bucket\/reports\/app\/2026112\dT\d{6}Z\.json$/);
     expect(loaded.unreadable).toEqual([{ origin: 's3://reports-bucket/reports/app/20261130T230000Z.json', reason: expect.stringMatching(/^not JSON/) }]);
+    expect(loaded.databases).toEqual(['app', 'billing']);
     const fetched = s3.requests.filter((request) => request.method === 'GET' && request.key !== '').map((request) => /\/(\d{8})T\d{6}Z\.json$/.exec(request.key)?.[1]);
     expect(fetched).toHaveLength(expected.length + 1);
     expect(fetched.every((day) => day !== undefined && day >= '20261125')).toBe(true);

@@ -174,6 +174,21 @@ describe('a corrupt WAL record (8 bytes inverted in a commit record)', () => {
   });
 });
 
+describe('a record whose length is damaged (a plausible 5 MB instead of its own)', () => {
+  test('ends the window there and fails a restore to latest, naming segment and offset', async () => {
+    const { record, index } = recordOnOnePage(isInsert, 20);
+    const { source: damagedLength, segment, offset } = await patchedArchive('bad-length', record, (bytes) => bytes.writeUInt32LE(5_000_000, 0));
+
+    const { window } = await readWindow(damagedLength);
+    const error = await failedRestore(options({ kind: 'latest' }, damagedLength));
+
+    expect(window.corrupt).toMatchObject({ segment, offset });
+    expect(window.latest.toISOString()).toBe(microsToDate(commits[index - 1]!).toISOString());
+    expect(error).toBeInstanceOf(WalCorruptError);
+    expect((error as Error).message).toContain(`segment ${segment}, offset 0x${offset.toString(16).toUpperCase()}`);
+  });
+});
+
 describe('where replay really ended, against where it had to end', () => {
   test('the whole archive: replay reaches its end and the copy holds every row', async () => {
     expect(await rowsIn({ kind: 'latest' }, local)).toBe(60);

@@ -160,9 +160,18 @@ export function scanXacts(segments: readonly SegmentData[], segmentSize: number)
       stopped('prev', 'the record does not point back to the record before it');
       break;
     }
-    if (position + totalLength > endOfData) {
-      stopped('incomplete', 'the record goes on past the data');
-      break;
+    const firstPageEnd = (Math.floor(position / blockSize) + 1) * blockSize;
+    if (position + totalLength > firstPageEnd) {
+      // Before reading on (and allocating what the length claims), the next page must say it continues this record by as much.
+      if (firstPageEnd >= endOfData) {
+        stopped('incomplete', 'the record goes on past the data');
+        break;
+      }
+      const next = pageHeader(firstPageEnd);
+      if (!next || !(next.flags & XLP_FIRST_IS_CONTRECORD) || next.remaining !== totalLength - (firstPageEnd - position)) {
+        stopped('continuation', `a record of length ${totalLength} that the next page does not continue`);
+        break;
+      }
     }
 
     // Most records lie within one page: read them where they are; only one that runs on over pages is copied together.

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { closeSession, openSession, safeError, type SafeError } from './sql.ts';
 import type { CheckContext, CheckResult } from './types.ts';
 
@@ -18,6 +19,12 @@ export interface ConnectionDetails {
   currentLsn: string | null;
   /** Why the timeline could not be read (a role without the right to read pg_control). */
   timelineError?: SafeError;
+  /**
+   * The copy's newest commit and what dates it: the last commit replayed in recovery (exact, where the
+   * server or the provider still knows it), else pg_last_committed_xact() where track_commit_timestamp
+   * is on (it counts commits made after promotion too), else nothing here (the freshness check's column).
+   */
+  newestCommit?: { at: string; evidence: string; secondsBeforeTarget: number } | { at: null; evidence: string };
 }
 
 /**
@@ -27,9 +34,9 @@ export interface ConnectionDetails {
 export async function checkConnection(context: CheckContext): Promise<CheckResult> {
   const client = await openSession(context.copy, { statementTimeoutMs: context.statementTimeoutMs });
   try {
-    const { rows } = await client.query<{ version: string; num: string; in_recovery: boolean; replay: string | null }>(
+    const { rows } = await client.query<{ version: string; num: string; in_recovery: boolean; replay: string | null; replayed: Date | null }>(
       `select version() as version, current_setting('server_version_num') as num, pg_is_in_recovery() as in_recovery,
-              pg_last_wal_replay_lsn()::text as replay`,
+              pg_last_wal_replay_lsn()::text as replay, pg_last_xact_replay_timestamp() as replayed`,
     );
     const row = rows[0]!;
     const details: ConnectionDetails = {
@@ -52,6 +59,7 @@ export async function checkConnection(context: CheckContext): Promise<CheckResul
       // A role without the right to read pg_control (some managed services): the connection itself is proven.
       details.timelineError = safeError(error);
     }
+    details.newestCommit = await newestCommit(client, row.replayed ?? context.lastReplayedAt ?? null, context.target);
     const server = /^PostgreSQL \S+/.exec(row.version)?.[0] ?? row.version;
     const timeline = details.timeline === null ? 'timeline unknown' : `timeline ${details.timeline}`;
     const replayed = details.replayLsn ? `replayed to ${details.replayLsn}` : 'replay position unknown (the server was not in recovery since it started)';
@@ -63,8 +71,31 @@ export async function checkConnection(context: CheckContext): Promise<CheckResul
         details,
       };
     }
+    const newest = details.newestCommit;
+    // Only the replayed commit is exact: commits after promotion (a provider's own housekeeping) may follow the others.
+    // `latest` replays whatever the archive holds by then, later than the window the plan read: only a time target bounds the copy.
+    if (!context.targetIsLatest && newest.at !== null && newest.evidence.startsWith('pg_last_xact_replay_timestamp') && Date.parse(newest.at) > context.target.getTime()) {
+      return {
+        check: 'connection',
+        status: 'fail',
+        summary: `${server} answers, but its newest commit (${newest.at}) is after the target ${context.target.toISOString()}: the copy was restored past the point asked for`,
+        details,
+      };
+    }
     return { check: 'connection', status: 'pass', summary: `${server}, promoted on ${timeline}, ${replayed}`, details };
   } finally {
     await closeSession(client);
   }
+}
+
+async function newestCommit(client: pg.Client, replayed: Date | null, target: Date): Promise<NonNullable<ConnectionDetails['newestCommit']>> {
+  const dated = (at: Date, evidence: string) => ({ at: at.toISOString(), evidence, secondsBeforeTarget: Math.round(target.getTime() - at.getTime()) / 1000 });
+  if (replayed) return dated(replayed, 'pg_last_xact_replay_timestamp(): the last commit replayed in recovery');
+  try {
+    const { rows } = await client.query<{ at: Date | null }>('select timestamp as at from pg_last_committed_xact()');
+    if (rows[0]?.at) return dated(rows[0].at, 'pg_last_committed_xact() (track_commit_timestamp = on): commits after promotion count too');
+  } catch {
+    // 55000 when track_commit_timestamp is off: no commit times are kept.
+  }
+  return { at: null, evidence: 'none on the copy (no replay timestamp, track_commit_timestamp off): the freshness check\'s column dates the data' };
 }

@@ -18,6 +18,8 @@ export interface CheckContext {
   source?: pg.ClientConfig | undefined;
   /** The point in time the copy was restored to. */
   target: Date;
+  /** The target was `latest`: the copy may hold commits archived after the plan read the window. */
+  targetIsLatest?: boolean | undefined;
   rpoTargetSeconds: number;
   statementTimeoutMs: number;
   /** Row-count queries in flight at once, per database. @default 4 */

@@ -148,6 +148,7 @@ export async function verifyStep(state: DrillState, database: DatabaseConfig, pr
         copy: await copyClientConfig(),
         source: database.source ? sourceClientConfig(database, context.sourcePassword) : undefined,
         target,
+        targetIsLatest: state.targetIsLatest ?? false,
         rpoTargetSeconds: report.rpo.targetSeconds,
         previousCounts: previousCounts(await context.previousReport?.(target)),
         lastReplayedAt: state.lastReplayedAt ? new Date(state.lastReplayedAt) : null,

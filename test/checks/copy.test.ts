@@ -93,6 +93,27 @@ describe('checks on a restored copy', () => {
   });
 
 
+  it('the connection check says which evidence dates the copy\'s newest commit, and fails a copy holding commits after its target', async () => {
+    const [ok] = await runChecks({ copy, target, rpoTargetSeconds: 60 }, checksConfigSchema.parse({}));
+    const details = ok!.details as ConnectionDetails;
+    expect(details.newestCommit).toEqual({
+      at: lastReplayedAt,
+      evidence: 'pg_last_xact_replay_timestamp(): the last commit replayed in recovery',
+      secondsBeforeTarget: expect.any(Number),
+    });
+    expect((details.newestCommit as { secondsBeforeTarget: number }).secondsBeforeTarget).toBeGreaterThanOrEqual(0);
+    expect(ok!.status).toBe('pass');
+
+    // The same copy judged against a target before its last commit: it was restored past the point asked for.
+    const earlier = new Date(Date.parse(lastReplayedAt!) - 1000);
+    const [late] = await runChecks({ copy, target: earlier, rpoTargetSeconds: 60 }, checksConfigSchema.parse({}));
+    expect(late!.status).toBe('fail');
+    expect(late!.summary).toContain(`its newest commit (${lastReplayedAt}) is after the target ${earlier.toISOString()}`);
+    // To latest, the archive may have grown since the plan read the window: newer commits are no fault then.
+    const [latest] = await runChecks({ copy, target: earlier, targetIsLatest: true, rpoTargetSeconds: 60 }, checksConfigSchema.parse({}));
+    expect(latest!.status).toBe('pass');
+  });
+
   it('asOf: the copy holds exactly the source rows up to the target, not the source as it is now', async () => {
     // Prepare
     const config = checksConfigSchema.parse({

@@ -186,3 +186,25 @@ describe('message limits', () => {
     expect(JSON.stringify(message)).toContain('…and 15 more databases');
   });
 });
+
+describe('the checks of a complete, intact copy', () => {
+  test('a failing integrity or sql check is a line of its own with its summary; the backup used is named; a passing connection check is not repeated', () => {
+    const report = sampleReport({
+      status: 'failed',
+      backup: { used: 'base-2', files: '938 files verified against the backup_manifest by pg_verifybackup (size and checksum)', filesVerifiedBy: 'pg_verifybackup', skipped: [] },
+      checks: [
+        { check: 'connection', status: 'pass', summary: 'PostgreSQL 15.18, promoted on timeline 2, replayed to 0/5000A28', details: {} },
+        { check: 'integrity', status: 'fail', summary: '1 corrupt relation: public.orders (block 7: line pointer to page offset 8200 with length 100 ends beyond maximum page offset 8192)', details: {} },
+        { check: 'sql', status: 'fail', summary: '1 of 2 assertions do not hold: no negative balances (value 3, expected 0)', details: {} },
+      ],
+    });
+
+    const text = slackMessage({ status: 'failed', drills: [report] }).blocks.map((block) => (block.type === 'section' ? block.text.text : '')).join('\n');
+
+    expect(text).toContain('backup: base-2, 938 files verified');
+    expect(text).toContain('✗ integrity: 1 corrupt relation: public.orders (block 7: line pointer');
+    expect(text).toContain('✗ sql: 1 of 2 assertions do not hold: no negative balances (value 3, expected 0)');
+    expect(text).toContain('failing checks: 2');
+    expect(text).not.toContain('connection:');
+  });
+});

@@ -14,13 +14,14 @@ import { cliDelivery, deliverRun } from '../lib/report/deliver.ts';
 import { formatRunText, formatSeconds, summarizeDrill } from '../lib/report/format.ts';
 import type { RunResult } from '../lib/report/types.ts';
 import { install as installShutdownHandlers, isShuttingDown } from '../lib/shutdown.ts';
+import { redactDeep, redactSecrets, rememberSecret } from '../lib/util/redact.ts';
 import { toolVersion } from '../lib/version.ts';
 
 const EXIT = { input: 2, backup: 1, tool: 3 } as const;
 
 function output(result: RunResult, json: boolean): void {
-  const document: RunResult = { status: result.status, drills: result.drills };
-  process.stdout.write(json ? `${JSON.stringify(document, null, 2)}\n` : `${formatRunText(result)}\n`);
+  const document: RunResult = redactDeep({ status: result.status, drills: result.drills });
+  process.stdout.write(json ? `${JSON.stringify(document, null, 2)}\n` : `${formatRunText(document)}\n`);
 }
 
 function keepSeconds(text: string): number {
@@ -33,7 +34,13 @@ const METRICS_HELP = 'send the drill metrics: "cloudwatch" (PutMetricData as the
 const SLACK_HELP = 'post the run\'s Slack message to the incoming webhook in SLACK_WEBHOOK_URL (a secret: never an argument nor a config value)';
 
 function warn(line: string): void {
-  process.stderr.write(`restore-drill: ${line}\n`);
+  process.stderr.write(`restore-drill: ${redactSecrets(line)}\n`);
+}
+
+/** Progress lines carry copy names and providers' words (a poll's detail): redacted like every outward text. */
+function progress(): ReturnType<typeof progressPrinter> {
+  const print = progressPrinter();
+  return (event) => print(event.detail === undefined ? event : { ...event, detail: redactSecrets(event.detail) });
 }
 
 const program = new Command()
@@ -65,7 +72,7 @@ program
       target: options.target,
       databases: options.database ?? [],
       reportDir: options.reportDir,
-      onProgress: progressPrinter(),
+      onProgress: progress(),
     });
     // After a signal the interrupted reports are the record; what the drills said since is the shutdown breaking them.
     if (isShuttingDown()) return;
@@ -96,7 +103,7 @@ program
       target: options.target,
       keepForSeconds,
       reportDir: config.report.dir,
-      onProgress: progressPrinter(),
+      onProgress: progress(),
     });
     if (isShuttingDown()) return;
     await deliverRun({ status: report.status, drills: [report] }, delivery);
@@ -203,7 +210,7 @@ program
   .action(async (options: { reportDir: string; json?: boolean }) => {
     // drizzle-orm's migrator takes most of a second to import: only the demo needs it.
     const { runDemo } = await import('../lib/demo.ts');
-    const demo = await runDemo({ reportDir: options.reportDir, onProgress: progressPrinter() });
+    const demo = await runDemo({ reportDir: options.reportDir, onProgress: progress() });
     output({ status: demo.report.status, drills: [demo.report] }, options.json ?? false);
     if (!options.json) {
       process.stdout.write(
@@ -236,6 +243,8 @@ program
 for (const command of evidenceCommands()) program.addCommand(command.copyInheritedSettings(program));
 
 installShutdownHandlers();
+// The webhook URL is read where --slack is parsed; remembered first, so that no text of any command echoes it.
+rememberSecret(process.env.SLACK_WEBHOOK_URL);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
@@ -243,7 +252,7 @@ try {
     process.exitCode = error.exitCode === 0 ? 0 : EXIT.input;
   } else {
     const kind = failureKindOf(error);
-    process.stderr.write(`restore-drill: ${error instanceof RestoreDrillError ? error.message : (error as Error).stack ?? String(error)}\n`);
+    process.stderr.write(`restore-drill: ${redactSecrets(error instanceof RestoreDrillError ? error.message : (error as Error).stack ?? String(error))}\n`);
     process.exitCode = EXIT[kind];
   }
 }

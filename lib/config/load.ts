@@ -6,6 +6,7 @@ import { checksConfigProblems } from '../checks/config.ts';
 import { ConfigError } from '../errors.ts';
 import { nearestKey } from './knownKeys.ts';
 import { configSchema, type RestoreDrillConfig } from './schema.ts';
+import { rememberConfiguredSecrets } from './secrets.ts';
 
 export const CONFIG_FILE_NAMES = ['restore-drill.config.ts', 'restore-drill.config.mjs', 'restore-drill.config.js', 'restore-drill.config.json'];
 
@@ -38,7 +39,10 @@ export interface LoadOptions {
 
 export async function loadConfig(cwd: string, explicit?: string, options: LoadOptions = {}): Promise<LoadedConfig> {
   const file = await findConfigFile(cwd, explicit);
-  return { file, config: await validateConfig(await readConfigValue(file), dirname(file), file, options) };
+  const config = await validateConfig(await readConfigValue(file), dirname(file), file, options);
+  // The values of the secrets the config names, for the redactor of every outward text.
+  rememberConfiguredSecrets(config);
+  return { file, config };
 }
 
 async function readConfigValue(file: string): Promise<unknown> {

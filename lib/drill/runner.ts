@@ -5,6 +5,7 @@ import { readPreviousReport, writeReport } from '../report/store.ts';
 import type { DrillReport, RunResult } from '../report/types.ts';
 import type { RestoreProvider } from '../providers/types.ts';
 import { isShuttingDown, onShutdown } from '../shutdown.ts';
+import { redactDeep } from '../util/redact.ts';
 import { runDrill, type DrillOptions, type DrillResult } from './drill.ts';
 import { interruptedReport, type DrillState } from './steps.ts';
 import { worstDrillStatus } from './outcome.ts';
@@ -41,8 +42,11 @@ export async function runRecordedDrill(
   });
   try {
     const previousReport = options.previousReport ?? ((target: Date) => readPreviousReport(options.reportDir, database.name, target));
-    const result = await runDrill(config, database, provider, { ...options, previousReport, onState: (state) => (running = state) });
+    const drilled = await runDrill(config, database, provider, { ...options, previousReport, onState: (state) => (running = state) });
     running = undefined;
+    // Error messages and summaries are free text (a restore command, a driver's error): what is
+    // returned, printed and written is the redacted report.
+    const result: DrillResult = { ...drilled, report: redactDeep(drilled.report) };
     // Once a signal came, the interrupted report is the record: what follows is the shutdown breaking the drill.
     if (!isRefusal(result.report.error) && !isShuttingDown()) await writeReport(options.reportDir, result.report);
     return result;

@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { CloudWatchClient, MetricDatum } from '@aws-sdk/client-cloudwatch';
 import { isRefusal } from '../errors.ts';
+import { redactDeep } from '../util/redact.ts';
 import type { DrillReport } from './types.ts';
 
 /** The names of the design's table "One name for each number"; the alarms and dashboard use the same. */
@@ -59,7 +60,7 @@ export function emfDocuments(reports: readonly DrillReport[], namespace = METRIC
     metrics.setTimestamp(new Date(report.finishedAt));
     const document = metrics.serializeMetrics() as unknown as Record<string, unknown>;
     metrics.clearMetrics();
-    return document;
+    return redactDeep(document);
   });
 }
 

@@ -1,4 +1,5 @@
 import { targetNoLaterThan } from './store.ts';
+import { redactDeep } from '../util/redact.ts';
 import type { DrillReport } from './types.ts';
 
 /** How many of the newest reports are read looking for one to compare row counts with. */
@@ -31,7 +32,7 @@ export function s3ReportStore(bucket: string): ReportStore {
     async put(report) {
       const { sdk, client } = await s3();
       const key = reportKey(report);
-      await client.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(report, null, 2)}\n`, ContentType: 'application/json' }));
+      await client.send(new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(redactDeep(report), null, 2)}\n`, ContentType: 'application/json' }));
       return key;
     },
     get,
@@ -61,7 +62,7 @@ export function memoryReportStore(): ReportStore & { reports: Map<string, DrillR
     reports,
     async put(report) {
       const key = reportKey(report);
-      reports.set(key, structuredClone(report));
+      reports.set(key, redactDeep(structuredClone(report)));
       return key;
     },
     async get(key) {

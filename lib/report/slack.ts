@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { redactDeep, redactSecrets, rememberSecret } from '../util/redact.ts';
 import type { DeliveryOutcome, RunResult } from './types.ts';
 import { summarizeDrill, summarizeRun } from './format.ts';
 
@@ -65,7 +66,8 @@ export function slackMessage(result: RunResult, links: SlackLinks = {}): SlackMe
     ...(links.runbookUrl ? [`<${links.runbookUrl}|runbook>`] : []),
   ];
   if (linkTexts.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: linkTexts.join(' · ') }] });
-  return { text: headline, blocks };
+  // Every text of the message through the shared redactor: error messages and summaries are free text.
+  return redactDeep({ text: headline, blocks });
 }
 
 export interface PostOptions {
@@ -87,6 +89,8 @@ export interface PostOptions {
  * backoff. Never throws: the outcome says what happened, without the webhook's URL in it.
  */
 export async function postToSlack(webhookUrl: string, message: SlackMessage, options: PostOptions = {}): Promise<DeliveryOutcome> {
+  // The URL is the secret; Slack's answers may echo its token alone, and some callers log the outcome.
+  rememberSecret(webhookUrl);
   const doFetch = options.fetch ?? fetch;
   const sleep = options.sleep ?? ((ms: number) => delay(ms));
   const now = options.now ?? (() => new Date());
@@ -144,7 +148,7 @@ function describeFetchError(error: unknown): string {
   return cause?.message ?? (error as Error).message ?? String(error);
 }
 
-/** The webhook URL is the secret: its path must never reach a log line or a report. */
+/** The webhook URL is the secret: neither it, nor its path, nor its token alone may reach a log line or a report. */
 function scrub(text: string, webhookUrl: string): string {
   let scrubbed = text.split(webhookUrl).join('<webhook>');
   try {
@@ -153,5 +157,5 @@ function scrub(text: string, webhookUrl: string): string {
   } catch {
     // not a URL: the whole string is already replaced
   }
-  return scrubbed;
+  return redactSecrets(scrubbed);
 }

@@ -1,14 +1,16 @@
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { signWithConfiguredKey } from '../evidence/signing.ts';
+import { redactDeep } from '../util/redact.ts';
 import type { DrillReport } from './types.ts';
 
 /**
  * Writes `<database>-<startedAt>.json` into the report folder; returns its path. Signed (Ed25519) when
- * RESTORE_DRILL_SIGNING_KEY or RESTORE_DRILL_SIGNING_KEY_FILE is set.
+ * RESTORE_DRILL_SIGNING_KEY or RESTORE_DRILL_SIGNING_KEY_FILE is set. Redacted before it is signed: the
+ * file is what auditors, the evidence page and the next drill read.
  */
 export async function writeReport(dir: string, unsigned: DrillReport): Promise<string> {
-  const report = await signWithConfiguredKey(unsigned);
+  const report = await signWithConfiguredKey(redactDeep(unsigned));
   await mkdir(dir, { recursive: true });
   const stamp = report.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   const file = join(dir, `${report.database}-${stamp}.json`);

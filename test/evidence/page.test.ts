@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { redactSecrets } from '../../lib/evidence/escape.ts';
+import { redactSecrets } from '../../lib/util/redact.ts';
 import { renderEvidencePage } from '../../lib/evidence/page.ts';
 import { history } from './history.ts';
 import { plantedReports } from './planted.ts';

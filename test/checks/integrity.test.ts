@@ -73,6 +73,15 @@ describe.each([
     expect(result.summary).toMatch(/^no corruption in \d+ tables and \d+ B-tree indexes \(\d+ pages\), read in /);
   });
 
+  it('relations not reached within budgetSeconds make the check an error, never a pass: the copy is not proven intact', async () => {
+    const { result, details } = await integrity({ budgetSeconds: 0.001 });
+
+    expect(result.status).toBe('error');
+    expect(details.unchecked.length).toBeGreaterThan(100);
+    expect(details.checked.tables + details.checked.indexes).toBe(0);
+    expect(result.summary).toMatch(/not started within budgetSeconds \(0\.001 s\): raise it/);
+  });
+
   it('a damaged heap page and a damaged index page: both relations named with their block, never a row value', async () => {
     await cluster.stop();
     // Heap: the first four line pointers of block 2 point past the end of the page (normal items, 100 bytes at offset 8200).

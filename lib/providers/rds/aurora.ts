@@ -1,11 +1,11 @@
 import type { DBCluster, DBClusterAutomatedBackup } from '@aws-sdk/client-rds';
 import type { AuroraProviderConfig } from '../../config/schema.ts';
-import { RestoreDrillError } from '../../errors.ts';
+import { ConfigError, RestoreDrillError } from '../../errors.ts';
 import { POLL_INTERVAL_MS } from '../pollInterval.ts';
 import type { CopyPoll, ListedCopy, RestoreProvider, RestoreWindow } from '../types.ts';
-import { AwsApi, failedReason, FAILED_STATUSES, requireNetwork, type AwsProviderOptions } from './api.ts';
+import { AwsApi, failedReason, FAILED_CLUSTER_STATUSES, FAILED_INSTANCE_STATUSES, requireNetwork, sameKey, USABLE_STATUSES, type AwsProviderOptions } from './api.ts';
 import { explainAwsError, isAwsError } from './errors.ts';
-import { CreateDBInstanceCommand, DeleteDBClusterCommand, DescribeDBClusterAutomatedBackupsCommand, DescribeDBClustersCommand, paginateDescribeDBClusters, RestoreDBClusterToPointInTimeCommand } from './sdk.ts';
+import { CreateDBInstanceCommand, DeleteDBClusterCommand, DescribeDBClusterAutomatedBackupsCommand, DescribeDBClustersCommand, paginateDescribeDBClusterAutomatedBackups, paginateDescribeDBClusters, RestoreDBClusterToPointInTimeCommand } from './sdk.ts';
 import { destroyInstance } from './instance.ts';
 import { copyTags, expiresAtOf, hasCopyName, isManaged } from './tags.ts';
 
@@ -16,9 +16,12 @@ export interface AuroraCopyHandle {
   clusterId: string;
   instanceId: string;
   region: string;
+  /** The source, by identifier and by its DbClusterResourceId (what its retained backups are found by). */
   source: { clusterId: string; resourceId?: string };
   target: { kind: 'latest' } | { kind: 'time'; time: string };
   expiresAt: string;
+  /** When the restore was asked for: NotFound soon after it is eventual consistency. */
+  startedAt?: string;
 }
 
 /** The instance a copy's cluster gets: the copy's name and `-i1`, so that it carries our prefix too. */
@@ -44,17 +47,33 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
   }
 
   /** Where to restore from: the live cluster, or (the bad day) the retained automated backups of a deleted one. */
-  async function sourceOfBackups(): Promise<{ window: RestoreWindow; retainedResourceId?: string }> {
+  async function sourceOfBackups(): Promise<{ window: RestoreWindow; resourceId: string; retained: boolean; scaling?: { min: number; max: number } }> {
     const source = await findCluster(config.clusterId);
     if (source) {
-      if (!source.EarliestRestorableTime || !source.LatestRestorableTime) {
+      if (config.kmsKeyId && source.StorageEncrypted && source.KmsKeyId && !sameKey(config.kmsKeyId, source.KmsKeyId)) {
+        throw new ConfigError(`provider.kmsKeyId is ${config.kmsKeyId}, but ${sourceLabel} is encrypted with ${source.KmsKeyId}: name the source's key, so that the grant to use it (kms:CreateGrant, kms:DescribeKey through RDS) is for the right key`);
+      }
+      if (!source.EarliestRestorableTime || !source.LatestRestorableTime || !source.DbClusterResourceId) {
         throw new RestoreDrillError('backup', `${sourceLabel} has no restorable window (EarliestRestorableTime/LatestRestorableTime missing): check its backup retention`);
       }
-      return { window: { earliest: source.EarliestRestorableTime, latest: source.LatestRestorableTime } };
+      const scaling = source.ServerlessV2ScalingConfiguration;
+      return {
+        window: { earliest: source.EarliestRestorableTime, latest: source.LatestRestorableTime },
+        resourceId: source.DbClusterResourceId,
+        retained: false,
+        ...(scaling?.MinCapacity !== undefined && scaling.MaxCapacity !== undefined ? { scaling: { min: scaling.MinCapacity, max: scaling.MaxCapacity } } : {}),
+      };
     }
-    let backups: DBClusterAutomatedBackup[] = [];
+    // The API finds a deleted cluster's retained backups by DbClusterResourceId; without it, in the list of all, by the identifier it had.
+    const backups: DBClusterAutomatedBackup[] = [];
     try {
-      backups = (await api.rds.send(new DescribeDBClusterAutomatedBackupsCommand({ DBClusterIdentifier: config.clusterId }))).DBClusterAutomatedBackups ?? [];
+      if (config.sourceResourceId) {
+        backups.push(...((await api.rds.send(new DescribeDBClusterAutomatedBackupsCommand({ DbClusterResourceId: config.sourceResourceId }))).DBClusterAutomatedBackups ?? []));
+      } else {
+        for await (const page of paginateDescribeDBClusterAutomatedBackups({ client: api.rds }, {})) {
+          backups.push(...(page.DBClusterAutomatedBackups ?? []).filter((b) => b.DBClusterIdentifier?.toLowerCase() === config.clusterId.toLowerCase()));
+        }
+      }
     } catch (error) {
       if (!isAwsError(error, 'DBClusterAutomatedBackupNotFoundFault')) throw explainAwsError(error, api.context('DescribeDBClusterAutomatedBackups', sourceLabel));
     }
@@ -64,10 +83,20 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     if (!newest) {
       throw new RestoreDrillError(
         'input',
-        `RDS has no ${sourceLabel} in ${config.region}, and no retained automated backups of it. Check provider.clusterId and provider.region, and that these AWS credentials belong to the account that owns it.`,
+        `RDS has no ${sourceLabel} in ${config.region}, and no retained automated backups of it${config.sourceResourceId ? ` (DbClusterResourceId ${config.sourceResourceId})` : ''}. Check provider.clusterId${config.sourceResourceId ? ', provider.sourceResourceId' : ''} and provider.region, and that these AWS credentials belong to the account that owns it.`,
       );
     }
-    return { window: { earliest: newest.RestoreWindow!.EarliestTime!, latest: newest.RestoreWindow!.LatestTime! }, retainedResourceId: newest.DbClusterResourceId! };
+    return { window: { earliest: newest.RestoreWindow!.EarliestTime!, latest: newest.RestoreWindow!.LatestTime! }, resourceId: newest.DbClusterResourceId!, retained: true };
+  }
+
+  /** A db.serverless copy needs a scaling configuration: the config's, else the source's. */
+  function serverlessScaling(source: { scaling?: { min: number; max: number } }): { MinCapacity: number; MaxCapacity: number } | undefined {
+    if (config.instanceClass !== 'db.serverless') return undefined;
+    const scaling = config.serverlessV2Scaling ? { min: config.serverlessV2Scaling.minCapacity, max: config.serverlessV2Scaling.maxCapacity } : source.scaling;
+    if (!scaling) {
+      throw new ConfigError(`${sourceLabel} has no Serverless v2 scaling configuration to copy (a provisioned source, or its retained backups): set provider.serverlessV2Scaling { minCapacity, maxCapacity } for a db.serverless copy`);
+    }
+    return { MinCapacity: scaling.min, MaxCapacity: scaling.max };
   }
 
   async function destroyCluster(handle: AuroraCopyHandle): Promise<void> {
@@ -86,6 +115,7 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
       `DB cluster "${handle.clusterId}"`,
       () => api.rds.send(new DeleteDBClusterCommand({ DBClusterIdentifier: handle.clusterId, SkipFinalSnapshot: true, DeleteAutomatedBackups: true })),
       ['InvalidDBClusterStateFault'],
+      { goneCodes: ['DBClusterNotFoundFault'], goingAway: async () => ['deleting', undefined].includes((await findCluster(handle.clusterId))?.Status) },
     );
   }
 
@@ -100,31 +130,43 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     async start({ target, copyName, expiresAt }) {
       const network = requireNetwork(config, 'provider');
       const source = await sourceOfBackups();
-      await api.call('RestoreDBClusterToPointInTime', `${sourceLabel} (copy ${copyName})`, (rds) =>
-        rds.send(
+      const scaling = serverlessScaling(source);
+      const startedAt = new Date().toISOString();
+      try {
+        await api.rds.send(
           new RestoreDBClusterToPointInTimeCommand({
-            ...(source.retainedResourceId ? { SourceDbClusterResourceId: source.retainedResourceId } : { SourceDBClusterIdentifier: config.clusterId }),
+            ...(source.retained ? { SourceDbClusterResourceId: source.resourceId } : { SourceDBClusterIdentifier: config.clusterId }),
             DBClusterIdentifier: copyName,
             RestoreType: 'full-copy',
             ...(target.kind === 'latest' ? { UseLatestRestorableTime: true } : { RestoreToTime: target.time }),
             DBSubnetGroupName: network.subnetGroup,
             VpcSecurityGroupIds: network.securityGroupIds,
+            ...(config.clusterParameterGroup ? { DBClusterParameterGroupName: config.clusterParameterGroup } : {}),
+            ...(scaling ? { ServerlessV2ScalingConfiguration: scaling } : {}),
             DeletionProtection: false,
             CopyTagsToSnapshot: false,
             EnableIAMDatabaseAuthentication: 'iam' in config.credentials,
             Tags: copyTags(copyName, options.database, expiresAt),
           }),
-        ),
-      );
+        );
+      } catch (error) {
+        if (!isAwsError(error, 'DBClusterAlreadyExistsFault')) throw explainAwsError(error, api.context('RestoreDBClusterToPointInTime', `${sourceLabel} (copy ${copyName})`));
+        // The SDK retried a restore RDS had carried out: go on with the cluster if it is this drill's.
+        await api.adoptIfOurs('DB cluster', copyName, error, async () => {
+          const existing = await findCluster(copyName);
+          return existing?.DBClusterArn ? api.tagsOf(existing.DBClusterArn).catch(() => existing.TagList) : undefined;
+        });
+      }
       const handle: AuroraCopyHandle = {
         provider: 'aurora',
         name: copyName,
         clusterId: copyName,
         instanceId: auroraInstanceId(copyName),
         region: config.region,
-        source: { clusterId: config.clusterId, ...(source.retainedResourceId ? { resourceId: source.retainedResourceId } : {}) },
+        source: { clusterId: config.clusterId, resourceId: source.resourceId },
         target: target.kind === 'latest' ? { kind: 'latest' } : { kind: 'time', time: target.time.toISOString() },
         expiresAt: expiresAt.toISOString(),
+        startedAt,
       };
       api.removeOnSignal(copyName, () => destroyCluster(handle));
       return handle;
@@ -133,30 +175,43 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     // Each poll looks at what exists, so that a poll in another Lambda (or after a retry) does the same.
     async poll(handle): Promise<CopyPoll> {
       const cluster = await findCluster(handle.clusterId);
-      if (!cluster) return { state: 'failed', reason: `DB cluster ${handle.clusterId} disappeared while it was being restored` };
+      if (!cluster) {
+        if (api.withinNotFoundGrace(handle.startedAt)) return { state: 'pending', detail: 'cluster not visible yet (RDS is eventually consistent right after a restore)' };
+        return { state: 'failed', reason: `DB cluster ${handle.clusterId} disappeared while it was being restored` };
+      }
       const status = cluster.Status ?? 'unknown';
-      if (FAILED_STATUSES.has(status)) return { state: 'failed', reason: failedReason('DB cluster', handle.clusterId, status) };
-      if (status !== 'available') return { state: 'pending', detail: `cluster ${status}` };
+      if (FAILED_CLUSTER_STATUSES.has(status)) return { state: 'failed', reason: failedReason('DB cluster', handle.clusterId, status) };
+      if (!USABLE_STATUSES.has(status)) return { state: 'pending', detail: `cluster ${status}` };
       const instance = await api.findInstance(handle.instanceId);
       if (!instance) {
-        await api.call('CreateDBInstance', `DB instance "${handle.instanceId}" in cluster ${handle.clusterId}`, (rds) =>
-          rds.send(
+        try {
+          await api.rds.send(
             new CreateDBInstanceCommand({
               DBInstanceIdentifier: handle.instanceId,
               DBClusterIdentifier: handle.clusterId,
               Engine: cluster.Engine,
               DBInstanceClass: config.instanceClass,
+              ...(config.parameterGroup ? { DBParameterGroupName: config.parameterGroup } : {}),
               PubliclyAccessible: false,
               AutoMinorVersionUpgrade: false,
               Tags: copyTags(handle.name, options.database, new Date(handle.expiresAt)),
             }),
-          ),
-        );
+          );
+        } catch (error) {
+          // An earlier poll's create went through and Describe does not show it yet (eventual consistency);
+          // or the cluster flapped out of available since it was read: both are for a later poll.
+          if (!isAwsError(error, 'DBInstanceAlreadyExists', 'InvalidDBClusterStateFault')) throw explainAwsError(error, api.context('CreateDBInstance', `DB instance "${handle.instanceId}" in cluster ${handle.clusterId}`));
+        }
         return { state: 'pending', detail: 'adding an instance to the cluster' };
       }
       const instanceStatus = instance.DBInstanceStatus ?? 'unknown';
-      if (FAILED_STATUSES.has(instanceStatus)) return { state: 'failed', reason: failedReason('DB instance', handle.instanceId, instanceStatus) };
-      if (instanceStatus !== 'available' || !cluster.Endpoint || !cluster.Port) return { state: 'pending', detail: `instance ${instanceStatus}` };
+      if (FAILED_INSTANCE_STATUSES.has(instanceStatus)) return { state: 'failed', reason: failedReason('DB instance', handle.instanceId, instanceStatus) };
+      if (!USABLE_STATUSES.has(instanceStatus) || !cluster.Endpoint || !cluster.Port) return { state: 'pending', detail: `instance ${instanceStatus}` };
+      const steady = await api.confirmedReady(async () => {
+        const [again, member] = await Promise.all([findCluster(handle.clusterId), api.findInstance(handle.instanceId)]);
+        return USABLE_STATUSES.has(again?.Status ?? '') && USABLE_STATUSES.has(member?.DBInstanceStatus ?? '');
+      });
+      if (!steady) return { state: 'pending', detail: `cluster ${status}, not yet steady` };
       return { state: 'ready', connection: await api.connectionTo(cluster.Endpoint, cluster.Port), lastReplayedAt: null };
     },
 

@@ -24,6 +24,12 @@ const ACCESS = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOp
 const CREDENTIALS = new Set(['InvalidClientTokenId', 'UnrecognizedClientException', 'ExpiredToken', 'ExpiredTokenException', 'SignatureDoesNotMatch', 'IncompleteSignature', 'CredentialsProviderError', 'MissingAuthenticationToken']);
 const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException']);
 const BAD_REQUEST = new Set(['InvalidParameterValue', 'InvalidParameterCombination', 'MissingParameter', 'DBSubnetGroupNotFoundFault', 'InvalidVPCNetworkStateFault', 'InvalidSubnet', 'DBSubnetGroupDoesNotCoverEnoughAZs', 'StorageTypeNotSupported', 'InvalidDBSubnetGroupStateFault']);
+/** Quota codes and the quota each names (Service Quotas, Amazon RDS). */
+const QUOTAS: Record<string, string> = {
+  InstanceQuotaExceeded: 'DB instances quota',
+  StorageQuotaExceeded: 'total storage quota (allocated storage of all DB instances)',
+  DBClusterQuotaExceeded: 'DB clusters quota',
+};
 const NETWORK = /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|ECONNRESET|EAI_AGAIN|socket hang up/;
 
 /** AWS's code of an SDK error: the wire code where the SDK kept it, else the exception's name without `Fault`. */
@@ -52,6 +58,24 @@ export function explainAwsError(error: unknown, context: CallContext): Error {
   }
   if (isAwsError(error, 'InvalidRestoreFault', 'PointInTimeRestoreNotEnabled')) {
     return new RestoreFailedError(`RDS refused to restore ${context.resource}: ${message} (${code}). Check the source's automated backups (retention period) and the restore window.`, { cause: error });
+  }
+  if (isAwsError(error, 'KMSKeyNotAccessibleFault')) {
+    return new AwsApiError(
+      'input',
+      code,
+      `RDS could not use the KMS key of ${context.resource} in ${context.region} (${context.action}: KMSKeyNotAccessibleFault: ${message}). The caller needs kms:CreateGrant and kms:DescribeKey on the source's key through RDS (condition kms:ViaService = rds.${context.region}.amazonaws.com), and the key must be enabled: name it in provider.kmsKeyId (the stack then grants Start exactly that).`,
+      { cause: error },
+    );
+  }
+  const quota = QUOTAS[code] ?? QUOTAS[code.replace(/Fault$/, '')];
+  if (quota) {
+    return new AwsApiError('input', code, `RDS refused ${where}: ${message} (${code}). The account's ${quota} is used up: copies count against it too. Remove leftover copies (restore-drill janitor), run fewer drills at once (concurrency), or raise the quota in Service Quotas (Amazon RDS).`, { cause: error });
+  }
+  if (isAwsError(error, 'InsufficientDBInstanceCapacity')) {
+    return new AwsApiError('tool', code, `AWS has no capacity for ${where} right now (${code}: ${message}). Try again later, or pick another class in provider.instanceClass (or provider.subnetGroup with other availability zones).`, { cause: error });
+  }
+  if (isAwsError(error, 'InsufficientDBClusterCapacityFault')) {
+    return new AwsApiError('tool', code, `AWS has no capacity for ${where} right now (${code}: ${message}): try again later, or another provider.instanceClass.`, { cause: error });
   }
   if (ACCESS.has(code)) {
     return new AwsApiError('input', code, `AWS denied ${where}: ${message}. Allow rds:${context.action} for the role restore-drill runs as (IAM conditions: our tag restore-drill:managed for copies).`, { cause: error });

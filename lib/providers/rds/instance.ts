@@ -1,11 +1,11 @@
 import type { DBInstanceAutomatedBackup } from '@aws-sdk/client-rds';
 import type { RdsProviderConfig } from '../../config/schema.ts';
-import { RestoreDrillError } from '../../errors.ts';
+import { ConfigError, RestoreDrillError } from '../../errors.ts';
 import { POLL_INTERVAL_MS } from '../pollInterval.ts';
 import type { CopyPoll, CopyTarget, ListedCopy, RestoreProvider, RestoreWindow } from '../types.ts';
-import { AwsApi, failedReason, FAILED_STATUSES, requireNetwork, type AwsProviderOptions } from './api.ts';
+import { AwsApi, failedReason, FAILED_INSTANCE_STATUSES, requireNetwork, sameKey, USABLE_STATUSES, type AwsProviderOptions } from './api.ts';
 import { explainAwsError, isAwsError } from './errors.ts';
-import { DeleteDBInstanceCommand, DescribeDBInstanceAutomatedBackupsCommand, paginateDescribeDBInstances, RestoreDBInstanceToPointInTimeCommand } from './sdk.ts';
+import { DeleteDBInstanceCommand, DescribeDBInstanceAutomatedBackupsCommand, paginateDescribeDBInstanceAutomatedBackups, paginateDescribeDBInstances, RestoreDBInstanceToPointInTimeCommand } from './sdk.ts';
 import { copyTags, expiresAtOf, hasCopyName, isManaged } from './tags.ts';
 
 /** An RDS instance copy, as plain JSON. */
@@ -14,46 +14,73 @@ export interface RdsCopyHandle {
   name: string;
   instanceId: string;
   region: string;
+  /** The source, by identifier and by its DbiResourceId (what its retained backups are found by, the bad day). */
   source: { instanceId: string; resourceId?: string };
   target: { kind: 'latest' } | { kind: 'time'; time: string };
   expiresAt: string;
+  /** When the restore was asked for: NotFound soon after it is eventual consistency. */
+  startedAt?: string;
 }
 
 /** Where to restore from: the live instance, or (the bad day) the retained automated backups of a deleted one. */
 interface SourceOfBackups {
   window: RestoreWindow;
+  /** The source's DbiResourceId, live or gone. */
+  resourceId: string;
   /** Set when the instance is gone and only its retained backups are left. */
-  retainedResourceId?: string;
+  retained: boolean;
 }
 
 /** The `rds` provider: point-in-time copies of one RDS DB instance. The source is only ever read. */
 export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProviderOptions): RestoreProvider<RdsCopyHandle> {
   const api = new AwsApi(config, options);
   const sourceLabel = `DB instance "${config.instanceId}"`;
+  const backupsOff = (retention: number | undefined) =>
+    new RestoreDrillError('backup', `${sourceLabel} has no restorable window: its backup retention period is ${retention ?? 0} (automated backups off). Point-in-time restore needs them: turn on automated backups (BackupRetentionPeriod 1 to 35).`);
 
   async function sourceOfBackups(): Promise<SourceOfBackups> {
     const instance = await api.findInstance(config.instanceId);
     if (instance) {
+      checkKey(instance.KmsKeyId, instance.StorageEncrypted);
       const latest = instance.LatestRestorableTime;
+      if (!instance.BackupRetentionPeriod || !latest || !instance.DbiResourceId) throw backupsOff(instance.BackupRetentionPeriod);
       // DescribeDBInstances names only the latest restorable time; the earliest is on the automated backup.
-      const backups = await api.call('DescribeDBInstanceAutomatedBackups', sourceLabel, (rds) =>
-        rds.send(new DescribeDBInstanceAutomatedBackupsCommand({ DbiResourceId: instance.DbiResourceId })),
-      );
-      const earliest = backups.DBInstanceAutomatedBackups?.[0]?.RestoreWindow?.EarliestTime;
-      if (!latest || !earliest) {
-        throw new RestoreDrillError('backup', `${sourceLabel} has no restorable window (automated backups off? BackupRetentionPeriod ${instance.BackupRetentionPeriod ?? 0}): turn on automated backups`);
+      let backups: DBInstanceAutomatedBackup[];
+      try {
+        backups = (await api.rds.send(new DescribeDBInstanceAutomatedBackupsCommand({ DbiResourceId: instance.DbiResourceId }))).DBInstanceAutomatedBackups ?? [];
+      } catch (error) {
+        if (isAwsError(error, 'DBInstanceAutomatedBackupNotFound')) throw backupsOff(instance.BackupRetentionPeriod);
+        throw explainAwsError(error, api.context('DescribeDBInstanceAutomatedBackups', sourceLabel));
       }
-      return { window: { earliest, latest } };
+      const earliest = backups[0]?.RestoreWindow?.EarliestTime;
+      if (!earliest) throw backupsOff(instance.BackupRetentionPeriod);
+      return { window: { earliest, latest }, resourceId: instance.DbiResourceId, retained: false };
     }
     const retained = await retainedBackup();
-    return { window: { earliest: retained.RestoreWindow!.EarliestTime!, latest: retained.RestoreWindow!.LatestTime! }, retainedResourceId: retained.DbiResourceId! };
+    return { window: { earliest: retained.RestoreWindow!.EarliestTime!, latest: retained.RestoreWindow!.LatestTime! }, resourceId: retained.DbiResourceId!, retained: true };
   }
 
+  /** The key the config names for the grant must be the one the source is encrypted with. */
+  function checkKey(sourceKey: string | undefined, encrypted: boolean | undefined): void {
+    if (!config.kmsKeyId || !encrypted || !sourceKey || sameKey(config.kmsKeyId, sourceKey)) return;
+    throw new ConfigError(`provider.kmsKeyId is ${config.kmsKeyId}, but ${sourceLabel} is encrypted with ${sourceKey}: name the source's key, so that the grant to use it (kms:CreateGrant, kms:DescribeKey through RDS) is for the right key`);
+  }
+
+  /**
+   * The retained automated backups of a deleted instance. The API finds them by DbiResourceId (the
+   * config's sourceResourceId, recorded in every drill's copy handle); without it, in the list of all
+   * automated backups, page by page, by the identifier the instance had.
+   */
   async function retainedBackup(): Promise<DBInstanceAutomatedBackup> {
-    let backups: DBInstanceAutomatedBackup[] = [];
+    const backups: DBInstanceAutomatedBackup[] = [];
     try {
-      const output = await api.rds.send(new DescribeDBInstanceAutomatedBackupsCommand({ DBInstanceIdentifier: config.instanceId }));
-      backups = output.DBInstanceAutomatedBackups ?? [];
+      if (config.sourceResourceId) {
+        backups.push(...((await api.rds.send(new DescribeDBInstanceAutomatedBackupsCommand({ DbiResourceId: config.sourceResourceId }))).DBInstanceAutomatedBackups ?? []));
+      } else {
+        for await (const page of paginateDescribeDBInstanceAutomatedBackups({ client: api.rds }, {})) {
+          backups.push(...(page.DBInstanceAutomatedBackups ?? []).filter((b) => b.DBInstanceIdentifier?.toLowerCase() === config.instanceId.toLowerCase()));
+        }
+      }
     } catch (error) {
       if (!isAwsError(error, 'DBInstanceAutomatedBackupNotFound')) {
         throw explainAwsError(error, api.context('DescribeDBInstanceAutomatedBackups', sourceLabel));
@@ -65,10 +92,15 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
     if (!usable[0]) {
       throw new RestoreDrillError(
         'input',
-        `RDS has no ${sourceLabel} in ${config.region}, and no retained automated backups of it. Check provider.instanceId and provider.region, and that these AWS credentials belong to the account that owns it.`,
+        `RDS has no ${sourceLabel} in ${config.region}, and no retained automated backups of it${config.sourceResourceId ? ` (DbiResourceId ${config.sourceResourceId})` : ''}. Check provider.instanceId${config.sourceResourceId ? ', provider.sourceResourceId' : ''} and provider.region, and that these AWS credentials belong to the account that owns it.`,
       );
     }
     return usable[0];
+  }
+
+  async function usable(instanceId: string): Promise<boolean> {
+    const instance = await api.findInstance(instanceId);
+    return USABLE_STATUSES.has(instance?.DBInstanceStatus ?? '') && Boolean(instance?.Endpoint?.Address && instance.Endpoint.Port);
   }
 
   return {
@@ -82,15 +114,17 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
     async start({ target, copyName, expiresAt }) {
       const network = requireNetwork(config, 'provider');
       const source = await sourceOfBackups();
-      await api.call('RestoreDBInstanceToPointInTime', `${sourceLabel} (copy ${copyName})`, (rds) =>
-        rds.send(
+      const startedAt = new Date().toISOString();
+      try {
+        await api.rds.send(
           new RestoreDBInstanceToPointInTimeCommand({
-            ...(source.retainedResourceId ? { SourceDbiResourceId: source.retainedResourceId } : { SourceDBInstanceIdentifier: config.instanceId }),
+            ...(source.retained ? { SourceDbiResourceId: source.resourceId } : { SourceDBInstanceIdentifier: config.instanceId }),
             TargetDBInstanceIdentifier: copyName,
             ...restoreTime(target),
             DBInstanceClass: config.instanceClass,
             DBSubnetGroupName: network.subnetGroup,
             VpcSecurityGroupIds: network.securityGroupIds,
+            ...(config.parameterGroup ? { DBParameterGroupName: config.parameterGroup } : {}),
             PubliclyAccessible: false,
             MultiAZ: false,
             DeletionProtection: false,
@@ -100,26 +134,39 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
             EnableIAMDatabaseAuthentication: 'iam' in config.credentials,
             Tags: copyTags(copyName, options.database, expiresAt),
           }),
-        ),
-      );
+        );
+      } catch (error) {
+        if (!isAwsError(error, 'DBInstanceAlreadyExists')) throw explainAwsError(error, api.context('RestoreDBInstanceToPointInTime', `${sourceLabel} (copy ${copyName})`));
+        // The SDK retried a restore RDS had carried out: go on with the copy if it is this drill's.
+        await api.adoptIfOurs('DB instance', copyName, error, async () => {
+          const existing = await api.findInstance(copyName);
+          return existing?.DBInstanceArn ? api.tagsOf(existing.DBInstanceArn).catch(() => existing.TagList) : undefined;
+        });
+      }
       api.removeOnSignal(copyName, () => destroyInstance(api, copyName));
       return {
         provider: 'rds',
         name: copyName,
         instanceId: copyName,
         region: config.region,
-        source: { instanceId: config.instanceId, ...(source.retainedResourceId ? { resourceId: source.retainedResourceId } : {}) },
+        source: { instanceId: config.instanceId, resourceId: source.resourceId },
         target: target.kind === 'latest' ? { kind: 'latest' } : { kind: 'time', time: target.time.toISOString() },
         expiresAt: expiresAt.toISOString(),
+        startedAt,
       };
     },
 
     async poll(handle): Promise<CopyPoll> {
       const instance = await api.findInstance(handle.instanceId);
-      if (!instance) return { state: 'failed', reason: `DB instance ${handle.instanceId} disappeared while it was being restored` };
+      if (!instance) {
+        if (api.withinNotFoundGrace(handle.startedAt)) return { state: 'pending', detail: 'not visible yet (RDS is eventually consistent right after a restore)' };
+        return { state: 'failed', reason: `DB instance ${handle.instanceId} disappeared while it was being restored` };
+      }
       const status = instance.DBInstanceStatus ?? 'unknown';
-      if (FAILED_STATUSES.has(status)) return { state: 'failed', reason: failedReason('DB instance', handle.instanceId, status) };
-      if (status !== 'available' || !instance.Endpoint?.Address || !instance.Endpoint.Port) return { state: 'pending', detail: status };
+      if (FAILED_INSTANCE_STATUSES.has(status)) return { state: 'failed', reason: failedReason('DB instance', handle.instanceId, status) };
+      if (!USABLE_STATUSES.has(status) || !instance.Endpoint?.Address || !instance.Endpoint.Port) return { state: 'pending', detail: status };
+      // One `available` is not ready: a restore can go on to modifying or rebooting right after it.
+      if (!(await api.confirmedReady(() => usable(handle.instanceId)))) return { state: 'pending', detail: `${status}, not yet steady` };
       return { state: 'ready', connection: await api.connectionTo(instance.Endpoint.Address, instance.Endpoint.Port), lastReplayedAt: null };
     },
 
@@ -161,12 +208,19 @@ function restoreTime(target: CopyTarget): { RestoreTime: Date } | { UseLatestRes
   return target.kind === 'latest' ? { UseLatestRestorableTime: true } : { RestoreTime: target.time };
 }
 
-/** Deletes a copy instance of ours (tag read back first), retrying while RDS refuses it for its state. */
+/** Deletes a copy instance of ours (tag read back first), retrying while RDS refuses it for its state; a copy already gone or going is done. */
 export async function destroyInstance(api: AwsApi, instanceId: string, options: { auroraMember?: boolean } = {}): Promise<void> {
   api.assertCopyName('DB instance', instanceId);
   const instance = await api.findInstance(instanceId);
   if (!instance) return;
-  await api.assertOurs('DB instance', instanceId, instance.DBInstanceArn);
+  try {
+    await api.assertOurs('DB instance', instanceId, instance.DBInstanceArn);
+  } catch (error) {
+    // Deleted by another destroy between the two reads.
+    const cause = (error as { cause?: unknown }).cause;
+    if (cause !== undefined && isAwsError(cause, 'DBInstanceNotFound')) return;
+    throw error;
+  }
   if (instance.DBInstanceStatus === 'deleting') return;
   await api.deleteWhenAllowed(
     'DeleteDBInstance',
@@ -179,6 +233,8 @@ export async function destroyInstance(api: AwsApi, instanceId: string, options: 
             : { DBInstanceIdentifier: instanceId, SkipFinalSnapshot: true, DeleteAutomatedBackups: true },
         ),
       ),
-    ['InvalidDBInstanceState', 'InvalidDBInstanceStateFault'],
+    // A member of a cluster that is busy (modifying, backing up) is refused with the cluster's state.
+    options.auroraMember ? ['InvalidDBInstanceState', 'InvalidDBInstanceStateFault', 'InvalidDBClusterStateFault'] : ['InvalidDBInstanceState', 'InvalidDBInstanceStateFault'],
+    { goneCodes: ['DBInstanceNotFound'], goingAway: async () => ['deleting', undefined].includes((await api.findInstance(instanceId))?.DBInstanceStatus) },
   );
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect as tcpConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { copyName } from '../../../lib/providers/copyName.ts';
 import { destroyCopy, pollCopy, startCopy, type LocalCopyHandle } from '../../../lib/providers/local/engine.ts';
@@ -8,8 +8,10 @@ import { readWindow, type LocalSource } from '../../../lib/providers/local/plan.
 import type { CopyTarget } from '../../../lib/providers/types.ts';
 import { credentialScopeOf } from '../../support/iam/accessKeys.ts';
 import type { IamAuthority } from '../../support/iam/authority.ts';
+import { kmsAuthorizations } from '../../support/iam/kms.ts';
 import { rdsAuthorizations, type RdsInventory } from '../../support/iam/rds.ts';
 import { getSecretValueAuthorization } from '../../support/iam/services.ts';
+import { CLUSTER_FAILED_OUTCOMES, INSTANCE_FAILED_OUTCOMES, isValidMarker, lastUpload, page, seededRandom, UNREACHABLE_STATUSES, type LifecycleStep, type RdsBehaviour } from './behaviour.ts';
 import type { TestCa } from './tls.ts';
 import { errorDocument, QueryParams, RDS_API_VERSION, responseDocument, xmlList, type XmlNode } from './wire.ts';
 
@@ -40,6 +42,16 @@ export interface InstanceRecord {
   backupRetentionPeriod: number;
   iamAuth: boolean;
   clusterId?: string;
+  /** The customer-managed KMS key the storage is encrypted with (sources; copies inherit it). */
+  kmsKeyId?: string;
+  parameterGroup?: string;
+  /** The statuses the copy goes through after its data is there, from `from` on. */
+  lifecycle?: { steps: readonly LifecycleStep[]; from: number };
+  /** Describe by identifier answers NotFound this many more times (eventual consistency after a create). */
+  notFoundLeft?: number;
+  /** Copies: the TCP front of the local restore, which refuses connections while RDS would. */
+  proxy?: TcpServer;
+  sharedKey?: string | undefined;
   /** Source instances: their backups and archive. */
   source?: LocalSource;
   /** Copies: the local restore that plays the copy (for a cluster's instance, the cluster's). */
@@ -64,6 +76,13 @@ export interface ClusterRecord {
   deletionProtection: boolean;
   iamAuth: boolean;
   members: string[];
+  kmsKeyId?: string;
+  clusterParameterGroup?: string;
+  serverlessV2?: { min: number; max: number };
+  lifecycle?: { steps: readonly LifecycleStep[]; from: number };
+  notFoundLeft?: number;
+  proxy?: TcpServer;
+  sharedKey?: string | undefined;
   source?: LocalSource;
   local?: LocalCopyHandle;
 }
@@ -76,6 +95,7 @@ interface ClusterBackupRecord {
   engineVersion: string;
   masterUsername: string;
   createdAt: Date;
+  kmsKeyId?: string | undefined;
 }
 
 interface AutomatedBackupRecord {
@@ -87,6 +107,7 @@ interface AutomatedBackupRecord {
   engineVersion: string;
   masterUsername: string;
   createdAt: Date;
+  kmsKeyId?: string | undefined;
 }
 
 export interface RequestRecord {
@@ -99,8 +120,11 @@ export interface RequestRecord {
   denied?: string;
 }
 
-/** How the next restore ends: a status AWS uses for a failed restore, or never leaving `creating`. */
-export type RestoreOutcome = 'incompatible-restore' | 'failed' | 'never';
+/**
+ * How a restore ends: a status RDS gives a failed restore of that kind of resource (instances and
+ * clusters have different ones: see behaviour.ts), or never leaving `creating`.
+ */
+export type RestoreOutcome = (typeof INSTANCE_FAILED_OUTCOMES)[number] | (typeof CLUSTER_FAILED_OUTCOMES)[number] | 'never';
 
 export interface RdsEmulatorOptions {
   /** The CA and server certificate the copies serve TLS with. */
@@ -115,6 +139,17 @@ export interface RdsEmulatorOptions {
    * policies before it acts. Without one, no IAM is checked (rdsWorld() gives the CLI's user).
    */
   iam?: IamAuthority;
+  /** Production behaviour: lags, lifecycles, eventual consistency, pages (behaviour.ts). */
+  behaviour?: RdsBehaviour;
+  /** The account's quotas: instances, clusters, and total allocated storage (GiB; each instance 20). */
+  quotas?: { instances?: number; clusters?: number; storageGb?: number };
+  /** Parameter groups that exist beside the default ones. */
+  parameterGroups?: { db?: string[]; cluster?: string[] };
+  /**
+   * Copies of one source to one point share one local restore (reference-counted): what a test of
+   * many drills needs to keep the machine's cost per copy low. Each copy still has its own endpoint.
+   */
+  shareRestores?: boolean;
 }
 
 /** What the emulator answers where AWS refuses: the HTTP status and the documented code. */
@@ -172,7 +207,23 @@ export class RdsEmulator {
     refuseDeletes: number;
     /** Actions the caller's IAM policy does not allow (AccessDenied, 403). */
     denied: Set<string>;
-  } = { throttle: new Map(), restoreOutcomes: new Map(), refuseDeletes: 0, denied: new Set() };
+    /** The next N restores (instance or cluster) create their copy, then answer 500 InternalFailure (the SDK retries). */
+    failAfterCreate: number;
+    /** Answer InvalidDBClusterStateFault to the next N DeleteDBInstance calls of an Aurora member. */
+    refuseMemberDeletes: number;
+    /** Instance classes (and `cluster` for cluster restores) AWS has no capacity for right now. */
+    noCapacity: Set<string>;
+    /** Answer `Throttling` to this share of all calls (seeded draws), after IAM. */
+    throttleRate: number;
+  } = { throttle: new Map(), restoreOutcomes: new Map(), refuseDeletes: 0, denied: new Set(), failAfterCreate: 0, refuseMemberDeletes: 0, noCapacity: new Set(), throttleRate: 0 };
+  /** Every Throttling the emulator answered. */
+  throttled = 0;
+  readonly behaviour: RdsBehaviour;
+  readonly quotas: { instances?: number; clusters?: number; storageGb?: number };
+  readonly parameterGroups: { db: Set<string>; cluster: Set<string> };
+  private readonly shareRestores: boolean;
+  private readonly shared = new Map<string, { local: Promise<LocalCopyHandle>; users: number }>();
+  private readonly random: () => number;
   private readonly automatedBackups: AutomatedBackupRecord[] = [];
   private readonly clusterBackups: ClusterBackupRecord[] = [];
   private readonly secrets = new Map<string, { name: string; value: string; previous?: string; tags: Tag[] }>();
@@ -192,6 +243,15 @@ export class RdsEmulator {
     this.delays = { createMs: options.delays?.createMs ?? 0, deleteMs: options.delays?.deleteMs ?? 0 };
     this.log = options.log ?? (() => undefined);
     this.iam = options.iam;
+    this.behaviour = options.behaviour ?? {};
+    this.random = seededRandom(this.behaviour.seed ?? 1);
+    this.quotas = options.quotas ?? {};
+    this.parameterGroups = { db: new Set(options.parameterGroups?.db ?? []), cluster: new Set(options.parameterGroups?.cluster ?? []) };
+    this.shareRestores = options.shareRestores ?? false;
+  }
+
+  private now(): Date {
+    return this.behaviour.clock?.() ?? new Date();
   }
 
   async start(port = 0): Promise<string> {
@@ -207,22 +267,27 @@ export class RdsEmulator {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await Promise.allSettled([...this.pending]);
     // A cluster's instances share its local restore: the cluster removes it.
-    await Promise.allSettled([...this.clusters.values(), ...[...this.instances.values()].filter((r) => !r.clusterId)].map((r) => discardLocal(r)));
+    for (const record of [...this.instances.values(), ...this.clusters.values()]) record.proxy?.close();
+    await Promise.allSettled([...this.clusters.values(), ...[...this.instances.values()].filter((r) => !r.clusterId)].map((r) => this.discard(r)));
+    await Promise.allSettled([...this.shared.values()].map(async (entry) => destroyCopy((await entry.local).name).catch(() => undefined)));
   }
 
-  addSourceInstance(options: { id: string; source: LocalSource; engineVersion: string; masterUsername?: string; dbName?: string; tags?: Tag[] }): InstanceRecord {
+  /** A source instance; `backupRetentionPeriod: 0` is one with automated backups off (no window, no automated backup). */
+  addSourceInstance(options: { id: string; source: LocalSource; engineVersion: string; masterUsername?: string; dbName?: string; tags?: Tag[]; kmsKeyId?: string; backupRetentionPeriod?: number }): InstanceRecord {
     const record: InstanceRecord = {
       ...this.newInstance(options.id, 'available'),
       engineVersion: options.engineVersion,
       masterUsername: options.masterUsername ?? 'postgres',
       dbName: options.dbName ?? 'postgres',
       tags: options.tags ?? [],
-      backupRetentionPeriod: 7,
-      source: options.source,
+      backupRetentionPeriod: options.backupRetentionPeriod ?? 7,
       address: `${options.id}.emulated.rds.amazonaws.com`,
       port: 5432,
+      ...(options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {}),
     };
     this.instances.set(record.id, record);
+    if (record.backupRetentionPeriod === 0) return record;
+    record.source = options.source;
     this.automatedBackups.push({
       resourceId: record.resourceId,
       instanceId: record.id,
@@ -232,11 +297,12 @@ export class RdsEmulator {
       engineVersion: record.engineVersion,
       masterUsername: record.masterUsername,
       createdAt: record.createdAt,
+      kmsKeyId: record.kmsKeyId,
     });
     return record;
   }
 
-  addSourceCluster(options: { id: string; source: LocalSource; engineVersion: string; masterUsername?: string; dbName?: string }): ClusterRecord {
+  addSourceCluster(options: { id: string; source: LocalSource; engineVersion: string; masterUsername?: string; dbName?: string; kmsKeyId?: string; serverlessV2?: { min: number; max: number } }): ClusterRecord {
     const record: ClusterRecord = {
       ...this.newCluster(options.id, 'available'),
       engineVersion: options.engineVersion,
@@ -245,6 +311,8 @@ export class RdsEmulator {
       source: options.source,
       address: `${options.id}.cluster-emulated.rds.amazonaws.com`,
       port: 5432,
+      ...(options.kmsKeyId ? { kmsKeyId: options.kmsKeyId } : {}),
+      ...(options.serverlessV2 ? { serverlessV2: options.serverlessV2 } : {}),
     };
     this.clusters.set(record.id, record);
     this.clusterBackups.push({
@@ -255,6 +323,7 @@ export class RdsEmulator {
       engineVersion: record.engineVersion,
       masterUsername: record.masterUsername,
       createdAt: record.createdAt,
+      kmsKeyId: record.kmsKeyId,
     });
     return record;
   }
@@ -390,9 +459,14 @@ export class RdsEmulator {
       const throttled = this.faults.throttle.get(action) ?? 0;
       if (throttled > 0) {
         this.faults.throttle.set(action, throttled - 1);
+        this.throttled++;
         throw new RdsFault('Throttling', 'Rate exceeded');
       }
-      const result = await this.dispatch(action, params);
+      if (this.faults.throttleRate > 0 && this.random() < this.faults.throttleRate) {
+        this.throttled++;
+        throw new RdsFault('Throttling', 'Rate exceeded');
+      }
+      const result = await this.dispatch(action, params, caller);
       this.log(`${action} ${params.string('DBInstanceIdentifier') ?? params.string('DBClusterIdentifier') ?? params.string('TargetDBInstanceIdentifier') ?? ''}`);
       response.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
       response.end(responseDocument(action, result, requestId));
@@ -479,19 +553,21 @@ export class RdsEmulator {
     answer(200, { ARN: arn, Name: secret.name, SecretString: value, VersionId: requestId, VersionStages: [stage], CreatedDate: Date.now() / 1000 });
   }
 
-  private async dispatch(action: string, params: QueryParams): Promise<XmlNode[] | null> {
+  private async dispatch(action: string, params: QueryParams, caller: string | undefined): Promise<XmlNode[] | null> {
     switch (action) {
       case 'DescribeDBInstances': {
         const id = params.string('DBInstanceIdentifier');
-        const list = id ? [this.instance(id)] : [...this.instances.values()];
-        await this.refreshWindows(list);
-        return [['DBInstances', xmlList('DBInstance', list, (r) => this.instanceXml(r))]];
+        const list = id ? [this.visible(this.instance(id), 'DBInstanceNotFound', `DBInstance ${id} not found.`)] : [...this.instances.values()];
+        const { items, marker } = this.paged(params, list);
+        await this.refreshWindows(items);
+        return [['DBInstances', xmlList('DBInstance', items, (r) => this.instanceXml(r))], ['Marker', marker]];
       }
       case 'DescribeDBClusters': {
         const id = params.string('DBClusterIdentifier');
-        const list = id ? [this.cluster(id)] : [...this.clusters.values()];
-        await this.refreshWindows(list);
-        return [['DBClusters', xmlList('DBCluster', list, (r) => this.clusterXml(r))]];
+        const list = id ? [this.visible(this.cluster(id), 'DBClusterNotFoundFault', `DBCluster ${id} not found.`)] : [...this.clusters.values()];
+        const { items, marker } = this.paged(params, list);
+        await this.refreshWindows(items);
+        return [['DBClusters', xmlList('DBCluster', items, (r) => this.clusterXml(r))], ['Marker', marker]];
       }
       case 'DescribeDBInstanceAutomatedBackups':
         return this.describeAutomatedBackups(params);
@@ -506,9 +582,9 @@ export class RdsEmulator {
         return null;
       }
       case 'RestoreDBInstanceToPointInTime':
-        return this.restoreInstance(params);
+        return this.restoreInstance(params, caller);
       case 'RestoreDBClusterToPointInTime':
-        return this.restoreCluster(params);
+        return this.restoreCluster(params, caller);
       case 'CreateDBInstance':
         return this.createInstance(params);
       case 'DeleteDBInstance':
@@ -518,6 +594,41 @@ export class RdsEmulator {
       default:
         throw new RdsFault('InvalidAction', `The action ${action || '(none)'} is not valid for this web service.`);
     }
+  }
+
+  /** Eventual consistency: a resource just created is not yet visible to Describe by its identifier. */
+  private visible<T extends InstanceRecord | ClusterRecord>(record: T, code: string, message: string): T {
+    if ((record.notFoundLeft ?? 0) > 0) {
+      record.notFoundLeft!--;
+      throw new RdsFault(code, message, 404);
+    }
+    return record;
+  }
+
+  /** MaxRecords (20 to 100, as the API reference allows) and Marker, at most the behaviour's page size. */
+  private paged<T>(params: QueryParams, list: readonly T[]): { items: T[]; marker?: string | undefined } {
+    const maxRecords = params.int('MaxRecords') ?? 100;
+    if (!Number.isInteger(maxRecords) || maxRecords < 20 || maxRecords > 100) {
+      throw new RdsFault('InvalidParameterValue', `Invalid value ${params.string('MaxRecords')} for MaxRecords. Must be between 20 and 100`);
+    }
+    const marker = params.string('Marker');
+    if (marker !== undefined && !isValidMarker(marker)) throw new RdsFault('InvalidParameterValue', `Invalid marker: ${marker}`);
+    return page(list, marker, maxRecords, this.behaviour.pageSize ?? 100);
+  }
+
+  /** A copy's status now: its lifecycle after the restore, step by step in time (the last step holds). */
+  private statusOf(record: InstanceRecord | ClusterRecord): string {
+    const lifecycle = record.lifecycle;
+    if (!lifecycle || record.status === 'deleting') return record.status;
+    let elapsed = Date.now() - lifecycle.from;
+    for (const [index, step] of lifecycle.steps.entries()) {
+      if (index === lifecycle.steps.length - 1 || elapsed < step.ms) {
+        record.status = step.status;
+        break;
+      }
+      elapsed -= step.ms;
+    }
+    return record.status;
   }
 
   private byArn(arn: string): InstanceRecord | ClusterRecord {
@@ -541,23 +652,33 @@ export class RdsEmulator {
   private describeAutomatedBackups(params: QueryParams): Promise<XmlNode[]> {
     const resourceId = params.string('DbiResourceId');
     const instanceId = params.string('DBInstanceIdentifier');
-    const list = this.automatedBackups.filter((b) => (!resourceId || b.resourceId === resourceId) && (!instanceId || b.instanceId === instanceId));
+    // The API reference: DBInstanceIdentifier must name an existing instance; a deleted one's retained
+    // backups are found by DbiResourceId (or in the list of all of them).
+    const live = instanceId ? this.instances.get(instanceId) : undefined;
+    const list = this.automatedBackups.filter(
+      (b) => (!resourceId || b.resourceId.toLowerCase() === resourceId.toLowerCase()) && (!instanceId || (live !== undefined && b.resourceId === live.resourceId && b.status === 'active')),
+    );
     if ((resourceId || instanceId) && list.length === 0) {
       throw new RdsFault('DBInstanceAutomatedBackupNotFound', `No automated backup found for ${resourceId ?? instanceId}.`, 404);
     }
-    return this.automatedBackupsXml(list);
+    const { items, marker } = this.paged(params, list);
+    return this.automatedBackupsXml(items, marker);
   }
 
   private async describeClusterBackups(params: QueryParams): Promise<XmlNode[]> {
     const resourceId = params.string('DbClusterResourceId');
     const clusterId = params.string('DBClusterIdentifier');
-    const list = this.clusterBackups.filter((b) => (!resourceId || b.resourceId === resourceId) && (!clusterId || b.clusterId === clusterId));
+    const live = clusterId ? this.clusters.get(clusterId) : undefined;
+    const list = this.clusterBackups.filter(
+      (b) => (!resourceId || b.resourceId.toLowerCase() === resourceId.toLowerCase()) && (!clusterId || (live !== undefined && b.resourceId === live.resourceId && b.status === 'active')),
+    );
     if ((resourceId || clusterId) && list.length === 0) {
       throw new RdsFault('DBClusterAutomatedBackupNotFoundFault', `No automated backup found for ${resourceId ?? clusterId}.`, 404);
     }
+    const paged = this.paged(params, list);
     const items: XmlNode[] = [];
-    for (const backup of list) {
-      const { window } = await readWindow(backup.source);
+    for (const backup of paged.items) {
+      const window = await this.windowOf(backup.source);
       items.push([
         'DBClusterAutomatedBackup',
         [
@@ -577,13 +698,13 @@ export class RdsEmulator {
         ],
       ]);
     }
-    return [['DBClusterAutomatedBackups', items]];
+    return [['DBClusterAutomatedBackups', items], ['Marker', paged.marker]];
   }
 
-  private async automatedBackupsXml(list: AutomatedBackupRecord[]): Promise<XmlNode[]> {
+  private async automatedBackupsXml(list: AutomatedBackupRecord[], marker: string | undefined): Promise<XmlNode[]> {
     const items: XmlNode[] = [];
     for (const backup of list) {
-      const { window } = await readWindow(backup.source);
+      const window = await this.windowOf(backup.source);
       items.push([
         'DBInstanceAutomatedBackup',
         [
@@ -603,10 +724,54 @@ export class RdsEmulator {
         ],
       ]);
     }
-    return [['DBInstanceAutomatedBackups', items]];
+    return [['DBInstanceAutomatedBackups', items], ['Marker', marker]];
   }
 
-  private async restoreInstance(params: QueryParams): Promise<XmlNode[]> {
+  /**
+   * RDS restores an encrypted source's copy with the source's key, on the caller's behalf: the caller
+   * must be allowed kms:CreateGrant and kms:DescribeKey on that key through RDS (kms:ViaService), or
+   * the restore is KMSKeyNotAccessibleFault.
+   */
+  private async authorizeKms(kmsKeyId: string | undefined, caller: string | undefined): Promise<void> {
+    if (!kmsKeyId || !this.iam) return;
+    const context = { 'kms:ViaService': `rds.${this.region}.amazonaws.com`, 'kms:CallerAccount': this.accountId };
+    const answer = await this.iam.authorize(caller, kmsAuthorizations(kmsKeyId, context), { region: this.region });
+    if (answer.allowed) return;
+    this.log(`KMS refused for ${kmsKeyId}: ${answer.reason}`);
+    throw new RdsFault('KMSKeyNotAccessibleFault', `The specified KMS key [${kmsKeyId}] does not exist, is not enabled or you do not have permissions to access it.`);
+  }
+
+  /** Quotas and capacity, as RDS checks them before it creates anything. */
+  private checkRoom(kind: 'instance' | 'cluster', instanceClass: string | undefined): void {
+    if (kind === 'instance') {
+      if (this.quotas.instances !== undefined && this.instances.size >= this.quotas.instances) {
+        throw new RdsFault('InstanceQuotaExceeded', `Cannot create more than ${this.quotas.instances} DB instances (DB instances quota).`);
+      }
+      const storage = [...this.instances.values()].filter((r) => !r.clusterId).length * 20 + 20;
+      if (this.quotas.storageGb !== undefined && !instanceClass?.startsWith('aurora') && storage > this.quotas.storageGb) {
+        throw new RdsFault('StorageQuotaExceeded', `The request would exceed the allocated storage quota of ${this.quotas.storageGb} GiB for this account.`);
+      }
+      if (instanceClass && this.faults.noCapacity.has(instanceClass)) {
+        throw new RdsFault('InsufficientDBInstanceCapacity', `Cannot create a database instance because there is currently insufficient capacity of ${instanceClass} in the requested availability zones.`);
+      }
+      return;
+    }
+    if (this.quotas.clusters !== undefined && this.clusters.size >= this.quotas.clusters) {
+      throw new RdsFault('DBClusterQuotaExceededFault', `Cannot create more than ${this.quotas.clusters} DB clusters (DB clusters quota).`, 403);
+    }
+    if (this.faults.noCapacity.has('cluster')) {
+      throw new RdsFault('InsufficientDBClusterCapacityFault', 'The DB cluster does not have enough capacity for the current operation.', 403);
+    }
+  }
+
+  /** A restore's new resource answered with a server error although it was made: the SDK retries the call. */
+  private failAfterCreate(id: string): void {
+    if (this.faults.failAfterCreate <= 0) return;
+    this.faults.failAfterCreate--;
+    throw new RdsFault('InternalFailure', `An internal error occurred while the request for ${id} was processed.`, 500);
+  }
+
+  private async restoreInstance(params: QueryParams, caller: string | undefined): Promise<XmlNode[]> {
     const targetId = required(params, 'TargetDBInstanceIdentifier');
     const sourceId = params.string('SourceDBInstanceIdentifier');
     const sourceResourceId = params.string('SourceDbiResourceId');
@@ -616,20 +781,27 @@ export class RdsEmulator {
     const target = restoreTarget(params, 'RestoreTime');
     checkIdentifier('TargetDBInstanceIdentifier', targetId);
     if (this.instances.has(targetId)) throw new RdsFault('DBInstanceAlreadyExists', `DB instance already exists: ${targetId}`);
-    let source: { local: LocalSource; engineVersion: string; masterUsername: string };
+    let source: { local: LocalSource; engineVersion: string; masterUsername: string; kmsKeyId?: string | undefined };
     if (sourceId) {
       const record = this.instance(sourceId);
-      if (!record.source) throw new RdsFault('InvalidRestoreFault', `DB instance ${sourceId} has no automated backups to restore from.`);
-      source = { local: record.source, engineVersion: record.engineVersion, masterUsername: record.masterUsername };
+      if (!record.source) throw new RdsFault('PointInTimeRestoreNotEnabled', `Point-in-time restore is not enabled for DB instance ${sourceId}: its backup retention period is 0.`);
+      source = { local: record.source, engineVersion: record.engineVersion, masterUsername: record.masterUsername, kmsKeyId: record.kmsKeyId };
     } else {
       const backup = this.automatedBackups.find((b) => b.resourceId === sourceResourceId);
       if (!backup) throw new RdsFault('DBInstanceAutomatedBackupNotFound', `No automated backup found for ${sourceResourceId}.`, 404);
-      source = { local: backup.source, engineVersion: backup.engineVersion, masterUsername: backup.masterUsername };
+      source = { local: backup.source, engineVersion: backup.engineVersion, masterUsername: backup.masterUsername, kmsKeyId: backup.kmsKeyId };
     }
-    await checkRestoreTime(source.local, target);
+    const local = await this.checkRestoreTime(source.local, target);
+    const parameterGroup = params.string('DBParameterGroupName');
+    if (parameterGroup && !parameterGroup.startsWith('default.') && !this.parameterGroups.db.has(parameterGroup)) {
+      throw new RdsFault('DBParameterGroupNotFound', `DBParameterGroup not found: ${parameterGroup}`, 404);
+    }
+    const instanceClass = params.string('DBInstanceClass') ?? 'db.t4g.medium';
+    this.checkRoom('instance', instanceClass);
+    await this.authorizeKms(source.kmsKeyId, caller);
     const record: InstanceRecord = {
       ...this.newInstance(targetId, 'creating'),
-      instanceClass: params.string('DBInstanceClass') ?? 'db.t4g.medium',
+      instanceClass,
       engineVersion: source.engineVersion,
       masterUsername: source.masterUsername,
       tags: tagsOf(params),
@@ -640,13 +812,17 @@ export class RdsEmulator {
       deletionProtection: params.bool('DeletionProtection') ?? false,
       backupRetentionPeriod: params.int('BackupRetentionPeriod') ?? 1,
       iamAuth: params.bool('EnableIAMDatabaseAuthentication') ?? false,
+      ...(source.kmsKeyId ? { kmsKeyId: source.kmsKeyId } : {}),
+      ...(parameterGroup ? { parameterGroup } : {}),
+      ...this.justCreated(),
     };
     this.instances.set(targetId, record);
-    this.track(this.materialize(record, source.local, target));
+    this.track(this.materialize(record, source.local, local, this.behaviour.instanceLifecycles));
+    this.failAfterCreate(targetId);
     return [['DBInstance', this.instanceXml(record)]];
   }
 
-  private async restoreCluster(params: QueryParams): Promise<XmlNode[]> {
+  private async restoreCluster(params: QueryParams, caller: string | undefined): Promise<XmlNode[]> {
     const targetId = required(params, 'DBClusterIdentifier');
     const sourceId = params.string('SourceDBClusterIdentifier');
     if (!sourceId && !params.string('SourceDbClusterResourceId')) {
@@ -655,16 +831,27 @@ export class RdsEmulator {
     const target = restoreTarget(params, 'RestoreToTime');
     checkIdentifier('DBClusterIdentifier', targetId);
     if (this.clusters.has(targetId)) throw new RdsFault('DBClusterAlreadyExistsFault', `DB Cluster already exists: ${targetId}`);
-    let source: { source?: LocalSource | undefined; engineVersion: string; masterUsername: string; id: string };
+    let source: { source?: LocalSource | undefined; engineVersion: string; masterUsername: string; id: string; kmsKeyId?: string | undefined };
     if (sourceId) {
       source = this.cluster(sourceId);
     } else {
       const backup = this.clusterBackups.find((b) => b.resourceId === params.string('SourceDbClusterResourceId'));
       if (!backup) throw new RdsFault('DBClusterAutomatedBackupNotFoundFault', `No automated backup found for ${params.string('SourceDbClusterResourceId')}.`, 404);
-      source = { source: backup.source, engineVersion: backup.engineVersion, masterUsername: backup.masterUsername, id: backup.clusterId };
+      source = { source: backup.source, engineVersion: backup.engineVersion, masterUsername: backup.masterUsername, id: backup.clusterId, kmsKeyId: backup.kmsKeyId };
     }
     if (!source.source) throw new RdsFault('InvalidRestoreFault', `DB cluster ${source.id} has no backups to restore from.`);
-    await checkRestoreTime(source.source, target);
+    const local = await this.checkRestoreTime(source.source, target);
+    const clusterParameterGroup = params.string('DBClusterParameterGroupName');
+    if (clusterParameterGroup && !clusterParameterGroup.startsWith('default.') && !this.parameterGroups.cluster.has(clusterParameterGroup)) {
+      throw new RdsFault('DBClusterParameterGroupNotFound', `DBClusterParameterGroup not found: ${clusterParameterGroup}`, 404);
+    }
+    const min = params.string('ServerlessV2ScalingConfiguration.MinCapacity');
+    const max = params.string('ServerlessV2ScalingConfiguration.MaxCapacity');
+    if ((min === undefined) !== (max === undefined) || (min !== undefined && Number(min) > Number(max))) {
+      throw new RdsFault('InvalidParameterCombination', 'ServerlessV2ScalingConfiguration needs MinCapacity and MaxCapacity, MinCapacity not above MaxCapacity.');
+    }
+    this.checkRoom('cluster', undefined);
+    await this.authorizeKms(source.kmsKeyId, caller);
     const record: ClusterRecord = {
       ...this.newCluster(targetId, 'creating'),
       engineVersion: source.engineVersion,
@@ -674,25 +861,44 @@ export class RdsEmulator {
       securityGroupIds: params.list('VpcSecurityGroupIds'),
       deletionProtection: params.bool('DeletionProtection') ?? false,
       iamAuth: params.bool('EnableIAMDatabaseAuthentication') ?? false,
+      ...(source.kmsKeyId ? { kmsKeyId: source.kmsKeyId } : {}),
+      ...(clusterParameterGroup ? { clusterParameterGroup } : {}),
+      ...(min !== undefined ? { serverlessV2: { min: Number(min), max: Number(max) } } : {}),
+      ...this.justCreated(),
     };
     this.clusters.set(targetId, record);
-    this.track(this.materialize(record, source.source, target));
+    this.track(this.materialize(record, source.source, local, this.behaviour.clusterLifecycles));
+    this.failAfterCreate(targetId);
     return [['DBCluster', this.clusterXml(record)]];
+  }
+
+  /** How many Describes by identifier a new resource stays invisible to. */
+  private justCreated(): { notFoundLeft?: number } {
+    const count = this.behaviour.notFoundAfterCreate ?? 0;
+    return count > 0 ? { notFoundLeft: count } : {};
   }
 
   private createInstance(params: QueryParams): XmlNode[] {
     const id = required(params, 'DBInstanceIdentifier');
-    required(params, 'DBInstanceClass');
+    const instanceClass = required(params, 'DBInstanceClass');
     required(params, 'Engine');
     checkIdentifier('DBInstanceIdentifier', id);
     const clusterId = params.string('DBClusterIdentifier');
     if (!clusterId) throw new RdsFault('InvalidParameterCombination', 'This emulator creates instances only inside a DB cluster (DBClusterIdentifier).');
     if (this.instances.has(id)) throw new RdsFault('DBInstanceAlreadyExists', `DB instance already exists: ${id}`);
     const cluster = this.cluster(clusterId);
-    if (cluster.status !== 'available') throw new RdsFault('InvalidDBClusterStateFault', `DB cluster ${clusterId} is not in the available state (${cluster.status}).`);
+    if (this.statusOf(cluster) !== 'available') throw new RdsFault('InvalidDBClusterStateFault', `DB cluster ${clusterId} is not in the available state (${cluster.status}).`);
+    if (instanceClass === 'db.serverless' && !cluster.serverlessV2) {
+      throw new RdsFault('InvalidParameterCombination', `DB cluster ${clusterId} has no ServerlessV2ScalingConfiguration: a db.serverless instance needs one.`);
+    }
+    const parameterGroup = params.string('DBParameterGroupName');
+    if (parameterGroup && !parameterGroup.startsWith('default.') && !this.parameterGroups.db.has(parameterGroup)) {
+      throw new RdsFault('DBParameterGroupNotFound', `DBParameterGroup not found: ${parameterGroup}`, 404);
+    }
+    this.checkRoom('instance', instanceClass === 'db.serverless' ? undefined : instanceClass);
     const record: InstanceRecord = {
       ...this.newInstance(id, 'creating'),
-      instanceClass: params.string('DBInstanceClass')!,
+      instanceClass,
       engine: params.string('Engine')!,
       engineVersion: cluster.engineVersion,
       masterUsername: cluster.masterUsername,
@@ -702,6 +908,8 @@ export class RdsEmulator {
       publiclyAccessible: params.bool('PubliclyAccessible') ?? false,
       iamAuth: cluster.iamAuth,
       clusterId,
+      ...(parameterGroup ? { parameterGroup } : {}),
+      ...this.justCreated(),
     };
     this.instances.set(id, record);
     cluster.members.push(id);
@@ -717,8 +925,9 @@ export class RdsEmulator {
 
   private deleteInstance(params: QueryParams): XmlNode[] {
     const record = this.instance(required(params, 'DBInstanceIdentifier'));
-    if (record.status === 'deleting') throw new RdsFault('InvalidDBInstanceState', `Instance ${record.id} is already being deleted.`);
-    if (NO_DELETE_STATES.has(record.status)) throw new RdsFault('InvalidDBInstanceState', `Instance ${record.id} is currently ${record.status}.`);
+    const status = this.statusOf(record);
+    if (status === 'deleting') throw new RdsFault('InvalidDBInstanceState', `Instance ${record.id} is already being deleted.`);
+    if (NO_DELETE_STATES.has(status)) throw new RdsFault('InvalidDBInstanceState', `Instance ${record.id} is currently ${status}.`);
     if (record.deletionProtection) throw new RdsFault('InvalidParameterCombination', 'Cannot delete protected DB Instance, please disable deletion protection and try again.');
     if (!record.clusterId && !params.bool('SkipFinalSnapshot') && !params.string('FinalDBSnapshotIdentifier')) {
       throw new RdsFault('InvalidParameterCombination', 'FinalDBSnapshotIdentifier is required unless SkipFinalSnapshot is specified.');
@@ -727,16 +936,21 @@ export class RdsEmulator {
       this.faults.refuseDeletes--;
       throw new RdsFault('InvalidDBInstanceState', `Instance ${record.id} is currently modifying.`);
     }
+    if (record.clusterId && this.faults.refuseMemberDeletes > 0) {
+      this.faults.refuseMemberDeletes--;
+      throw new RdsFault('InvalidDBClusterStateFault', `DB cluster ${record.clusterId} is in a state that does not allow deleting its instance ${record.id} now.`);
+    }
     record.status = 'deleting';
     this.track(
       (async () => {
         await this.pause(this.delays.deleteMs);
         this.instances.delete(record.id);
+        record.proxy?.close();
         if (record.clusterId) {
           const cluster = this.clusters.get(record.clusterId);
           if (cluster) cluster.members = cluster.members.filter((m) => m !== record.id);
         } else {
-          await discardLocal(record);
+          await this.discard(record);
         }
       })(),
     );
@@ -745,7 +959,7 @@ export class RdsEmulator {
 
   private deleteCluster(params: QueryParams): XmlNode[] {
     const record = this.cluster(required(params, 'DBClusterIdentifier'));
-    if (record.status === 'deleting') throw new RdsFault('InvalidDBClusterStateFault', `DB cluster ${record.id} is already being deleted.`);
+    if (this.statusOf(record) === 'deleting') throw new RdsFault('InvalidDBClusterStateFault', `DB cluster ${record.id} is already being deleted.`);
     const live = record.members.filter((id) => this.instances.get(id)?.status !== 'deleting');
     if (live.length > 0) throw new RdsFault('InvalidDBClusterStateFault', 'Cluster cannot be deleted, it still contains DB instances in non-deleting state.');
     if (record.deletionProtection) throw new RdsFault('InvalidParameterCombination', 'Cannot delete protected Cluster, please disable deletion protection and try again.');
@@ -757,16 +971,26 @@ export class RdsEmulator {
       (async () => {
         await this.pause(this.delays.deleteMs);
         this.clusters.delete(record.id);
-        await discardLocal(record);
+        record.proxy?.close();
+        await this.discard(record);
       })(),
     );
     return [['DBCluster', this.clusterXml(record)]];
   }
 
-  /** A restore in the background: `creating` for createMs, then a real local restore, then `available` (or the injected end). */
-  private async materialize(record: InstanceRecord | ClusterRecord, source: LocalSource, target: CopyTarget): Promise<void> {
+  /**
+   * A restore in the background: `creating` for createMs, then a real local restore (or a share of
+   * one), then the drawn lifecycle (or straight to `available`), or the injected end.
+   */
+  private async materialize(record: InstanceRecord | ClusterRecord, source: LocalSource, target: CopyTarget, lifecycles: readonly (readonly LifecycleStep[])[] | undefined): Promise<void> {
     const outcome = this.faults.nextRestore ?? [...this.faults.restoreOutcomes].find(([prefix]) => record.id.startsWith(prefix))?.[1];
     this.faults.nextRestore = undefined;
+    const isCluster = 'members' in record;
+    // A cluster never shows an instance's status, nor an instance a cluster's: a test that asks for one is wrong.
+    if (outcome && outcome !== 'never' && !(isCluster ? (CLUSTER_FAILED_OUTCOMES as readonly string[]) : (INSTANCE_FAILED_OUTCOMES as readonly string[])).includes(outcome)) {
+      throw new Error(`${outcome} is not a status RDS gives a ${isCluster ? 'DB cluster' : 'DB instance'}; use one of ${(isCluster ? CLUSTER_FAILED_OUTCOMES : INSTANCE_FAILED_OUTCOMES).join(', ')}`);
+    }
+    const steps = lifecycles?.length ? lifecycles[Math.floor(this.random() * lifecycles.length)]! : undefined;
     await this.pause(this.delays.createMs);
     if (record.status !== 'creating' || outcome === 'never') return;
     if (outcome) {
@@ -774,7 +998,28 @@ export class RdsEmulator {
       return;
     }
     try {
-      record.local = await startCopy({
+      const local = await this.localRestore(record, source, target);
+      if (this.stopped || record.status !== 'creating') return;
+      record.proxy = await frontOf(local.port, () => UNREACHABLE_STATUSES.has(this.statusOf(record)));
+      const port = (record.proxy.address() as AddressInfo).port;
+      Object.assign(record, { address: '127.0.0.1', port }, steps ? { lifecycle: { steps, from: Date.now() } } : { status: 'available' });
+      this.statusOf(record);
+    } catch (error) {
+      this.log(`restore of ${record.id} failed: ${(error as Error).message}`);
+      if (record.status === 'creating') record.status = isCluster ? 'migration-failed' : 'incompatible-restore';
+    } finally {
+      // Deleted (or the emulator stopped) while the local restore was under way: its delete found no server to remove.
+      if (this.stopped || record.status === 'deleting') {
+        record.proxy?.close();
+        await this.discard(record);
+      }
+    }
+  }
+
+  /** The local restore that plays a copy: its own, or (shareRestores) one shared by every copy of that source and point. */
+  private async localRestore(record: InstanceRecord | ClusterRecord, source: LocalSource, target: CopyTarget): Promise<LocalCopyHandle> {
+    const make = async () => {
+      const local = await startCopy({
         source,
         target,
         name: copyName('emu', new Date()),
@@ -784,21 +1029,41 @@ export class RdsEmulator {
         tls: { certFile: this.tls.certFile, keyFile: this.tls.keyFile },
       });
       for (;;) {
-        const poll = await pollCopy(record.local);
+        const poll = await pollCopy(local);
         if (poll.state === 'failed') throw new Error(poll.reason);
-        if (poll.state === 'ready') break;
-        if (this.stopped || record.status !== 'creating') return;
+        if (poll.state === 'ready') return local;
+        if (this.stopped) return local;
         await delay(25);
       }
-      if (record.status !== 'creating') return;
-      Object.assign(record, { status: 'available', address: '127.0.0.1', port: record.local.port });
-    } catch (error) {
-      this.log(`restore of ${record.id} failed: ${(error as Error).message}`);
-      if (record.status === 'creating') record.status = 'incompatible-restore';
-    } finally {
-      // Deleted (or the emulator stopped) while the local restore was under way: its delete found no server to remove.
-      if (this.stopped || record.status === 'deleting') await discardLocal(record);
+    };
+    if (!this.shareRestores) {
+      record.local = await make();
+      return record.local;
     }
+    const key = `${source.baseBackups}|${target.kind === 'latest' ? 'latest' : target.time.toISOString()}`;
+    let entry = this.shared.get(key);
+    if (!entry) {
+      entry = { local: make(), users: 0 };
+      this.shared.set(key, entry);
+    }
+    entry.users++;
+    record.sharedKey = key;
+    return entry.local;
+  }
+
+  /** Removes a record's local restore once (a delete and an ending restore may both try); a shared one when its last copy goes. */
+  private async discard(record: InstanceRecord | ClusterRecord): Promise<void> {
+    const key = record.sharedKey;
+    if (key) {
+      record.sharedKey = undefined;
+      const entry = this.shared.get(key);
+      if (entry && --entry.users <= 0) {
+        this.shared.delete(key);
+        await destroyCopy((await entry.local).name).catch(() => undefined);
+      }
+      return;
+    }
+    await discardLocal(record);
   }
 
   private track(work: Promise<void>): void {
@@ -812,16 +1077,18 @@ export class RdsEmulator {
 
   private instanceXml(r: InstanceRecord): XmlNode[] {
     const latest = r.source ? this.latestOf(r.source) : undefined;
+    const status = this.statusOf(r);
     return [
       ['DBInstanceIdentifier', r.id],
       ['DBInstanceClass', r.instanceClass],
       ['Engine', r.engine],
-      ['DBInstanceStatus', r.status],
+      ['DBInstanceStatus', status],
       ['MasterUsername', r.masterUsername],
       ['DBName', r.clusterId ? undefined : r.dbName],
-      ['Endpoint', r.address && r.status !== 'creating' ? [['Address', r.address], ['Port', r.port], ['HostedZoneId', 'Z2R2ITUGPM61AM']] : undefined],
+      ['Endpoint', r.address && status !== 'creating' ? [['Address', r.address], ['Port', r.port], ['HostedZoneId', 'Z2R2ITUGPM61AM']] : undefined],
       ['AllocatedStorage', r.clusterId ? 1 : 20],
-      ['InstanceCreateTime', r.status === 'creating' ? undefined : r.createdAt],
+      ['InstanceCreateTime', status === 'creating' ? undefined : r.createdAt],
+      ['DBParameterGroups', xmlList('DBParameterGroup', [r.parameterGroup ?? `default.${r.engine}${r.engineVersion.split('.')[0]}`], (name) => [['DBParameterGroupName', name], ['ParameterApplyStatus', 'in-sync']])],
       ['BackupRetentionPeriod', r.backupRetentionPeriod],
       ['VpcSecurityGroups', xmlList('VpcSecurityGroupMembership', r.securityGroupIds, (id) => [['VpcSecurityGroupId', id], ['Status', 'active']])],
       ['DBSubnetGroup', r.subnetGroup ? [['DBSubnetGroupName', r.subnetGroup], ['SubnetGroupStatus', 'Complete'], ['VpcId', 'vpc-emulated']] : undefined],
@@ -830,6 +1097,7 @@ export class RdsEmulator {
       ['LatestRestorableTime', latest],
       ['PubliclyAccessible', r.publiclyAccessible],
       ['StorageEncrypted', true],
+      ['KmsKeyId', r.kmsKeyId],
       ['DbiResourceId', r.resourceId],
       ['CACertificateIdentifier', 'rds-ca-rsa2048-g1'],
       ['DBClusterIdentifier', r.clusterId],
@@ -842,13 +1110,14 @@ export class RdsEmulator {
 
   private clusterXml(r: ClusterRecord): XmlNode[] {
     const window = r.source ? this.windowCache.get(r.source.baseBackups) : undefined;
+    const status = this.statusOf(r);
     return [
       ['AllocatedStorage', 1],
       ['BackupRetentionPeriod', 1],
       ['DatabaseName', r.dbName],
       ['DBClusterIdentifier', r.id],
       ['DBSubnetGroup', r.subnetGroup],
-      ['Status', r.status],
+      ['Status', status],
       ['EarliestRestorableTime', window?.earliest],
       ['Endpoint', r.address],
       ['ReaderEndpoint', r.address],
@@ -859,7 +1128,10 @@ export class RdsEmulator {
       ['DBClusterMembers', xmlList('DBClusterMember', r.members, (id) => [['DBInstanceIdentifier', id], ['IsClusterWriter', true], ['PromotionTier', 1]])],
       ['VpcSecurityGroups', xmlList('VpcSecurityGroupMembership', r.securityGroupIds, (id) => [['VpcSecurityGroupId', id], ['Status', 'active']])],
       ['StorageEncrypted', true],
+      ['KmsKeyId', r.kmsKeyId],
       ['DbClusterResourceId', r.resourceId],
+      ['DBClusterParameterGroup', r.clusterParameterGroup ?? `default.${r.engine}${r.engineVersion.split('.')[0]}`],
+      ['ServerlessV2ScalingConfiguration', r.serverlessV2 ? [['MinCapacity', r.serverlessV2.min], ['MaxCapacity', r.serverlessV2.max]] : undefined],
       ['DBClusterArn', r.arn],
       ['IAMDatabaseAuthenticationEnabled', r.iamAuth],
       ['ClusterCreateTime', r.createdAt],
@@ -873,16 +1145,70 @@ export class RdsEmulator {
 
   /** A source's window is read from its backups and archive whenever it is described, as RDS keeps it current. */
   private async refreshWindows(records: readonly (InstanceRecord | ClusterRecord)[]): Promise<void> {
-    for (const record of records) {
-      if (!record.source) continue;
-      const { window } = await readWindow(record.source);
-      this.windowCache.set(record.source.baseBackups, { earliest: window.earliest, latest: window.latest });
+    for (const record of records) if (record.source) await this.windowOf(record.source);
+  }
+
+  /**
+   * The window RDS reports: from the backups and archive, its end at the last log upload (with
+   * logUploads) rather than the archive's last transaction. After the last transaction the source was
+   * idle, so any time up to the upload restores the same data.
+   */
+  private async windowOf(source: LocalSource): Promise<{ earliest: Date; latest: Date; lastTransaction: Date }> {
+    const { window } = await readWindow(source);
+    const uploads = this.behaviour.logUploads;
+    const uploaded = uploads ? lastUpload(this.now(), this.behaviour.seed ?? 1, uploads) : window.latest;
+    const latest = new Date(Math.max(window.earliest.getTime(), uploaded.getTime()));
+    const reported = { earliest: window.earliest, latest, lastTransaction: window.latest };
+    this.windowCache.set(source.baseBackups, reported);
+    return reported;
+  }
+
+  /** Refuses a time outside the reported window; answers what the local engine restores to. */
+  private async checkRestoreTime(source: LocalSource, target: CopyTarget): Promise<CopyTarget> {
+    const window = await this.windowOf(source);
+    const time = target.kind === 'latest' ? window.latest : target.time;
+    if (time < window.earliest || time > window.latest) {
+      throw new RdsFault(
+        'InvalidRestoreFault',
+        `The restore time ${time.toISOString()} is outside the restorable window ${window.earliest.toISOString()} to ${window.latest.toISOString()}.`,
+      );
     }
+    return time >= window.lastTransaction ? { kind: 'latest' } : { kind: 'time', time };
   }
 
   private latestOf(source: LocalSource): Date | undefined {
     return this.windowCache.get(source.baseBackups)?.latest;
   }
+}
+
+/** A TCP front for a copy's server: RDS's endpoint, which refuses connections while the copy is down (rebooting, ...). */
+async function frontOf(port: number, down: () => boolean): Promise<TcpServer> {
+  const open = new Set<() => void>();
+  const server = createTcpServer((client) => {
+    if (down()) {
+      client.destroy();
+      return;
+    }
+    const upstream = tcpConnect(port, '127.0.0.1');
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      open.delete(close);
+      client.destroy();
+      upstream.destroy();
+    };
+    open.add(close);
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  });
+  // A reboot ends the sessions that were open, too.
+  const watch = setInterval(() => {
+    if (open.size && down()) for (const close of [...open]) close();
+  }, 10);
+  watch.unref();
+  server.on('close', () => clearInterval(watch));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  server.unref();
+  return server;
 }
 
 /** Removes a record's local restore once (a delete and an ending restore may both try). */
@@ -924,16 +1250,6 @@ function restoreTarget(params: QueryParams, timeName: string): CopyTarget {
   return { kind: 'time', time: parsed };
 }
 
-async function checkRestoreTime(source: LocalSource, target: CopyTarget): Promise<void> {
-  if (target.kind !== 'time') return;
-  const { window } = await readWindow(source);
-  if (target.time < window.earliest || target.time > window.latest) {
-    throw new RdsFault(
-      'InvalidRestoreFault',
-      `The restore time ${target.time.toISOString()} is outside the restorable window ${window.earliest.toISOString()} to ${window.latest.toISOString()}.`,
-    );
-  }
-}
 
 function tagsOf(params: QueryParams): Tag[] {
   return params.structures('Tags').map((fields) => ({ Key: fields.get('Key') ?? '', Value: fields.get('Value') ?? '' }));

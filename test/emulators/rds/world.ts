@@ -119,6 +119,8 @@ export function databaseConfig(world: RdsWorld, kind: 'rds' | 'aurora', override
       credentials: { secretArn: world.secretArn },
       endpoint: world.emulator.url,
       caFile: world.ca.caFile,
+      // Ready after three usable reads in a row, as in production, at the emulator's pace.
+      readiness: { consecutiveReads: 3, intervalSeconds: 0.05 },
     },
     connection: { database: 'postgres', user: 'postgres' },
     // The emulator's restores take well under a second: poll it as fast as the tests like.

@@ -84,6 +84,7 @@ export class IamAuthority {
           contextVariables: { ...globalContext(principal, request.resource, options), ...request.context },
         },
         identityPolicies: principal.identityPolicies.map((policy, index) => ({ name: `${principal.name}#${index + 1}`, policy })),
+        ...(request.resourcePolicy ? { resourcePolicy: request.resourcePolicy } : {}),
         serviceControlPolicies: [],
         resourceControlPolicies: [],
       },

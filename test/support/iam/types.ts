@@ -33,6 +33,8 @@ export interface AuthorizationRequest {
   /** A resource ARN; a list call that names nothing is authorised against the type's wildcard (`...:db:*`), as AWS does. */
   resource: string;
   context: Record<string, string | string[]>;
+  /** The resource's own policy where the service requires one to allow too (a KMS key policy). */
+  resourcePolicy?: PolicyDocument;
 }
 
 export type AuthorizationAnswer =

@@ -108,6 +108,7 @@ describe('run --metrics cloudwatch --slack', () => {
     const report = (JSON.parse(result.stdout) as RunResult).drills[0]!;
     expect(report.status).toBe('passed');
     expect(report.checks.map((check) => [check.check, check.status])).toEqual([
+      ['connection', 'pass'],
       ['ledger', 'pass'],
       ['rowCounts', 'pass'],
       ['freshness', 'pass'],

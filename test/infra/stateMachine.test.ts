@@ -61,9 +61,9 @@ describe('the synthesised state machine, run locally over the local provider', (
     expect(result.status).toBe('failed');
     const reports = Object.fromEntries([...store.reports.values()].map((report) => [report.database, report]));
     expect(reports[names.pass]).toMatchObject({ status: 'passed', trigger: 'schedule', copy: { removed: true, kept: false } });
-    expect(reports[names.pass]!.checks).toEqual([expect.objectContaining({ check: 'rowCounts', status: 'pass' })]);
+    expect(reports[names.pass]!.checks).toEqual([expect.objectContaining({ check: 'connection', status: 'pass' }), expect.objectContaining({ check: 'rowCounts', status: 'pass' })]);
     expect(reports[names.checkFails]).toMatchObject({ status: 'failed', copy: { removed: true } });
-    expect(reports[names.checkFails]!.checks).toEqual([expect.objectContaining({ check: 'rowCounts', status: 'fail' })]);
+    expect(reports[names.checkFails]!.checks).toEqual([expect.objectContaining({ check: 'connection', status: 'pass' }), expect.objectContaining({ check: 'rowCounts', status: 'fail' })]);
     expect(reports[names.restoreFails]).toMatchObject({
       status: 'failed',
       copy: { removed: true },

@@ -2,7 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { progressPrinter } from '../lib/cli/progress.ts';
 import { loadConfig } from '../lib/config/load.ts';
-import { parseDurationSeconds, DURATION_HINT } from '../lib/drill/duration.ts';
+import { keepForProblem } from '../lib/config/schema.ts';
+import { parseDurationSeconds } from '../lib/drill/duration.ts';
 import { exitCodeOf } from '../lib/drill/outcome.ts';
 import { runDrills, runRecordedDrill, selectDatabases } from '../lib/drill/runner.ts';
 import { evidenceCommands } from '../lib/evidence/cli.ts';
@@ -25,9 +26,9 @@ function output(result: RunResult, json: boolean): void {
 }
 
 function keepSeconds(text: string): number {
-  const seconds = parseDurationSeconds(text);
-  if (seconds === undefined) throw new ConfigError(`--keep-for "${text}" is not valid: expected ${DURATION_HINT}`);
-  return seconds;
+  const problem = keepForProblem(text);
+  if (problem) throw new ConfigError(`--keep-for "${text}" is not valid: ${problem}`);
+  return parseDurationSeconds(text)!;
 }
 
 const METRICS_HELP = 'send the drill metrics: "cloudwatch" (PutMetricData as the AWS SDK is configured; AWS_ENDPOINT_URL_CLOUDWATCH for another endpoint) or "emf FILE" (appends EMF lines)';
@@ -195,11 +196,13 @@ program
         ...result.removed.map((copy) => `${result.dryRun ? 'would remove' : 'removed'} ${copy.name} (${copy.provider}, expired ${copy.expiresAt})`),
         ...result.failed.map((copy) => `could not remove ${copy.name} (${copy.provider}): ${copy.error}`),
         ...result.deferred.map((copy) => `not removed yet, the next run tries again: ${copy.name} (${copy.provider}): ${copy.error}`),
+        ...result.skipped.map((copy) => `skipped ${copy.name} (${copy.provider}): ${copy.error}`),
+        ...result.unlisted.map((listing) => `could not list the copies of ${listing.database} (${listing.provider}): ${listing.error}`),
         `expired copies ${result.dryRun ? 'to remove' : 'removed'}: ${result.removed.length}; copies of ours not expired, left alone: ${result.kept.length}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     }
-    process.exitCode = result.failed.length > 0 ? EXIT.tool : 0;
+    process.exitCode = result.failed.length > 0 || result.unlisted.length > 0 ? EXIT.tool : 0;
   });
 
 program

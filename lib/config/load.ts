@@ -62,9 +62,10 @@ async function readConfigValue(file: string): Promise<unknown> {
  */
 export async function validateConfig(value: unknown, baseDir: string, file = 'config', options: LoadOptions = {}): Promise<RestoreDrillConfig> {
   const parsed = configSchema.safeParse(value);
-  if (!parsed.success) throw problemsError(file, parsed.error.issues.flatMap((issue) => describeIssue(issue)));
+  const bounds = checksDurationProblems(value);
+  if (!parsed.success) throw problemsError(file, [...parsed.error.issues.flatMap((issue) => describeIssue(issue)), ...bounds]);
   const config = resolvePaths(parsed.data, baseDir);
-  const problems: string[] = [];
+  const problems: string[] = [...bounds];
   const seen = new Set<string>();
   for (const [index, database] of config.databases.entries()) {
     const at = `databases[${index}]`;
@@ -91,6 +92,42 @@ export async function validateConfig(value: unknown, baseDir: string, file = 'co
   }
   if (problems.length > 0) throw problemsError(file, problems);
   return config;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const YEAR_SECONDS = 365 * 86_400;
+
+/**
+ * The checks' durations, bounded here with the config's own (schema.ts DURATION_BOUNDS): a
+ * statement_timeout above 2^31 - 1 ms is refused by Postgres only once a copy exists, and Node
+ * fires a longer timer at once. Read from the value as written, so that they are reported with
+ * every other problem of the file.
+ */
+function checksDurationProblems(value: unknown): string[] {
+  const problems: string[] = [];
+  const databases = (value as { databases?: unknown } | null)?.databases;
+  if (!Array.isArray(databases)) return problems;
+  const bound = (path: string, input: unknown, min: number, max: number, whole: boolean, unit: string, why: string) => {
+    if (typeof input !== 'number') return;
+    if ((whole && !Number.isInteger(input)) || !(input >= min && input <= max)) {
+      problems.push(`${path}: must be ${whole ? 'a whole number' : 'a number'} of ${unit} from ${min} to ${max} (${why}); got ${String(input)}`);
+    }
+  };
+  for (const [index, database] of databases.entries()) {
+    const checks = (database as { checks?: Record<string, unknown> } | null)?.checks;
+    if (!checks || typeof checks !== 'object') continue;
+    const at = `databases[${index}].checks`;
+    bound(`${at}.statementTimeoutMs`, checks.statementTimeoutMs, 1, MAX_TIMER_MS, true, 'milliseconds', '2^31 - 1, about 24.8 days: Postgres and Node timers hold no more');
+    const rowCounts = checks.rowCounts;
+    if (Array.isArray(rowCounts)) {
+      for (const [rule, counted] of rowCounts.entries()) {
+        bound(`${at}.rowCounts[${rule}].asOf.marginSeconds`, (counted as { asOf?: { marginSeconds?: unknown } } | null)?.asOf?.marginSeconds, 0, YEAR_SECONDS, false, 'seconds', '365 days');
+      }
+    }
+    bound(`${at}.freshness.maxLagSeconds`, (checks.freshness as { maxLagSeconds?: unknown } | undefined)?.maxLagSeconds, 0, YEAR_SECONDS, false, 'seconds', '365 days');
+    bound(`${at}.integrity.budgetSeconds`, (checks.integrity as { budgetSeconds?: unknown } | undefined)?.budgetSeconds, 0, Math.floor(MAX_TIMER_MS / 1000), false, 'seconds', 'about 24.8 days: Node timers hold no more');
+  }
+  return problems;
 }
 
 function resolvePaths(config: RestoreDrillConfig, baseDir: string): RestoreDrillConfig {

@@ -8,6 +8,34 @@ export const DATABASE_NAME_HINT = 'lowercase letters, digits and hyphens, starti
 const targetSpec = z.string().refine((text) => parseTargetSpec(text) !== undefined, { message: `expected ${TARGET_HINT}` });
 export const durationText = z.string().refine((text) => parseDurationSeconds(text) !== undefined, { message: `expected ${DURATION_HINT}` });
 
+/**
+ * Bounds of every duration: a value past them passed once, then failed after a folder was made
+ * (an expiry past the largest Date, timers overflowing to 1 ms). The message names the range; the
+ * path in front of it (load.ts) names the field.
+ */
+export const DURATION_BOUNDS = {
+  /** A restore that takes a week is not a drill; Step Functions and the copy's expiry stay well in range. */
+  restoreTimeoutSeconds: { min: 1, max: 7 * 86_400, text: '7 days' },
+  targetSeconds: { min: 1, max: 30 * 86_400, text: '30 days' },
+  /** How long a kept copy may stay (restore --keep-for). */
+  keepForSeconds: { min: 1, max: 365 * 86_400, text: '365 days' },
+} as const;
+
+function wholeSeconds(bounds: { min: number; max: number; text: string }) {
+  return z.number().refine((value) => Number.isInteger(value) && value >= bounds.min && value <= bounds.max, {
+    error: (issue) => `must be a whole number of seconds from ${bounds.min} to ${bounds.max} (${bounds.text}); got ${String(issue.input)}`,
+  });
+}
+
+/** A kept copy's lifetime as people write it (`24h`), within DURATION_BOUNDS.keepForSeconds. */
+export function keepForProblem(text: string): string | undefined {
+  const seconds = parseDurationSeconds(text);
+  if (seconds === undefined) return `expected ${DURATION_HINT}`;
+  const { min, max, text: maxText } = DURATION_BOUNDS.keepForSeconds;
+  if (seconds < min || seconds > max) return `must be from ${min}s to ${max / 86_400}d (${maxText}); got ${seconds} s`;
+  return undefined;
+}
+
 const localProviderSchema = z
   .object({
     kind: z.literal('local'),
@@ -163,11 +191,14 @@ export const databaseSchema = z
       .default({ database: 'postgres', user: 'postgres' }),
     /** @default 'latest' */
     target: targetSpec.default('latest'),
-    rpoTargetSeconds: z.number().int().positive().optional(),
-    rtoTargetSeconds: z.number().int().positive().optional(),
-    restoreTimeoutSeconds: z.number().int().positive().optional(),
+    rpoTargetSeconds: wholeSeconds(DURATION_BOUNDS.targetSeconds).optional(),
+    rtoTargetSeconds: wholeSeconds(DURATION_BOUNDS.targetSeconds).optional(),
+    restoreTimeoutSeconds: wholeSeconds(DURATION_BOUNDS.restoreTimeoutSeconds).optional(),
     /** How often a copy being restored is polled; default the provider's own (local 0.025 s, RDS/Aurora 15 s). */
-    pollIntervalSeconds: z.number().positive().max(300).optional(),
+    pollIntervalSeconds: z
+      .number()
+      .refine((value) => value >= 0.01 && value <= 300, { error: (issue) => `must be a number of seconds from 0.01 to 300; got ${String(issue.input)}` })
+      .optional(),
     /** Read-only connection to production, for rowCounts' asOf. */
     source: sourceConnectionSchema.optional(),
     checks: checksConfigSchema.default(checksConfigSchema.parse({})),
@@ -195,11 +226,11 @@ export const DEFAULT_RPO_TARGET_SECONDS: Record<ProviderConfig['kind'], number> 
 export const configSchema = z
   .object({
     /** Most data a restore may lose, seconds. @default per provider (DEFAULT_RPO_TARGET_SECONDS): 900 RDS, 600 Aurora, 300 others */
-    rpoTargetSeconds: z.number().int().positive().optional(),
+    rpoTargetSeconds: wholeSeconds(DURATION_BOUNDS.targetSeconds).optional(),
     /** Longest a restore plus its checks may take, seconds. @default 3600 */
-    rtoTargetSeconds: z.number().int().positive().default(3600),
+    rtoTargetSeconds: wholeSeconds(DURATION_BOUNDS.targetSeconds).default(3600),
     /** Give up waiting for a copy after this long. @default 3600 */
-    restoreTimeoutSeconds: z.number().int().positive().default(3600),
+    restoreTimeoutSeconds: wholeSeconds(DURATION_BOUNDS.restoreTimeoutSeconds).default(3600),
     /** Databases drilled at once. @default 2 */
     concurrency: z.number().int().min(1).max(16).default(2),
     databases: z.array(databaseSchema).min(1, { message: 'at least one database is needed' }),

@@ -159,6 +159,9 @@ export async function verifyStep(state: DrillState, database: DatabaseConfig, pr
     report.rto.verifySeconds = secondsBetween(verifyStart, now());
     const freshness = report.checks.find((check) => check.check === 'freshness')?.details as { dataLagSeconds?: number | null } | undefined;
     report.rpo.measuredLagSeconds = freshness?.dataLagSeconds ?? null;
+    // What measured it, for every provider alike (Neon's claimed RPO is about 0 by construction: this is the one that tells).
+    const column = database.checks.freshness;
+    if (report.rpo.measuredLagSeconds !== null && column) report.rpo.measuredBy = `the newest ${column.table}.${column.column} in the copy (freshness check)`;
   } else {
     report.rto.verifySeconds = 0;
   }

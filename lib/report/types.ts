@@ -15,7 +15,8 @@ export interface DrillReport {
   status: DrillStatus;
   target: { requested: string; time: string | null };
   window: { earliest: string; latest: string; note?: string } | null;
-  rpo: { targetSeconds: number; claimedSeconds: number | null; measuredLagSeconds: number | null; compliant: boolean | null };
+  /** `measuredBy`: the evidence behind measuredLagSeconds (set with it). */
+  rpo: { targetSeconds: number; claimedSeconds: number | null; measuredLagSeconds: number | null; measuredBy?: string; compliant: boolean | null };
   rto: {
     targetSeconds: number;
     restoreSeconds: number | null;

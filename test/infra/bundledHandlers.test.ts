@@ -171,6 +171,8 @@ describe('the deployed functions, laid out as Lambda runs them, with IAM enforce
         ['freshness', 'pass'],
       ]);
       expect(reports[name]!.toolVersion).toMatch(/^\d+\.\d+\.\d+/);
+      // The measured RPO says what measured it (for Neon the only RPO that tells: its claimed one is about 0).
+      expect(reports[name]!.rpo).toMatchObject({ measuredLagSeconds: expect.any(Number), measuredBy: 'the newest users.created_at in the copy (freshness check)' });
     }
     expect(reports['bh-rds-checkfail']!.checks).toEqual([expect.objectContaining({ check: 'connection', status: 'pass' }), expect.objectContaining({ check: 'rowCounts', status: 'fail' })]);
     expect(reports['bh-rds-restorefail']!.error).toMatchObject({ step: 'wait', kind: 'backup', message: expect.stringContaining('incompatible-restore') });

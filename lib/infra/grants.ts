@@ -4,7 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { COPY_TAG_KEYS, MANAGED_TAG } from '../providers/rds/tags.ts';
-import { AUTHORISATIONS, rdsActionsOf, REPORT_BUCKET_ACTIONS, verifyRoleOf, type AwsDatabaseKind, type DrillRole, type Requirement, type ResourceKind } from './roleActions.ts';
+import { AUTHORISATIONS, KMS_AUTHORISATIONS, kmsActionsOf, rdsActionsOf, REPORT_BUCKET_ACTIONS, verifyRoleOf, type AwsDatabaseKind, type DrillRole, type Requirement, type ResourceKind } from './roleActions.ts';
 import { secretResources } from './secretArns.ts';
 
 /** Copies are named rd-<database>-...: every permission to create, tag or delete is held to this prefix. */
@@ -29,6 +29,7 @@ export function grantRds(f: lambda.IFunction, role: DrillRole, allDatabases: rea
   if (role === 'verifyInVpc') wildcards.push(...grantIamAuth(f, databases, stack));
   const actions = rdsActionsOf(role, new Set(databases.map((database) => database.provider.kind as AwsDatabaseKind)));
   if (!actions.length) return wildcards;
+  grantKms(f, role, databases);
   const regions = [...new Set(databases.map((database) => ('region' in database.provider ? database.provider.region : stack.region)))];
   const arns = (type: string, name: string) => regions.map((region) => `arn:${stack.partition}:rds:${region}:${stack.account}:${type}:${name}`);
   const resources: Partial<Record<ResourceKind, string[]>> = {
@@ -66,6 +67,24 @@ export function grantRds(f: lambda.IFunction, role: DrillRole, allDatabases: rea
     wildcards.push(...on.filter((resource) => resource !== '*' && resource.includes('*')));
   }
   return wildcards.map((resource) => nagForm(stack, resource));
+}
+
+/**
+ * KMS through RDS: a restore of a source encrypted with a customer-managed key needs the caller to hold
+ * kms:CreateGrant and kms:DescribeKey on that key (provider.kmsKeyId), one statement per action, only as
+ * RDS uses them (kms:ViaService rds.<region>.amazonaws.com), the grant only for an AWS resource.
+ */
+function grantKms(f: lambda.IFunction, role: DrillRole, databases: readonly DatabaseConfig[]): void {
+  const keyed = databases.flatMap((database) => ('kmsKeyId' in database.provider && database.provider.kmsKeyId ? [{ key: database.provider.kmsKeyId, region: database.provider.region }] : []));
+  const sourceKey = [...new Set(keyed.map((entry) => entry.key))];
+  const services = [...new Set(keyed.map((entry) => `rds.${entry.region}.amazonaws.com`))];
+  const viaRds = { StringEquals: { 'kms:ViaService': services.length === 1 ? services[0]! : services } };
+  const conditions = { viaRds, viaRdsForAwsResource: { ...viaRds, Bool: { 'kms:GrantIsForAWSResource': 'true' } } };
+  for (const action of kmsActionsOf(role, sourceKey.length > 0)) {
+    const authorisation = KMS_AUTHORISATIONS[action];
+    if (!authorisation) throw new Error(`no authorisation for ${action}: say what KMS authorises it against in KMS_AUTHORISATIONS (lib/infra/roleActions.ts)`);
+    f.addToRolePolicy(new iam.PolicyStatement({ actions: [action], resources: { sourceKey }[authorisation.on], conditions: conditions[authorisation.requires] }));
+  }
 }
 
 /** IAM auth tokens: a copy's resource id is not known before it exists, so the grant is scoped by user name. */

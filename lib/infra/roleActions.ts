@@ -49,6 +49,39 @@ export function rdsActionsOf(role: DrillRole, kinds: Iterable<AwsDatabaseKind>):
   return [...actions].sort();
 }
 
+/**
+ * Calls RDS makes to KMS on the caller's behalf, which the caller must therefore hold: a restore of a
+ * source encrypted with a customer-managed key (provider.kmsKeyId) creates a grant on that key for the
+ * copy's storage and describes the key. Only Start restores; Aurora's CreateDBInstance (Poll) joins a
+ * cluster RDS already holds the grant for.
+ */
+const KMS_VIA_RDS: Record<DrillRole, readonly string[]> = {
+  plan: [],
+  start: ['kms:CreateGrant', 'kms:DescribeKey'],
+  poll: [],
+  verify: [],
+  verifyInVpc: [],
+  cleanup: [],
+  janitor: [],
+  report: [],
+};
+
+/** The KMS actions a role needs for databases whose sources are encrypted with a key of their own, sorted. */
+export function kmsActionsOf(role: DrillRole, anyKey: boolean): string[] {
+  return anyKey ? [...KMS_VIA_RDS[role]].sort() : [];
+}
+
+/**
+ * What KMS authorises those calls against, and what the grant requires: the configured keys of the
+ * sources (provider.kmsKeyId), only through RDS (kms:ViaService), a grant only for an AWS resource
+ * (kms:GrantIsForAWSResource: the copy's storage). Apart from AUTHORISATIONS because the deployment
+ * check does not simulate KMS (its keys' policies are the account's, not the stack's).
+ */
+export const KMS_AUTHORISATIONS: Readonly<Record<string, { on: 'sourceKey'; requires: 'viaRds' | 'viaRdsForAwsResource' }>> = {
+  'kms:CreateGrant': { on: 'sourceKey', requires: 'viaRdsForAwsResource' },
+  'kms:DescribeKey': { on: 'sourceKey', requires: 'viaRds' },
+};
+
 /** Every RDS action the providers call, for any role. */
 export const ALL_RDS_ACTIONS: readonly string[] = [...new Set(Object.values(PROVIDER_CALLS).flatMap((calls) => Object.values(calls).flat()))].sort();
 

@@ -40,6 +40,8 @@ const ACCOUNT = '123456789012';
 const REGION = 'us-east-1';
 const SUBNET_GROUP = 'drill-subnets';
 const BUCKET = 'restore-drill-reports-iam';
+const SOURCE_KEY = `arn:aws:kms:us-east-1:123456789012:key/5e1d2c3b-4a59-4f8e-9d7c-6b5a49382716`;
+const OTHER_KEY = `arn:aws:kms:us-east-1:123456789012:key/0f0e0d0c-0b0a-4909-8807-060504030201`;
 const OUR_TAG_KEYS = ['restore-drill:managed', 'restore-drill:expires-at', 'restore-drill:drill', 'restore-drill:database'];
 const ourTags = (copy: string): { Key: string; Value: string }[] => [
   { Key: 'restore-drill:managed', Value: 'true' },
@@ -66,6 +68,9 @@ beforeAll(async () => {
   const goneCluster = world.emulator.addSourceCluster({ id: 'app-aurora-gone', source: local, engineVersion: world.source.binaries.version });
   world.emulator.deleteSourceClusterKeepingBackups('app-aurora-gone');
   goneResourceIds = { instance: goneInstance.resourceId, cluster: goneCluster.resourceId };
+  // Sources encrypted with a customer-managed key: one the config names (the stack grants its use), one it does not.
+  world.emulator.addSourceInstance({ id: 'app-vault', source: local, engineVersion: world.source.binaries.version, kmsKeyId: SOURCE_KEY });
+  world.emulator.addSourceInstance({ id: 'app-vault-unnamed', source: local, engineVersion: world.source.binaries.version, kmsKeyId: OTHER_KEY });
   neonSecretArn = world.emulator.addSecret('neon/api-key', { apiKey: 'napi_iam-enforcement-test' });
 
   config = await validateConfig(
@@ -77,6 +82,8 @@ beforeAll(async () => {
         databaseConfig(world, 'aurora', { name: 'ledger' }),
         databaseConfig(world, 'rds', { name: 'gone', provider: { ...(databaseConfig(world, 'rds').provider as object), instanceId: 'app-gone' } }),
         databaseConfig(world, 'aurora', { name: 'gone-aurora', provider: { ...(databaseConfig(world, 'aurora').provider as object), clusterId: 'app-aurora-gone' } }),
+        databaseConfig(world, 'rds', { name: 'vault', provider: { ...(databaseConfig(world, 'rds').provider as object), instanceId: 'app-vault', kmsKeyId: SOURCE_KEY } }),
+        databaseConfig(world, 'rds', { name: 'vault-unnamed', provider: { ...(databaseConfig(world, 'rds').provider as object), instanceId: 'app-vault-unnamed' } }),
         { name: 'analytics', provider: { kind: 'neon', projectId: 'shiny-wind-028834', apiKey: { secretArn: neonSecretArn } }, connection: { database: 'neondb', user: 'neondb_owner' } },
       ],
     },
@@ -238,6 +245,30 @@ describe('Start and Poll make copies as RDS authorises them', () => {
     expect(await restore(name, [...ourTags(name), { Key: 'team', Value: 'payments' }])).toBe('AccessDenied');
     expect(await restore('prod-copy', ourTags('prod-copy'))).toBe('AccessDenied');
     expect(world.emulator.instances.has(name) || world.emulator.instances.has('prod-copy')).toBe(false);
+  });
+});
+
+describe('KMS: an encrypted source restores only with its key granted through RDS', () => {
+  // KMS allows RDS's kms:CreateGrant and kms:DescribeKey on the caller's behalf (kms:ViaService
+  // rds.<region>.amazonaws.com) only if the caller may; otherwise the restore is KMSKeyNotAccessibleFault.
+  test('Start restores the source whose key the config names; a source encrypted with a key the config does not name is refused (KMSKeyNotAccessibleFault); Poll holds no KMS grant', async () => {
+    const name = copyName('vault', new Date());
+    const mark = world.emulator.requests.length;
+
+    const named = await outcome(providerAs(fn('Start'), 'vault').start({ target: { kind: 'latest' }, copyName: name, expiresAt: new Date(Date.now() + 3_600_000) }));
+    const unnamed = await outcome(providerAs(fn('Start'), 'vault-unnamed').start({ target: { kind: 'latest' }, copyName: copyName('vault-unnamed', new Date()), expiresAt: new Date(Date.now() + 3_600_000) }));
+
+    expect(named, refusedSince(mark)).toBe('allowed');
+    expect(unnamed).toBe('KMSKeyNotAccessibleFault');
+    const kms = (principal: Principal) => principal.identityPolicies.flatMap((policy) => [policy.Statement].flat()).filter((statement) => [statement.Action].flat().some((action) => String(action).startsWith('kms:')));
+    expect(kms(fn('Start')).map((statement) => [statement.Action, statement.Resource, statement.Condition])).toEqual([
+      ['kms:CreateGrant', SOURCE_KEY, { StringEquals: { 'kms:ViaService': 'rds.us-east-1.amazonaws.com' }, Bool: { 'kms:GrantIsForAWSResource': 'true' } }],
+      ['kms:DescribeKey', SOURCE_KEY, { StringEquals: { 'kms:ViaService': 'rds.us-east-1.amazonaws.com' } }],
+    ]);
+    for (const other of ['Plan', 'Poll', 'VerifyInVpc', 'Cleanup', 'Janitor']) expect(kms(fn(other)), other).toEqual([]);
+    const removed = await outcome(providerAs(fn('Cleanup'), 'vault').destroy({ provider: 'rds', name, instanceId: name, region: REGION } as never));
+    expect(removed, refusedSince(mark)).toBe('allowed');
+    await world.emulator.gone(name);
   });
 });
 

@@ -1,0 +1,175 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { validateConfig } from '../../lib/config/load.ts';
+import type { ReportOutput } from '../../lib/drill/tasks.ts';
+import { RestoreDrillStack } from '../../lib/infra/restoreDrill.ts';
+import type { DrillReport } from '../../lib/report/types.ts';
+import { CLUSTER_LIFECYCLES, INSTANCE_LIFECYCLES } from '../emulators/rds/behaviour.ts';
+import { databaseConfig, leftoverCopies, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
+import { S3Emulator } from '../emulators/s3/emulator.ts';
+import { definitionFromTemplate, LAMBDA_ARN_PREFIX } from '../support/definition.ts';
+import { IamAuthority } from '../support/iam/authority.ts';
+import { principalsFromTemplate } from '../support/iam/template.ts';
+import { layOutFunctions, type LambdaFunction } from '../support/lambda/runtime.ts';
+
+// 50 RDS databases in one scheduled run, through the synthesised state machine over the real bundles,
+// laid out as Lambda runs them, IAM enforced on every call (the harness of bundledHandlers.test.ts),
+// with RDS as production has it: seeded status lifecycles with flaps, NotFound right after a create,
+// and Throttling on a share of all calls. The emulator's copies of one source at one point share one
+// local restore (shareRestores), each with its own endpoint: 50 real restores would be 50 Postgres
+// servers on two cores; one shared server still answers every check of every copy.
+useOwnScratch('scale-test');
+useFakeAwsCredentials();
+
+const DATABASES = 50;
+const MAP_CONCURRENCY = 10;
+/** A realistic rate: RDS's control plane throttles bursts; 4% of calls, each retried by the SDK. */
+const THROTTLE_RATE = 0.04;
+/** Step Functions Standard: an execution's history holds at most 25,000 events. */
+const HISTORY_LIMIT = 25_000;
+const BUCKET = 'restore-drill-reports-scale';
+let world: RdsWorld;
+let s3: S3Emulator;
+let outdir: string;
+let removeLayout: (() => Promise<void>) | undefined;
+
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+
+beforeAll(async () => {
+  world = await rdsWorld({
+    shareRestores: true,
+    behaviour: { seed: 12, instanceLifecycles: Object.values(INSTANCE_LIFECYCLES), clusterLifecycles: Object.values(CLUSTER_LIFECYCLES), notFoundAfterCreate: 1, pageSize: 20 },
+  });
+  s3 = new S3Emulator([BUCKET]);
+  await s3.start();
+  outdir = await mkdtemp(join(tmpdir(), 'rd-scale-'));
+}, 180_000);
+
+afterAll(async () => {
+  await removeLayout?.();
+  await Promise.all([world?.remove(), s3?.stop()]);
+  if (outdir) await rm(outdir, { recursive: true, force: true });
+  expect(await leftoverCopies()).toEqual([]);
+});
+
+function resolveToken(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  const id = (value as { Ref?: string }).Ref ?? (value as { 'Fn::GetAtt'?: [string] })['Fn::GetAtt']?.[0] ?? '';
+  if (id.startsWith('RestoreDrillReports')) return (value as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[1] === 'Arn' ? `arn:aws:s3:::${BUCKET}` : BUCKET;
+  if (id.startsWith('RestoreDrillCopySubnetGroup')) return 'drill-subnets';
+  if (id.startsWith('RestoreDrillCopySecurityGroup')) return 'sg-0drill000000000001';
+  return undefined;
+}
+
+function taskHandlers(definition: Record<string, unknown>, functions: Map<string, LambdaFunction>): Record<string, (input: unknown) => Promise<unknown>> {
+  const mapped: Record<string, (input: unknown) => Promise<unknown>> = {};
+  const visit = (states: Record<string, Record<string, unknown>>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === 'Task') {
+        const fn = functions.get(String(state.Resource).slice(LAMBDA_ARN_PREFIX.length));
+        if (!fn) throw new Error(`no function for the task ${name}`);
+        mapped[name] = (input) => fn.invoke(input);
+      }
+      const inner = (state.ItemProcessor as { States?: Record<string, Record<string, unknown>> } | undefined)?.States;
+      if (inner) visit(inner);
+    }
+  };
+  visit(definition.States as Record<string, Record<string, unknown>>);
+  return mapped;
+}
+
+/** The errors a drill may end with here, by name: each says what happened (AwsApiError names the AWS code). */
+const NAMED_ERRORS = new Set(['AwsApiError', 'RestoreFailedError', 'RestoreTimeoutError', 'RemovalDeferredError']);
+
+describe('scale', () => {
+  test(`${DATABASES} RDS databases in one run, Throttling on ${THROTTLE_RATE * 100}% of calls: every drill passed or a named error, every copy removed, the history well under ${HISTORY_LIMIT} events`, async () => {
+    // Prepare
+    const databases = Array.from({ length: DATABASES }, (_, i) => {
+      const database = databaseConfig(world, 'rds', { name: `sc-${String(i + 1).padStart(2, '0')}`, restoreTimeoutSeconds: 120 }) as { provider: Record<string, unknown> };
+      delete database.provider.subnetGroup;
+      delete database.provider.securityGroupIds;
+      return database;
+    });
+    const config = await validateConfig({ rpoTargetSeconds: 3600, rtoTargetSeconds: 600, databases }, world.project);
+    const app = new App({ outdir });
+    const stack = new RestoreDrillStack(app, 'Scale', {
+      config,
+      settings: {
+        schedules: [{ name: 'nightly', expression: 'cron(0 3 * * ? *)' }],
+        vpc: { vpcId: 'vpc-0123abcd', subnetIds: ['subnet-0123abcd', 'subnet-0456abcd'], availabilityZones: ['us-east-1a', 'us-east-1b'] },
+        mapConcurrency: MAP_CONCURRENCY,
+      },
+    });
+    const resources = Template.fromStack(stack).toJSON().Resources as Resources;
+    app.synth();
+    const definition = definitionFromTemplate({ Resources: resources });
+    const principals = principalsFromTemplate({ Resources: resources }, { accountId: world.emulator.accountId, region: world.emulator.region, resolve: resolveToken });
+    const iam = new IamAuthority(principals.values());
+    world.emulator.iam = iam;
+    s3.iam = iam;
+    const layout = await layOutFunctions(resources, {
+      assemblyDir: outdir,
+      resolve: (value) => resolveToken(value) ?? (() => { throw new Error(`no stand-in for ${JSON.stringify(value)}`); })(),
+      credentialsFor: (id) => principals.get(id) ?? (() => { throw new Error(`no role for ${id}`); })(),
+      region: world.emulator.region,
+      extraEnvironment: { AWS_ENDPOINT_URL_S3: s3.url, AWS_ENDPOINT_URL_SECRETS_MANAGER: world.emulator.url },
+    });
+    removeLayout = layout.remove;
+    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+    world.emulator.faults.throttleRate = THROTTLE_RATE;
+    const startedAt = Date.now();
+
+    // Act
+    const execution = machine.run({ mode: 'drill', trigger: 'schedule' }, { overrides: { taskResourceLocalHandlers: taskHandlers(definition, layout.functions) as never, waitTimeOverrides: { WaitForCopy: 20 } } });
+    const events: { type: string; state?: { name: string; type?: string } }[] = [];
+    const collecting = (async () => {
+      for await (const event of execution.eventLogs) events.push(event as never);
+    })();
+    const result = (await execution.result) as unknown as ReportOutput;
+    await collecting;
+    const seconds = (Date.now() - startedAt) / 1000;
+    world.emulator.faults.throttleRate = 0;
+
+    // Assess: every drill has a report and an outcome that names itself.
+    const stored = [...s3.objects(BUCKET).values()].map((text) => JSON.parse(text) as DrillReport);
+    expect(stored).toHaveLength(DATABASES);
+    expect(result.drills).toHaveLength(DATABASES);
+    const outcomes = new Map<string, number>();
+    for (const report of stored) {
+      const outcome = report.status === 'passed' ? 'passed' : `${report.status}: ${report.error?.name ?? '(no error name)'} ${report.error?.message.slice(0, 120) ?? ''}`;
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      if (report.status !== 'passed') expect(NAMED_ERRORS.has(report.error?.name ?? ''), outcome).toBe(true);
+    }
+    // The throttling is there, and the SDK's retries absorb nearly all of it.
+    expect(world.emulator.throttled).toBeGreaterThan(0);
+    expect(outcomes.get('passed') ?? 0).toBeGreaterThanOrEqual(DATABASES - 2);
+    // Every copy removed: only the source is left, and the janitor finds nothing of ours.
+    for (const report of stored) if (report.copy.name && report.copy.made !== false) await world.emulator.gone(report.copy.name, 60_000);
+    expect([...world.emulator.instances.keys()].filter((id) => id.startsWith('rd-'))).toEqual([]);
+    const janitor = [...layout.functions.values()].find((fn) => fn.logicalId.startsWith('RestoreDrillJanitor'))!;
+    expect(await janitor.invoke({})).toMatchObject({ removed: [], failed: [] });
+    // The history: aws-local-stepfunctions logs a state's entry and exit; Step Functions also logs a
+    // Task's Scheduled, Started and Succeeded/Failed (three more per attempt) and each Map iteration's start and end.
+    const tasks = events.filter((event) => event.type === 'StateEntered' && event.state?.type === 'Task').length;
+    const retries = events.filter((event) => event.type === 'StateRetried').length;
+    const history = events.length + 3 * (tasks + retries);
+    const polls = events.filter((event) => event.type === 'StateEntered' && event.state?.name === 'Poll').length;
+    // What the same run writes in production, where a restore takes many polls: each more poll is a
+    // Wait (2 events), the Poll task (5) and the Choice (2).
+    const pollsAnHour = 3600 / 60;
+    const projected = history + DATABASES * Math.max(0, pollsAnHour - polls / DATABASES) * 9;
+    console.log(
+      `scale: ${DATABASES} drills in ${seconds.toFixed(1)} s; ${world.emulator.requests.length} RDS calls, ${world.emulator.throttled} throttled; ` +
+        `${events.length} local events, about ${history} Step Functions history events (limit ${HISTORY_LIMIT}); ${polls} polls; outcomes ${JSON.stringify(Object.fromEntries(outcomes))}; ` +
+        `with ${pollsAnHour} polls a drill (1 h restores, pollIntervalSeconds 60) about ${Math.round(projected)} events`,
+    );
+    expect(history).toBeLessThan(HISTORY_LIMIT / 2);
+    // No secret in the bucket or the execution's answer.
+    for (const text of [...s3.objects(BUCKET).values(), JSON.stringify(result)]) expect(text).not.toContain(SOURCE_PASSWORD);
+  }, 240_000);
+});

@@ -15,6 +15,11 @@ export interface DrillReport {
   status: DrillStatus;
   target: { requested: string; time: string | null };
   window: { earliest: string; latest: string; note?: string } | null;
+  /**
+   * The source as AWS names it for good (RDS: its DbiResourceId, Aurora: its DbClusterResourceId):
+   * what its retained automated backups are found by once it is deleted (provider.sourceResourceId).
+   */
+  source?: { resourceId: string };
   /** `measuredBy`: the evidence behind measuredLagSeconds (set with it). */
   rpo: { targetSeconds: number; claimedSeconds: number | null; measuredLagSeconds: number | null; measuredBy?: string; compliant: boolean | null };
   rto: {

@@ -1,22 +1,58 @@
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { signWithConfiguredKey } from '../evidence/signing.ts';
 import { redactDeep } from '../util/redact.ts';
+import { firstDrillId, newDrillId, reportStamp, sameDrill } from './drillId.ts';
 import type { DrillReport } from './types.ts';
 
+/** Names drawn before giving up: each taken name is another drill's (or a racing writer's of this one). */
+const NAME_ATTEMPTS = 8;
+
 /**
- * Writes `<database>-<startedAt>.json` into the report folder; returns its path. Signed (Ed25519) when
- * RESTORE_DRILL_SIGNING_KEY or RESTORE_DRILL_SIGNING_KEY_FILE is set. Redacted before it is signed: the
- * file is what auditors, the evidence page and the next drill read.
+ * Writes `<database>-<startedAt>-<drillId>.json` into the report folder; returns its path. The first
+ * write of a drill is exclusive (a hard link of a complete temporary file: it fails when the name
+ * exists), so another drill's report is never overwritten; the drill's own file is replaced whole
+ * (rename) when it is written again after delivery. Sets the report's drillId when it has none.
+ * Signed (Ed25519) when RESTORE_DRILL_SIGNING_KEY or RESTORE_DRILL_SIGNING_KEY_FILE is set.
+ * Redacted before it is signed: the file is what auditors, the evidence page and the next drill read.
  */
-export async function writeReport(dir: string, unsigned: DrillReport): Promise<string> {
-  const report = await signWithConfiguredKey(redactDeep(unsigned));
+export async function writeReport(dir: string, report: DrillReport): Promise<string> {
   await mkdir(dir, { recursive: true });
-  const stamp = report.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  const file = join(dir, `${report.database}-${stamp}.json`);
-  await writeFile(`${file}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
-  await rename(`${file}.tmp`, file);
-  return file;
+  report.drillId ??= firstDrillId(report);
+  for (let attempt = 1; ; attempt++) {
+    const signed = await signWithConfiguredKey(redactDeep(report));
+    const file = join(dir, `${report.database}-${reportStamp(report.startedAt)}-${report.drillId}.json`);
+    // Per write: two writers of one drill must not share (and tear) a temporary file.
+    const temporary = join(dir, `.${report.database}-${randomBytes(6).toString('hex')}.tmp`);
+    await writeFile(temporary, `${JSON.stringify(signed, null, 2)}\n`, { flag: 'wx' });
+    try {
+      if (sameDrill(await readStored(file), report)) {
+        await rename(temporary, file);
+        return file;
+      }
+      try {
+        await link(temporary, file);
+        return file;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        // Taken since: by a racing writer of this drill (then this is a rewrite), or by another drill.
+        if (!sameDrill(await readStored(file), report)) {
+          if (attempt >= NAME_ATTEMPTS) throw new Error(`could not find a free report name in ${dir} after ${attempt} tries (last ${file})`, { cause: error });
+          report.drillId = newDrillId();
+        }
+      }
+    } finally {
+      await rm(temporary, { force: true });
+    }
+  }
+}
+
+async function readStored(file: string): Promise<Partial<DrillReport> | undefined> {
+  return readFile(file, 'utf8').then(
+    (text) => JSON.parse(text) as Partial<DrillReport>,
+    () => undefined,
+  );
 }
 
 /**

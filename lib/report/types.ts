@@ -10,6 +10,11 @@ export type Trigger = 'cli' | 'schedule' | 'manual';
  * says; seconds are rounded to milliseconds; null where a step did not get that far.
  */
 export interface DrillReport {
+  /**
+   * Names the report's file and bucket key (lib/report/drillId.ts): set at the first write, kept by
+   * every later one. Absent in reports written before it existed.
+   */
+  drillId?: string;
   database: string;
   provider: string;
   status: DrillStatus;

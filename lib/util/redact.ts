@@ -31,8 +31,11 @@ const SECRET_PATTERNS: [RegExp, Replacement][] = [
   [/\/services\/[A-Z0-9]+\/[A-Z0-9]+\/[A-Za-z0-9_-]+/g, `/services/${REDACTED}`],
   [/\/(workflows|triggers)\/[A-Z0-9]+\/[A-Za-z0-9]+\/[A-Za-z0-9_/-]+/g, (_m, kind: string) => `/${kind}/${REDACTED}`],
   [/https:\/\/hooks\.slack\.com\/\S+/gi, `https://hooks.slack.com/${REDACTED}`],
-  // key=value and key: value settings whose key names a secret (libpq strings, env dumps, JSON, query strings).
-  [new RegExp(`(^|[^A-Za-z0-9])(${SECRET_KEY})("?\\s*[=:]\\s*)(?!(?:Bearer|Basic) )("[^"]*"|'[^']*'|[^\\s,;&(){}[\\]'"]+)`, 'gi'), (_m, before: string, key: string, sep: string) => `${before}${key}${sep}${REDACTED}`],
+  // Settings whose key names a secret: key=value (libpq strings, env dumps, query strings), "key": "value"
+  // (JSON), key:value. `key: words` is prose ("the webhook URL is a secret: set ..."), left alone, except
+  // for the AWS SDK's own keys, whose values are never words.
+  [new RegExp(`(^|[^A-Za-z0-9])(${SECRET_KEY})(\\s*=\\s*|"?\\s*:\\s*(?=["'])|"?:(?=[^\\s"']))(?!(?:Bearer|Basic) )("[^"]*"|'[^']*'|[^\\s,;&(){}[\\]'"]+)`, 'gi'), (_m, before: string, key: string, sep: string) => `${before}${key}${sep}${REDACTED}`],
+  [/\b((?:aws[_-]?)?(?:secret[_-]?access[_-]?key|session[_-]?token))(\s*:\s*)([A-Za-z0-9/+=]{16,})/gi, (_m, key: string, sep: string) => `${key}${sep}${REDACTED}`],
   // AWS access key ids, Slack tokens, Neon API keys.
   [/\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}\b/g, REDACTED],
   [/\bxox[abposre]-[A-Za-z0-9-]+/g, REDACTED],

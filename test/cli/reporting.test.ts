@@ -165,7 +165,9 @@ describe('restore --metrics emf FILE --slack', () => {
     expect(slack.requests).toHaveLength(4);
     const written = (await filesUnder(reportsDir)).map(({ text }) => JSON.parse(text) as DrillReport);
     expect(written.find((stored) => stored.startedAt === report.startedAt)).toEqual(report);
-    const reportFile = `${DATABASE}-${report.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}.json`;
+    // named by the drill's start and its id (the copy name's random part): two drills of one second never share a file
+    expect(report.drillId).toBe(report.copy.name!.slice(-4));
+    const reportFile = `${DATABASE}-${report.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${report.drillId}.json`;
     expect(await reportsWhenSlackWasCalled).toContain(reportFile);
     const lines = (await readFile(emfFile, 'utf8')).trimEnd().split('\n');
     expect(lines).toHaveLength(1);

@@ -19,6 +19,8 @@ const FORMS: [string, string, string][] = [
   ['a source.host holding a connection string', `getaddrinfo ENOTFOUND postgres://ro:${PASS}@db.internal:5432/app`, 'getaddrinfo ENOTFOUND postgres://ro:[redacted]@db.internal:5432/app'],
   ['user:pass@host without a scheme', `rsync ro:${PASS}@backup.internal:/wal`, 'rsync ro:[redacted]@backup.internal:/wal'],
   ['password=', `host=db password=${PASS} user=x`, 'host=db password=[redacted] user=x'],
+  ['"password": "..." in JSON', `{"password": "${PASS}"}`, '{"password": [redacted]}'],
+  ['password:value', `password:${PASS}`, 'password:[redacted]'],
   ['PGPASSWORD=', `PGPASSWORD=${PASS} pg_dump`, 'PGPASSWORD=[redacted] pg_dump'],
   ['a query token', `https://wal.example.com/seg?token=${PASS}&x=1`, 'https://wal.example.com/seg?token=[redacted]&x=1'],
   ['a presigned S3 URL', `https://b.s3.amazonaws.com/k?X-Amz-Security-Token=${PASS}&X-Amz-Signature=${PASS}`, 'https://b.s3.amazonaws.com/k?X-Amz-Security-Token=[redacted]&X-Amz-Signature=[redacted]'],
@@ -44,6 +46,8 @@ describe('the shared redactor', () => {
       'rd-app-20261125150102-x7k2 removed',
       'users: 3 rows (min 2); asOf created_at <= 2026-11-25 14:59:59+00: 3 on the source, 3 on the copy',
       'password authentication failed for user "drill"',
+      'slack.webhookUrl: the webhook URL is a secret: set SLACK_WEBHOOK_URL in the environment',
+      'databases[0].provider.password: expected { "env": "CHECKS_PASSWORD" } or { "secretArn": "arn:aws:secretsmanager:..." }',
     ]) {
       expect(redactSecrets(plain)).toBe(plain);
     }

@@ -2,7 +2,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
-import { checksConfigProblems } from '../checks/config.ts';
+import { checksConfigProblems, type ChecksConfig } from '../checks/config.ts';
+import { parseTableName } from '../checks/sql.ts';
 import { ConfigError } from '../errors.ts';
 import { nearestKey } from './knownKeys.ts';
 import { configSchema, type RestoreDrillConfig } from './schema.ts';
@@ -52,8 +53,58 @@ async function readConfigValue(file: string): Promise<unknown> {
     if (module.default === undefined) throw new Error('it has no default export; write `export default defineConfig({ ... })`');
     return module.default;
   } catch (error) {
-    throw new ConfigError(`cannot read config file ${file}: ${(error as Error).message}`, { cause: error });
+    throw new ConfigError(`cannot read config file ${file}: ${thrownText(error)}`, { cause: error });
   }
+}
+
+/** What a config module threw, in words: modules throw strings and plain objects too. */
+function thrownText(thrown: unknown): string {
+  if (thrown instanceof Error) return thrown.message;
+  if (typeof thrown === 'string') return thrown;
+  if (thrown === undefined || thrown === null || typeof thrown !== 'object') return `it threw ${String(thrown)} (not an Error)`;
+  try {
+    return JSON.stringify(thrown);
+  } catch {
+    return `it threw ${Object.prototype.toString.call(thrown)} (not an Error)`;
+  }
+}
+
+/** NAMEDATALEN - 1: Postgres silently truncates a longer name, counted in bytes (UTF-8), not characters. */
+const MAX_NAME_BYTES = 63;
+
+/**
+ * Names in the checks that Postgres would truncate to another name (a table counted would be
+ * another table): every part of a table name, and every column and ledger name, by its bytes.
+ */
+function nameLengthProblems(checks: ChecksConfig): string[] {
+  const problems: string[] = [];
+  const tooLong = (name: string) => Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES;
+  const name = (path: string, value: string | undefined) => {
+    if (value !== undefined && tooLong(value)) problems.push(`${path}: ${JSON.stringify(value)} is ${Buffer.byteLength(value, 'utf8')} bytes long; Postgres truncates names to ${MAX_NAME_BYTES} bytes`);
+  };
+  const table = (path: string, value: string | undefined) => {
+    if (value === undefined) return;
+    let parts: string[];
+    try {
+      const parsed = parseTableName(value);
+      parts = parsed.schema === null ? [parsed.name] : [parsed.schema, parsed.name];
+    } catch {
+      return; // the schema already reported the malformed name
+    }
+    for (const part of parts.filter(tooLong)) {
+      problems.push(`${path}: ${JSON.stringify(part)} is ${Buffer.byteLength(part, 'utf8')} bytes long; Postgres truncates names to ${MAX_NAME_BYTES} bytes and would count another table`);
+    }
+  };
+  for (const [index, rule] of (checks.rowCounts ?? []).entries()) {
+    table(`rowCounts[${index}].table`, rule.table);
+    name(`rowCounts[${index}].asOf.column`, rule.asOf?.column);
+  }
+  table('freshness.table', checks.freshness?.table);
+  name('freshness.column', checks.freshness?.column);
+  name('ledger.schema', checks.ledger?.schema);
+  name('ledger.table', checks.ledger?.table);
+  for (const [index, relation] of (checks.integrity?.relations ?? []).entries()) table(`integrity.relations[${index}]`, relation);
+  return problems;
 }
 
 /**
@@ -89,6 +140,7 @@ export async function validateConfig(value: unknown, baseDir: string, file = 'co
       problems.push(`${at}.provider.caFile: file ${provider.caFile} does not exist`);
     }
     problems.push(...checksConfigProblems(database.checks, { hasSource: database.source !== undefined }).map((p) => `${at}.${p}`));
+    problems.push(...nameLengthProblems(database.checks).map((p) => `${at}.checks.${p}`));
   }
   if (problems.length > 0) throw problemsError(file, problems);
   return config;

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { checksConfigSchema, sourceConnectionSchema } from '../checks/config.ts';
 import { DURATION_HINT, parseDurationSeconds } from '../drill/duration.ts';
-import { parseTargetSpec, TARGET_HINT } from '../drill/target.ts';
+import { parseTargetSpec, TARGET_HINT, targetProblem } from '../drill/target.ts';
 
 export const DATABASE_NAME_HINT = 'lowercase letters, digits and hyphens, starting with a letter, at most 20 characters';
 
-const targetSpec = z.string().refine((text) => parseTargetSpec(text) !== undefined, { message: `expected ${TARGET_HINT}` });
+const targetSpec = z.string().refine((text) => parseTargetSpec(text) !== undefined, { error: (issue) => targetProblem(String(issue.input)) ?? `expected ${TARGET_HINT}` });
 export const durationText = z.string().refine((text) => parseDurationSeconds(text) !== undefined, { message: `expected ${DURATION_HINT}` });
 
 /**

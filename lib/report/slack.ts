@@ -26,6 +26,11 @@ export interface SlackLinks {
 const HEADER_MAX = 150;
 const SECTION_MAX = 3000;
 const DRILL_BLOCKS_MAX = 45;
+/** Sections naming the databases past DRILL_BLOCKS_MAX: header + 45 + 3 + links = 50 blocks. */
+const OVERFLOW_BLOCKS_MAX = 3;
+
+/** Errors, then failures, then passes; the config's order within each. */
+const STATUS_ORDER: Record<string, number> = { error: 0, failed: 1, passed: 2 };
 
 /** Slack reads `&`, `<` and `>` as markup in mrkdwn; a check's summary may hold any of them. */
 export function escapeMrkdwn(text: string): string {
@@ -44,7 +49,9 @@ function clip(text: string, max: number): string {
 export function slackMessage(result: RunResult, links: SlackLinks = {}): SlackMessage {
   const headline = summarizeRun(result);
   const blocks: SlackBlock[] = [{ type: 'header', text: { type: 'plain_text', text: clip(headline, HEADER_MAX), emoji: true } }];
-  const shown = result.drills.slice(0, DRILL_BLOCKS_MAX);
+  // The databases that did not pass come first: past the blocks a message can hold, they must not be the ones left out.
+  const ordered = [...result.drills].sort((a, b) => (STATUS_ORDER[a.status] ?? 0) - (STATUS_ORDER[b.status] ?? 0));
+  const shown = ordered.slice(0, DRILL_BLOCKS_MAX);
   for (const report of shown) {
     const summary = summarizeDrill(report);
     const lines = [
@@ -58,9 +65,7 @@ export function slackMessage(result: RunResult, links: SlackLinks = {}): SlackMe
     const text = `*${escapeMrkdwn(summary.headline)}*\n${lines.map(escapeMrkdwn).join('\n')}`;
     blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(text, SECTION_MAX) } });
   }
-  if (result.drills.length > shown.length) {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: `…and ${result.drills.length - shown.length} more databases: see the reports.` } });
-  }
+  blocks.push(...overflowSections(ordered.slice(shown.length)));
   const linkTexts = [
     ...(links.executionUrl ? [`<${links.executionUrl}|execution>`] : []),
     ...(links.runbookUrl ? [`<${links.runbookUrl}|runbook>`] : []),
@@ -68,6 +73,31 @@ export function slackMessage(result: RunResult, links: SlackLinks = {}): SlackMe
   if (linkTexts.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: linkTexts.join(' · ') }] });
   // Every text of the message through the shared redactor: error messages and summaries are free text.
   return redactDeep({ text: headline, blocks });
+}
+
+/**
+ * The databases past the sections, each that did not pass named (in as many sections as their
+ * names need, up to OVERFLOW_BLOCKS_MAX), the passes counted.
+ */
+function overflowSections(rest: RunResult['drills']): SlackBlock[] {
+  if (rest.length === 0) return [];
+  const notPassed = rest.filter((report) => report.status !== 'passed').map((report) => escapeMrkdwn(report.database));
+  const passed = rest.length - notPassed.length;
+  const head = `…and ${rest.length} more databases`;
+  if (notPassed.length === 0) return [{ type: 'section', text: { type: 'mrkdwn', text: `${head}, all passed: see the reports.` } }];
+  const ending = `)${passed > 0 ? `; ${passed} passed` : ''}: see the reports.`;
+  const texts: string[] = [];
+  let text = `${head}: ${notPassed.length} did not pass (`;
+  for (const [index, name] of notPassed.entries()) {
+    const piece = index === notPassed.length - 1 ? `${name}${ending}` : `${name}, `;
+    if (text.length + piece.length > SECTION_MAX && texts.length < OVERFLOW_BLOCKS_MAX - 1) {
+      texts.push(text.trimEnd());
+      text = '';
+    }
+    text += piece;
+  }
+  texts.push(clip(text, SECTION_MAX));
+  return texts.map((section) => ({ type: 'section', text: { type: 'mrkdwn', text: section } }));
 }
 
 export interface PostOptions {

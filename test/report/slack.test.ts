@@ -67,7 +67,8 @@ describe('the Slack message', () => {
     expect(message.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: message.text, emoji: true } });
     const sections = message.blocks.flatMap((block) => (block.type === 'section' ? [block.text.text] : []));
     expect(sections).toHaveLength(2);
-    expect(sections[0]).toBe(
+    // the database that did not pass comes first
+    expect(sections[1]).toBe(
       [
         '*✅ app (local): passed*',
         'target: latest = 2026-11-25T19:00:00.000Z',
@@ -77,11 +78,11 @@ describe('the Slack message', () => {
         'copy: rd-app-20261125190001-ab12 (removed)',
       ].join('\n'),
     );
-    expect(sections[1]).toContain('*❌ billing (local): failed*');
-    expect(sections[1]).toContain('RPO (claimed): 15m00s (target 5m00s)');
-    expect(sections[1]).toContain('✗ ledger: 1 hash mismatch: 0003_add_&lt;index&gt; &amp; friends');
-    expect(sections[1]).not.toContain('rowCounts');
-    expect(sections[1]).toContain('failing checks: 1');
+    expect(sections[0]).toContain('*❌ billing (local): failed*');
+    expect(sections[0]).toContain('RPO (claimed): 15m00s (target 5m00s)');
+    expect(sections[0]).toContain('✗ ledger: 1 hash mismatch: 0003_add_&lt;index&gt; &amp; friends');
+    expect(sections[0]).not.toContain('rowCounts');
+    expect(sections[0]).toContain('failing checks: 1');
     expect(message.blocks.at(-1)).toEqual({
       type: 'context',
       elements: [{ type: 'mrkdwn', text: '<https://console.aws.amazon.com/states/home#/executions/details/arn:x|execution> · <https://wiki.example.com/runbooks/restore|runbook>' }],
@@ -184,6 +185,30 @@ describe('message limits', () => {
     const message = slackMessage({ status: 'passed', drills }, { runbookUrl: 'https://wiki.example.com/r' });
     expect(message.blocks.length).toBeLessThanOrEqual(50);
     expect(JSON.stringify(message)).toContain('…and 15 more databases');
+  });
+
+  // Issue 14, item 15: past 45 databases the failing ones hid behind "…and 15 more".
+  test('failing databases come first and are always named, past 45 databases and past the blocks', () => {
+    // Prepare: 60 databases, 5 failing at the end of the config, then 300 with 200 failing
+    const failing = (database: string, status: 'failed' | 'error') => sampleReport({ database, status, checks: [{ check: 'ledger', status: 'fail', summary: 'hash mismatch', details: {} }] });
+    const few = [...Array.from({ length: 55 }, (_, index) => sampleReport({ database: `ok-${index}` })), failing('bill-1', 'failed'), failing('bill-2', 'error'), failing('bill-3', 'failed'), failing('bill-4', 'failed'), failing('bill-5', 'failed')];
+    const many = [...Array.from({ length: 100 }, (_, index) => sampleReport({ database: `ok-${index}` })), ...Array.from({ length: 200 }, (_, index) => failing(`bad-${index}`, 'failed'))];
+
+    // Act
+    const message = slackMessage({ status: 'error', drills: few });
+    const crowded = slackMessage({ status: 'failed', drills: many });
+
+    // Assess: the five failing ones are the first sections, the error first
+    const sections = message.blocks.filter((block) => block.type === 'section').map((block) => (block as { text: { text: string } }).text.text);
+    expect(sections.slice(0, 5).map((text) => /(bill-\d)/.exec(text)?.[1])).toEqual(['bill-2', 'bill-1', 'bill-3', 'bill-4', 'bill-5']);
+    expect(sections.at(-1)).toBe('…and 15 more databases, all passed: see the reports.');
+    // 200 failing: 45 in sections, the other 155 named in the overflow, none left out
+    expect(crowded.blocks.length).toBeLessThanOrEqual(50);
+    const text = JSON.stringify(crowded);
+    for (let index = 0; index < 200; index++) expect(text).toContain(`bad-${index}`);
+    expect(text).toContain('…and 255 more databases: 155 did not pass (bad-45, bad-46,');
+    expect(text).toContain('; 100 passed: see the reports.');
+    for (const block of crowded.blocks) if (block.type === 'section') expect(block.text.text.length).toBeLessThanOrEqual(3000);
   });
 });
 

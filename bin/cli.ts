@@ -73,6 +73,7 @@ program
       target: options.target,
       databases: options.database ?? [],
       reportDir: options.reportDir,
+      warn,
       onProgress: progress(),
     });
     // After a signal the interrupted reports are the record; what the drills said since is the shutdown breaking them.

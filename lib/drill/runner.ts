@@ -1,20 +1,26 @@
+import { availableParallelism } from 'node:os';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError, isRefusal } from '../errors.ts';
 import { providerFor, type ProviderOptions } from '../providers/index.ts';
-import { readPreviousReport, writeReport } from '../report/store.ts';
+import { assertReportFolder, readPreviousReport, writeReport } from '../report/store.ts';
 import type { DrillReport, RunResult } from '../report/types.ts';
 import type { RestoreProvider } from '../providers/types.ts';
 import { isShuttingDown, onShutdown } from '../shutdown.ts';
 import { redactDeep } from '../util/redact.ts';
 import { runDrill, type DrillOptions, type DrillResult } from './drill.ts';
 import { interruptedReport, type DrillState } from './steps.ts';
+import { targetProblem } from './target.ts';
 import { worstDrillStatus } from './outcome.ts';
 
 export interface RunOptions extends Omit<DrillOptions, 'previousReport'>, ProviderOptions {
   /** Only these databases (--database); all when empty. */
   databases?: readonly string[];
   /** Where reports go (--report-dir); default the config's report.dir. */
-  reportDir?: string;
+  reportDir?: string | undefined;
+  /** What the run should know before it starts (concurrency above the cores); the CLI prints it on stderr. */
+  warn?: (line: string) => void;
+  /** The machine's cores. @default os.availableParallelism() */
+  cores?: number;
 }
 
 export function selectDatabases(config: RestoreDrillConfig, names: readonly string[] = []): DatabaseConfig[] {
@@ -34,8 +40,12 @@ export async function runRecordedDrill(
   config: RestoreDrillConfig,
   database: DatabaseConfig,
   provider: RestoreProvider,
-  options: DrillOptions & { reportDir: string },
+  options: DrillOptions & { reportDir: string; concurrency?: DrillReport['concurrency'] },
 ): Promise<DrillResult> {
+  await assertReportFolder(options.reportDir);
+  const target = options.target ?? database.target;
+  const problem = targetProblem(target);
+  if (problem) throw new ConfigError(`${options.target === undefined ? `databases.${database.name}.target` : '--target'}: ${problem}`);
   let running: DrillState | undefined;
   const forget = onShutdown(async (signal) => {
     if (running) await writeReport(options.reportDir, interruptedReport(running, signal ?? 'a signal'));
@@ -46,7 +56,7 @@ export async function runRecordedDrill(
     running = undefined;
     // Error messages and summaries are free text (a restore command, a driver's error): what is
     // returned, printed and written is the redacted report.
-    const result: DrillResult = { ...drilled, report: redactDeep(drilled.report) };
+    const result: DrillResult = { ...drilled, report: redactDeep({ ...drilled.report, ...(options.concurrency ? { concurrency: options.concurrency } : {}) }) };
     // Once a signal came, the interrupted report is the record: what follows is the shutdown breaking the drill.
     if (!isRefusal(result.report.error) && !isShuttingDown()) await writeReport(options.reportDir, result.report);
     return result;
@@ -62,13 +72,27 @@ export async function runRecordedDrill(
 export async function runDrills(config: RestoreDrillConfig, options: RunOptions): Promise<RunResult & { results: DrillResult[] }> {
   const databases = selectDatabases(config, options.databases);
   const reportDir = options.reportDir ?? config.report.dir;
+  // Before any drill: found at the end, a copy was made for nothing.
+  await assertReportFolder(reportDir, options.reportDir ? '--report-dir' : 'report.dir');
+  const targetRefused = options.target === undefined ? undefined : targetProblem(options.target);
+  if (targetRefused) throw new ConfigError(`--target: ${targetRefused}`);
+  const cores = options.cores ?? availableParallelism();
+  const drillsAtOnce = Math.min(config.concurrency, databases.length);
+  const concurrency = { configured: config.concurrency, drillsAtOnce, cores };
+  // Local copies restore and are checked on this machine: more of them than cores slow each other.
+  const localAtOnce = Math.min(drillsAtOnce, databases.filter((database) => database.provider.kind === 'local').length);
+  if (localAtOnce > cores) {
+    options.warn?.(
+      `concurrency ${config.concurrency} runs ${localAtOnce} local drills at once on ${cores} core${cores === 1 ? '' : 's'}: they compete for CPU and disk, so each restore and RTO is measured longer than a drill alone would take (the reports record it)`,
+    );
+  }
   const results: DrillResult[] = new Array(databases.length);
   let next = 0;
   const worker = async () => {
     while (next < databases.length) {
       const index = next++;
       const database = databases[index]!;
-      results[index] = await runRecordedDrill(config, database, providerFor(database, options), { ...options, reportDir });
+      results[index] = await runRecordedDrill(config, database, providerFor(database, options), { ...options, reportDir, concurrency });
     }
   };
   await Promise.all(Array.from({ length: Math.min(config.concurrency, databases.length) }, worker));

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { constants } from 'node:fs';
+import { access, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { ConfigError } from '../errors.ts';
 import { signWithConfiguredKey } from '../evidence/signing.ts';
 import { redactDeep } from '../util/redact.ts';
 import { firstDrillId, newDrillId, reportStamp, sameDrill } from './drillId.ts';
@@ -46,6 +48,31 @@ export async function writeReport(dir: string, report: DrillReport): Promise<str
       await rm(temporary, { force: true });
     }
   }
+}
+
+/**
+ * Refuses (ConfigError) a report folder that could not take a report, before a drill makes anything:
+ * found at the end, the copy was restored and checked for nothing. Touches nothing: a folder that does
+ * not exist yet is judged by the nearest one above it, where writeReport would create it.
+ */
+export async function assertReportFolder(dir: string, setting = 'report.dir'): Promise<void> {
+  const refuse = (why: string, cause?: unknown) => new ConfigError(`${setting} ${dir} cannot hold reports (${why}): give a folder this user can write, in the config or with --report-dir; nothing was started`, { cause });
+  let folder = dir;
+  for (;;) {
+    const info = await stat(folder).catch((error: NodeJS.ErrnoException) => error);
+    if (!(info instanceof Error)) {
+      if (!info.isDirectory()) throw refuse(folder === dir ? 'not a folder' : `${folder} is not a folder`);
+      break;
+    }
+    if (info.code === 'ENOTDIR') throw refuse('ENOTDIR', info);
+    if (info.code !== 'ENOENT') throw refuse(info.code ?? info.message, info);
+    const parent = dirname(folder);
+    if (parent === folder) break;
+    folder = parent;
+  }
+  await access(folder, constants.W_OK | constants.X_OK).catch((error: NodeJS.ErrnoException) => {
+    throw refuse(folder === dir ? (error.code ?? error.message) : `${error.code ?? error.message} on ${folder}`, error);
+  });
 }
 
 async function readStored(file: string): Promise<Partial<DrillReport> | undefined> {

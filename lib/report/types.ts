@@ -58,6 +58,11 @@ export interface DrillReport {
   error?: { step: DrillStep; message: string; kind: FailureKind; name?: string };
   toolVersion: string;
   trigger: Trigger;
+  /**
+   * How many drills of the run could run at once, against the machine's cores: local drills beyond
+   * the cores slow each other, and their restore and RTO times with them (set by the CLI's runner).
+   */
+  concurrency?: { configured: number; drillsAtOnce: number; cores: number };
   /** What became of the run's Slack message and metrics: set after they were tried; never changes `status`. */
   delivery?: { slack?: DeliveryOutcome; metrics?: DeliveryOutcome };
   /** Set when a signing key is configured: see ReportSignature. */

@@ -141,7 +141,8 @@ describe('scale', () => {
     expect(result.drills).toHaveLength(DATABASES);
     const outcomes = new Map<string, number>();
     for (const report of stored) {
-      const outcome = report.status === 'passed' ? 'passed' : `${report.status}: ${report.error?.name ?? '(no error name)'} ${report.error?.message.slice(0, 120) ?? ''}`;
+      const failing = report.checks.filter((check) => check.status !== 'pass').map((check) => `${check.check} ${check.status}: ${check.summary.slice(0, 160)}`);
+      const outcome = report.status === 'passed' ? 'passed' : `${report.status}: ${report.error?.name ?? '(no error name)'} ${report.error?.message.slice(0, 120) ?? ''} ${failing.join('; ')}`;
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       if (report.status !== 'passed') expect(NAMED_ERRORS.has(report.error?.name ?? ''), outcome).toBe(true);
     }

@@ -5,12 +5,11 @@ import { loadConfig } from '../lib/config/load.ts';
 import { keepForProblem } from '../lib/config/schema.ts';
 import { parseDurationSeconds } from '../lib/drill/duration.ts';
 import { exitCodeOf } from '../lib/drill/outcome.ts';
-import { runDrills, runRecordedDrill, selectDatabases } from '../lib/drill/runner.ts';
+import { restoreWindow, runDrills, runRecordedDrill, selectDatabases } from '../lib/drill/runner.ts';
 import { evidenceCommands } from '../lib/evidence/cli.ts';
-import { runJanitor } from '../lib/janitor.ts';
-import { ConfigError, failureKindOf, NotOurCopyError, RestoreDrillError } from '../lib/errors.ts';
+import { dropCopy, runJanitor } from '../lib/janitor.ts';
+import { ConfigError, failureKindOf, RestoreDrillError } from '../lib/errors.ts';
 import { providerFor } from '../lib/providers/index.ts';
-import { destroyCopy } from '../lib/providers/local/engine.ts';
 import { cliDelivery, deliverRun } from '../lib/report/deliver.ts';
 import { formatRunText, formatSeconds, summarizeDrill } from '../lib/report/format.ts';
 import type { RunResult } from '../lib/report/types.ts';
@@ -128,28 +127,14 @@ program
   .option('-c, --config <file>', 'config file (RDS and Aurora copies are found through their database\'s provider)')
   .addHelpText('after', '\nExample:\n  restore-drill drop --copy rd-app-20261125150102-x7k2')
   .action(async (options: { copy: string; config?: string }) => {
-    const database = await configuredDatabaseOf(options.copy, options.config);
-    if (database && database.provider.kind !== 'local') {
-      const provider = providerFor(database);
-      const copy = (await provider.listCopies?.())?.find((listed) => listed.name === options.copy);
-      if (!copy) throw new NotOurCopyError(`${provider.kind} has no copy named ${options.copy} carrying our tags (database ${database.name}'s region and account)`);
-      await provider.destroy(copy.handle);
-    } else {
-      await destroyCopy(options.copy);
-    }
+    // Without --config, a config in this folder is used when there is a readable one (a local copy needs none).
+    const loaded = await loadConfig(process.cwd(), options.config, { checkFolders: false }).catch((error: unknown) => {
+      if (options.config) throw error;
+      return undefined;
+    });
+    await dropCopy(options.copy, { config: loaded?.config });
     process.stdout.write(`removed ${options.copy}\n`);
   });
-
-/** The configured database a copy name belongs to (rd-<database>-...), when there is a config to read. */
-async function configuredDatabaseOf(copy: string, explicitConfig: string | undefined) {
-  const name = /^rd-([a-z][a-z0-9-]*)-\d{14}-[a-z0-9]{4}$/.exec(copy)?.[1];
-  if (!name) return undefined;
-  const loaded = await loadConfig(process.cwd(), explicitConfig, { checkFolders: false }).catch((error: unknown) => {
-    if (explicitConfig) throw error;
-    return undefined;
-  });
-  return loaded?.config.databases.find((database) => database.name === name);
-}
 
 program
   .command('window')
@@ -160,23 +145,13 @@ program
   .addHelpText('after', '\nExample:\n  restore-drill window --database app')
   .action(async (options: { database: string; config?: string; json?: boolean }) => {
     const { config } = await loadConfig(process.cwd(), options.config, { checkFolders: false });
-    const [database] = selectDatabases(config, [options.database]);
-    const window = await providerFor(database!).window();
-    const claimedSeconds = (Date.now() - window.latest.getTime()) / 1000;
-    const rpoTargetSeconds = database!.rpoTargetSeconds ?? config.rpoTargetSeconds;
-    const result = {
-      database: database!.name,
-      earliest: window.earliest.toISOString(),
-      latest: window.latest.toISOString(),
-      ...(window.note ? { note: window.note } : {}),
-      rpo: { targetSeconds: rpoTargetSeconds, claimedSeconds, compliant: claimedSeconds <= rpoTargetSeconds },
-    };
+    const result = redactDeep(await restoreWindow(config, options.database));
     process.stdout.write(
       options.json
         ? `${JSON.stringify(result, null, 2)}\n`
         : `${result.database}: restorable from ${result.earliest} to ${result.latest}\n` +
-            (window.note ? `⚠️  ${window.note}\n` : '') +
-            `RPO (claimed): ${formatSeconds(claimedSeconds)} (target ${formatSeconds(rpoTargetSeconds)}) ${result.rpo.compliant ? '✅' : '❌'}\n`,
+            (result.note ? `⚠️  ${result.note}\n` : '') +
+            `RPO (claimed): ${formatSeconds(result.rpo.claimedSeconds)} (target ${formatSeconds(result.rpo.targetSeconds)}) ${result.rpo.compliant ? '✅' : '❌'}\n`,
     );
   });
 
@@ -189,7 +164,7 @@ program
   .addHelpText('after', '\nExamples:\n  restore-drill janitor --dry-run\n  restore-drill janitor')
   .action(async (options: { config?: string; dryRun?: boolean; json?: boolean }) => {
     const { config } = await loadConfig(process.cwd(), options.config, { checkFolders: false });
-    const result = await runJanitor(config, { dryRun: options.dryRun ?? false });
+    const result = redactDeep(await runJanitor(config, { dryRun: options.dryRun ?? false }));
     if (options.json) {
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     } else {

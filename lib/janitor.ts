@@ -1,7 +1,59 @@
-import type { RestoreDrillConfig } from './config/schema.ts';
-import { RemovalDeferredError } from './errors.ts';
+import type { DatabaseConfig, RestoreDrillConfig } from './config/schema.ts';
+import { NotOurCopyError, RemovalDeferredError } from './errors.ts';
+import { COPY_NAME } from './providers/copyName.ts';
 import { providerFor, type ProviderOptions } from './providers/index.ts';
-import type { RestoreProvider } from './providers/types.ts';
+import type { ListedCopy, RestoreProvider } from './providers/types.ts';
+
+export const COPY_NAME_HINT = 'rd-<database>-<yyyymmddhhmmss>-<4 random>';
+
+/**
+ * The one guard of what restore-drill may remove, for every provider: a name of our form, listed by
+ * its provider among the copies that carry our marker (local), tags (RDS, Aurora) or annotation
+ * (Neon). Each provider's destroy reads the mark back once more before it removes anything.
+ */
+export function isOurCopyName(name: string): boolean {
+  return COPY_NAME.test(name);
+}
+
+/** The copy of that name among the provider's copies of ours, or undefined. */
+export async function findOurCopy(provider: RestoreProvider, name: string): Promise<ListedCopy | undefined> {
+  if (!isOurCopyName(name) || !provider.listCopies) return undefined;
+  return (await provider.listCopies()).find((listed) => listed.name === name && isOurCopyName(listed.name));
+}
+
+/** The configured database a copy name belongs to (rd-<database>-...). */
+export function databaseOfCopy(config: Pick<RestoreDrillConfig, 'databases'> | undefined, name: string): DatabaseConfig | undefined {
+  const database = /^rd-([a-z][a-z0-9-]*)-\d{14}-[a-z0-9]{4}$/.exec(name)?.[1];
+  return database === undefined ? undefined : config?.databases.find((configured) => configured.name === database);
+}
+
+export interface DropOptions extends ProviderOptions {
+  /** The config, when there is one: RDS, Aurora and Neon copies are found through their database's provider. */
+  config?: Pick<RestoreDrillConfig, 'databases'> | undefined;
+  /** How a database's provider is made (tests inject one). @default providerFor */
+  providerFor?: (database: DatabaseConfig) => RestoreProvider;
+}
+
+/**
+ * Removes one copy a person names (`drop --copy`): only a copy of ours (isOurCopyName, then listed
+ * as ours by its database's provider); anything else is refused (NotOurCopyError) and nothing is
+ * touched. A local copy is found by its folder in the scratch root, whose marker the local engine reads.
+ */
+export async function dropCopy(name: string, options: DropOptions = {}): Promise<{ name: string; provider: string; database?: string }> {
+  if (!isOurCopyName(name)) throw new NotOurCopyError(`"${name}" is not a restore-drill copy name (${COPY_NAME_HINT})`);
+  const database = databaseOfCopy(options.config, name);
+  if (database && database.provider.kind !== 'local') {
+    const provider = options.providerFor ? options.providerFor(database) : providerFor(database, options);
+    const copy = await findOurCopy(provider, name);
+    if (!copy) throw new NotOurCopyError(`${provider.kind} has no copy named ${name} carrying our tags (database ${database.name}'s region and account)`);
+    await provider.destroy(copy.handle);
+    return { name, provider: provider.kind, database: database.name };
+  }
+  // Also a folder whose marker was never written (a crash right after it was made): the engine decides by name and place.
+  const { destroyCopy } = await import('./providers/local/index.ts');
+  await destroyCopy(name);
+  return { name, provider: 'local', ...(database ? { database: database.name } : {}) };
+}
 
 export interface JanitorOptions extends ProviderOptions {
   /** List what would be removed, remove nothing. */
@@ -56,6 +108,10 @@ export async function runJanitor(config: RestoreDrillConfig, options: JanitorOpt
       continue;
     }
     for (const copy of copies) {
+      if (!isOurCopyName(copy.name)) {
+        result.skipped.push({ provider: provider.kind, name: copy.name, expiresAt: null, error: `not a restore-drill copy name (${COPY_NAME_HINT}): never removed` });
+        continue;
+      }
       const where = database.provider.kind === 'neon' ? `${database.provider.apiBaseUrl ?? ''}:${database.provider.projectId}` : `${'endpoint' in database.provider ? database.provider.endpoint ?? '' : ''}:${'region' in database.provider ? database.provider.region : ''}`;
       const key = `${provider.kind}:${where}:${copy.name}`;
       if (seen.has(key)) continue;

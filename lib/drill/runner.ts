@@ -31,6 +31,35 @@ export function selectDatabases(config: RestoreDrillConfig, names: readonly stri
   return names.length ? config.databases.filter((database) => names.includes(database.name)) : config.databases;
 }
 
+export interface WindowResult {
+  database: string;
+  earliest: string;
+  latest: string;
+  /** A hole in the WAL archive (or another limit) that ends the window early. */
+  note?: string;
+  rpo: { targetSeconds: number; claimedSeconds: number; compliant: boolean };
+}
+
+/** `window`: the earliest and latest restorable time of a database, and the claimed RPO against its target. */
+export async function restoreWindow(
+  config: RestoreDrillConfig,
+  name: string,
+  options: ProviderOptions & { now?: () => Date; providerFor?: (database: DatabaseConfig) => RestoreProvider } = {},
+): Promise<WindowResult> {
+  const [database] = selectDatabases(config, [name]);
+  const provider = options.providerFor ? options.providerFor(database!) : providerFor(database!, options);
+  const window = await provider.window();
+  const claimedSeconds = ((options.now ?? (() => new Date()))().getTime() - window.latest.getTime()) / 1000;
+  const targetSeconds = database!.rpoTargetSeconds ?? config.rpoTargetSeconds;
+  return {
+    database: database!.name,
+    earliest: window.earliest.toISOString(),
+    latest: window.latest.toISOString(),
+    ...(window.note ? { note: window.note } : {}),
+    rpo: { targetSeconds, claimedSeconds, compliant: claimedSeconds <= targetSeconds },
+  };
+}
+
 /**
  * One drill whose report goes to reportDir when it ends, and also when SIGINT/SIGTERM cuts it short
  * (as far as it got); its row counts compare with the earlier reports there. A drill refused for its

@@ -215,7 +215,7 @@ program
   .addHelpText('after', '\nExamples:\n  restore-drill cloud check --stack RestoreDrill --region eu-west-1\n  restore-drill cloud check --yes-touch-alarms')
   .action(async (options: { stack: string; region?: string; yesTouchAlarms?: boolean; json?: boolean }) => {
     const { cloudCheckCommand } = await import('../lib/cloud/cli.ts');
-    process.exitCode = await cloudCheckCommand(options, { out: (text) => process.stdout.write(text), err: (line) => process.stderr.write(line) });
+    process.exitCode = await cloudCheckCommand(options, { out: (text) => process.stdout.write(redactSecrets(text)), err: (line) => process.stderr.write(redactSecrets(line)) });
   });
 
 // evidence and verify-report: their options and actions live in lib/evidence/cli.ts.

@@ -34,7 +34,11 @@ const SECRET_PATTERNS: [RegExp, Replacement][] = [
   // Settings whose key names a secret: key=value (libpq strings, env dumps, query strings), "key": "value"
   // (JSON), key:value. `key: words` is prose ("the webhook URL is a secret: set ..."), left alone, except
   // for the AWS SDK's own keys, whose values are never words.
-  [new RegExp(`(^|[^A-Za-z0-9])(${SECRET_KEY})(\\s*=\\s*|"?\\s*:\\s*(?=["'])|"?:(?=[^\\s"']))(?!(?:Bearer|Basic) )("[^"]*"|'[^']*'|[^\\s,;&(){}[\\]'"]+)`, 'gi'), (_m, before: string, key: string, sep: string) => `${before}${key}${sep}${REDACTED}`],
+  [new RegExp(`(^|[^A-Za-z0-9])(${SECRET_KEY})(\\s*=\\s*|"?\\s*:\\s*(?=["'])|"?:(?=[^\\s"']))(?!(?:Bearer|Basic) )("[^"]*"|'[^']*'|[^\\s,;&(){}[\\]'"]+)`, 'gi'), (_m, before: string, key: string, sep: string, value: string) => {
+    // A quoted value keeps its quotes: JSON stays JSON.
+    const quote = value.startsWith('"') || value.startsWith("'") ? value[0]! : '';
+    return `${before}${key}${sep}${quote}${REDACTED}${quote}`;
+  }],
   [/\b((?:aws[_-]?)?(?:secret[_-]?access[_-]?key|session[_-]?token))(\s*:\s*)([A-Za-z0-9/+=]{16,})/gi, (_m, key: string, sep: string) => `${key}${sep}${REDACTED}`],
   // AWS access key ids, Slack tokens, Neon API keys.
   [/\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}\b/g, REDACTED],

@@ -78,7 +78,7 @@ describe('redaction', () => {
   test.each([
     ['postgres://app:hunter2@db:5432/app', 'postgres://app:[redacted]@db:5432/app'],
     ['host=db password=hunter2 user=x', 'host=db password=[redacted] user=x'],
-    ['{"password":"hunter2"}', '{"password":[redacted]}'],
+    ['{"password":"hunter2"}', '{"password":"[redacted]"}'],
     ['AKIAIOSFODNN7EXAMPLE used', '[redacted] used'],
     ['https://hooks.slack.com/services/T0/B0/x', 'https://hooks.slack.com/[redacted]'],
     ['xoxb-123-abc', '[redacted]'],

@@ -19,7 +19,7 @@ const FORMS: [string, string, string][] = [
   ['a source.host holding a connection string', `getaddrinfo ENOTFOUND postgres://ro:${PASS}@db.internal:5432/app`, 'getaddrinfo ENOTFOUND postgres://ro:[redacted]@db.internal:5432/app'],
   ['user:pass@host without a scheme', `rsync ro:${PASS}@backup.internal:/wal`, 'rsync ro:[redacted]@backup.internal:/wal'],
   ['password=', `host=db password=${PASS} user=x`, 'host=db password=[redacted] user=x'],
-  ['"password": "..." in JSON', `{"password": "${PASS}"}`, '{"password": [redacted]}'],
+  ['"password": "..." in JSON', `{"password": "${PASS}"}`, '{"password": "[redacted]"}'],
   ['password:value', `password:${PASS}`, 'password:[redacted]'],
   ['PGPASSWORD=', `PGPASSWORD=${PASS} pg_dump`, 'PGPASSWORD=[redacted] pg_dump'],
   ['a query token', `https://wal.example.com/seg?token=${PASS}&x=1`, 'https://wal.example.com/seg?token=[redacted]&x=1'],
@@ -63,6 +63,8 @@ describe('the shared redactor', () => {
   test('walks JSON values, strings only; the evidence page uses the same redactor', () => {
     const value = { error: { message: `curl -u a:${PASS} x` }, n: 3, list: [`password=${PASS}`, null] };
     expect(redactDeep(value)).toEqual({ error: { message: 'curl -u a:[redacted] x' }, n: 3, list: ['password=[redacted]', null] });
+    // JSON text stays JSON (the CLI's --json output of cloud check goes through redactSecrets)
+    expect(JSON.parse(redactSecrets(JSON.stringify({ password: PASS, url: `postgres://u:${PASS}@h/db` })))).toEqual({ password: '[redacted]', url: 'postgres://u:[redacted]@h/db' });
     rememberSecret('remembered-only-value');
     expect(text('see remembered-only-value')).toBe('see [redacted]');
   });

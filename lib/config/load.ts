@@ -69,6 +69,33 @@ function thrownText(thrown: unknown): string {
   }
 }
 
+/** A setting name as Postgres's configuration lexer reads one, folded to lowercase: `work_mem`, `pg_stat_statements.max`. */
+const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+const INCLUDES = new Set(['include', 'include_if_exists', 'include_dir']);
+
+/**
+ * copySettings as the copy's server will read them: a key is compared with the settings only
+ * restore-drill sets (local engine) as written, so a key must be written as Postgres reads it
+ * (`"hba_file "` or a key holding a newline passed that comparison and set hba_file). Values hold no
+ * line break, which would end the setting and start another.
+ */
+function copySettingsProblems(settings: Record<string, string>): string[] {
+  const problems: string[] = [];
+  const rule = "lowercase letters, digits and _, one . for an extension's setting";
+  for (const [key, value] of Object.entries(settings)) {
+    // A key with spaces or line breaks is shown quoted, so that the person sees exactly what is there.
+    const at = /^[A-Za-z0-9_.]+$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+    if (!SETTING_NAME.test(key)) {
+      const meant = key.trim().toLowerCase();
+      problems.push(`${at}: ${JSON.stringify(key)} is not a setting name as Postgres reads it (${rule})${SETTING_NAME.test(meant) ? `: write ${JSON.stringify(meant)}` : ''}`);
+    } else if (INCLUDES.has(key)) {
+      problems.push(`${at}: ${key} reads another file into the copy's configuration; copies take no settings from other files`);
+    }
+    if (/[\r\n\0]/.test(value)) problems.push(`${at}: the value holds a line break or a NUL character, which would end the setting and start another`);
+  }
+  return problems;
+}
+
 /** NAMEDATALEN - 1: Postgres silently truncates a longer name, counted in bytes (UTF-8), not characters. */
 const MAX_NAME_BYTES = 63;
 
@@ -141,6 +168,7 @@ export async function validateConfig(value: unknown, baseDir: string, file = 'co
     }
     problems.push(...checksConfigProblems(database.checks, { hasSource: database.source !== undefined }).map((p) => `${at}.${p}`));
     problems.push(...nameLengthProblems(database.checks).map((p) => `${at}.checks.${p}`));
+    if (provider.kind === 'local') problems.push(...copySettingsProblems(provider.copySettings ?? {}).map((p) => `${at}.provider.copySettings${p}`));
   }
   if (problems.length > 0) throw problemsError(file, problems);
   return config;

@@ -98,7 +98,9 @@ export async function startStep(state: DrillState, config: RestoreDrillConfig, p
   const handle = await provider.start({ target: state.targetIsLatest ? { kind: 'latest' } : { kind: 'time', time: new Date(time) }, copyName: name, expiresAt });
   // The local provider's handle says which base backup the copy came from, and how its files were verified.
   const backup = (handle as { baseBackup?: DrillReport['backup'] } | null)?.baseBackup;
-  const report = backup ? { ...state.report, backup } : state.report;
+  // RDS and Aurora: the source's resource id, by which its retained backups are found once it is deleted.
+  const resourceId = (handle as { source?: { resourceId?: string } } | null)?.source?.resourceId;
+  const report = { ...state.report, ...(backup ? { backup } : {}), ...(resourceId ? { source: { resourceId } } : {}) };
   return { ...state, report, step: 'wait', handle, restoreStartedAt: startAt.toISOString(), expiresAt: expiresAt.toISOString(), poll: { state: 'pending' } };
 }
 

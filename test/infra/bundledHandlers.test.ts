@@ -174,6 +174,9 @@ describe('the deployed functions, laid out as Lambda runs them, with IAM enforce
       // The measured RPO says what measured it (for Neon the only RPO that tells: its claimed one is about 0).
       expect(reports[name]!.rpo).toMatchObject({ measuredLagSeconds: expect.any(Number), measuredBy: 'the newest users.created_at in the copy (freshness check)' });
     }
+    // Every RDS and Aurora drill records its source's resource id (the bad day's lookup of retained backups).
+    expect(reports['bh-rds-pass']!.source?.resourceId).toBe(rds.sourceInstance.resourceId);
+    expect(reports['bh-aurora-pass']!.source?.resourceId).toBe(rds.sourceCluster.resourceId);
     expect(reports['bh-rds-checkfail']!.checks).toEqual([expect.objectContaining({ check: 'connection', status: 'pass' }), expect.objectContaining({ check: 'rowCounts', status: 'fail' })]);
     expect(reports['bh-rds-restorefail']!.error).toMatchObject({ step: 'wait', kind: 'backup', message: expect.stringContaining('incompatible-restore') });
     expect(reports['bh-rds-slow']!.error).toMatchObject({ step: 'wait', kind: 'backup', message: expect.stringMatching(/not ready after 1 s/) });

@@ -88,6 +88,8 @@ describe('secrets planted in the config and in Slack\'s answer', () => {
       const env = { SLACK_WEBHOOK_URL: `${slack.url}/services/T0SECRET/B0SECRET/${SECRETS.webhookToken}` };
       const text = await cli(['run', '--config', configFile, '--metrics', 'emf', emfFile, '--slack'], env);
       const json = await cli(['run', '--config', configFile, '--json', '--slack'], env);
+      const window = await cli(['window', '--config', configFile, '--database', 'fetched'], env);
+      const restore = await cli(['restore', '--config', configFile, '--database', 'fetched', '--target', 'latest'], env);
 
       // Assess: the planted failures happened, and were told without their secrets
       // fetched failed (the WAL cannot be fetched), pasted errored (its asOf count could not reach the source): exit 3
@@ -97,7 +99,9 @@ describe('secrets planted in the config and in Slack\'s answer', () => {
       expect(JSON.stringify(pasted!.checks)).toContain('postgres://ro:[redacted]@127.0.0.1');
       expect(fetched!.delivery?.slack).toMatchObject({ ok: false, error: expect.stringContaining('Slack answered HTTP 403 invalid_token') });
       expect(text.stderr).toContain('Slack message not delivered');
-      for (const [where, output] of [['text', text], ['json', json]] as const) {
+      expect(window.stderr).toContain('-u drill:[redacted]');
+      expect(restore.stdout).toContain('-u drill:[redacted]');
+      for (const [where, output] of [['text', text], ['json', json], ['window', window], ['restore', restore]] as const) {
         expectNoSecret(`${where} stdout`, output.stdout);
         expectNoSecret(`${where} stderr`, output.stderr);
       }

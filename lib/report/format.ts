@@ -52,7 +52,7 @@ export function summarizeDrill(report: DrillReport): DrillSummary {
     `target: ${report.target.requested}${report.target.time && report.target.time !== report.target.requested ? ` = ${report.target.time}` : ''}`,
     `RPO (claimed): ${against(report.rpo.claimedSeconds, report.rpo.targetSeconds)}`,
     `RPO (measured): ${measured}`,
-    `restore: ${formatSeconds(report.rto.restoreSeconds)}   verify: ${formatSeconds(report.rto.verifySeconds)}   RTO: ${against(report.rto.totalSeconds, report.rto.targetSeconds)}`,
+    `restore: ${formatSeconds(report.rto.restoreSeconds)}   verify: ${formatSeconds(report.rto.verifySeconds)}   RTO: ${against(report.rto.totalSeconds, report.rto.targetSeconds)}${contention(report)}`,
   ];
   const skippedBackups = report.backup?.skipped ?? [];
   const skipped = skippedBackups.length
@@ -93,4 +93,11 @@ export function formatRunText(result: RunResult): string {
       return [headline, ...lines.map((line) => `   ${line}`)].join('\n');
     })
     .join('\n\n');
+}
+
+/** Local drills beyond the cores slow each other: the times say so wherever they are shown. */
+function contention(report: DrillReport): string {
+  const at = report.concurrency;
+  if (!at || report.provider !== 'local' || at.drillsAtOnce <= at.cores) return '';
+  return ` (measured with ${at.drillsAtOnce} drills at once on ${at.cores} core${at.cores === 1 ? '' : 's'}: slower than one alone)`;
 }

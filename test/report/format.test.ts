@@ -72,3 +72,14 @@ describe('Slack and terminal never disagree', () => {
     }
   });
 });
+
+// Issue 14, item 15: more local drills at once than cores slowed every drill without a word.
+describe('drills at once above the cores', () => {
+  test('the RTO line says the times were measured under contention; at or below the cores it says nothing', () => {
+    const crowded = summarizeDrill(sampleReport({ concurrency: { configured: 4, drillsAtOnce: 4, cores: 2 } }));
+    const alone = summarizeDrill(sampleReport({ concurrency: { configured: 2, drillsAtOnce: 2, cores: 2 } }));
+
+    expect(crowded.figures.at(-1)).toBe('restore: 1m01s   verify: 4.5s   RTO: 1m06s (target 1h00m) (measured with 4 drills at once on 2 cores: slower than one alone)');
+    expect(alone.figures.at(-1)).toBe('restore: 1m01s   verify: 4.5s   RTO: 1m06s (target 1h00m)');
+  });
+});

@@ -39,7 +39,7 @@ export interface S3Reader {
 
 /** The stamp of a key `reports/<database>/<yyyymmddThhmmssZ>.json` as a time, or undefined. */
 function keyTime(key: string): number | undefined {
-  const match = /\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z\.json$/.exec(key);
+  const match = /\/(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-[a-z0-9]+)?\.json$/.exec(key);
   return match ? Date.UTC(Number(match[1]), Number(match[2]) - 1, Number(match[3]), Number(match[4]), Number(match[5]), Number(match[6])) : undefined;
 }
 

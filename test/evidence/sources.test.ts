@@ -60,6 +60,8 @@ beforeAll(async () => {
   for (const report of reports) await put.send(new PutObjectCommand({ Bucket: BUCKET, Key: reportKey(report), Body: JSON.stringify(report) }));
   await put.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'reports/app/20261130T230000Z.json', Body: 'not json {' }));
   await put.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'evidence/index.html', Body: '<html>' }));
+  // A key as reportKey writes it for a drill with an id: older than the period, so never fetched.
+  await put.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'reports/app/20261101T000000Z-ab12.json', Body: JSON.stringify({ ...reports[0], startedAt: '2026-11-01T00:00:00.000Z', drillId: 'ab12' }) }));
 });
 
 afterAll(async () => {
@@ -78,7 +80,7 @@ describe('reading reports', () => {
     expect(loaded.reports[0]!.origin).toMatch(/^s3:\/\/reports-bucket\/reports\/app\/2026112\dT\d{6}Z\.json$/);
     expect(loaded.unreadable).toEqual([{ origin: 's3://reports-bucket/reports/app/20261130T230000Z.json', reason: expect.stringMatching(/^not JSON/) }]);
     expect(loaded.databases).toEqual(['app', 'billing']);
-    const fetched = s3.requests.filter((request) => request.method === 'GET' && request.key !== '').map((request) => /\/(\d{8})T\d{6}Z\.json$/.exec(request.key)?.[1]);
+    const fetched = s3.requests.filter((request) => request.method === 'GET' && request.key !== '').map((request) => /\/(\d{8})T\d{6}Z(?:-[a-z0-9]+)?\.json$/.exec(request.key)?.[1]);
     expect(fetched).toHaveLength(expected.length + 1);
     expect(fetched.every((day) => day !== undefined && day >= '20261125')).toBe(true);
   });

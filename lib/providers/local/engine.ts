@@ -17,7 +17,7 @@ import { planRestore, walPlace, type LocalSource, type ReplayEnd, type RestorePl
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
 import { ensureScratchRoot, scratchFolders } from './scratch.ts';
-import { logReasonOf, serverStatus, startServer, stopServer } from './server.ts';
+import { logReasonOf, serverOf, serverStatus, startServer, stopServer } from './server.ts';
 import { serverUser, serverUserCan, type ServerUser } from './serverUser.ts';
 
 export const MARKER_FILE = 'restore-drill.json';
@@ -300,7 +300,13 @@ export async function destroyCopy(name: string): Promise<void> {
     const entries = await readdirSafe(dir);
     if (entries.length > 0) throw new NotOurCopyError(`${dir} carries no ${MARKER_FILE} marker; restore-drill removes only copies it marked as its own`);
   }
-  if (marker?.handle.pid) await stopServer(marker.handle, 'immediate');
+  // The server to stop is found from the copy's own data folder, never from the marker's pid or dataDir (which anyone can edit).
+  const dataDir = join(dir, 'data');
+  for (const pid of await serverOf(dataDir)) await stopServer({ pid, dataDir }, 'immediate');
+  const left = await serverOf(dataDir);
+  if (left.length > 0) {
+    throw new RestoreDrillError('tool', `the server of copy ${name} (pid ${left.join(', ')}) is still running after it was stopped; ${dir} was left in place`);
+  }
   await rm(dir, { recursive: true, force: true });
   keepCopy(name);
 }

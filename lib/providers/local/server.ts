@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, realpath } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RestoreFailedError } from '../../errors.ts';
 import { tool, type PgBinaries } from './binaries.ts';
@@ -122,7 +122,40 @@ async function isOurPostgres(location: Pick<ServerLocation, 'pid' | 'dataDir'>):
   if (!(await isRunning(location.pid))) return false;
   const cmdline = await readFile(`/proc/${location.pid}/cmdline`, 'utf8').catch(() => undefined);
   // Where /proc is missing (macOS) the pid file decides: it names the pid only while that server runs.
-  return cmdline === undefined ? (await serverStatus(location)).state !== undefined : cmdline.includes(location.dataDir);
+  return cmdline === undefined ? (await serverStatus(location)).state !== undefined : runsIn(location.pid, location.dataDir);
+}
+
+/**
+ * Whether a process is the postmaster of this data folder: its working folder is the data folder
+ * (Postgres enters it at start), or its command line says `-D <data folder>` exactly. Never a
+ * substring: an empty or partial path would match every process.
+ */
+async function runsIn(pid: number, dataDir: string): Promise<boolean> {
+  if (!Number.isSafeInteger(pid) || pid <= 1 || !isAbsolute(dataDir)) return false;
+  const wanted = await realpath(dataDir).catch(() => resolve(dataDir));
+  const cwd = await realpath(`/proc/${pid}/cwd`).catch(() => undefined);
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  const dashD = argv.indexOf('-D');
+  const named = dashD >= 0 && argv[dashD + 1] !== undefined && resolve(argv[dashD + 1]!) === wanted;
+  // Backends share the postmaster's working folder but rewrite their command line: only the postmaster keeps `-D`.
+  return named || (cwd === wanted && argv.length > 1 && dashD >= 0);
+}
+
+/**
+ * The postmaster serving a copy's data folder, found from the folder itself and never from what a
+ * marker claims: the pid in its postmaster.pid, else a process that runs in it. Each is checked
+ * against /proc before anyone signals it.
+ */
+export async function serverOf(dataDir: string): Promise<number[]> {
+  const found = new Set<number>();
+  const fromPidFile = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => '')).split('\n')[0]?.trim());
+  if (fromPidFile && (await isRunning(fromPidFile)) && (await runsIn(fromPidFile, dataDir))) found.add(fromPidFile);
+  // A server whose pid file is not written yet (killed right after start) is found by its working folder and command line.
+  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(entry) || found.has(Number(entry))) continue;
+    if ((await isRunning(Number(entry))) && (await runsIn(Number(entry), dataDir))) found.add(Number(entry));
+  }
+  return [...found];
 }
 
 /** A zombie (exited, not yet reaped) counts as gone. */

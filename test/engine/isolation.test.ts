@@ -1,0 +1,86 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { NotOurCopyError } from '../../lib/errors.ts';
+import { copyName, destroyCopy, MARKER_FILE, restoreCopy, type LocalCopyHandle, type RestoreCopyOptions } from '../../lib/providers/local/engine.ts';
+import { isRunning } from '../../lib/providers/local/server.ts';
+import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
+import { copyFolders, copyServers } from '../support/leftovers.ts';
+import { localSourceOf, testSource } from '../support/source.ts';
+
+let source: SourceCluster;
+
+function options(overrides: Partial<RestoreCopyOptions> = {}): RestoreCopyOptions {
+  return {
+    source: localSourceOf(source),
+    target: { kind: 'latest' },
+    name: copyName('isolation', new Date()),
+    expiresAt: new Date(Date.now() + 3_600_000),
+    connection: { database: 'postgres', user: 'postgres' },
+    timeoutMs: 60_000,
+    durable: false,
+    ...overrides,
+  };
+}
+
+async function editMarker(handle: LocalCopyHandle, edit: (marker: { managed: true; handle: LocalCopyHandle }) => void): Promise<void> {
+  const path = join(handle.dir, MARKER_FILE);
+  const marker = JSON.parse(await readFile(path, 'utf8')) as { managed: true; handle: LocalCopyHandle };
+  edit(marker);
+  await writeFile(path, JSON.stringify(marker));
+}
+
+beforeAll(async () => {
+  source = await testSource();
+  await source.query('create table events (id int primary key, note text)');
+  await source.query(`insert into events values (1, 'first')`);
+  await source.takeBaseBackup('base-1');
+  await source.query(`insert into events values (2, 'second')`);
+  await source.switchWal();
+});
+
+afterAll(async () => {
+  await source?.remove();
+});
+
+afterEach(async () => {
+  expect(await copyFolders('isolation')).toEqual([]);
+  expect(await copyServers('isolation')).toEqual([]);
+});
+
+describe('a hand-edited marker (issue 14 item 3)', () => {
+  // The source's postmaster is a process this test started: the one an edited marker aimed at.
+  test.each([
+    ['pid and dataDir of the source', (marker: { handle: LocalCopyHandle }) => ((marker.handle.pid = source.server.pid), (marker.handle.dataDir = source.dataDir))],
+    ['dataDir "" (matches every command line)', (marker: { handle: LocalCopyHandle }) => ((marker.handle.pid = source.server.pid), (marker.handle.dataDir = ''))],
+    ['pid of the source only', (marker: { handle: LocalCopyHandle }) => (marker.handle.pid = source.server.pid)],
+    ['no pid at all', (marker: { handle: LocalCopyHandle }) => (marker.handle.pid = 0)],
+  ])('with %s, destroy stops the copy\'s own server and nothing else', async (_, edit) => {
+    const { handle } = await restoreCopy(options());
+    const copyServer = handle.pid;
+    await editMarker(handle, edit);
+
+    await destroyCopy(handle.name);
+
+    expect(await isRunning(source.server.pid)).toBe(true);
+    expect(await source.query('select 1 as one')).toEqual([{ one: 1 }]);
+    expect(await isRunning(copyServer)).toBe(false);
+  });
+
+  test('a marker in one copy folder that names another folder removes neither', async () => {
+    const { handle: other } = await restoreCopy(options());
+    const name = copyName('isolation', new Date());
+    const dir = join(other.dir, '..', name);
+    await mkdir(dir);
+    await writeFile(join(dir, MARKER_FILE), JSON.stringify({ managed: true, handle: { ...other, name } }));
+    try {
+      await expect(destroyCopy(name)).rejects.toThrow(NotOurCopyError);
+      expect(await readFile(join(other.dir, MARKER_FILE), 'utf8')).toContain(other.name);
+      expect(await isRunning(other.pid)).toBe(true);
+    } finally {
+      await destroyCopy(other.name);
+      const { rm } = await import('node:fs/promises');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

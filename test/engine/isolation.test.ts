@@ -1,4 +1,5 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { NotOurCopyError } from '../../lib/errors.ts';
@@ -6,6 +7,7 @@ import { copyName, destroyCopy, MARKER_FILE, restoreCopy, type LocalCopyHandle, 
 import { isRunning } from '../../lib/providers/local/server.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { copyFolders, copyServers } from '../support/leftovers.ts';
+import { SourceCluster as Cluster } from '../../lib/providers/local/sourceCluster.ts';
 import { localSourceOf, testSource } from '../support/source.ts';
 
 let source: SourceCluster;
@@ -81,6 +83,48 @@ describe('a hand-edited marker (issue 14 item 3)', () => {
       await destroyCopy(other.name);
       const { rm } = await import('node:fs/promises');
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Every file below a folder (or one file) with its size, mtime and content hash. */
+async function checksum(path: string): Promise<Record<string, string>> {
+  const info = await stat(path);
+  if (info.isFile()) return { [path]: `${info.size}:${info.mtimeMs}:${createHash('sha256').update(await readFile(path)).digest('hex')}` };
+  const result: Record<string, string> = {};
+  for (const name of (await readdir(path)).sort()) Object.assign(result, await checksum(join(path, name)));
+  return result;
+}
+
+describe('a backup holding symbolic links (issue 14 item 2)', () => {
+  test.each(['pg_xact', 'global/pg_filenode.map'])('a low-level backup whose %s is a link is refused by name, the linked bytes unchanged', async (linked) => {
+    // Prepare: a low-level backup (backup_label, no manifest) whose entry points into the source's own files.
+    const other: Cluster = await testSource();
+    try {
+      await other.query('create table events (id int primary key)');
+      const backup = await other.takeBaseBackup('base-1');
+      await rm(join(backup, 'backup_manifest'), { force: true });
+      await other.query('insert into events select generate_series(1, 1000)');
+      await other.switchWal();
+      const outside = join(other.dir, `outside-${linked.replaceAll('/', '-')}`);
+      await rename(join(backup, linked), outside);
+      await symlink(outside, join(backup, linked));
+      const before = await checksum(outside);
+
+      // Act
+      const outcome = await restoreCopy(options({ source: localSourceOf(other) })).then(
+        async ({ handle }) => {
+          await destroyCopy(handle.name);
+          return 'restored';
+        },
+        (error: Error) => error.message,
+      );
+
+      // Assess
+      expect(await checksum(outside)).toEqual(before);
+      expect(outcome).toContain(`${linked} -> ${outside}`);
+    } finally {
+      await other.remove();
     }
   });
 });

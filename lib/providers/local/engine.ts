@@ -13,7 +13,7 @@ import { findPgBinaries, reachableByServer, tool, type PgBinaries } from './bina
 import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
 import { copyPgHba, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
-import { planRestore, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
+import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
 import { ensureScratchRoot, scratchFolders } from './scratch.ts';
@@ -347,7 +347,12 @@ async function writeMarker(handle: LocalCopyHandle): Promise<void> {
 const NOT_COPIED = ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'recovery.signal', 'recovery.conf', 'current_logfiles'];
 
 async function copyBackup(plan: RestorePlan, handle: LocalCopyHandle): Promise<void> {
-  await execOk('cp', ['-a', plan.backup.path, handle.dataDir]);
+  // Into a folder of our own: `cp -a` of a backup folder that is itself a link would make the data folder that link.
+  await mkdir(handle.dataDir, { mode: 0o700 });
+  await execOk('cp', ['-a', `${plan.backup.path}/.`, handle.dataDir]);
+  // Planning refused links already; checked again on what was copied, in case the backup changed in between.
+  const links = await symlinksIn(handle.dataDir);
+  if (links.length > 0) throw symlinkRefusal(plan.backup.path, links);
   await Promise.all(NOT_COPIED.map((file) => rm(join(handle.dataDir, file), { force: true })));
   const pgWal = join(handle.dataDir, 'pg_wal');
   if ((await lstat(pgWal)).isSymbolicLink()) {

@@ -11,7 +11,8 @@ import {
 } from './wal/archive.ts';
 import { dateToMicros, formatLsn, microsToDate, segmentName, segnoOf } from './wal/lsn.ts';
 import { scanXacts, type SegmentData, type WalScan, type XactRecord } from './wal/reader.ts';
-import { stat } from 'node:fs/promises';
+import { readdir, readlink, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CopyTarget, RestoreWindow } from '../types.ts';
 import { ensureScratchRoot } from './scratch.ts';
 import { fetchArchive } from './wal/fetch.ts';
@@ -188,6 +189,9 @@ export async function planRestore(source: LocalSource, target: RestoreTarget): P
         `a copy could write into the source's tablespace folders, so restore-drill refuses it`,
     );
   }
+
+  const links = await symlinksIn(backup.path);
+  if (links.length > 0) throw symlinkRefusal(backup.path, links);
 
   const path = wal.timelinePath(backup);
   const startSegno = segnoOf(backup.startLsn, window.segmentSize);
@@ -479,4 +483,33 @@ export class WalIndex {
     }
     return scanXacts(segments, this.segmentSize).xacts.filter((x) => beforeLsn === undefined || x.lsn < beforeLsn);
   }
+}
+
+/**
+ * Symbolic links inside a backup folder, pg_wal apart (the engine copies its content instead): a copy
+ * made with the link in place would write through it into the source's own files (pg_xact, base/...).
+ */
+export async function symlinksIn(root: string): Promise<{ path: string; target: string }[]> {
+  const found: { path: string; target: string }[] = [];
+  const walk = async (dir: string, relative: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = relative ? `${relative}/${entry.name}` : entry.name;
+      if (entry.isSymbolicLink()) {
+        if (path !== 'pg_wal') found.push({ path, target: await readlink(join(dir, entry.name)).catch(() => '?') });
+      } else if (entry.isDirectory()) {
+        await walk(join(dir, entry.name), path);
+      }
+    }
+  };
+  await walk(root, '');
+  return found.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+export function symlinkRefusal(backupPath: string, links: readonly { path: string; target: string }[]): RestoreDrillError {
+  return new RestoreDrillError(
+    'input',
+    `base backup ${backupPath} holds symbolic links (${links.map((link) => `${link.path} -> ${link.target}`).join(', ')}): ` +
+      `a copy would write through them into the source's files, so restore-drill refuses it. Take the backup with pg_basebackup, ` +
+      `or replace each link with the folder it points to`,
+  );
 }

@@ -131,7 +131,7 @@ export function grantReports(f: lambda.IFunction, role: DrillRole, bucket: s3.IB
 }
 
 /** How cdk-nag writes a resource in a finding's id: tokens as <Logical.Attr> and <AWS::Pseudo>. */
-export function nagForm(stack: Stack, value: string): string {
+export function nagForm(stack: Stack, value: unknown): string {
   const resolved = stack.resolve(value) as unknown;
   const part = (item: unknown): string => {
     if (typeof item === 'string') return item;

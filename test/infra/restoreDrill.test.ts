@@ -98,6 +98,8 @@ describe('the state machine', () => {
     expect(States.Plan!.Next).toBe('Drills');
     expect(map.Type).toBe('Map');
     expect(map.MaxConcurrency).toBe(2);
+    // Each drill a child execution with its own history (Step Functions keeps at most 25,000 events per execution).
+    expect((map as unknown as { ItemProcessor: { ProcessorConfig: unknown } }).ItemProcessor.ProcessorConfig).toEqual({ Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' });
     expect(States.Drills!.Next).toBe('Report');
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD', TracingConfiguration: { Enabled: true }, LoggingConfiguration: Match.objectLike({ Level: 'ALL' }) });
   });

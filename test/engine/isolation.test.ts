@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { checkFreshness } from '../../lib/checks/freshness.ts';
 import { NotOurCopyError } from '../../lib/errors.ts';
 import { copyName, destroyCopy, MARKER_FILE, restoreCopy, type LocalCopyHandle, type RestoreCopyOptions } from '../../lib/providers/local/engine.ts';
 import { isRunning } from '../../lib/providers/local/server.ts';
@@ -11,6 +12,8 @@ import { SourceCluster as Cluster } from '../../lib/providers/local/sourceCluste
 import { localSourceOf, testSource } from '../support/source.ts';
 
 let source: SourceCluster;
+/** A row value that must never reach a log (the newest text in events.note). */
+const ROW_VALUE = 'secret-row-value-91c2';
 
 function options(overrides: Partial<RestoreCopyOptions> = {}): RestoreCopyOptions {
   return {
@@ -38,6 +41,7 @@ beforeAll(async () => {
   await source.query(`insert into events values (1, 'first')`);
   await source.takeBaseBackup('base-1');
   await source.query(`insert into events values (2, 'second')`);
+  await source.query(`insert into events values (3, $1)`, [ROW_VALUE]);
   await source.switchWal();
 });
 
@@ -125,6 +129,28 @@ describe('a backup holding symbolic links (issue 14 item 2)', () => {
       expect(outcome).toContain(`${linked} -> ${outside}`);
     } finally {
       await other.remove();
+    }
+  });
+});
+
+describe('the copy\'s log (issue 14 item 5)', () => {
+  test('is readable by its owner only, and a freshness check on a text column leaves no row value in it', async () => {
+    const { handle, connection } = await restoreCopy(options());
+    try {
+      // Act: max(note)::timestamptz fails on the row's text, which Postgres puts in its error and statement lines.
+      const result = await checkFreshness(
+        { copy: { host: connection.host, port: connection.port, user: connection.user, database: connection.database }, target: new Date(), rpoTargetSeconds: 3600, statementTimeoutMs: 10_000 },
+        { table: 'events', column: 'note' },
+      );
+      expect(result.status).not.toBe('pass');
+
+      // Assess: the server got the query (its log is still written), and kept the value out of it.
+      const log = await readFile(handle.logFile, 'utf8');
+      expect(log).toMatch(/database system is ready to accept connections/);
+      expect(log).not.toContain(ROW_VALUE);
+      expect((await stat(handle.logFile)).mode & 0o077).toBe(0);
+    } finally {
+      await destroyCopy(handle.name);
     }
   });
 });

@@ -70,6 +70,18 @@ export function copyPostgresqlConf(options: CopyConfOptions): { text: string; dr
     ['log_destination', 'stderr'],
     ['log_line_prefix', '%m [%p] '],
     ['log_timezone', 'UTC'],
+    // A copy holds production data: its log keeps the server's own story (recovery, start, stop, FATAL)
+    // and no statement or value. In log_min_messages LOG ranks above ERROR, so query errors (which quote
+    // the value that failed: `invalid input syntax ... "<value>"`, `Key (id)=(...)`) are left out.
+    ['log_min_messages', 'log'],
+    ['log_min_error_statement', 'panic'],
+    ['log_error_verbosity', 'terse'],
+    ['log_statement', 'none'],
+    ['log_min_duration_statement', '-1'],
+    ['log_duration', 'off'],
+    ['debug_print_parse', 'off'],
+    ['debug_print_rewritten', 'off'],
+    ['debug_print_plan', 'off'],
     ['cluster_name', options.copyName],
     ['fsync', options.durable ? 'on' : 'off'],
     ['restore_command', options.restoreCommand],

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync } from 'node:fs';
 import { readdir, readFile, realpath } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -37,7 +37,9 @@ const PORT_HIGH = 32_700;
 export async function startServer(options: StartServerOptions): Promise<ServerLocation> {
   for (let attempt = 1; ; attempt++) {
     const port = await freeLoopbackPort();
-    const log = openSync(options.logFile, 'a');
+    // The log may hold what a copy of production says about itself: ours alone (the server writes through the inherited descriptor).
+    const log = openSync(options.logFile, 'a', 0o600);
+    fchmodSync(log, 0o600);
     const child = spawn(tool(options.binaries, 'postgres'), ['-D', options.dataDir, '-p', String(port), '-k', options.socketDir], {
       detached: true,
       stdio: ['ignore', log, log],

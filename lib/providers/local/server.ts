@@ -7,6 +7,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { RestoreFailedError } from '../../errors.ts';
 import { tool, type PgBinaries } from './binaries.ts';
 import type { ServerUser } from './serverUser.ts';
+import { serverUserEnv } from './childEnv.ts';
 
 /** A running postgres process: its data folder, socket folder, loopback port and log. */
 export interface ServerLocation {
@@ -43,7 +44,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerLo
     const child = spawn(tool(options.binaries, 'postgres'), ['-D', options.dataDir, '-p', String(port), '-k', options.socketDir], {
       detached: true,
       stdio: ['ignore', log, log],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', TZ: 'UTC' },
+      env: serverUserEnv(),
       ...(options.user.runAs ?? {}),
     });
     closeSync(log);

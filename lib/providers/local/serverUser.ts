@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { EnvironmentError } from '../../errors.ts';
 import { execFile, type RunAs } from '../../util/exec.ts';
+import { serverUserEnv } from './childEnv.ts';
 
 /** The OS user Postgres servers run as: ourselves, or (when we are root, which Postgres refuses) another. */
 export interface ServerUser {
@@ -67,6 +68,6 @@ const TESTS = { enter: 'test -d "$1" && test -x "$1"', read: 'test -f "$1" && te
  * as that user, so that every parent folder's mode (and ACLs) count.
  */
 export async function serverUserCan(user: ServerUser, access: keyof typeof TESTS, path: string): Promise<boolean> {
-  const result = await execFile('/bin/sh', ['-c', TESTS[access], 'sh', path], { as: user.runAs });
+  const result = await execFile('/bin/sh', ['-c', TESTS[access], 'sh', path], { as: user.runAs, env: serverUserEnv() });
   return result.code === 0;
 }

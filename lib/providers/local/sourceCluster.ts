@@ -11,6 +11,7 @@ import { parseSegmentName, segmentName } from './wal/lsn.ts';
 import { ensureScratchRoot, scratchFolders } from './scratch.ts';
 import { startServer, stopServer, waitUntilReady, type ServerLocation } from './server.ts';
 import { serverUser, type ServerUser } from './serverUser.ts';
+import { serverUserEnv } from './childEnv.ts';
 import { newClient, withClient } from '../../util/pgClient.ts';
 
 /**
@@ -136,7 +137,7 @@ export class SourceCluster {
       await execOk(
         tool(this.binaries, 'pg_basebackup'),
         ['-D', target, '-Fp', '-X', 'none', '-c', 'fast', '-l', name, '-h', this.server.socketDir, '-p', String(this.server.port), '-U', 'postgres'],
-        { as: this.user.runAs },
+        { as: this.user.runAs, env: serverUserEnv() },
       );
     } else {
       await this.lowLevelBackup(name, target);

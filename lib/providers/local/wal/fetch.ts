@@ -3,6 +3,7 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NoBaseBackupError } from '../../../errors.ts';
 import { execFile } from '../../../util/exec.ts';
+import { restoreCommandEnv } from '../childEnv.ts';
 import { scratchFolders } from '../scratch.ts';
 import { parseLabelFile, readSegmentSize } from './archive.ts';
 import { parseLsn, parseSegmentName, segmentName } from './lsn.ts';
@@ -23,7 +24,7 @@ export async function fetchArchive(baseBackups: string, restoreCommand: string):
     if (have.has(name)) return true;
     const temporary = join(dir, `.${name}.partial`);
     const command = restoreCommand.replaceAll('%f', name).replaceAll('%p', temporary).replaceAll('%r', '000000010000000000000001');
-    const result = await execFile('/bin/sh', ['-c', command]);
+    const result = await execFile('/bin/sh', ['-c', command], { env: restoreCommandEnv() });
     const fetched = result.code === 0 && (await stat(temporary).then((info) => info.size > 0, () => false));
     if (!fetched) {
       await rm(temporary, { force: true });

@@ -174,6 +174,7 @@ program
         ...result.deferred.map((copy) => `not removed yet, the next run tries again: ${copy.name} (${copy.provider}): ${copy.error}`),
         ...result.skipped.map((copy) => `skipped ${copy.name} (${copy.provider}): ${copy.error}`),
         ...result.unlisted.map((listing) => `could not list the copies of ${listing.database} (${listing.provider}): ${listing.error}`),
+        ...result.capacity.map((limit) => `${limit.database}: ${limit.summary}`),
         `expired copies ${result.dryRun ? 'to remove' : 'removed'}: ${result.removed.length}; copies of ours not expired, left alone: ${result.kept.length}`,
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

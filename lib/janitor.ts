@@ -85,6 +85,8 @@ export interface JanitorResult {
   skipped: (JanitorCopy & { error: string })[];
   /** Databases whose copies could not be listed (an unreachable API): the other databases are still handled. */
   unlisted: { database: string; provider: string; error: string }[];
+  /** How close each source is to its limit on copies (Neon: branches per project), once per source. */
+  capacity: { database: string; provider: string; summary: string }[];
 }
 
 /**
@@ -95,7 +97,7 @@ export interface JanitorResult {
  */
 export async function runJanitor(config: RestoreDrillConfig, options: JanitorOptions = {}): Promise<JanitorResult> {
   const now = (options.now ?? (() => new Date()))();
-  const result: JanitorResult = { dryRun: options.dryRun ?? false, removed: [], kept: [], failed: [], deferred: [], skipped: [], unlisted: [] };
+  const result: JanitorResult = { dryRun: options.dryRun ?? false, removed: [], kept: [], failed: [], deferred: [], skipped: [], unlisted: [], capacity: [] };
   const seen = new Set<string>();
   for (const database of config.databases) {
     const provider = options.providerFor ? options.providerFor(database) : providerFor(database, options);
@@ -107,12 +109,18 @@ export async function runJanitor(config: RestoreDrillConfig, options: JanitorOpt
       result.unlisted.push({ database: database.name, provider: provider.kind, error: (error as Error).message ?? String(error) });
       continue;
     }
+    const where = database.provider.kind === 'neon' ? `${database.provider.apiBaseUrl ?? ''}:${database.provider.projectId}` : `${'endpoint' in database.provider ? database.provider.endpoint ?? '' : ''}:${'region' in database.provider ? database.provider.region : ''}`;
+    if (!seen.has(`${provider.kind}:${where}`)) {
+      seen.add(`${provider.kind}:${where}`);
+      // Copies that failed to go fill a limit (Neon's branches): the janitor says how close it is, never failing for it.
+      const summary = await provider.capacity?.().catch((error: unknown) => `its limit could not be read: ${(error as Error).message}`);
+      if (summary) result.capacity.push({ database: database.name, provider: provider.kind, summary });
+    }
     for (const copy of copies) {
       if (!isOurCopyName(copy.name)) {
         result.skipped.push({ provider: provider.kind, name: copy.name, expiresAt: null, error: `not a restore-drill copy name (${COPY_NAME_HINT}): never removed` });
         continue;
       }
-      const where = database.provider.kind === 'neon' ? `${database.provider.apiBaseUrl ?? ''}:${database.provider.projectId}` : `${'endpoint' in database.provider ? database.provider.endpoint ?? '' : ''}:${'region' in database.provider ? database.provider.region : ''}`;
       const key = `${provider.kind}:${where}:${copy.name}`;
       if (seen.has(key)) continue;
       seen.add(key);

@@ -28,5 +28,6 @@ export function lazyProvider(kind: ProviderConfig['kind'], load: () => Promise<R
     // Always present: where the provider has none, no secrets and no copies, which callers treat alike.
     connectionSecrets: async (connection) => (await (await provider()).connectionSecrets?.(connection)) ?? {},
     listCopies: async () => (await (await provider()).listCopies?.()) ?? [],
+    capacity: async () => (await provider()).capacity?.(),
   };
 }

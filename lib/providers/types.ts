@@ -53,6 +53,8 @@ export interface RestoreProvider<Handle = unknown> {
   connectionSecrets?(connection: ConnectionInfo): Promise<Partial<Pick<ConnectionInfo, 'user' | 'password' | 'ca'>>>;
   /** Copies of ours this provider can see, with their expiry (for the janitor). */
   listCopies?(): Promise<ListedCopy<Handle>[]>;
+  /** How close the source is to a limit on copies (Neon's branches per project), in one line; the janitor reports it. */
+  capacity?(): Promise<string | undefined>;
 }
 
 export interface ListedCopy<Handle = unknown> {

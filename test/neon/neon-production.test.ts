@@ -282,6 +282,7 @@ describe('4. the plan\'s branch limit', () => {
     world.emulator.branchesLimit = world.emulator.branches.size + 1;
 
     const capacity = await neonBranchCapacity(config, fast().neon);
+    const janitor = await runJanitor(await configWith(), { ...fast(), dryRun: true });
     world.emulator.branchesLimit = 50;
     await world.emulator.idle();
     await provider.destroy(copy);
@@ -289,6 +290,8 @@ describe('4. the plan\'s branch limit', () => {
 
     expect(capacity).toMatchObject({ branches: 2, limit: 3, free: 1, copies: [{ name: copy.name, expiresAt: copy.expiresAt }] });
     expect(capacity.summary).toBe('2 of 3 branches (1 restore-drill copy): 1 free');
+    // The janitor reports it, once per project, without removing anything for it.
+    expect(janitor.capacity).toEqual([{ database: expect.any(String), provider: 'neon', summary: `Neon project ${config.projectId}: 2 of 3 branches (1 restore-drill copy): 1 free` }]);
   });
 });
 

@@ -5,6 +5,7 @@ import { NotOurCopyError, RestoreDrillError } from '../../errors.ts';
 import { COPY_NAME } from '../copyName.ts';
 import type { ConnectionInfo, CopyPoll, CopyTarget, ListedCopy, RestoreProvider, RestoreWindow } from '../types.ts';
 import { DATABASE_ANNOTATION, EXPIRES_ANNOTATION, MANAGED_ANNOTATION, NeonApi, type NeonProviderOptions } from './api.ts';
+import { neonBranchCapacity } from './capacity.ts';
 import { NeonApiError, NeonBranchLimitError, NeonHistoryError, NeonParentRestoredError, NeonPasswordUnavailableError } from './errors.ts';
 
 /** A Neon copy (a branch with one read-write endpoint), as plain JSON. */
@@ -402,6 +403,8 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
     },
 
     copyNameOf: (handle) => handle.name,
+
+    capacity: async () => `Neon project ${config.projectId}: ${(await neonBranchCapacity(config, options)).summary}`,
 
     async listCopies(): Promise<ListedCopy<NeonCopyHandle>[]> {
       const parent = await api.parentBranch();

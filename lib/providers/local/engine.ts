@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -84,6 +86,46 @@ interface Marker {
 }
 
 const cleanups = new Map<string, () => void>();
+/** Programs running for a copy (the base backup's cp): ours to stop and wait for before its folder goes. */
+const children = new Map<string, Set<ChildProcess>>();
+/** Copies being destroyed while their start may still be under way: the start must not go on to a server. */
+const abandoned = new Set<string>();
+const destroying = new Map<string, Promise<void>>();
+
+/** Like execOk, for a program that works on a copy: destroyCopy stops it and waits for it first. */
+function runForCopy(name: string, file: string, args: readonly string[]): Promise<void> {
+  if (abandoned.has(name)) return Promise.reject(new RestoreFailedError(`copy ${name} is being removed`));
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const running = children.get(name) ?? new Set<ChildProcess>();
+    children.set(name, running.add(child));
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      running.delete(child);
+      if (code === 0) resolvePromise();
+      else reject(new Error(`${file} ${args.join(' ')} exited with ${code ?? signal}: ${stderr.trim().split('\n').slice(-5).join('\n')}`));
+    });
+  });
+}
+
+async function stopChildren(name: string): Promise<void> {
+  const running = [...(children.get(name) ?? [])];
+  await Promise.all(
+    running.map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const closed = once(child, 'close');
+      child.kill('SIGTERM');
+      await closed;
+    }),
+  );
+  children.delete(name);
+}
+
+function assertNotAbandoned(name: string): void {
+  if (abandoned.has(name)) throw new RestoreFailedError(`copy ${name} was removed while it was being made (the process is stopping)`);
+}
 
 /**
  * Plans (nothing is created when the target is outside the window or the WAL has a hole), then
@@ -157,7 +199,12 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     handle.baseBackup = { ...handle.baseBackup, files: files.summary, filesVerifiedBy: files.method };
     handle.droppedSettings = await configureCopy(handle, plan, archiveDir, options);
     await handOver(user, handle);
+    assertNotAbandoned(handle.name);
     const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile });
+    if (abandoned.has(handle.name)) {
+      await stopServer({ pid: server.pid, dataDir: handle.dataDir }, 'immediate');
+      assertNotAbandoned(handle.name);
+    }
     handle.pid = server.pid;
     handle.port = server.port;
     await writeMarker(handle);
@@ -290,6 +337,18 @@ export function keepCopy(name: string): void {
  * folder of ours: outside the scratch root's copies, a name not of our form, or without our marker.
  */
 export async function destroyCopy(name: string): Promise<void> {
+  const earlier = destroying.get(name);
+  if (earlier) return earlier.catch(() => undefined);
+  const destroy = destroyOnce(name);
+  destroying.set(name, destroy);
+  try {
+    await destroy;
+  } finally {
+    destroying.delete(name);
+  }
+}
+
+async function destroyOnce(name: string): Promise<void> {
   if (!COPY_NAME.test(name)) throw new NotOurCopyError(`"${name}" is not a restore-drill copy name (rd-<database>-<yyyymmddhhmmss>-<4 random>)`);
   const dir = join(scratchFolders.copies(), name);
   const marker = await readMarker(dir);
@@ -300,6 +359,8 @@ export async function destroyCopy(name: string): Promise<void> {
     const entries = await readdirSafe(dir);
     if (entries.length > 0) throw new NotOurCopyError(`${dir} carries no ${MARKER_FILE} marker; restore-drill removes only copies it marked as its own`);
   }
+  abandoned.add(name);
+  await stopChildren(name);
   // The server to stop is found from the copy's own data folder, never from the marker's pid or dataDir (which anyone can edit).
   const dataDir = join(dir, 'data');
   for (const pid of await serverOf(dataDir)) await stopServer({ pid, dataDir }, 'immediate');
@@ -307,6 +368,11 @@ export async function destroyCopy(name: string): Promise<void> {
   if (left.length > 0) {
     throw new RestoreDrillError('tool', `the server of copy ${name} (pid ${left.join(', ')}) is still running after it was stopped; ${dir} was left in place`);
   }
+  // The marker goes last: a removal cut short leaves a folder that drop and the janitor still know as ours.
+  for (const entry of await readdirSafe(dir)) {
+    if (entry !== MARKER_FILE) await rm(join(dir, entry), { recursive: true, force: true });
+  }
+  await rm(join(dir, MARKER_FILE), { force: true });
   await rm(dir, { recursive: true, force: true });
   keepCopy(name);
 }
@@ -349,7 +415,7 @@ const NOT_COPIED = ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'reco
 async function copyBackup(plan: RestorePlan, handle: LocalCopyHandle): Promise<void> {
   // Into a folder of our own: `cp -a` of a backup folder that is itself a link would make the data folder that link.
   await mkdir(handle.dataDir, { mode: 0o700 });
-  await execOk('cp', ['-a', `${plan.backup.path}/.`, handle.dataDir]);
+  await runForCopy(handle.name, 'cp', ['-a', `${plan.backup.path}/.`, handle.dataDir]);
   // Planning refused links already; checked again on what was copied, in case the backup changed in between.
   const links = await symlinksIn(handle.dataDir);
   if (links.length > 0) throw symlinkRefusal(plan.backup.path, links);
@@ -359,7 +425,7 @@ async function copyBackup(plan: RestorePlan, handle: LocalCopyHandle): Promise<v
     // A symlinked pg_wal would have the copy write into the source's WAL folder: copy its content instead.
     const target = resolve(plan.backup.path, await readlink(pgWal));
     await rm(pgWal);
-    await execOk('cp', ['-a', target, pgWal]);
+    await runForCopy(handle.name, 'cp', ['-a', target, pgWal]);
   }
   await mkdir(handle.socketDir, { mode: 0o700 });
 }

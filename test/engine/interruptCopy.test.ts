@@ -1,0 +1,68 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
+import { execOk } from '../../lib/util/exec.ts';
+import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
+import { copyFolders, copyServers } from '../support/leftovers.ts';
+import { testSource } from '../support/source.ts';
+
+let source: SourceCluster;
+
+beforeAll(async () => {
+  source = await testSource();
+  await source.query('create table events (id int primary key)');
+  const backup = await source.takeBaseBackup('base-1');
+  // A base backup big enough that its copy is still running when the signal comes (a low-level one: no manifest to match).
+  await rm(join(backup, 'backup_manifest'), { force: true });
+  for (let i = 0; i < 6; i++) await execOk('dd', ['if=/dev/zero', `of=${join(backup, 'base', `filler-${i}`)}`, 'bs=1M', 'count=64', 'status=none']);
+  await source.query('insert into events select generate_series(1, 100)');
+  await source.switchWal();
+});
+
+afterAll(async () => {
+  await source?.remove();
+});
+
+/** Processes whose command line names the copy's folder (cp, postgres, anything started for it). */
+async function processesFor(name: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(name)) found.push(`${entry}: ${cmdline.replaceAll('\0', ' ')}`);
+  }
+  return found;
+}
+
+test.each([
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)('%s while the base backup is copied leaves no child, no folder and no server (issue 14 item 8)', async (signal, code) => {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'interrupted-copy.ts'), source.backupsDir, source.archiveDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  onTestFinished(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  child.stdout.setEncoding('utf8');
+  const name = await new Promise<string>((resolve) => child.stdout.on('data', (chunk: string) => {
+    const match = /name (\S+)/.exec(chunk);
+    if (match) resolve(match[1]!);
+  }));
+  // Wait for the copy's cp to be running: the moment the finding was about.
+  for (;;) {
+    const running = await processesFor(name);
+    if (running.some((line) => /\bcp\b/.test(line))) break;
+    expect(child.exitCode, 'the restore ended before its copy was seen running').toBeNull();
+  }
+
+  child.kill(signal);
+  const [exitCode] = await once(child, 'exit');
+
+  expect(exitCode).toBe(code);
+  expect(await processesFor(name)).toEqual([]);
+  expect(await copyFolders('interruptcopy')).toEqual([]);
+  expect(await copyServers('interruptcopy')).toEqual([]);
+});

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -8,7 +7,7 @@ import { MARKER_FILE } from '../../lib/providers/local/engine.ts';
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
-import { repoRoot, type CliResult } from '../support/cli.ts';
+import { runCli, type CliResult } from '../support/cli.ts';
 import { drizzleProject } from '../support/project.ts';
 
 // Issue 14, item 11: a huge --keep-for failed after a folder was made; one marker with an expiry
@@ -19,15 +18,7 @@ let project: string;
 let configFile: string;
 
 function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'cli.ts'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { via: 'source' });
 }
 
 const ourCopies = async () => (await readdir(scratchFolders.copies()).catch(() => [] as string[])).filter((name) => name.startsWith(`rd-${DATABASE}-`));

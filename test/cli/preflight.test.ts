@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -7,7 +6,7 @@ import { runDrills } from '../../lib/drill/runner.ts';
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import type { DrillReport } from '../../lib/report/types.ts';
-import { repoRoot, type CliResult } from '../support/cli.ts';
+import { runCli, type CliResult } from '../support/cli.ts';
 import { drizzleProject } from '../support/project.ts';
 
 // Issue 14, item 15: an unwritable report.dir was found only after the drill (a copy made, restored
@@ -16,15 +15,7 @@ let source: SourceCluster;
 let project: string;
 
 function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'cli.ts'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { via: 'source' });
 }
 
 const copiesOf = async (database: string) => (await readdir(scratchFolders.copies()).catch(() => [] as string[])).filter((name) => name.startsWith(`rd-${database}-`));

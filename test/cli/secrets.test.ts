@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import type { RunResult } from '../../lib/report/types.ts';
 import { recordingServer } from '../report/helpers.ts';
-import { repoRoot, type CliResult } from '../support/cli.ts';
+import { runCli, type CliResult } from '../support/cli.ts';
 import { drizzleProject } from '../support/project.ts';
 
 // Issue 14, item 6: each secret form planted where a user or a server puts it, then every outward
@@ -24,15 +23,7 @@ let configFile: string;
 
 /** The CLI of the working tree (bin/cli.ts, as `npm start` runs it), so the test sees today's code. */
 function cli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'cli.ts'), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { via: 'source', env });
 }
 
 async function filesUnder(dir: string): Promise<{ file: string; text: string }[]> {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +21,7 @@ import { memoryReportStore } from '../../lib/report/s3Store.ts';
 import type { Caller } from '../emulators/cloudcheck/auth.ts';
 import type { PolicyDocument, Template as CfnTemplate } from '../emulators/cloudcheck/deployment.ts';
 import { ACCOUNT, CloudCheckWorld } from '../emulators/cloudcheck/world.ts';
-import { repoRoot } from '../support/cli.ts';
+import { repoRoot, runCli, type CliResult } from '../support/cli.ts';
 
 // The check against stand-ins of CloudFormation, Lambda, IAM and CloudWatch that serve the template
 // synthesized from RestoreDrillStack (the example's RDS, Aurora and Neon databases, with Slack), as
@@ -56,17 +55,9 @@ beforeEach(async () => {
 afterEach(() => world.stop());
 
 /** bin/cli.ts from the checkout (Node strips its types), with only the stand-ins' environment for AWS. */
-function runSourceCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('AWS_')));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin/cli.ts'), ...args], { cwd: repoRoot, env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runSourceCli(args: string[], env: NodeJS.ProcessEnv): Promise<CliResult> {
+  // The stand-ins' credentials only: none of this machine's AWS settings.
+  return runCli(args, { via: 'source', env, withoutEnv: /^AWS_/ });
 }
 
 /** A copy of the template to change for one case. */

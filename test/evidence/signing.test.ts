@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,21 +6,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { canonicalJson, keyIdOf, signatureStateOf, signReport, signWithConfiguredKey, SIGNING_KEY_ENV, SIGNING_KEY_FILE_ENV } from '../../lib/evidence/signing.ts';
 import { writeReport } from '../../lib/report/store.ts';
 import type { DrillReport } from '../../lib/report/types.ts';
-import { repoRoot } from '../support/cli.ts';
+import { runCli, type CliResult } from '../support/cli.ts';
 import { history } from './history.ts';
 
 const pem = (key: KeyObject, type: 'pkcs8' | 'spki') => key.export({ type, format: 'pem' }) as string;
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'cli.ts'), ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(args, { via: 'source', env });
 }
 
 const ours = generateKeyPairSync('ed25519');

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +10,7 @@ import { reportKey } from '../../lib/report/s3Store.ts';
 import { S3Emulator } from '../emulators/s3/emulator.ts';
 import { IamAuthority } from '../support/iam/authority.ts';
 import type { Principal } from '../support/iam/types.ts';
-import { repoRoot } from '../support/cli.ts';
+import { runCli, type CliResult } from '../support/cli.ts';
 import { history } from './history.ts';
 
 const BUCKET = 'reports-bucket';
@@ -41,16 +40,8 @@ const clientOf = (principal: Principal) => new S3Client({ region: REGION, endpoi
 const reports = history({ databases: ['app', 'billing'], days: 20, lastDay: '2026-11-30' }).map((entry) => entry.report);
 let dir: string;
 
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'cli.ts'), ...args], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runCli(args, { via: 'source', env, cwd: dir });
 }
 
 beforeAll(async () => {

@@ -13,14 +13,17 @@ export interface CliResult {
 
 /**
  * Runs the CLI from the checkout: `npx restore-drill ...` as a user would after npm ci (`via: 'npx'`),
- * or the same bin file directly, which spares npm's start-up.
+ * the same bin file directly, which spares npm's start-up (`'node'`, the default), or its TypeScript
+ * source, which needs no build (`'source'`). `withoutEnv` drops variables of this process (AWS_ ones,
+ * say) before `env` is added.
  */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; via?: 'npx' | 'node' } = {}): Promise<CliResult> {
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; via?: 'npx' | 'node' | 'source'; cwd?: string; withoutEnv?: RegExp } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const [command, prefix] = options.via === 'npx' ? ['npx', ['--no-install', 'restore-drill']] : [process.execPath, [cliBin]];
+    const [command, prefix] = options.via === 'npx' ? ['npx', ['--no-install', 'restore-drill']] : [process.execPath, [options.via === 'source' ? join(repoRoot, 'bin', 'cli.ts') : cliBin]];
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !options.withoutEnv?.test(name)));
     const child = spawn(command, [...prefix, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, ...options.env },
+      cwd: options.cwd ?? repoRoot,
+      env: { ...inherited, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

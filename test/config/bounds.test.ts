@@ -1,33 +1,12 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
-import { ConfigError } from '../../lib/errors.ts';
+import { localProvider, useConfigFolder } from '../support/configFolder.ts';
 
 // Issue 14, item 11: huge durations passed the schema, then failed after a folder was made
 // ("Invalid time value", timers overflowing to 1 ms). Every duration is bounded at config time.
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'bounds-'));
-  for (const folder of ['base', 'wal']) await mkdir(join(dir, folder));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-const local = { kind: 'local', baseBackups: './base', walArchive: './wal' };
-
-async function problemsOf(value: unknown): Promise<string[]> {
-  const error = await validateConfig(value, dir).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConfigError);
-  return (error as Error).message.split('\n').slice(1).map((line) => line.replace(/^\s+- /, ''));
-}
+const folder = useConfigFolder('bounds');
+const local = localProvider;
+const problemsOf = folder.problemsOf;
 
 describe('durations in the config', () => {
   test('each out-of-range duration is refused, every one at once, naming the field and the range', async () => {
@@ -73,7 +52,7 @@ describe('durations in the config', () => {
         rtoTargetSeconds: 2_592_000,
         databases: [{ name: 'app', provider: local, pollIntervalSeconds: 300, checks: { statementTimeoutMs: 2 ** 31 - 1 } }],
       },
-      dir,
+      folder.dir(),
     );
     expect(config.restoreTimeoutSeconds).toBe(604_800);
     expect(config.databases[0]!.checks.statementTimeoutMs).toBe(2 ** 31 - 1);

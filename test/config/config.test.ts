@@ -1,48 +1,29 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { loadConfig, validateConfig } from '../../lib/config/load.ts';
-import { ConfigError } from '../../lib/errors.ts';
 import { repoRoot, runCli } from '../support/cli.ts';
+import { localProvider, useConfigFolder } from '../support/configFolder.ts';
 
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'config-'));
-  for (const folder of ['base', 'wal', 'drizzle']) await mkdir(join(dir, folder));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-const local = { kind: 'local', baseBackups: './base', walArchive: './wal' };
-
-async function problemsOf(value: unknown): Promise<string[]> {
-  const error = await validateConfig(value, dir).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConfigError);
-  return (error as Error).message.split('\n').slice(1).map((line) => line.replace(/^\s+- /, ''));
-}
+const folder = useConfigFolder('config');
+const local = localProvider;
+const problemsOf = folder.problemsOf;
 
 describe('a valid config', () => {
   test('gets its defaults and paths made absolute against the config folder', async () => {
-    const config = await validateConfig({ databases: [{ name: 'app', provider: local, checks: { ledger: { migrationsFolder: './drizzle' } } }] }, dir);
-    expect(config).toMatchObject({ rpoTargetSeconds: 300, rtoTargetSeconds: 3600, concurrency: 2, report: { dir: join(dir, 'drill-reports') } });
+    const config = await validateConfig({ databases: [{ name: 'app', provider: local, checks: { ledger: { migrationsFolder: './drizzle' } } }] }, folder.dir());
+    expect(config).toMatchObject({ rpoTargetSeconds: 300, rtoTargetSeconds: 3600, concurrency: 2, report: { dir: join(folder.dir(), 'drill-reports') } });
     const [database] = config.databases;
     expect(database).toMatchObject({
       target: 'latest',
       connection: { database: 'postgres', user: 'postgres' },
-      provider: { baseBackups: join(dir, 'base'), walArchive: join(dir, 'wal') },
-      checks: { ledger: { migrationsFolder: join(dir, 'drizzle'), schema: 'drizzle', table: '__drizzle_migrations', expect: 'all-applied' } },
+      provider: { baseBackups: join(folder.dir(), 'base'), walArchive: join(folder.dir(), 'wal') },
+      checks: { ledger: { migrationsFolder: join(folder.dir(), 'drizzle'), schema: 'drizzle', table: '__drizzle_migrations', expect: 'all-applied' } },
     });
   });
 
   test('may be a .ts file exporting defineConfig(...), imported from the installed package', async () => {
-    const project = join(dir, 'ts-project');
+    const project = join(folder.dir(), 'ts-project');
     await mkdir(join(project, 'node_modules'), { recursive: true });
     // As `npm install restore-drill` leaves it (built by npm test's pretest, as by prepare).
     await symlink(repoRoot, join(project, 'node_modules', 'restore-drill'));
@@ -54,7 +35,7 @@ describe('a valid config', () => {
     const { file, config } = await loadConfig(project);
     expect(file).toBe(join(project, 'restore-drill.config.ts'));
     expect(config.rpoTargetSeconds).toBe(60);
-    expect(config.databases[0]!.provider).toMatchObject({ kind: 'local', walArchive: join(dir, 'wal') });
+    expect(config.databases[0]!.provider).toMatchObject({ kind: 'local', walArchive: join(folder.dir(), 'wal') });
   });
 });
 
@@ -91,15 +72,15 @@ describe('an invalid config', () => {
       ],
     });
     expect(problems).toEqual([
-      `databases[0].provider.walArchive: folder ${join(dir, 'no-such-wal')} does not exist`,
-      `databases[0].checks.ledger.migrationsFolder: folder ${join(dir, 'nope')} does not exist`,
+      `databases[0].provider.walArchive: folder ${join(folder.dir(), 'no-such-wal')} does not exist`,
+      `databases[0].checks.ledger.migrationsFolder: folder ${join(folder.dir(), 'nope')} does not exist`,
       'databases[1].name: "app" is used by an earlier database; names must be unique',
       expect.stringMatching(/^databases\[1\]\.checks\.rowCounts\[0\] .*asOf .*no source connection/),
     ]);
   });
 
   test('gives exit code 2 from the CLI with the problems on stderr', async () => {
-    const file = join(dir, 'broken.json');
+    const file = join(folder.dir(), 'broken.json');
     await writeFile(file, JSON.stringify({ databases: [{ name: 'app', provider: { kind: 'local' } }], unknown: 1 }));
     const result = await runCli(['run', '--config', file]);
     expect(result.code).toBe(2);

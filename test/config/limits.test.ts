@@ -1,33 +1,15 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { loadConfig, validateConfig } from '../../lib/config/load.ts';
 import { ConfigError } from '../../lib/errors.ts';
+import { localProvider, useConfigFolder } from '../support/configFolder.ts';
 
 // Issue 14, item 15: a table name over 63 bytes was not refused, and Postgres counted a different,
 // truncated name; a config module that threw something other than an Error printed `undefined`.
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'limits-'));
-  for (const folder of ['base', 'wal']) await mkdir(join(dir, folder));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-const local = { kind: 'local', baseBackups: './base', walArchive: './wal' };
-
-async function problemsOf(value: unknown): Promise<string[]> {
-  const error = await validateConfig(value, dir).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ConfigError);
-  return (error as Error).message.split('\n').slice(1).map((line) => line.replace(/^\s+- /, ''));
-}
+const folder = useConfigFolder('limits');
+const local = localProvider;
+const problemsOf = folder.problemsOf;
 
 describe('names Postgres would truncate', () => {
   test('are refused by their length in bytes (63 at most), naming the field and the bytes', async () => {
@@ -60,7 +42,7 @@ describe('names Postgres would truncate', () => {
   });
 
   test('63 bytes is a name', async () => {
-    const config = await validateConfig({ databases: [{ name: 'app', provider: local, checks: { rowCounts: [{ table: `${'é'.repeat(31)}x` }] } }] }, dir);
+    const config = await validateConfig({ databases: [{ name: 'app', provider: local, checks: { rowCounts: [{ table: `${'é'.repeat(31)}x` }] } }] }, folder.dir());
     expect(config.databases[0]!.checks.rowCounts![0]!.table).toBe(`${'é'.repeat(31)}x`);
   });
 });
@@ -72,9 +54,9 @@ describe('a config module that throws', () => {
     ['undefined', `throw undefined;`, 'it threw undefined (not an Error)'],
     ['an Error', `throw new Error('bad import');`, 'bad import'],
   ])('%s: the message says what it threw', async (_what, body, said) => {
-    const file = join(dir, `throws-${Math.random().toString(36).slice(2)}.config.mjs`);
+    const file = join(folder.dir(), `throws-${Math.random().toString(36).slice(2)}.config.mjs`);
     await writeFile(file, `${body}\nexport default {};\n`);
-    const error = await loadConfig(dir, file).catch((e: unknown) => e as Error);
+    const error = await loadConfig(folder.dir(), file).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toBe(`cannot read config file ${file}: ${said}`);
   });

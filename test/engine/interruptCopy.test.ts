@@ -4,6 +4,9 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
 import { execOk } from '../../lib/util/exec.ts';
+import { runJanitor } from '../../lib/janitor.ts';
+import type { RestoreDrillConfig } from '../../lib/config/schema.ts';
+import { localProvider } from '../../lib/providers/local/index.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { copyFolders, copyServers } from '../support/leftovers.ts';
 import { testSource } from '../support/source.ts';
@@ -65,4 +68,38 @@ test.each([
   expect(await processesFor(name)).toEqual([]);
   expect(await copyFolders('interruptcopy')).toEqual([]);
   expect(await copyServers('interruptcopy')).toEqual([]);
+});
+
+test('after kill -9 of its owner, the janitor removes the copy at once, server first (issue 14 item 9)', async () => {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'interrupted-copy.ts'), source.backupsDir, source.archiveDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  onTestFinished(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  child.stdout.setEncoding('utf8');
+  let output = '';
+  const name = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      const match = /name (\S+)\n[^]*ready/.exec(output);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', () => reject(new Error(`the restore ended before it was ready: ${output}`)));
+  });
+  const provider = localProvider({ kind: 'local', baseBackups: source.backupsDir, walArchive: source.archiveDir }, { connection: { database: 'postgres', user: 'postgres' } });
+  const config = { databases: [{ name: 'interruptcopy', provider: { kind: 'local', baseBackups: source.backupsDir } }] } as unknown as RestoreDrillConfig;
+  const janitor = () => runJanitor(config, { providerFor: () => provider });
+
+  // While its owner lives, the copy is kept until its expiry.
+  expect((await janitor()).kept.map((copy) => copy.name)).toContain(name);
+  expect(await copyServers('interruptcopy')).toHaveLength(1);
+
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  const result = await janitor();
+
+  expect(result.removed.map((copy) => copy.name)).toContain(name);
+  expect(await copyServers('interruptcopy')).toEqual([]);
+  expect(await copyFolders('interruptcopy')).toEqual([]);
 });

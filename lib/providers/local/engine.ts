@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { newClient } from '../../util/pgClient.ts';
 import { NotOurCopyError, RestoreTimeoutError, RestoreFailedError, RestoreDrillError } from '../../errors.ts';
@@ -19,7 +20,7 @@ import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, ty
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
 import { ensureScratchRoot, scratchFolders } from './scratch.ts';
-import { logReasonOf, serverOf, serverStatus, startServer, stopServer } from './server.ts';
+import { isRunning, logReasonOf, serverOf, serverStatus, startServer, stopServer } from './server.ts';
 import { serverUser, serverUserCan, type ServerUser } from './serverUser.ts';
 
 export const MARKER_FILE = 'restore-drill.json';
@@ -69,6 +70,8 @@ export interface LocalCopyHandle {
   baseBackup: BaseBackupUsed;
   /** Where replay must end for the copy to be complete; compared with where it did once the copy is promoted. */
   replayEnd: ReplayEnd;
+  /** Set by listCopies when the process that made the copy is dead and the copy was not kept: expired at once. */
+  orphaned?: boolean;
 }
 
 /** What a report says about the backup a copy came from (the drill copies it into DrillReport.backup). */
@@ -83,6 +86,25 @@ export interface BaseBackupUsed {
 interface Marker {
   managed: true;
   handle: LocalCopyHandle;
+  /** The process making the copy, by pid and start time (a pid alone is reused): while it lives, the copy is in use. */
+  owner?: { pid: number; startTime: string } | undefined;
+  /** restore --keep: the copy outlives its owner on purpose, until its expiry. */
+  kept?: boolean | undefined;
+}
+
+/** A process's start time since boot, in clock ticks (/proc/<pid>/stat field 22): with the pid, who it is. */
+async function startTimeOf(pid: number): Promise<string | undefined> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  return text?.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+/** Whether the process that made a copy has gone (killed with -9, crashed) while the copy was not kept. */
+async function ownerGone(marker: Marker): Promise<boolean> {
+  if (!marker.owner || marker.kept) return false;
+  if (marker.owner.pid === process.pid) return false;
+  if (!(await isRunning(marker.owner.pid))) return true;
+  const startTime = await startTimeOf(marker.owner.pid);
+  return startTime !== undefined && startTime !== marker.owner.startTime;
 }
 
 const cleanups = new Map<string, () => void>();
@@ -328,6 +350,20 @@ export async function restoreCopy(
 
 /** The copy stays when this process ends (restore --keep): no cleanup on SIGINT/SIGTERM any more. */
 export function keepCopy(name: string): void {
+  forgetCleanup(name);
+  keptCopies.add(name);
+  // Said in the marker too: the janitor leaves a kept copy to its expiry when this process has ended.
+  const path = join(scratchFolders.copies(), name, MARKER_FILE);
+  try {
+    const marker = JSON.parse(readFileSync(path, 'utf8')) as Marker;
+    writeFileSync(`${path}.tmp`, JSON.stringify({ ...marker, kept: true }, null, 2));
+    renameSync(`${path}.tmp`, path);
+  } catch {
+    // No marker (a copy being removed): nothing to keep.
+  }
+}
+
+function forgetCleanup(name: string): void {
   cleanups.get(name)?.();
   cleanups.delete(name);
 }
@@ -374,7 +410,7 @@ async function destroyOnce(name: string): Promise<void> {
   }
   await rm(join(dir, MARKER_FILE), { force: true });
   await rm(dir, { recursive: true, force: true });
-  keepCopy(name);
+  forgetCleanup(name);
 }
 
 /** Copies of ours in the scratch root (for drop, the janitor and tests). */
@@ -382,7 +418,10 @@ export async function listCopies(): Promise<LocalCopyHandle[]> {
   const handles: LocalCopyHandle[] = [];
   for (const name of await readdirSafe(scratchFolders.copies())) {
     const marker = COPY_NAME.test(name) ? await readMarker(join(scratchFolders.copies(), name)) : undefined;
-    if (marker) handles.push(marker.handle);
+    if (!marker) continue;
+    // An orphan (its owner died, it was not kept) serves production data to nobody: it expired when it was made.
+    if (await ownerGone(marker)) handles.push({ ...marker.handle, expiresAt: marker.handle.createdAt, orphaned: true });
+    else handles.push(marker.handle);
   }
   return handles;
 }
@@ -404,8 +443,17 @@ async function readMarker(dir: string): Promise<Marker | undefined> {
   return marker.managed === true && marker.handle?.dir === dir ? marker : undefined;
 }
 
+const owner = { pid: process.pid, startTime: startTimeOf(process.pid) };
+const keptCopies = new Set<string>();
+
 async function writeMarker(handle: LocalCopyHandle): Promise<void> {
-  const marker: Marker = { managed: true, handle };
+  const startTime = await owner.startTime;
+  const marker: Marker = {
+    managed: true,
+    handle,
+    ...(startTime ? { owner: { pid: owner.pid, startTime } } : {}),
+    ...(keptCopies.has(handle.name) ? { kept: true } : {}),
+  };
   await writeFile(join(handle.dir, `${MARKER_FILE}.tmp`), JSON.stringify(marker, null, 2));
   await rename(join(handle.dir, `${MARKER_FILE}.tmp`), join(handle.dir, MARKER_FILE));
 }

@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { MARKER_FILE } from '../../lib/providers/local/engine.ts';
+import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, onTestFinished, test } from 'vitest';
 import { execOk } from '../../lib/util/exec.ts';
-import { runJanitor } from '../../lib/janitor.ts';
+import { dropCopy, runJanitor } from '../../lib/janitor.ts';
 import type { RestoreDrillConfig } from '../../lib/config/schema.ts';
 import { localProvider } from '../../lib/providers/local/index.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
@@ -100,6 +102,38 @@ test('after kill -9 of its owner, the janitor removes the copy at once, server f
   const result = await janitor();
 
   expect(result.removed.map((copy) => copy.name)).toContain(name);
+  expect(await copyServers('interruptcopy')).toEqual([]);
+  expect(await copyFolders('interruptcopy')).toEqual([]);
+});
+
+test('after kill -9 of its owner before the marker named the server, drop stops the server before removing the copy (issue 14 item 9)', async () => {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'interrupted-copy.ts'), source.backupsDir, source.archiveDir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  onTestFinished(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  child.stdout.setEncoding('utf8');
+  let output = '';
+  const name = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (chunk: string) => {
+      output += chunk;
+      const match = /name (\S+)\n[^]*ready/.exec(output);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', () => reject(new Error(`the restore ended before it was ready: ${output}`)));
+  });
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  // The marker as it stood between the server's start and its pid being written (the finding's moment, too brief to hit from outside).
+  const markerFile = join(scratchFolders.copies(), name, MARKER_FILE);
+  const marker = JSON.parse(await readFile(markerFile, 'utf8')) as { handle: { pid: number } };
+  marker.handle.pid = 0;
+  await writeFile(markerFile, JSON.stringify(marker));
+  expect(await copyServers('interruptcopy')).toHaveLength(1);
+
+  await dropCopy(name);
+
   expect(await copyServers('interruptcopy')).toEqual([]);
   expect(await copyFolders('interruptcopy')).toEqual([]);
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NoBaseBackupError } from '../../../errors.ts';
@@ -22,12 +22,18 @@ export async function fetchArchive(baseBackups: string, restoreCommand: string):
   const have = new Set(await readdir(dir));
   const fetch = async (name: string): Promise<boolean> => {
     if (have.has(name)) return true;
-    const temporary = join(dir, `.${name}.partial`);
+    // Per fetch: runs sharing this cache never write, rename or remove each other's partial files.
+    const temporary = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
     const command = restoreCommand.replaceAll('%f', name).replaceAll('%p', temporary).replaceAll('%r', '000000010000000000000001');
     const result = await execFile('/bin/sh', ['-c', command], { env: restoreCommandEnv() });
     const fetched = result.code === 0 && (await stat(temporary).then((info) => info.size > 0, () => false));
     if (!fetched) {
       await rm(temporary, { force: true });
+      // Another run may have fetched it meanwhile: cached files are whole (renamed into place) and never change.
+      if (await stat(join(dir, name)).then((info) => info.isFile() && info.size > 0, () => false)) {
+        have.add(name);
+        return true;
+      }
       return false;
     }
     await rename(temporary, join(dir, name));

@@ -54,6 +54,8 @@ export interface DrillSummary {
 
 export interface ReportOutput {
   status: DrillStatus;
+  /** Where the evidence page was written (`s3://<bucket>/evidence/index.html`). */
+  evidence?: string;
   reportKeys: string[];
   drills: { database: string; status: DrillStatus; error?: string }[];
 }
@@ -67,6 +69,8 @@ export interface TaskDependencies {
   sourcePassword?: (database: DatabaseConfig) => Promise<string | undefined>;
   metrics?: MetricsSink;
   slackWebhookUrl?: () => Promise<string | undefined>;
+  /** Writes the evidence page from the stored reports; returns where it is (Report, after every run). */
+  publishEvidence?: (now: Date) => Promise<string>;
   log?: (line: string) => void;
   now?: () => Date;
   random?: () => number;
@@ -176,16 +180,24 @@ export function drillTasks(dependencies: TaskDependencies) {
       const unsaved = input.drills.filter((drill) => drill.reportKey === null);
       const reports = await Promise.all(saved.map((drill) => store.get(drill.reportKey)));
       const result = { status: worstDrillStatus([...reports.map((report) => report.status), ...unsaved.map(() => 'error' as const)]), drills: reports };
+      const log = dependencies.log ?? ((line: string) => console.error(line));
+      // The page first, so that the Slack message can say where it is; a page that cannot be made is logged, never a failed run.
+      const evidence = await dependencies.publishEvidence?.((dependencies.now ?? (() => new Date()))()).catch((error: unknown) => {
+        log(`the evidence page was not written: ${(error as Error).message}`);
+        return undefined;
+      });
       const webhookUrl = await dependencies.slackWebhookUrl?.();
+      const links = { ...(config.slack?.runbookUrl ? { runbookUrl: config.slack.runbookUrl } : {}), ...(evidence ? { evidence } : {}) };
       await deliverRun(result, {
         saveReport: (report) => store.put(report),
         metrics: dependencies.metrics,
-        slack: webhookUrl ? { webhookUrl, ...(config.slack?.runbookUrl ? { links: { runbookUrl: config.slack.runbookUrl } } : {}) } : undefined,
-        log: dependencies.log ?? ((line) => console.error(line)),
+        slack: webhookUrl ? { webhookUrl, links } : undefined,
+        log,
         ...(dependencies.now ? { now: dependencies.now } : {}),
       });
       return {
         status: result.status,
+        ...(evidence ? { evidence } : {}),
         reportKeys: saved.map((drill) => drill.reportKey),
         drills: [
           ...reports.map((report) => ({ database: report.database, status: report.status, ...(report.error ? { error: report.error.message } : {}) })),

@@ -3,6 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
+import { EVIDENCE_KEY } from '../evidence/publish.ts';
 import { COPY_TAG_KEYS, MANAGED_TAG } from '../providers/rds/tags.ts';
 import { AUTHORISATIONS, KMS_AUTHORISATIONS, kmsActionsOf, rdsActionsOf, REPORT_BUCKET_ACTIONS, verifyRoleOf, type AwsDatabaseKind, type DrillRole, type Requirement, type ResourceKind } from './roleActions.ts';
 import { secretResources } from './secretArns.ts';
@@ -127,6 +128,8 @@ export function grantReports(f: lambda.IFunction, role: DrillRole, bucket: s3.IB
   if (actions.includes('s3:ListBucket')) {
     f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn], conditions: { StringLike: { 's3:prefix': 'reports/*' } } }));
   }
+  // Report writes the evidence page beside the reports, and only that one object.
+  if (role === 'report') f.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: [bucket.arnForObjects(EVIDENCE_KEY)] }));
   return onObjects.length ? [nagForm(Stack.of(f), objects)] : [];
 }
 

@@ -96,7 +96,8 @@ export const REPORT_BUCKET_ACTIONS: Record<DrillRole, readonly ('s3:GetObject' |
   // Takes the saved checks back, saves the report.
   cleanup: ['s3:GetObject', 's3:PutObject'],
   janitor: [],
-  report: ['s3:GetObject', 's3:PutObject'],
+  // Reads the run's reports; lists the last 90 days of them for the evidence page (written under evidence/: EVIDENCE_KEY).
+  report: ['s3:GetObject', 's3:PutObject', 's3:ListBucket'],
 };
 
 /** Which verify function checks a database: copies in the VPC (RDS, Aurora) are reached only from inside it. */

@@ -20,6 +20,8 @@ export interface SlackLinks {
   executionUrl?: string | undefined;
   /** What to do when a drill fails (config `slack.runbookUrl`). */
   runbookUrl?: string | undefined;
+  /** Where the evidence page is (the cloud: its S3 key, never a presigned URL, which would be a bearer link). */
+  evidence?: string | undefined;
 }
 
 // Slack's limits: 150 characters in a header, 3000 in a section's text, 50 blocks in a message.
@@ -69,6 +71,7 @@ export function slackMessage(result: RunResult, links: SlackLinks = {}): SlackMe
   const linkTexts = [
     ...(links.executionUrl ? [`<${links.executionUrl}|execution>`] : []),
     ...(links.runbookUrl ? [`<${links.runbookUrl}|runbook>`] : []),
+    ...(links.evidence ? [`evidence page: \`${escapeMrkdwn(links.evidence)}\``] : []),
   ];
   if (linkTexts.length) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: linkTexts.join(' · ') }] });
   // Every text of the message through the shared redactor: error messages and summaries are free text.

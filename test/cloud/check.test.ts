@@ -354,6 +354,6 @@ describe('the deployment outputs and the simulation table', () => {
 
   test('every action of the role table says what AWS authorises it against', () => {
     for (const action of [...ALL_RDS_ACTIONS, ...Object.values(REPORT_BUCKET_ACTIONS).flat()]) expect(AUTHORISATIONS[action], action).toBeDefined();
-    expect(actionsOf('report', new Set())).toEqual(['s3:GetObject', 's3:PutObject']);
+    expect(actionsOf('report', new Set())).toEqual(['s3:GetObject', 's3:PutObject', 's3:ListBucket']);
   });
 });

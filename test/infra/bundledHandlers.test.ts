@@ -148,7 +148,8 @@ describe('the deployed functions, laid out as Lambda runs them, with IAM enforce
     const result = (await machine.run({ mode: 'drill', trigger: 'schedule' }, { overrides: { taskResourceLocalHandlers: taskHandlers(definition, layout.functions) as never, waitTimeOverrides: { WaitForCopy: 50 } } }).result) as unknown as ReportOutput;
 
     // Assess: the execution's answer, and the reports the functions saved in the bucket.
-    const stored = [...s3.objects(BUCKET).values()].map((text) => JSON.parse(text) as DrillReport);
+    const objects = s3.objects(BUCKET);
+    const stored = [...objects].filter(([key]) => key.startsWith('reports/')).map(([, text]) => JSON.parse(text) as DrillReport);
     const reports = Object.fromEntries(stored.map((report) => [report.database, report]));
     expect(Object.keys(reports).sort()).toEqual(['bh-aurora-pass', 'bh-neon-pass', 'bh-rds-checkfail', 'bh-rds-denied', 'bh-rds-pass', 'bh-rds-restorefail', 'bh-rds-slow']);
     expect(result.status).toBe('error');
@@ -210,9 +211,13 @@ describe('the deployed functions, laid out as Lambda runs them, with IAM enforce
     // No function was refused a call it makes in a drill that was not meant to be refused.
     const refused = [...rds.emulator.requests, ...s3.requests].filter((request) => 'error' in request && (request.error === 'AccessDenied' || request.error === 'InvalidClientTokenId'));
     expect(refused.map((request) => JSON.stringify(request))).toEqual([expect.stringContaining('RestoreDBInstanceToPointInTime')]);
-    // Report told Slack, in a message Slack accepts.
+    // Report wrote the evidence page beside the reports, from them, and told Slack where it is (the key, not a bearer link).
+    const page = objects.get('evidence/index.html') ?? '';
+    for (const name of Object.keys(reports)) expect(page).toContain(name);
+    expect(result.evidence).toBe(`s3://${BUCKET}/evidence/index.html`);
     expect(slack.accepted).toHaveLength(1);
     expect(JSON.stringify(slack.accepted[0])).toContain('bh-rds-denied');
+    expect(JSON.stringify(slack.accepted[0])).toContain(`s3://${BUCKET}/evidence/index.html`);
 
     // An alarm changing state, as CloudWatch publishes it through the topic to the notifier: Slack gets it.
     const notifier = [...layout.functions.values()].find((fn) => fn.logicalId.includes('SlackNotifier'))!;

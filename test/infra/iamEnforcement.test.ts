@@ -424,7 +424,8 @@ describe('the reports bucket', () => {
       Verify: { put: 'allowed', get: 'allowed', list: 'allowed', outside: 'AccessDenied' },
       VerifyInVpc: { put: 'allowed', get: 'allowed', list: 'allowed', outside: 'AccessDenied' },
       Cleanup: { put: 'allowed', get: 'allowed', list: 'AccessDenied', outside: 'AccessDenied' },
-      Report: { put: 'allowed', get: 'allowed', list: 'AccessDenied', outside: 'AccessDenied' },
+      // Report also lists the reports for the evidence page.
+      Report: { put: 'allowed', get: 'allowed', list: 'allowed', outside: 'AccessDenied' },
       Plan: denied,
       Start: denied,
       Poll: denied,

@@ -292,12 +292,13 @@ describe.each(templates)('$name', ({ env, template, database }) => {
       const list = { action: 's3:ListBucket', resource: `arn:${env.partition}:s3:::${bucket}`, context: { 's3:prefix': `reports/${database}/` } };
       // From the code: Verify reads the previous report (ListObjectsV2, GetObject) and saves a state
       // over Step Functions' budget (PutObject, lib/drill/tasks.ts keptUnderStateLimit); Cleanup takes
-      // those checks back (GetObject) and saves the report (PutObject); Report reads and saves again.
+      // those checks back (GetObject) and saves the report (PutObject); Report reads and saves again, and
+      // lists the last 90 days of reports for the evidence page (lib/evidence/publish.ts).
       const needs: Record<string, (typeof get)[]> = {
         Verify: [get, list, put],
         VerifyInVpc: [get, list, put],
         Cleanup: [get, put],
-        Report: [get, put],
+        Report: [get, put, list],
         Plan: [],
         Start: [],
         Poll: [],

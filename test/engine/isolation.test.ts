@@ -154,3 +154,24 @@ describe('the copy\'s log (issue 14 item 5)', () => {
     }
   });
 });
+
+describe('copySettings as the copy\'s server reads them (issue 14 item 1, the engine\'s own check)', () => {
+  test.each([
+    [{ 'hba_file ': '/tmp/evil_hba.conf' }, 'hba_file '],
+    [{ 'work_mem = 4MB\nhba_file': '/tmp/evil_hba.conf' }, 'hba_file'],
+    [{ HBA_FILE: '/tmp/evil_hba.conf' }, 'HBA_FILE'],
+    [{ include: '/tmp/evil.conf' }, 'include'],
+    [{ include_dir: '/tmp' }, 'include_dir'],
+    [{ work_mem: "4MB'\nhba_file = '/tmp/evil_hba.conf" }, 'work_mem'],
+  ])('%j is refused before anything is made, naming it', async (copySettings, named) => {
+    const outcome = await restoreCopy(options({ copySettings })).then(
+      async ({ handle }) => {
+        await destroyCopy(handle.name);
+        return 'restored';
+      },
+      (error: Error & { kind?: string }) => `${error.kind}: ${error.message}`,
+    );
+    expect(outcome).toMatch(/^input: copySettings/);
+    expect(outcome).toContain(named);
+  });
+});

@@ -38,6 +38,27 @@ export interface CopyConfOptions {
   tls?: { certFile: string; keyFile: string } | undefined;
 }
 
+/** A setting name as Postgres's configuration lexer reads one: `work_mem`, `pg_stat_statements.max`. */
+const SETTING_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
+const INCLUDES = new Set(['include', 'include_if_exists', 'include_dir']);
+
+/**
+ * copySettings the copy's server would read otherwise than they are written here (the config checks
+ * them too; this holds for every caller of the engine): a key not written as Postgres reads a name
+ * (`"hba_file "`, a line break, capitals) would slip past the list of our settings, an include
+ * would read another file, and a line break or NUL in a value would end the setting and start another.
+ */
+export function copySettingsProblems(settings: Readonly<Record<string, string>>): string[] {
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(settings)) {
+    if (!SETTING_NAME.test(key)) problems.push(`${JSON.stringify(key)} is not a setting name as Postgres reads it (lowercase letters, digits, _ and one .)`);
+    else if (INCLUDES.has(key)) problems.push(`${key} would read another file into the copy's configuration`);
+    else if (OURS_ONLY.has(key)) problems.push(`${key} is set by restore-drill to keep the copy isolated`);
+    if (/[\r\n\0]/.test(value)) problems.push(`the value of ${JSON.stringify(key)} holds a line break or a NUL character`);
+  }
+  return problems;
+}
+
 export function forbiddenCopySettings(names: readonly string[]): string[] {
   return names.filter((name) => OURS_ONLY.has(name.toLowerCase()));
 }

@@ -15,7 +15,7 @@ import type { ConnectionInfo, CopyPoll } from '../types.ts';
 import { findPgBinaries, reachableByServer, tool, type PgBinaries } from './binaries.ts';
 import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
-import { copyPgHba, copyPostgresqlConf, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
+import { copyPgHba, copyPostgresqlConf, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
@@ -158,6 +158,8 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
   if (!COPY_NAME.test(options.name)) {
     throw new RestoreDrillError('input', `copy name ${JSON.stringify(options.name)} does not match rd-<database>-<yyyymmddhhmmss>-<4 random>`);
   }
+  const problems = copySettingsProblems(options.copySettings ?? {});
+  if (problems.length > 0) throw new RestoreDrillError('input', `copySettings refused: ${problems.join('; ')}`);
   const forbidden = forbiddenCopySettings(Object.keys(options.copySettings ?? {}));
   if (forbidden.length > 0) {
     throw new RestoreDrillError('input', `copySettings may not set ${forbidden.join(', ')}: restore-drill sets them to keep the copy isolated`);

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -179,6 +179,8 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
   const binaries = await reachableByServer(likely?.major === plan.backup.pgMajor ? likely : await binariesFor(plan.backup.pgMajor));
   const user = await serverUser();
   await ensureScratchRoot();
+
+  await checkFreeSpace(plan);
 
   const dir = join(scratchFolders.copies(), options.name);
   await mkdir(dir, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
@@ -465,7 +467,13 @@ const NOT_COPIED = ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'reco
 async function copyBackup(plan: RestorePlan, handle: LocalCopyHandle): Promise<void> {
   // Into a folder of our own: `cp -a` of a backup folder that is itself a link would make the data folder that link.
   await mkdir(handle.dataDir, { mode: 0o700 });
-  await runForCopy(handle.name, 'cp', ['-a', `${plan.backup.path}/.`, handle.dataDir]);
+  await runForCopy(handle.name, 'cp', ['-a', `${plan.backup.path}/.`, handle.dataDir]).catch((error: Error) => {
+    // The disk filled up after the check (another copy, another program): said as such, not as a broken backup.
+    if (/No space left on device/.test(error.message)) {
+      throw new RestoreDrillError('tool', `not enough free space in ${scratchFolders.copies()}: copying base backup ${plan.backup.name} ran out of space (No space left on device); free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk`);
+    }
+    throw error;
+  });
   // Planning refused links already; checked again on what was copied, in case the backup changed in between.
   const links = await symlinksIn(handle.dataDir);
   if (links.length > 0) throw symlinkRefusal(plan.backup.path, links);
@@ -538,5 +546,41 @@ async function handOver(user: ServerUser, handle: LocalCopyHandle): Promise<void
   for (const folder of ['wal', 'tls']) {
     const path = join(handle.dir, folder);
     if (await stat(path).then(() => true, () => false)) await execOk('chown', ['-R', `${user.uid}:${user.gid}`, path]);
+  }
+}
+
+/** Bytes below a folder, links followed for pg_wal only (the only link a backup may hold, copied as its content). */
+async function folderBytes(path: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(path, { withFileTypes: true }).catch(() => [])) {
+    const full = join(path, entry.name);
+    if (entry.isDirectory() || (entry.isSymbolicLink() && entry.name === 'pg_wal')) total += await folderBytes(full);
+    else if (entry.isFile()) total += (await stat(full).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * A full scratch disk would otherwise read as a broken backup (the copy's restore command cannot
+ * write the WAL it fetches, and Postgres reports a missing checkpoint record): the space a copy needs
+ * (the base backup, the WAL it may stage, a few segments replay writes) is checked before copying.
+ */
+async function checkFreeSpace(plan: RestorePlan): Promise<void> {
+  const backupBytes = await folderBytes(plan.backup.path);
+  let walBytes = 0;
+  for (const file of plan.walFiles) walBytes += (await stat(file.path).catch(() => ({ size: 0 }))).size;
+  const needed = backupBytes + walBytes + 4 * plan.replayEnd.segmentSize + 16 * MB;
+  const where = scratchFolders.copies();
+  const disk = await statfs(where);
+  const free = disk.bavail * disk.bsize;
+  if (free < needed) {
+    throw new RestoreDrillError(
+      'tool',
+      `not enough free space in ${where} for a copy of ${plan.backup.name}: it needs about ${Math.ceil(needed / MB)} MB ` +
+        `(base backup ${Math.ceil(backupBytes / MB)} MB, WAL ${Math.ceil(walBytes / MB)} MB, room for replay), ${Math.floor(free / MB)} MB are free. ` +
+        `Free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk`,
+    );
   }
 }

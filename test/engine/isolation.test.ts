@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { checkFreshness } from '../../lib/checks/freshness.ts';
@@ -173,5 +173,27 @@ describe('copySettings as the copy\'s server reads them (issue 14 item 1, the en
     );
     expect(outcome).toMatch(/^input: copySettings/);
     expect(outcome).toContain(named);
+  });
+});
+
+describe('archive paths holding % (issue 14 item 15, the local part)', () => {
+  test('an archive folder named with %f, %p and %% restores like any other', async () => {
+    const archive = join(source.dir, 'wal-%f-%p-%%-%r');
+    await cp(source.archiveDir, archive, { recursive: true });
+    try {
+      const { handle, connection } = await restoreCopy(options({ source: { ...localSourceOf(source), walArchive: archive } }));
+      try {
+        const { newClient } = await import('../../lib/util/pgClient.ts');
+        const client = newClient({ host: connection.host, port: connection.port, user: connection.user, database: connection.database });
+        await client.connect();
+        const { rows } = await client.query<{ n: number }>('select count(*)::int as n from events');
+        await client.end();
+        expect(rows[0]!.n).toBe(3);
+      } finally {
+        await destroyCopy(handle.name);
+      }
+    } finally {
+      await rm(archive, { recursive: true, force: true });
+    }
   });
 });

@@ -141,8 +141,10 @@ export function copyPgHba(tls: boolean): string {
  * line, as a DBA would write it: a script file in between costs a process for every WAL file replayed.
  */
 export function restoreCommandFor(archiveDir: string): string {
-  const file = shellQuote(`${archiveDir}/%f`);
-  return `cp ${file} '%p' 2>/dev/null || gzip -dc ${shellQuote(`${archiveDir}/%f.gz`)} > '%p'`;
+  // Postgres replaces %f, %p, %r and %% anywhere in restore_command: a % of the folder's own name is written %%.
+  const dir = archiveDir.replaceAll('%', '%%');
+  const file = shellQuote(`${dir}/%f`);
+  return `cp ${file} '%p' 2>/dev/null || gzip -dc ${shellQuote(`${dir}/%f.gz`)} > '%p'`;
 }
 
 function shellQuote(text: string): string {

@@ -37,3 +37,12 @@ test('runs sharing a restoreCommand fetch into one cache side by side, each gett
     await rm(walCacheDir(command), { recursive: true, force: true });
   }
 });
+
+test('a restoreCommand is expanded as Postgres expands one: %% is a %, and %f inside it is no segment name', async () => {
+  const command = `test '%%' = '%' && test '%%f' = '%%''f' || exit 1; cp '${source.archiveDir}/%f' '%p' # ${Math.random()}`;
+  try {
+    await expect(fetchArchive(source.backupsDir, command)).resolves.toBe(walCacheDir(command));
+  } finally {
+    await rm(walCacheDir(command), { recursive: true, force: true });
+  }
+});

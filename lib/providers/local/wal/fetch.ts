@@ -24,7 +24,9 @@ export async function fetchArchive(baseBackups: string, restoreCommand: string):
     if (have.has(name)) return true;
     // Per fetch: runs sharing this cache never write, rename or remove each other's partial files.
     const temporary = join(dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
-    const command = restoreCommand.replaceAll('%f', name).replaceAll('%p', temporary).replaceAll('%r', '000000010000000000000001');
+    // As Postgres expands restore_command: one pass, so that %% is a % and the %f after it stays text.
+    const values: Record<string, string> = { f: name, p: temporary, r: '000000010000000000000001', '%': '%' };
+    const command = restoreCommand.replace(/%([fpr%])/g, (_match, key: string) => values[key]!);
     const result = await execFile('/bin/sh', ['-c', command], { env: restoreCommandEnv() });
     const fetched = result.code === 0 && (await stat(temporary).then((info) => info.size > 0, () => false));
     if (!fetched) {

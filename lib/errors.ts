@@ -33,6 +33,17 @@ export class TargetOutsideWindowError extends RestoreDrillError {
   }
 }
 
+/**
+ * The target is later than the latest restorable time: the backups do not reach it. Not bad input
+ * but the very failure a drill looks for (log uploads that stopped, a WAL archive that ends early).
+ */
+export class TargetBeyondBackupsError extends RestoreDrillError {
+  constructor(message: string) {
+    super('backup', message);
+    this.name = 'TargetBeyondBackupsError';
+  }
+}
+
 export class NotOurCopyError extends RestoreDrillError {
   constructor(message: string) {
     super('input', message);

@@ -57,6 +57,7 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
     progress('plan');
     sourcePasswordFromEnv(database);
     advance(await planStep(state, provider, context));
+    if (state.report.error) throw new PlanFailed();
     progress('restore', state.report.copy.name ?? undefined);
     advance(await startStep(state, config, provider, context));
     for (;;) {
@@ -68,7 +69,7 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
     if (!options.skipChecks) progress('verify');
     advance(await verifyStep(state, database, provider, { ...context, previousReport: options.previousReport, inspect: options.inspect }));
   } catch (error) {
-    advance(recordFailure(state, failureOf(error)));
+    if (!(error instanceof PlanFailed)) advance(recordFailure(state, failureOf(error)));
   }
   if (state.handle !== undefined && !(state.keepForSeconds !== null && !state.report.error)) progress('cleanup');
   advance(await cleanupStep(state, provider, context));
@@ -77,3 +78,5 @@ export async function runDrill(config: RestoreDrillConfig, database: DatabaseCon
   return state.connection && report.copy.kept ? { report, connection: state.connection } : { report };
 }
 
+/** Plan recorded its own failure (the target beyond the backups): nothing more to do but cleanup. */
+class PlanFailed extends Error {}

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { runChecks } from '../checks/runChecks.ts';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
-import { ConfigError, RemovalDeferredError, RestoreFailedError, RestoreTimeoutError, failureKindOf, type FailureKind } from '../errors.ts';
+import { ConfigError, RemovalDeferredError, TargetBeyondBackupsError, RestoreFailedError, RestoreTimeoutError, failureKindOf, type FailureKind } from '../errors.ts';
 import { copyName } from '../providers/copyName.ts';
 import type { ConnectionInfo, RestoreProvider } from '../providers/types.ts';
 import type { DrillReport, DrillStep, Trigger } from '../report/types.ts';
@@ -71,7 +71,10 @@ export function beginDrill(config: RestoreDrillConfig, database: DatabaseConfig,
   };
 }
 
-/** Reads the window, resolves the target and rejects one outside it, before anything is created. */
+/**
+ * Reads the window, resolves the target and rejects one before it, before anything is created. A
+ * target after it comes back as a recorded failure (report.error): the backups do not reach it.
+ */
 export async function planStep(state: DrillState, provider: RestoreProvider, context: StepContext = {}): Promise<DrillState> {
   const now = context.now ?? (() => new Date());
   const report = structuredClone(state.report);
@@ -82,7 +85,14 @@ export async function planStep(state: DrillState, provider: RestoreProvider, con
   const planAt = now();
   report.window = { earliest: window.earliest.toISOString(), latest: window.latest.toISOString(), ...(window.note ? { note: window.note } : {}) };
   report.rpo.claimedSeconds = secondsBetween(window.latest, planAt);
-  const target = resolveTarget(requested, spec, window, planAt, context.random);
+  let target: ReturnType<typeof resolveTarget>;
+  try {
+    target = resolveTarget(requested, spec, window, planAt, context.random);
+  } catch (error) {
+    // The backups do not reach the target: a failed drill that keeps its window and claimed RPO, never a refusal.
+    if (error instanceof TargetBeyondBackupsError) return recordFailure({ ...state, report }, failureOf(error));
+    throw error;
+  }
   report.target.time = target.time.toISOString();
   report.copy.name = copyName(report.database, planAt, context.random);
   return { ...state, report, step: 'restore', targetIsLatest: target.kind === 'latest' };

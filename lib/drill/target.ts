@@ -1,4 +1,4 @@
-import { TargetOutsideWindowError } from '../errors.ts';
+import { TargetBeyondBackupsError, TargetOutsideWindowError } from '../errors.ts';
 import type { RestoreWindow } from '../providers/types.ts';
 import { parseDurationSeconds } from './duration.ts';
 
@@ -62,7 +62,10 @@ export function parseTargetSpec(text: string): TargetSpec | undefined {
   return undefined;
 }
 
-/** Resolves a target inside the window; a time outside it is refused before anything is created. */
+/**
+ * Resolves a target inside the window. A time before it is refused before anything is created; a time
+ * after it is a failed drill (the backups do not reach it), also before anything is created.
+ */
 export function resolveTarget(
   requested: string,
   spec: TargetSpec,
@@ -77,7 +80,12 @@ export function resolveTarget(
       : spec.kind === 'random'
         ? new Date(window.earliest.getTime() + Math.floor(random() * (window.latest.getTime() - window.earliest.getTime() + 1)))
         : spec.time;
-  if (time < window.earliest || time > window.latest) {
+  if (time > window.latest) {
+    throw new TargetBeyondBackupsError(
+      `target ${requested} (${time.toISOString()}) is after the latest restorable time ${window.latest.toISOString()}: the backups do not reach it (restore window ${window.earliest.toISOString()} to ${window.latest.toISOString()})`,
+    );
+  }
+  if (time < window.earliest) {
     throw new TargetOutsideWindowError(
       `target ${requested} (${time.toISOString()}) is outside the restore window ${window.earliest.toISOString()} to ${window.latest.toISOString()}`,
     );

@@ -100,3 +100,38 @@ describe('one classification of failures, for the CLI and the cloud', () => {
     expect(exitCodeOf([cli])).toBe(2);
   });
 });
+
+describe('a target the backups do not reach', () => {
+  // Log uploads that stopped six hours ago: a drill of -15m finds the latest restorable time far behind it.
+  const config = configSchema.parse({ databases: [{ name: 'stale-db', target: '-15m', provider: { kind: 'local', baseBackups: './b', walArchive: './w' } }] });
+  const database = config.databases[0]!;
+  const now = () => new Date('2026-11-25T12:00:00Z');
+  const stale = (): RestoreProvider => ({
+    kind: 'local',
+    window: async () => ({ earliest: new Date('2026-11-20T00:00:00Z'), latest: new Date('2026-11-25T06:00:00Z') }),
+    start: async () => {
+      throw new Error('nothing may be created');
+    },
+    poll: async () => ({ state: 'pending' }),
+    destroy: async () => undefined,
+    copyNameOf: (handle) => (handle as { name: string }).name,
+  });
+
+  test('is a failed drill with its claimed RPO, in the CLI and in the cloud, never a refusal; nothing is created', async () => {
+    // Act
+    const cli = (await runDrill(config, database, stale(), { trigger: 'schedule', now })).report;
+    const tasks = drillTasks({ config, store: memoryReportStore(), providerFor: stale, now });
+    const [planned] = (await tasks.plan({})).drills;
+    const summary = await tasks.cleanup(planned!);
+
+    // Assess
+    for (const report of [cli, planned!.report]) {
+      expect(report.error).toMatchObject({ step: 'plan', kind: 'backup', name: 'TargetBeyondBackupsError', message: expect.stringMatching(/after the latest restorable time 2026-11-25T06:00:00.000Z: the backups do not reach it/) });
+      expect(report.rpo.claimedSeconds).toBe(6 * 3600);
+    }
+    expect(cli.status).toBe('failed');
+    expect(summary.status).toBe('failed');
+    expect(exitCodeOf([cli])).toBe(1);
+    expect(emfDocuments([cli]).map((document) => [document.DrillSucceeded, document.RpoClaimedSeconds])).toEqual([[0, 6 * 3600]]);
+  });
+});

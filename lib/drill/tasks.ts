@@ -178,8 +178,17 @@ export function drillTasks(dependencies: TaskDependencies) {
     async report(input: { drills: DrillSummary[] }): Promise<ReportOutput> {
       const saved = input.drills.filter((drill): drill is DrillSummary & { reportKey: string } => drill.reportKey !== null);
       const unsaved = input.drills.filter((drill) => drill.reportKey === null);
+      const unsavedMessage = (drill: DrillSummary) => `cleanup did not finish (the copy ${drill.copy ?? '(none)'} may be left to the janitor): ${drill.error ?? 'unknown'}`;
+      // A drill whose Cleanup failed has no report: one is made here, so that its metrics and Slack say so too.
+      const unsavedReports = unsaved.flatMap((drill) => {
+        const database = config.databases.find((candidate) => candidate.name === drill.database);
+        if (!database) return [];
+        const begun = beginDrill(config, database, { trigger: 'schedule', ...(dependencies.now ? { now: dependencies.now } : {}) });
+        const report = recordFailure({ ...begun, step: 'cleanup' }, { kind: 'tool', name: 'CleanupFailed', message: unsavedMessage(drill) }).report;
+        return [{ ...report, copy: { ...report.copy, name: drill.copy } }];
+      });
       const reports = await Promise.all(saved.map((drill) => store.get(drill.reportKey)));
-      const result = { status: worstDrillStatus([...reports.map((report) => report.status), ...unsaved.map(() => 'error' as const)]), drills: reports };
+      const result = { status: worstDrillStatus([...reports.map((report) => report.status), ...unsaved.map(() => 'error' as const)]), drills: [...reports, ...unsavedReports] };
       const log = dependencies.log ?? ((line: string) => console.error(line));
       // The page first, so that the Slack message can say where it is; a page that cannot be made is logged, never a failed run.
       const evidence = await dependencies.publishEvidence?.((dependencies.now ?? (() => new Date()))()).catch((error: unknown) => {
@@ -201,7 +210,7 @@ export function drillTasks(dependencies: TaskDependencies) {
         reportKeys: saved.map((drill) => drill.reportKey),
         drills: [
           ...reports.map((report) => ({ database: report.database, status: report.status, ...(report.error ? { error: report.error.message } : {}) })),
-          ...unsaved.map((drill) => ({ database: drill.database, status: 'error' as const, error: `cleanup did not finish (the copy ${drill.copy ?? '(none)'} may be left to the janitor): ${drill.error ?? 'unknown'}` })),
+          ...unsaved.map((drill) => ({ database: drill.database, status: 'error' as const, error: unsavedMessage(drill) })),
         ],
       };
     },

@@ -38,10 +38,16 @@ describe('plan', () => {
     expect(drills[0]!.handle).toBeUndefined();
   });
 
-  test('Report counts a drill whose Cleanup failed as an error, without a report to read', async () => {
-    const result = await tasks.report({ drills: [{ database: 'tasks-db', status: 'error', reportKey: null, copy: 'rd-tasks-db-20261125000000-abcd', kept: false, error: 'Lambda.Unknown' }] });
+  test('Report counts a drill whose Cleanup failed as an error, without a report to read, and writes its DrillSucceeded 0', async () => {
+    const lines: string[] = [];
+    const reporting = drillTasks({ config, store: memoryReportStore(), metrics: { kind: 'emf-stdout', write: (line) => lines.push(line) } });
+
+    const result = await reporting.report({ drills: [{ database: 'tasks-db', status: 'error', reportKey: null, copy: 'rd-tasks-db-20261125000000-abcd', kept: false, error: 'Lambda.Unknown' }] });
+
     expect(result.status).toBe('error');
     expect(result.drills[0]!.error).toMatch(/cleanup did not finish.*rd-tasks-db-20261125000000-abcd.*Lambda.Unknown/);
+    // Not silent: the alarms see the drill that broke off in Cleanup.
+    expect(lines.map((line) => JSON.parse(line) as { Database: string; DrillSucceeded: number }).map((emf) => [emf.Database, emf.DrillSucceeded])).toEqual([['tasks-db', 0]]);
   });
 });
 

@@ -9,6 +9,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { RestoreDrillConfig } from '../config/schema.ts';
 import { DATABASE_DIMENSION, METRIC_NAMES, METRICS_NAMESPACE } from '../report/metrics.ts';
@@ -79,6 +80,24 @@ export interface RestoreDrillMonitoringProps {
    * @default - a name CloudFormation makes up
    */
   readonly dashboardName?: string;
+  /**
+   * The drills' state machine: an execution that fails, times out or is aborted alarms (`executions-failed`).
+   * Such an execution may end before any drill is reported (Plan crashing at init, the execution's time
+   * limit), which the per-database alarms would see only as silence, days later.
+   * @default - no such alarm
+   */
+  readonly stateMachine?: sfn.IStateMachine;
+  /**
+   * The janitor function: a run that fails alarms (`janitor-failed`): copies past their expiry are being left.
+   * @default - no such alarm
+   */
+  readonly janitor?: lambda.IFunction;
+}
+
+/** The alarms on the drills' machinery rather than on one database. */
+export interface RunAlarms {
+  readonly executionsFailed?: cloudwatch.Alarm;
+  readonly janitorFailed?: cloudwatch.Alarm;
 }
 
 /** The alarms of one database. */
@@ -175,6 +194,7 @@ export class RestoreDrillMonitoring extends Construct {
   readonly alarmTopic: sns.ITopic;
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: Readonly<Record<string, DatabaseAlarms>>;
+  readonly runAlarms: RunAlarms;
   readonly notifier?: lambda.IFunction;
 
   constructor(scope: Construct, id: string, props: RestoreDrillMonitoringProps) {
@@ -295,6 +315,47 @@ export class RestoreDrillMonitoring extends Construct {
       ]);
     }
     this.alarms = alarms;
+
+    const fiveMinutes = Duration.minutes(5);
+    this.runAlarms = {
+      ...(props.stateMachine
+        ? {
+            executionsFailed: new cloudwatch.MathExpression({
+              expression: 'failed + timedOut + aborted',
+              usingMetrics: {
+                failed: props.stateMachine.metricFailed({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+                timedOut: props.stateMachine.metricTimedOut({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+                aborted: props.stateMachine.metricAborted({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }),
+              },
+              period: fiveMinutes,
+              label: 'executions failed, timed out or aborted',
+            }).createAlarm(this, 'ExecutionsFailed', {
+              alarmName: `${prefix}-executions-failed`,
+              alarmDescription: 'A restore-drill execution failed, timed out or was aborted: its drills may have no report. Read the execution in the Step Functions console.',
+              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+              threshold: 1,
+              evaluationPeriods: 1,
+              treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+            }),
+          }
+        : {}),
+      ...(props.janitor
+        ? {
+            janitorFailed: props.janitor.metricErrors({ period: fiveMinutes, statistic: cloudwatch.Stats.SUM }).createAlarm(this, 'JanitorFailed', {
+              alarmName: `${prefix}-janitor-failed`,
+              alarmDescription: 'The restore-drill janitor failed: copies past their expiry may be left running (and billed). Read its log group.',
+              comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+              threshold: 1,
+              evaluationPeriods: 1,
+              treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+            }),
+          }
+        : {}),
+    };
+    for (const alarm of Object.values(this.runAlarms) as cloudwatch.Alarm[]) {
+      alarm.addAlarmAction(action);
+      alarm.addOkAction(action);
+    }
 
     this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
       ...(props.dashboardName ? { dashboardName: props.dashboardName } : {}),

@@ -22,7 +22,7 @@ export function addDeploymentOutputs(stack: Stack, drill: RestoreDrill, config?:
     if (f.role) output(OUTPUT.roleArn(id), f.role.roleArn, `the ${id} function's role (restore-drill cloud check simulates its calls)`);
   }
   output(OUTPUT.alarmTopicArn, drill.monitoring.alarmTopic.topicArn, 'every restore-drill alarm notifies this topic on ALARM and OK');
-  const alarms = Object.values(drill.monitoring.alarms).flatMap((databaseAlarms) => Object.values(databaseAlarms).filter((alarm) => alarm !== undefined));
+  const alarms = [...Object.values(drill.monitoring.alarms), drill.monitoring.runAlarms].flatMap((group) => Object.values(group).filter((alarm) => alarm !== undefined));
   output(OUTPUT.alarmNames, Fn.join(',', alarms.map((alarm) => alarm.alarmName)), 'the restore-drill alarms, comma-separated');
   if (config) {
     const databases = config.databases.map((database) => {

@@ -167,6 +167,8 @@ export class RestoreDrill extends Construct {
     this.monitoring = new RestoreDrillMonitoring(this, 'Monitoring', {
       databases: monitoredDatabasesOf(props.config).map((database) => ({ ...database, schedulePeriod: Duration.seconds(periods.get(database.name)!) })),
       schedulePeriod: Duration.seconds(Math.max(...periods.values())),
+      stateMachine: this.stateMachine,
+      janitor,
       ...(slackSecret ? { slackNotifier: { entry: `${FUNCTIONS}notifier.ts`, webhookSecret: slackSecret, logRetention: retentionOf(settings.logRetentionDays), ...(props.config.slack?.runbookUrl ? { runbookUrl: props.config.slack.runbookUrl } : {}) } } : {}),
     });
     if (this.monitoring.notifier) {

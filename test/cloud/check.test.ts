@@ -212,7 +212,8 @@ describe('restore-drill cloud check', () => {
     const result = await check({ touchAlarms: true, runId: 'run42' });
 
     // Assess
-    expect(result.alarms!.touched).toHaveLength(15);
+    // Five per database (three databases), and the executions' and the janitor's.
+    expect(result.alarms!.touched).toHaveLength(17);
     for (const alarm of result.alarms!.touched) {
       expect(alarm).toMatchObject({ previous: before.get(alarm.name), tested: before.get(alarm.name) === 'ALARM' ? 'OK' : 'ALARM', action: 'succeeded', restored: true });
     }
@@ -222,7 +223,7 @@ describe('restore-drill cloud check', () => {
     expect(world.cloudWatch.published.filter((message) => message.reason.startsWith('restore-drill cloud check run42: testing')).map((message) => message.alarm).sort()).toEqual([...before.keys()].sort());
     expect(world.cloudWatch.published.every((message) => message.topic === topic)).toBe(true);
     // The history was read until the action showed (CloudWatch runs it after the change).
-    expect(world.cloudWatch.calls.filter((call) => call.operation === 'DescribeAlarmHistory').length).toBeGreaterThan(15);
+    expect(world.cloudWatch.calls.filter((call) => call.operation === 'DescribeAlarmHistory').length).toBeGreaterThan(17);
     const text = formatCloudCheck(result, { touchAlarms: true });
     expect(text).toContain(`✅ ${STACK}-orders-no-drill-result: ALARM -> OK -> ALARM: succeeded; notified ${topic}`);
     expect(text).toContain('Look in Slack for the messages');
@@ -242,7 +243,7 @@ describe('restore-drill cloud check', () => {
     const result = await check({ touchAlarms: true });
 
     // Assess
-    expect(result.alarms!.touched.map((alarm) => alarm.action)).toEqual(Array(15).fill('failed'));
+    expect(result.alarms!.touched.map((alarm) => alarm.action)).toEqual(Array(17).fill('failed'));
     expect(result.alarms!.touched[0]!.detail).toContain('not authorized to perform: SNS:Publish');
     expect([...stack.alarms.values()].every((alarm) => alarm.state === 'OK')).toBe(true);
     expect(world.cloudWatch.published).toEqual([]);
@@ -279,7 +280,7 @@ describe('restore-drill cloud check', () => {
     expect(cli.stdout).toContain(`restore-drill cloud check: stack ${STACK} in ${REGION}, account ${ACCOUNT} (CREATE_COMPLETE)`);
     expect(cli.stdout).toMatch(/✅ orders \(rds\): restorable from \S+ to \S+; RPO \(claimed\) 1m30s \(target 15m00s\)/);
     expect(cli.stdout).toContain('✅ Start: 7 calls allowed (rds:AddTagsToResource, ');
-    expect(cli.stdout.match(/✅ RestoreDrill-\S+: (OK -> ALARM -> OK|ALARM -> OK -> ALARM): succeeded/g)).toHaveLength(15);
+    expect(cli.stdout.match(/✅ RestoreDrill-\S+: (OK -> ALARM -> OK|ALARM -> OK -> ALARM): succeeded/g)).toHaveLength(17);
     expect(cli.stdout).toContain('✅ the deployment passed every check');
     expect(cli.stderr).toContain('restore-drill: invoking RestoreDrill-RestoreDrillPlan');
     expect(cli.code).toBe(0);
@@ -348,7 +349,7 @@ describe('the deployment outputs and the simulation table', () => {
       expect(outputs[OUTPUT.roleArn(id)], id).toBeDefined();
     }
     expect(outputs[OUTPUT.alarmTopicArn]).toBeDefined();
-    expect((outputs[OUTPUT.alarmNames]!.Value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]).toHaveLength(15);
+    expect((outputs[OUTPUT.alarmNames]!.Value as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]).toHaveLength(17);
     expect(outputs[OUTPUT.databases]).toBeDefined();
   });
 

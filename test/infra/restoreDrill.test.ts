@@ -134,6 +134,15 @@ describe('the state machine', () => {
     expect(readFileSync(join(repoRoot, 'functions/janitor.ts'), 'utf8')).toMatch(/removalWaitMs: 0/);
   });
 
+  test('an execution that fails, times out or is aborted alarms, and so does a janitor run that fails: both to the alarm topic', () => {
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: { AlarmName: string; AlarmActions: unknown[]; Metrics?: { Expression?: string; MetricStat?: { Metric: { MetricName: string; Namespace: string } } }[]; MetricName?: string; Namespace?: string } }[];
+    const named = (suffix: string) => alarms.find((alarm) => alarm.Properties.AlarmName.endsWith(suffix))!;
+    const executions = named('-executions-failed');
+    expect(executions.Properties.Metrics!.map((metric) => metric.Expression ?? metric.MetricStat!.Metric.MetricName)).toEqual(['failed + timedOut + aborted', 'ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted']);
+    expect(named('-janitor-failed').Properties).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda' });
+    for (const alarm of [executions, named('-janitor-failed')]) expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain('AlarmTopic');
+  });
+
   test('an execution has a time limit that covers its rounds of drills', () => {
     const machine = Object.values(resources).find((resource) => resource.Type === 'AWS::StepFunctions::StateMachine')!;
     const seconds = JSON.parse((machine.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1].filter((part) => typeof part === 'string').join('').replace(/"Resource":"[^"]*"/g, '"Resource":"x"').replace(/"Resource":",/g, '"Resource":"x",')).TimeoutSeconds as number;

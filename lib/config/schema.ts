@@ -97,11 +97,21 @@ const awsCopyKeys = {
   caFile: z.string().min(1).optional(),
 };
 
+/**
+ * A source's RDS identifier. Never one with the copies' `rd-` prefix: the stack may tag and delete
+ * `rd-*` resources carrying our tag, so a source named so could be mistaken for a copy.
+ */
+const sourceIdentifier = (what: string) =>
+  z
+    .string()
+    .regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { message: `expected a ${what} identifier` })
+    .refine((id) => !/^rd-/i.test(id), { message: `a source named rd-... is refused: restore-drill's copies carry that prefix, and only copies may be tagged or deleted as ours; drill a ${what} with another name` });
+
 const rdsProviderSchema = z
   .object({
     kind: z.literal('rds'),
     /** The source DB instance identifier (read only: never modified). */
-    instanceId: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { message: 'expected a DB instance identifier' }),
+    instanceId: sourceIdentifier('DB instance'),
     /**
      * The source's DbiResourceId (db-...), each drill's copy handle records it: how RDS finds the
      * retained automated backups of a source already deleted. @default looked up by instanceId
@@ -119,7 +129,7 @@ const auroraProviderSchema = z
   .object({
     kind: z.literal('aurora'),
     /** The source DB cluster identifier (read only: never modified). */
-    clusterId: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, { message: 'expected a DB cluster identifier' }),
+    clusterId: sourceIdentifier('DB cluster'),
     /** The source's DbClusterResourceId (cluster-...): how RDS finds a deleted cluster's retained backups. @default looked up by clusterId */
     sourceResourceId: z.string().regex(/^cluster-[A-Z0-9]+$/, { message: 'expected a DbClusterResourceId such as cluster-ABCDEFGHIJKLMNOPQRSTUVWXY' }).optional(),
     /** The class of the instance added to the restored cluster; db.serverless for Aurora Serverless v2. */

@@ -294,9 +294,22 @@ export function drillDefinition(scope: Construct, f: DrillFunctions, pollInterva
  */
 export function executionTimeout(restoreTimeoutSeconds: number, databases: number, maxConcurrency: number, pollIntervalSeconds: number, limits: { plan: Duration; start: Duration; poll: Duration; verify: Duration; cleanup: Duration; report: Duration }): Duration {
   const rounds = Math.max(1, Math.ceil(databases / Math.max(1, maxConcurrency)));
-  const drill = limits.start.toSeconds() + restoreTimeoutSeconds + pollIntervalSeconds + limits.poll.toSeconds() + limits.verify.toSeconds() + limits.cleanup.toSeconds();
-  return Duration.seconds(limits.plan.toSeconds() + rounds * drill + limits.report.toSeconds());
+  // Each task's retries (Lambda's service errors and its 429s, 2 s doubling six times each) come on top.
+  const retried = (limit: Duration) => limit.toSeconds() + RETRY_BACKOFF_SECONDS;
+  const drill = retried(limits.start) + restoreTimeoutSeconds + pollIntervalSeconds + retried(limits.poll) + retried(limits.verify) + retried(limits.cleanup);
+  const seconds = retried(limits.plan) + rounds * drill + retried(limits.report);
+  if (seconds > MAX_EXECUTION_SECONDS) {
+    throw new ConfigError(
+      `an execution of ${databases} database(s), ${maxConcurrency} at a time, each given restoreTimeoutSeconds ${restoreTimeoutSeconds}, could take ${Math.ceil(seconds / 86_400)} days: a Standard execution may run one year at most. Lower restoreTimeoutSeconds, raise mapConcurrency, or split the databases between schedules`,
+    );
+  }
+  return Duration.seconds(seconds);
 }
+
+/** The backoff of one task's two retry policies (6 attempts each, from 2 s, doubling). */
+const RETRY_BACKOFF_SECONDS = 2 * (2 + 4 + 8 + 16 + 32 + 64);
+/** Step Functions' limit on a Standard execution's duration. */
+const MAX_EXECUTION_SECONDS = 365 * 86_400;
 
 export interface RestoreDrillStackProps extends StackProps, RestoreDrillProps {}
 

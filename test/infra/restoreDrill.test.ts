@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import { configSchema } from '../../lib/config/schema.ts';
 import { CLEANUP_REMOVAL_WAIT_MS } from '../../lib/drill/lambdaDependencies.ts';
-import { RestoreDrillStack } from '../../lib/infra/restoreDrill.ts';
+import { executionTimeout, RestoreDrillStack } from '../../lib/infra/restoreDrill.ts';
 import { repoRoot } from '../support/cli.ts';
 
 const exampleDir = join(repoRoot, 'examples/cloud');
@@ -141,6 +141,14 @@ describe('the state machine', () => {
     expect(executions.Properties.Metrics!.map((metric) => metric.Expression ?? metric.MetricStat!.Metric.MetricName)).toEqual(['failed + timedOut + aborted', 'ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted']);
     expect(named('-janitor-failed').Properties).toMatchObject({ MetricName: 'Errors', Namespace: 'AWS/Lambda' });
     for (const alarm of [executions, named('-janitor-failed')]) expect(JSON.stringify(alarm.Properties.AlarmActions)).toContain('AlarmTopic');
+  });
+
+  test("an execution that could outlast Step Functions' one year is refused at synth, naming what to change", () => {
+    const limits = { plan: Duration.minutes(1), start: Duration.minutes(2), poll: Duration.minutes(1), verify: Duration.minutes(15), cleanup: Duration.minutes(5), report: Duration.minutes(2) };
+    // A week's restore timeout, 60 databases one at a time: over a year.
+    expect(() => executionTimeout(604_800, 60, 1, 60, limits)).toThrow(/could take \d+ days: a Standard execution may run one year at most\. Lower restoreTimeoutSeconds, raise mapConcurrency/);
+    // With the retries counted: one drill of a one-hour restore takes its limits plus their backoff.
+    expect(executionTimeout(3600, 1, 1, 60, limits).toSeconds()).toBe(60 + 252 + (120 + 252 + 3600 + 60 + 60 + 252 + 900 + 252 + 300 + 252) + 120 + 252);
   });
 
   test('an execution has a time limit that covers its rounds of drills', () => {

@@ -81,6 +81,12 @@ describe('rds and aurora provider config', () => {
     expect(await problemsOf({ ...rds, caFile: './missing.pem' })).toEqual([`databases[0].provider.caFile: file ${join(dir, 'missing.pem')} does not exist`]);
   });
 
+  test("a source named with the copies' rd- prefix is refused: the stack may tag and delete rd-* resources", async () => {
+    const { instanceId: _i, ...rest } = rds;
+    expect(await problemsOf({ ...rds, instanceId: 'rd-orders-prod' })).toEqual([expect.stringMatching(/^databases\[0\]\.provider\.instanceId: a source named rd-\.\.\. is refused/)]);
+    expect(await problemsOf({ ...rest, kind: 'aurora', clusterId: 'RD-billing' })).toEqual([expect.stringMatching(/^databases\[0\]\.provider\.clusterId: a source named rd-\.\.\. is refused/)]);
+  });
+
   test('an Aurora provider needs its clusterId', async () => {
     const { instanceId: _i, ...rest } = rds;
     expect(await problemsOf({ ...rest, kind: 'aurora' })).toEqual(['databases[0].provider.clusterId: required']);

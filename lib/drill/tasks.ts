@@ -1,5 +1,6 @@
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
+import { redactDeep } from '../util/redact.ts';
 import { providerFor, type ProviderOptions } from '../providers/index.ts';
 import type { RestoreProvider } from '../providers/types.ts';
 import { deliverRun, type MetricsSink } from '../report/deliver.ts';
@@ -103,10 +104,15 @@ export function failureOfCaught(failure: CaughtFailure): Failure {
  */
 async function recorded(state: DrillState, step: () => Promise<DrillState>): Promise<DrillState> {
   try {
-    return await step();
+    return redactedState(await step());
   } catch (error) {
-    return recordFailure(state, failureOf(error));
+    return redactedState(recordFailure(state, failureOf(error)));
   }
+}
+
+/** The state goes into the execution's history and logs: its report's free text through the shared redactor, as every outward text. */
+function redactedState(state: DrillState): DrillState {
+  return { ...state, report: redactDeep(state.report) };
 }
 
 export function drillTasks(dependencies: TaskDependencies) {
@@ -144,7 +150,7 @@ export function drillTasks(dependencies: TaskDependencies) {
           }
         }),
       );
-      return { mode, drills };
+      return { mode, drills: drills.map(redactedState) };
     },
     async start(state: DrillState): Promise<DrillState> {
       return recorded(state, () => startStep(state, config, provider(databaseOf(state)), context));

@@ -141,3 +141,29 @@ describe('a target the backups do not reach', () => {
     expect(emfDocuments([cli]).map((document) => [document.DrillSucceeded, document.RpoClaimedSeconds])).toEqual([[0, 6 * 3600]]);
   });
 });
+
+describe('the state between steps, in the execution history', () => {
+  test("carries no secret: a step's failure is redacted as every outward text", async () => {
+    // Prepare: a provider whose error quotes a connection string with its password.
+    const config = configSchema.parse({ databases: [{ name: 'leaky-db', provider: { kind: 'local', baseBackups: './b', walArchive: './w' } }] });
+    const leaky = (): RestoreProvider => ({
+      kind: 'local',
+      window: async () => ({ earliest: new Date('2026-11-24T00:00:00Z'), latest: new Date('2026-11-25T11:59:00Z') }),
+      start: async () => {
+        throw new Error('could not reach postgres://checks:Sup3rS3cretPw@db.internal:5432/app');
+      },
+      poll: async () => ({ state: 'pending' }),
+      destroy: async () => undefined,
+      copyNameOf: (handle) => (handle as { name: string }).name,
+    });
+    const tasks = drillTasks({ config, store: memoryReportStore(), providerFor: leaky, now: () => new Date('2026-11-25T12:00:00Z') });
+
+    // Act
+    const [planned] = (await tasks.plan({})).drills;
+    const started = await tasks.start(planned!);
+
+    // Assess
+    expect(started.report.error?.message).toMatch(/could not reach postgres:\/\//);
+    expect(JSON.stringify(started)).not.toContain('Sup3rS3cretPw');
+  });
+});

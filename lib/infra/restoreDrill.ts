@@ -119,7 +119,8 @@ export class RestoreDrill extends Construct {
     const verifyInVpc = vpc ? fn('VerifyInVpc', 'verify.ts', 'verifyInVpc', { timeout: verifyTimeout, memorySize: 1024, inVpc: true }) : undefined;
     // Cleanup waits at most CLEANUP_REMOVAL_WAIT_MS for a delete RDS refuses in the copy's state, then leaves it to the janitor.
     const cleanup = fn('Cleanup', 'cleanup.ts', 'cleanup', { timeout: Duration.millis(CLEANUP_REMOVAL_WAIT_MS).plus(Duration.minutes(2)) });
-    const report = fn('Report', 'report.ts', 'report', { timeout: Duration.minutes(2) });
+    // Report also reads 90 days of reports for the evidence page (thousands of objects for many databases).
+    const report = fn('Report', 'report.ts', 'report', { timeout: Duration.minutes(5), memorySize: 1024 });
     const janitor = fn('Janitor', 'janitor.ts', 'janitor', { timeout: Duration.minutes(10) });
     this.functions = functions;
 

@@ -13,11 +13,12 @@ import { NEON_API_KEY, neonDatabaseConfig, neonWorld, ROLE_PASSWORD, type NeonWo
 import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
 import { S3Emulator } from '../emulators/s3/emulator.ts';
 import { slackWebhook } from '../emulators/slack/webhook.ts';
-import { definitionFromTemplate, LAMBDA_ARN_PREFIX } from '../support/definition.ts';
+import { definitionFromTemplate } from '../support/definition.ts';
 import { IamAuthority } from '../support/iam/authority.ts';
 import { principalsFromTemplate } from '../support/iam/template.ts';
 import type { Principal } from '../support/iam/types.ts';
-import { layOutFunctions, type LambdaFunction } from '../support/lambda/runtime.ts';
+import { layOutFunctions } from '../support/lambda/runtime.ts';
+import { stackTokenResolver, taskHandlers } from '../support/lambda/stack.ts';
 
 // The deployed functions as Lambda runs them: the stack is synthesised, esbuild bundles each handler
 // with the config compiled in, each asset folder is laid out alone outside the checkout and runs in a
@@ -52,33 +53,8 @@ afterAll(async () => {
   if (outdir) await rm(outdir, { recursive: true, force: true });
 });
 
-/** A deploy-time value of the template (Ref, Fn::GetAtt) as the emulators know it. */
-function resolveToken(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  const id = (value as { Ref?: string }).Ref ?? (value as { 'Fn::GetAtt'?: [string] })['Fn::GetAtt']?.[0] ?? '';
-  if (id.startsWith('RestoreDrillReports')) return (value as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[1] === 'Arn' ? `arn:aws:s3:::${BUCKET}` : BUCKET;
-  if (id.startsWith('RestoreDrillCopySubnetGroup')) return SUBNET_GROUP;
-  if (id.startsWith('RestoreDrillCopySecurityGroup')) return SECURITY_GROUP;
-  return undefined;
-}
+const resolveToken = stackTokenResolver({ bucket: BUCKET, subnetGroup: SUBNET_GROUP, securityGroup: SECURITY_GROUP });
 
-/** Every Task state of the definition (the Map's included) mapped to the sandbox of the function its Resource names. */
-function taskHandlers(definition: Record<string, unknown>, functions: Map<string, LambdaFunction>): Record<string, (input: unknown) => Promise<unknown>> {
-  const mapped: Record<string, (input: unknown) => Promise<unknown>> = {};
-  const visit = (states: Record<string, Record<string, unknown>>) => {
-    for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task') {
-        const fn = functions.get(String(state.Resource).slice(LAMBDA_ARN_PREFIX.length));
-        if (!fn) throw new Error(`no function for the task ${name} (${String(state.Resource)})`);
-        mapped[name] = (input) => fn.invoke(input);
-      }
-      const inner = (state.ItemProcessor as { States?: Record<string, Record<string, unknown>> } | undefined)?.States;
-      if (inner) visit(inner);
-    }
-  };
-  visit(definition.States as Record<string, Record<string, unknown>>);
-  return mapped;
-}
 
 /** A copy of the principal with one more statement, as an organisation's SCP or a boundary would refuse. */
 function withDeny(principal: Principal, statement: Record<string, unknown>): Principal {

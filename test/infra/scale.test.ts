@@ -12,10 +12,11 @@ import type { DrillReport } from '../../lib/report/types.ts';
 import { CLUSTER_LIFECYCLES, INSTANCE_LIFECYCLES } from '../emulators/rds/behaviour.ts';
 import { databaseConfig, leftoverCopies, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
 import { S3Emulator } from '../emulators/s3/emulator.ts';
-import { definitionFromTemplate, LAMBDA_ARN_PREFIX } from '../support/definition.ts';
+import { definitionFromTemplate } from '../support/definition.ts';
 import { IamAuthority } from '../support/iam/authority.ts';
 import { principalsFromTemplate } from '../support/iam/template.ts';
-import { layOutFunctions, type LambdaFunction } from '../support/lambda/runtime.ts';
+import { layOutFunctions } from '../support/lambda/runtime.ts';
+import { stackTokenResolver, taskHandlers } from '../support/lambda/stack.ts';
 
 // 50 RDS databases in one scheduled run, through the synthesised state machine over the real bundles,
 // laid out as Lambda runs them, IAM enforced on every call (the harness of bundledHandlers.test.ts),
@@ -57,31 +58,8 @@ afterAll(async () => {
   expect(await leftoverCopies()).toEqual([]);
 });
 
-function resolveToken(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  const id = (value as { Ref?: string }).Ref ?? (value as { 'Fn::GetAtt'?: [string] })['Fn::GetAtt']?.[0] ?? '';
-  if (id.startsWith('RestoreDrillReports')) return (value as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt']?.[1] === 'Arn' ? `arn:aws:s3:::${BUCKET}` : BUCKET;
-  if (id.startsWith('RestoreDrillCopySubnetGroup')) return 'drill-subnets';
-  if (id.startsWith('RestoreDrillCopySecurityGroup')) return 'sg-0drill000000000001';
-  return undefined;
-}
+const resolveToken = stackTokenResolver({ bucket: BUCKET, subnetGroup: 'drill-subnets', securityGroup: 'sg-0drill000000000001' });
 
-function taskHandlers(definition: Record<string, unknown>, functions: Map<string, LambdaFunction>): Record<string, (input: unknown) => Promise<unknown>> {
-  const mapped: Record<string, (input: unknown) => Promise<unknown>> = {};
-  const visit = (states: Record<string, Record<string, unknown>>) => {
-    for (const [name, state] of Object.entries(states)) {
-      if (state.Type === 'Task') {
-        const fn = functions.get(String(state.Resource).slice(LAMBDA_ARN_PREFIX.length));
-        if (!fn) throw new Error(`no function for the task ${name}`);
-        mapped[name] = (input) => fn.invoke(input);
-      }
-      const inner = (state.ItemProcessor as { States?: Record<string, Record<string, unknown>> } | undefined)?.States;
-      if (inner) visit(inner);
-    }
-  };
-  visit(definition.States as Record<string, Record<string, unknown>>);
-  return mapped;
-}
 
 /** The errors a drill may end with here, by name: each says what happened (AwsApiError names the AWS code). */
 const NAMED_ERRORS = new Set(['AwsApiError', 'RestoreFailedError', 'RestoreTimeoutError', 'RemovalDeferredError']);

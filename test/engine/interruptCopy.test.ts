@@ -73,22 +73,7 @@ test.each([
 });
 
 test('after kill -9 of its owner, the janitor removes the copy at once, server first (issue 14 item 9)', async () => {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'interrupted-copy.ts'), source.backupsDir, source.archiveDir], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  onTestFinished(() => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  child.stdout.setEncoding('utf8');
-  let output = '';
-  const name = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (chunk: string) => {
-      output += chunk;
-      const match = /name (\S+)\n[^]*ready/.exec(output);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', () => reject(new Error(`the restore ended before it was ready: ${output}`)));
-  });
+  const { child, name } = await readyCopyOfAnotherProcess();
   const provider = localProvider({ kind: 'local', baseBackups: source.backupsDir, walArchive: source.archiveDir }, { connection: { database: 'postgres', user: 'postgres' } });
   const config = { databases: [{ name: 'interruptcopy', provider: { kind: 'local', baseBackups: source.backupsDir } }] } as unknown as RestoreDrillConfig;
   const janitor = () => runJanitor(config, { providerFor: () => provider });
@@ -107,6 +92,24 @@ test('after kill -9 of its owner, the janitor removes the copy at once, server f
 });
 
 test('after kill -9 of its owner before the marker named the server, drop stops the server before removing the copy (issue 14 item 9)', async () => {
+  const { child, name } = await readyCopyOfAnotherProcess();
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  // The marker as it stood between the server's start and its pid being written (the finding's moment, too brief to hit from outside).
+  const markerFile = join(scratchFolders.copies(), name, MARKER_FILE);
+  const marker = JSON.parse(await readFile(markerFile, 'utf8')) as { handle: { pid: number } };
+  marker.handle.pid = 0;
+  await writeFile(markerFile, JSON.stringify(marker));
+  expect(await copyServers('interruptcopy')).toHaveLength(1);
+
+  await dropCopy(name);
+
+  expect(await copyServers('interruptcopy')).toEqual([]);
+  expect(await copyFolders('interruptcopy')).toEqual([]);
+});
+
+/** A restore in a process of its own (the fixture), once its copy is ready: that process is the copy's owner. */
+async function readyCopyOfAnotherProcess() {
   const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures', 'interrupted-copy.ts'), source.backupsDir, source.archiveDir], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -123,17 +126,5 @@ test('after kill -9 of its owner before the marker named the server, drop stops 
     });
     child.once('exit', () => reject(new Error(`the restore ended before it was ready: ${output}`)));
   });
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-  // The marker as it stood between the server's start and its pid being written (the finding's moment, too brief to hit from outside).
-  const markerFile = join(scratchFolders.copies(), name, MARKER_FILE);
-  const marker = JSON.parse(await readFile(markerFile, 'utf8')) as { handle: { pid: number } };
-  marker.handle.pid = 0;
-  await writeFile(markerFile, JSON.stringify(marker));
-  expect(await copyServers('interruptcopy')).toHaveLength(1);
-
-  await dropCopy(name);
-
-  expect(await copyServers('interruptcopy')).toEqual([]);
-  expect(await copyFolders('interruptcopy')).toEqual([]);
-});
+  return { child, name };
+}

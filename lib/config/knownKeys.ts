@@ -41,7 +41,8 @@ export function nearestKey(schema: z.ZodType, path: readonly PropertyKey[], key:
   return best?.key;
 }
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance: how many single-character edits make a into b. */
+export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

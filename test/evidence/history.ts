@@ -2,20 +2,10 @@ import type { KeyObject } from 'node:crypto';
 import type { EvidenceReport } from '../../lib/evidence/model.ts';
 import { signReport } from '../../lib/evidence/signing.ts';
 import type { DrillReport } from '../../lib/report/types.ts';
+import { seededRandom } from '../support/random.ts';
 
 const DAY_MS = 86_400_000;
 
-/** A small deterministic generator (mulberry32): the same history every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const round = (value: number) => Math.round(value * 1000) / 1000;
 
@@ -35,7 +25,7 @@ export interface HistoryOptions {
 
 /** One drill report a day per database, as the CLI writes them, with failures, errors and gaps. */
 export function history(options: HistoryOptions): EvidenceReport[] {
-  const next = random(options.seed ?? 17);
+  const next = seededRandom(options.seed ?? 17);
   const last = Date.parse(`${options.lastDay}T03:00:00Z`);
   const reports: EvidenceReport[] = [];
   options.databases.forEach((database, databaseIndex) => {

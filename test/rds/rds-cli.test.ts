@@ -10,7 +10,8 @@ import { listCopies, startCopy } from '../../lib/providers/local/engine.ts';
 import type { JanitorResult } from '../../lib/janitor.ts';
 import type { RunResult } from '../../lib/report/types.ts';
 import { cliBin, repoRoot, runCli } from '../support/cli.ts';
-import { databaseConfig, rdsWorld, SOURCE_PASSWORD, leftoverCopies, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
+import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
+import { removeWorldCheckingSource } from '../emulators/rds/teardown.ts';
 
 // The emulator's copies live in a scratch root of this file's own (see useOwnScratch).
 useOwnScratch('rds-cli-test');
@@ -38,14 +39,7 @@ beforeAll(async () => {
   ]);
 });
 
-afterAll(async () => {
-  if (!world) return;
-  const touchingSource = world.emulator.mutatingCallsOn(world.sourceIdentifiers);
-  await world.remove();
-  // The source is read-only: no create, modify, delete or restore-into ever names it.
-  expect(touchingSource).toEqual([]);
-  expect(await leftoverCopies()).toEqual([]);
-});
+afterAll(() => removeWorldCheckingSource(world));
 
 describe('restore-drill run against the emulator', () => {
   test('drills the RDS instance and the Aurora cluster: both pass, reports are written, no password anywhere', async () => {

@@ -10,7 +10,8 @@ import { NotOurCopyError } from '../../lib/errors.ts';
 import { providerFor, type ProviderOptions } from '../../lib/providers/index.ts';
 import type { RdsCopyHandle } from '../../lib/providers/rds/index.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
-import { databaseConfig, rdsWorld, SOURCE_PASSWORD, leftoverCopies, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
+import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
+import { removeWorldCheckingSource } from '../emulators/rds/teardown.ts';
 import { newClient } from '../../lib/util/pgClient.ts';
 
 // The emulator's copies live in a scratch root of this file's own (see useOwnScratch).
@@ -23,14 +24,7 @@ beforeAll(async () => {
   world = await rdsWorld();
 });
 
-afterAll(async () => {
-  if (!world) return;
-  const touchingSource = world.emulator.mutatingCallsOn(world.sourceIdentifiers);
-  await world.remove();
-  // The source is read-only: no create, modify, delete or restore-into ever names it.
-  expect(touchingSource).toEqual([]);
-  expect(await leftoverCopies()).toEqual([]);
-});
+afterAll(() => removeWorldCheckingSource(world));
 
 async function configWith(overrides: Record<string, unknown> = {}, top: Record<string, unknown> = {}): Promise<RestoreDrillConfig> {
   return validateConfig({ rpoTargetSeconds: 3600, rtoTargetSeconds: 600, databases: [databaseConfig(world, 'rds', overrides)], ...top }, world.project);

@@ -10,7 +10,8 @@ import type { AuroraCopyHandle, RdsCopyHandle } from '../../lib/providers/rds/in
 import type { ConnectionInfo, RestoreProvider } from '../../lib/providers/types.ts';
 import { newClient } from '../../lib/util/pgClient.ts';
 import { CLUSTER_LIFECYCLES, INSTANCE_LIFECYCLES, lastUpload } from '../emulators/rds/behaviour.ts';
-import { databaseConfig, leftoverCopies, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
+import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
+import { removeWorldCheckingSource } from '../emulators/rds/teardown.ts';
 import { IamAuthority } from '../support/iam/authority.ts';
 import { administratorPrincipal, CLI_ACCOUNT_ID, cliPrincipal } from '../support/iam/cli.ts';
 import type { PolicyStatement } from '../support/iam/types.ts';
@@ -75,13 +76,7 @@ beforeAll(async () => {
   rotatingSecret = world.emulator.addSecret('app-prod/master-rotating', { username: 'postgres', password: SOURCE_PASSWORD });
 }, 120_000);
 
-afterAll(async () => {
-  if (!world) return;
-  const touchingSource = world.emulator.mutatingCallsOn(world.sourceIdentifiers);
-  await world.remove();
-  expect(touchingSource).toEqual([]);
-  expect(await leftoverCopies()).toEqual([]);
-});
+afterAll(() => removeWorldCheckingSource(world));
 
 const fast: ProviderOptions = { aws: { removalRetryMs: 20, removalWaitMs: 5_000, readyConfirmations: 3, readyConfirmIntervalMs: 150, notFoundGraceMs: 30_000 } };
 

@@ -16,11 +16,7 @@ export class CloudFormationStandIn extends StandIn {
   protected async handle(request: IncomingMessage, body: string, response: ServerResponse): Promise<void> {
     const params = new QueryParams(body);
     const action = params.string('Action') ?? '';
-    const answer = (status: number, text: string) => {
-      this.calls.push({ operation: action, status, params: params.toObject() });
-      response.writeHead(status, { 'content-type': 'text/xml' });
-      response.end(text);
-    };
+    const answer = this.queryAnswer(action, params, response);
     if (request.method !== 'POST') return answer(400, queryError(NAMESPACE, 'Sender', 'InvalidAction', 'The Query API takes POST requests'));
     if (params.string('Version') !== VERSION) return answer(400, queryError(NAMESPACE, 'Sender', 'InvalidParameterValue', `Version ${params.string('Version') ?? '(none)'} is not ${VERSION}`));
     if (action !== 'DescribeStacks') return answer(400, queryError(NAMESPACE, 'Sender', 'InvalidAction', `Could not find operation ${action} for version ${VERSION}`));

@@ -39,6 +39,15 @@ export abstract class StandIn {
   }
 
   protected abstract handle(request: IncomingMessage, body: string, response: ServerResponse): Promise<void>;
+
+  /** How a Query API stand-in answers: XML, the call recorded with its status and parameters. */
+  protected queryAnswer(action: string, params: { toObject(): Record<string, unknown> }, response: ServerResponse): (status: number, text: string) => void {
+    return (status, text) => {
+      this.calls.push({ operation: action, status, params: params.toObject() });
+      response.writeHead(status, { 'content-type': 'text/xml' });
+      response.end(text);
+    };
+  }
 }
 
 export function readBody(request: IncomingMessage): Promise<string> {

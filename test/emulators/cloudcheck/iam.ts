@@ -19,11 +19,7 @@ export class IamStandIn extends StandIn {
   protected async handle(request: IncomingMessage, body: string, response: ServerResponse): Promise<void> {
     const params = new QueryParams(body);
     const action = params.string('Action') ?? '';
-    const answer = (status: number, text: string) => {
-      this.calls.push({ operation: action, status, params: params.toObject() });
-      response.writeHead(status, { 'content-type': 'text/xml' });
-      response.end(text);
-    };
+    const answer = this.queryAnswer(action, params, response);
     const error = (status: number, code: string, message: string) => answer(status, queryError(NAMESPACE, 'Sender', code, message));
     if (params.string('Version') !== VERSION) return error(400, 'InvalidParameterValue', `Version ${params.string('Version') ?? '(none)'} is not ${VERSION}`);
     if (action !== 'SimulatePrincipalPolicy') return error(400, 'InvalidAction', `Could not find operation ${action} for version ${VERSION}`);

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../support/random.ts';
 /**
  * How the emulator behaves where RDS in production differs from a tidy model of it, each behaviour
  * seeded so that a test sees the same sequence on every run:
@@ -8,17 +9,6 @@
  * - Describe answers come in pages (Marker, MaxRecords).
  */
 
-/** A small deterministic PRNG (mulberry32): the same seed, the same draws. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One status of a copy's lifecycle after its data is restored, held for `ms` (the last one for good). */
 export interface LifecycleStep {

@@ -11,7 +11,8 @@ import type { IamAuthority } from '../../support/iam/authority.ts';
 import { kmsAuthorizations } from '../../support/iam/kms.ts';
 import { rdsAuthorizations, type RdsInventory } from '../../support/iam/rds.ts';
 import { getSecretValueAuthorization } from '../../support/iam/services.ts';
-import { CLUSTER_FAILED_OUTCOMES, INSTANCE_FAILED_OUTCOMES, isValidMarker, lastUpload, page, seededRandom, UNREACHABLE_STATUSES, type LifecycleStep, type RdsBehaviour } from './behaviour.ts';
+import { CLUSTER_FAILED_OUTCOMES, INSTANCE_FAILED_OUTCOMES, isValidMarker, lastUpload, page, UNREACHABLE_STATUSES, type LifecycleStep, type RdsBehaviour } from './behaviour.ts';
+import { seededRandom } from '../../support/random.ts';
 import type { TestCa } from './tls.ts';
 import { errorDocument, QueryParams, RDS_API_VERSION, responseDocument, xmlList, type XmlNode } from './wire.ts';
 

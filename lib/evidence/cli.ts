@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { readFile, writeFile, rename } from 'node:fs/promises';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, RestoreDrillError } from '../errors.ts';
 import { DURATION_HINT, parseDurationSeconds } from '../drill/duration.ts';
 import type { DrillReport } from '../report/types.ts';
 
@@ -34,15 +34,18 @@ export async function runEvidence(options: EvidenceOptions, io: CommandIo = proc
   const sinceSeconds = duration('--since', options.since);
   const expectEverySeconds = options.expectEvery === undefined ? undefined : duration('--expect-every', options.expectEvery);
   const period = { since: new Date(now.getTime() - sinceSeconds * 1000), until: now };
-  const [{ renderEvidence }, { buildEvidence }, sources, { loadPublicKey }] = await Promise.all([import('./page.ts'), import('./model.ts'), import('./sources.ts'), import('./signing.ts')]);
+  const [{ renderEvidence }, { buildEvidence }, sources, { loadPublicKey, keyIdOf }] = await Promise.all([import('./page.ts'), import('./model.ts'), import('./sources.ts'), import('./signing.ts')]);
   const publicKey = options.publicKey ? await loadPublicKey(options.publicKey) : undefined;
   let loaded;
   let source: string;
   if (options.bucket) {
     const { S3Client } = await import('@aws-sdk/client-s3');
     const client = new S3Client(options.region ? { region: options.region } : {});
-    loaded = await sources.readReportsFromBucket(client, options.bucket, { databases: options.database, since: period.since });
     source = `the bucket s3://${options.bucket}/reports/`;
+    loaded = await sources.readReportsFromBucket(client, options.bucket, { databases: options.database, since: period.since }).catch((error: Error) => {
+      // The SDK's message names the caller and the action; the bucket is ours to name.
+      throw new RestoreDrillError('tool', `could not read the reports in s3://${options.bucket}/reports/: ${error.name}: ${error.message}; nothing was written`, { cause: error });
+    });
   } else {
     let dir = options.reportDir;
     if (!dir) {
@@ -56,12 +59,17 @@ export async function runEvidence(options: EvidenceOptions, io: CommandIo = proc
   const html = await renderEvidence(evidence);
   await writeFile(`${options.out}.tmp`, html);
   await rename(`${options.out}.tmp`, options.out);
-  const drills = evidence.databases.reduce((sum, database) => sum + database.drills.length, 0);
-  const altered = evidence.databases.reduce((sum, database) => sum + database.signatures.altered + database.signatures['other-key'], 0);
-  io.out(`wrote ${options.out}: ${evidence.databases.length} database(s), ${drills} drill(s) since ${period.since.toISOString()} from ${source}\n`);
+  const drills = evidence.databases.flatMap((database) => database.drills);
+  io.out(`wrote ${options.out}: ${evidence.databases.length} database(s), ${drills.length} drill(s) since ${period.since.toISOString()} from ${source}\n`);
   if (evidence.unreadable.length) io.err(`restore-drill: ${evidence.unreadable.length} file(s) were not readable drill reports; the page names them\n`);
-  if (altered) io.err(`restore-drill: ${altered} report(s) do not verify against the public key; the page marks them\n`);
-  return 0;
+  if (!publicKey) return 0;
+  const notIntact = drills.filter((drill) => drill.signature !== 'intact');
+  for (const drill of notIntact) io.err(`${STATE_TEXT[drill.signature === 'unchecked' ? 'altered' : drill.signature].padEnd(22)} ${drill.origin} (${drill.report.database}, ${drill.report.startedAt})\n`);
+  // Altered or signed by another key: the history cannot be vouched for. Unsigned reports (from before
+  // signing was turned on, or written while the key could not be read) are named, and say so themselves.
+  const failed = notIntact.filter((drill) => drill.signature === 'altered' || drill.signature === 'other-key' || drill.signature === 'unchecked').length;
+  if (failed) io.err(`restore-drill: ${failed} report(s) do not verify against the public key (key ${keyIdOf(publicKey)}); the page marks them\n`);
+  return failed ? 1 : 0;
 }
 
 export interface VerifyResult {
@@ -121,7 +129,7 @@ export function evidenceCommands(): Command[] {
     .option('-d, --database <name...>', 'only these databases (default: all)')
     .option('--since <duration>', 'the period: this long before now', '90d')
     .option('--expect-every <duration>', 'a drill is expected this often (the schedule): days without one are "missing" (default: derived from the reports\' spacing)')
-    .option('--public-key <key>', 'check each report\'s signature with this Ed25519 public key (a PEM file or PEM text)')
+    .option('--public-key <key>', 'check each report\'s signature with this Ed25519 public key (a PEM file or PEM text): each report not intact is named, exit 1 when one is altered or signed by another key')
     .option('-o, --out <file>', 'where the page is written', 'evidence.html')
     .addHelpText('after', '\nExamples:\n  restore-drill evidence --since 90d --expect-every 1d --public-key signing.pub.pem\n  restore-drill evidence --bucket my-reports-bucket --database app --out app-evidence.html')
     .action(async (options: EvidenceOptions) => {

@@ -1,0 +1,126 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { signReport } from '../../lib/evidence/signing.ts';
+import { reportKey } from '../../lib/report/s3Store.ts';
+import type { DrillReport } from '../../lib/report/types.ts';
+import { S3Emulator } from '../emulators/s3/emulator.ts';
+import { IamAuthority } from '../support/iam/authority.ts';
+import type { Principal } from '../support/iam/types.ts';
+import { runCli, type CliResult } from '../support/cli.ts';
+import { history } from './history.ts';
+
+// `restore-drill evidence --bucket` as an auditor runs it: the CLI from the checkout, the SDK's usual
+// credentials (an auditor's read-only role), the S3 stand-in with IAM enforced.
+
+const BUCKET = 'rd-evidence-cli-reports';
+const REGION = 'eu-west-1';
+const ACCOUNT = '123456789012';
+const pem = (key: KeyObject, type: 'pkcs8' | 'spki') => key.export({ type, format: 'pem' }) as string;
+const ours = generateKeyPairSync('ed25519');
+const theirs = generateKeyPairSync('ed25519');
+
+/** Reads the reports and nothing else: list under reports/, get under reports/. */
+const auditor: Principal = {
+  name: 'auditor',
+  arn: `arn:aws:sts::${ACCOUNT}:assumed-role/Auditor/auditor`,
+  accountId: ACCOUNT,
+  accessKeyId: 'AKIAAUDITORREADONLY0',
+  secretAccessKey: 'auditor-secret-access-key',
+  identityPolicies: [
+    {
+      Version: '2012-10-17',
+      Statement: [
+        { Effect: 'Allow', Action: 's3:ListBucket', Resource: `arn:aws:s3:::${BUCKET}`, Condition: { StringLike: { 's3:prefix': 'reports/*' } } },
+        { Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${BUCKET}/reports/*` },
+      ] as never,
+    },
+  ],
+};
+
+let dir: string;
+let s3: S3Emulator;
+let publicKeyFile: string;
+const keys: Record<'intact' | 'altered' | 'otherKey' | 'unsigned', string> = { intact: '', altered: '', otherKey: '', unsigned: '' };
+
+function evidence(args: string[]): Promise<CliResult> {
+  return runCli(['evidence', '--bucket', BUCKET, '--region', REGION, ...args], {
+    via: 'source',
+    withoutEnv: /^AWS_/,
+    env: { AWS_ENDPOINT_URL_S3: s3.url, AWS_ACCESS_KEY_ID: auditor.accessKeyId, AWS_SECRET_ACCESS_KEY: auditor.secretAccessKey },
+  });
+}
+
+function put(report: DrillReport): string {
+  const key = reportKey(report);
+  s3.buckets.get(BUCKET)!.set(key, { body: Buffer.from(JSON.stringify(report, null, 2)), contentType: 'application/json', modified: new Date() });
+  return key;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rd-evidence-cli-'));
+  publicKeyFile = join(dir, 'signing.pub.pem');
+  await writeFile(publicKeyFile, pem(ours.publicKey, 'spki'));
+  s3 = new S3Emulator([BUCKET], { iam: new IamAuthority([auditor]) });
+  await s3.start();
+  const lastDay = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const reports = history({ databases: ['app', 'billing'], days: 3, lastDay, skipRate: 0, failRate: 0, errorRate: 0 }).map((entry) => ({ ...entry.report, drillId: `d${entry.report.database.length}${entry.report.startedAt.slice(8, 10)}` }));
+  const [first, second, third, fourth, ...rest] = reports;
+  keys.intact = put(signReport(first!, ours.privateKey));
+  // One byte of content changed after signing.
+  const altered = signReport(second!, ours.privateKey);
+  keys.altered = put({ ...altered, rpo: { ...altered.rpo, claimedSeconds: altered.rpo.claimedSeconds + 1 } });
+  keys.otherKey = put(signReport(third!, theirs.privateKey));
+  keys.unsigned = put(fourth!);
+  for (const report of rest) put(signReport(report, ours.privateKey));
+});
+
+afterAll(async () => {
+  await s3?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('restore-drill evidence --bucket, through the CLI', () => {
+  test('with the public key: the page is written, each report that does not verify is named, exit 1', async () => {
+    const out = join(dir, 'checked.html');
+
+    const result = await evidence(['--public-key', publicKeyFile, '--out', out]);
+
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).toMatch(new RegExp(`^wrote ${out}: 2 database\\(s\\), 6 drill\\(s\\)`));
+    expect(result.stderr).toContain(`ALTERED                s3://${BUCKET}/${keys.altered}`);
+    expect(result.stderr).toContain(`signed by another key  s3://${BUCKET}/${keys.otherKey}`);
+    expect(result.stderr).toContain(`2 report(s) do not verify against the public key`);
+    // Unsigned is named too, but it is not a failed verification: reports from before signing was turned on are unsigned.
+    expect(result.stderr).toContain(`unsigned               s3://${BUCKET}/${keys.unsigned}`);
+    expect(result.stderr).not.toContain(keys.intact);
+    const page = await readFile(out, 'utf8');
+    for (const name of ['app', 'billing']) expect(page).toContain(name);
+    // Only reads, only under reports/, and IAM allowed each.
+    expect(s3.requests.every((request) => request.method === 'GET' && !request.denied)).toBe(true);
+  });
+
+  test('without a public key: nothing is checked, exit 0; every report intact: exit 0', async () => {
+    const unchecked = await evidence(['--out', join(dir, 'unchecked.html')]);
+    const onlyBilling = await evidence(['--public-key', publicKeyFile, '--database', 'billing', '--out', join(dir, 'billing.html')]);
+
+    expect(unchecked.code, unchecked.stderr).toBe(0);
+    expect(unchecked.stderr).toBe('');
+    expect(onlyBilling.code, onlyBilling.stderr).toBe(0);
+  });
+
+  test('a caller IAM refuses: the error names the bucket and the refusal, exit 3, no page', async () => {
+    const out = join(dir, 'refused.html');
+    const refused = await runCli(['evidence', '--bucket', BUCKET, '--region', REGION, '--out', out], {
+      via: 'source',
+      withoutEnv: /^AWS_/,
+      env: { AWS_ENDPOINT_URL_S3: s3.url, AWS_ACCESS_KEY_ID: 'AKIANOBODY0000000000', AWS_SECRET_ACCESS_KEY: 'nobody' },
+    });
+
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(new RegExp(`^restore-drill: could not read the reports in s3://${BUCKET}/reports/: InvalidAccessKeyId: .*; nothing was written\n$`));
+    await expect(readFile(out, 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+});

@@ -71,7 +71,7 @@ beforeAll(async () => {
   keys.intact = put(signReport(first!, ours.privateKey));
   // One byte of content changed after signing.
   const altered = signReport(second!, ours.privateKey);
-  keys.altered = put({ ...altered, rpo: { ...altered.rpo, claimedSeconds: altered.rpo.claimedSeconds + 1 } });
+  keys.altered = put({ ...altered, rpo: { ...altered.rpo, claimedSeconds: (altered.rpo.claimedSeconds ?? 0) + 1 } });
   keys.otherKey = put(signReport(third!, theirs.privateKey));
   keys.unsigned = put(fourth!);
   for (const report of rest) put(signReport(report, ours.privateKey));

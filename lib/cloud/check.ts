@@ -156,6 +156,8 @@ function scopeOf(f: DeployedFunction, role: DrillRole, deployment: Deployment, p
     kinds: kindsOf(served),
     sources: { rds: sources('rds'), aurora: sources('aurora') },
     reportsBucket: deployment.reportsBucketName,
+    signingKeySecret: deployment.signingKeySecretArn,
+    signingKeyKmsKey: deployment.signingKeyKmsKeyArn,
   };
 }
 

@@ -13,6 +13,9 @@ export const OUTPUT = {
   alarmNames: 'AlarmNames',
   /** JSON: `[{ "name", "provider", "source"? }]`, source being the RDS instance's or Aurora cluster's ARN. */
   databases: 'Databases',
+  /** The secret with the report signing key, and the KMS key it is encrypted with: only when reports are signed. */
+  signingKeySecretArn: 'SigningKeySecretArn',
+  signingKeyKmsKeyArn: 'SigningKeyKmsKeyArn',
   functionName: (id: string) => `${id}FunctionName`,
   roleArn: (id: string) => `${id}RoleArn`,
 } as const;
@@ -53,6 +56,9 @@ export interface Deployment {
   reportsBucketName: string | undefined;
   /** Undefined when the stack has no Databases output. */
   databases: DeployedDatabase[] | undefined;
+  /** Undefined when reports are not signed. */
+  signingKeySecretArn?: string | undefined;
+  signingKeyKmsKeyArn?: string | undefined;
 }
 
 /** The deployment as its outputs describe it; the names of expected outputs it lacks. */
@@ -79,6 +85,8 @@ export function readDeployment(outputs: readonly { OutputKey?: string | undefine
       alarmTopicArn: values.get(OUTPUT.alarmTopicArn) || undefined,
       reportsBucketName: values.get(OUTPUT.reportsBucketName) || undefined,
       databases: parseDatabases(values.get(OUTPUT.databases)),
+      signingKeySecretArn: values.get(OUTPUT.signingKeySecretArn) || undefined,
+      signingKeyKmsKeyArn: values.get(OUTPUT.signingKeyKmsKeyArn) || undefined,
     },
     missing,
   };

@@ -1,6 +1,6 @@
 import type { ContextEntry } from '@aws-sdk/client-iam';
 import { COPY_TAG_KEYS, copyTags } from '../providers/rds/tags.ts';
-import { AUTHORISATIONS, rdsActionsOf, REPORT_BUCKET_ACTIONS, type AwsDatabaseKind, type DrillRole, type Requirement, type ResourceKind } from '../infra/roleActions.ts';
+import { AUTHORISATIONS, rdsActionsOf, REPORT_BUCKET_ACTIONS, signingKeyActionsOf, type AwsDatabaseKind, type DrillRole, type Requirement, type ResourceKind } from '../infra/roleActions.ts';
 
 export { AUTHORISATIONS };
 
@@ -22,6 +22,10 @@ export interface SimulationScope {
   /** The sources' ARNs (the stack's Databases output); empty when the stack has none. */
   sources: { rds: readonly string[]; aurora: readonly string[] };
   reportsBucket: string | undefined;
+  /** The report signing key's secret (the stack's SigningKeySecretArn output), when reports are signed. */
+  signingKeySecret?: string | undefined;
+  /** The customer managed key that secret is encrypted with (SigningKeyKmsKeyArn). */
+  signingKeyKmsKey?: string | undefined;
 }
 
 /** One SimulatePrincipalPolicy call: one action on the resources AWS authorises it against. */
@@ -45,7 +49,8 @@ export function actionsOf(role: DrillRole, kinds: ReadonlySet<AwsDatabaseKind>):
 
 /** The SimulatePrincipalPolicy calls for a role: one per action of the role table (none on resources it cannot name: see notes). */
 export function simulationRequests(role: DrillRole, scope: SimulationScope): SimulationRequest[] {
-  return actionsOf(role, scope.kinds).map((action) => {
+  const signing = signingKeyActionsOf(role, { secret: scope.signingKeySecret !== undefined, customerManagedKey: scope.signingKeyKmsKey !== undefined });
+  return [...actionsOf(role, scope.kinds), ...signing].map((action) => {
     const authorisation = AUTHORISATIONS[action];
     if (!authorisation) {
       return { action, resources: ['*'], context: [], notes: [`simulated on *: lib/cloud/simulation.ts does not say what AWS authorises ${action} against`] };
@@ -56,8 +61,13 @@ export function simulationRequests(role: DrillRole, scope: SimulationScope): Sim
       if (!arns.length) notes.push(notSimulated(kind));
       return arns;
     });
-    return { action, resources: [...new Set(resources)], context: authorisation.requires ? contextOf(authorisation.requires) : [], notes };
+    return { action, resources: [...new Set(resources)], context: authorisation.requires ? contextOf(authorisation.requires, scope) : [], notes };
   });
+}
+
+/** A secret's ARN as AWS evaluates it, with the six characters Secrets Manager adds (a partial ARN from the settings gets stand-ins). */
+function completeSecretArn(arn: string): string {
+  return /-[A-Za-z0-9]{6}$/.test(arn) ? arn : `${arn}-RdChek`;
 }
 
 function notSimulated(kind: ResourceKind): string {
@@ -83,11 +93,21 @@ function resourcesOf(kind: ResourceKind, scope: SimulationScope): string[] {
     case 'clusterParameterGroup': return [rds('cluster-pg', 'default.aurora-postgresql16')];
     case 'reportObject': return scope.reportsBucket ? [`arn:${scope.partition}:s3:::${scope.reportsBucket}/reports/${CHECK_DATABASE}/20000101T000000Z.json`] : [];
     case 'reportsBucket': return scope.reportsBucket ? [`arn:${scope.partition}:s3:::${scope.reportsBucket}`] : [];
+    case 'signingKeySecret': return scope.signingKeySecret ? [completeSecretArn(scope.signingKeySecret)] : [];
+    case 'signingKeyCmk': return scope.signingKeyKmsKey ? [scope.signingKeyKmsKey] : [];
   }
 }
 
 /** The request context that meets a grant's requirement: the copy's own tags (lib/providers/rds/tags.ts), as the providers send them. */
-function contextOf(requirement: Requirement): ContextEntry[] {
+function contextOf(requirement: Requirement, scope: SimulationScope): ContextEntry[] {
+  if (requirement === 'viaSecretsManagerForSigningKey') {
+    // As Secrets Manager calls KMS for GetSecretValue: through the service of the secret's region, for that secret.
+    const secret = completeSecretArn(scope.signingKeySecret ?? '');
+    return [
+      { ContextKeyName: 'kms:ViaService', ContextKeyType: 'string', ContextKeyValues: [`secretsmanager.${secret.split(':')[3] || scope.region}.amazonaws.com`] },
+      { ContextKeyName: 'kms:EncryptionContext:SecretARN', ContextKeyType: 'string', ContextKeyValues: [secret] },
+    ];
+  }
   if (requirement === 'underReports') return [{ ContextKeyName: 's3:prefix', ContextKeyType: 'string', ContextKeyValues: [`reports/${CHECK_DATABASE}/`] }];
   const tags = copyTags(COPY, CHECK_DATABASE, new Date('2000-01-02T00:00:00Z'));
   const each = (prefix: string): ContextEntry[] => tags.map((tag) => ({ ContextKeyName: `${prefix}${tag.Key}`, ContextKeyType: 'string', ContextKeyValues: [tag.Value ?? ''] }));

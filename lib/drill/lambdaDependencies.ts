@@ -4,6 +4,7 @@ import { unpackDeployment, type DeploymentBundle } from '../config/deployment.ts
 import type { RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import { cachedWebhookUrl } from '../report/notifier.ts';
+import { reportSignerFromEnv } from '../evidence/secretSigning.ts';
 import { s3ReportStore } from '../report/s3Store.ts';
 import { requiredEnv } from '../util/env.ts';
 import { secretStrings } from '../util/secrets.ts';
@@ -50,7 +51,8 @@ export function lambdaDependencies(env: NodeJS.ProcessEnv = process.env): TaskDe
   const slackArn = env[SLACK_SECRET_ENV];
   return {
     config,
-    store: s3ReportStore(requiredEnv(REPORTS_BUCKET_ENV, env)),
+    // Signed in every function the stack gave the signing key (each one that writes reports).
+    store: s3ReportStore(requiredEnv(REPORTS_BUCKET_ENV, env), { sign: reportSignerFromEnv(env) }),
     providerOptions: { durable: true, aws: { removalWaitMs: CLEANUP_REMOVAL_WAIT_MS } },
     sourcePassword: async (database) => {
       const arn = database.source?.passwordSecretArn;

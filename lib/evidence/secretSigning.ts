@@ -1,7 +1,18 @@
 import type { KeyObject } from 'node:crypto';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, RestoreDrillError } from '../errors.ts';
 import type { DrillReport } from '../report/types.ts';
 import { privateKeyFromPem, signReport } from './signing.ts';
+
+/** The signing key's secret, in the environment of each function that writes reports (the stack sets it from `signingKeySecretArn`). */
+export const SIGNING_KEY_SECRET_ENV = 'RESTORE_DRILL_SIGNING_KEY_SECRET_ARN';
+
+/** A report that could not be signed: it was stored unsigned, and says so in its error. */
+export class ReportSigningError extends RestoreDrillError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('tool', message, options);
+    this.name = 'ReportSigningError';
+  }
+}
 
 /** What the signer needs of a Secrets Manager client: the SDK's SecretsManagerClient, or a test's. */
 export interface SecretsReader {
@@ -44,4 +55,33 @@ export function secretReportSigner(client: SecretsReader, secretId: string): (re
     });
     return signReport(report, await key);
   };
+}
+
+/**
+ * Records on the report that it could not be signed, as its error (unless it has one already: that
+ * one says more about the drill) and so as an `error` status where it had passed. Such a report is
+ * still stored: unsigned, it reads as such to verify-report and the evidence page, and the run's
+ * metrics, alarms and Slack say why; dropped, it would be a drill missing from the history.
+ */
+export function recordUnsigned(report: DrillReport, cause: unknown): void {
+  const failure = new ReportSigningError(
+    `the report is stored unsigned: ${(cause as Error).message ?? String(cause)}; the functions that write reports must read the stack's SigningKeySecretArn (restore-drill cloud check simulates it)`,
+    { cause },
+  );
+  report.error ??= { step: 'report', message: failure.message, kind: failure.kind, name: failure.name };
+  if (report.status === 'passed') report.status = 'error';
+}
+
+/** The signer of a function the stack gave a signing key (SIGNING_KEY_SECRET_ENV), or undefined; the SDK loads at the first report. */
+export function reportSignerFromEnv(env: NodeJS.ProcessEnv = process.env): ((report: DrillReport) => Promise<DrillReport>) | undefined {
+  const secretId = env[SIGNING_KEY_SECRET_ENV];
+  if (!secretId) return undefined;
+  let client: Promise<{ send(command: unknown): Promise<unknown> }> | undefined;
+  const lazy: SecretsReader = {
+    send: async (command) => {
+      client ??= import('@aws-sdk/client-secrets-manager').then((sdk) => new sdk.SecretsManagerClient({}) as unknown as { send(command: unknown): Promise<unknown> });
+      return (await client).send(command);
+    },
+  };
+  return secretReportSigner(lazy, secretId);
 }

@@ -3,6 +3,8 @@ import { describeIssue } from '../config/load.ts';
 import type { RestoreDrillConfig } from '../config/schema.ts';
 import { readSchedule } from './schedule.ts';
 
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
+
 /** The cloud settings bin/app.ts reads next to the config file (cdk.json context `restore-drill:cloud`). */
 export const cloudSettingsSchema = z
   .object({
@@ -36,6 +38,14 @@ export const cloudSettingsSchema = z
     mapConcurrency: z.number().int().min(1).max(40).optional(),
     /** Secrets Manager secret holding the Slack incoming webhook URL. @default no Slack messages */
     slackWebhookSecretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:/, { message: 'expected a Secrets Manager secret ARN' }).optional(),
+    /**
+     * Secrets Manager secret holding the Ed25519 private key (PKCS#8 PEM, or JSON `{"privateKey": "<PEM>"}`)
+     * that signs every report the functions write; its public key is what `verify-report` checks against.
+     * @default reports are not signed
+     */
+    signingKeySecretArn: z.string().regex(SECRET_ARN, { message: "expected a secret's ARN: arn:aws:secretsmanager:<region>:<account>:secret:<name>" }).optional(),
+    /** The customer managed KMS key the signing key's secret is encrypted with. @default the account's aws/secretsmanager key (no grant needed) */
+    signingKeyKmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/, { message: 'expected a KMS key ARN: arn:aws:kms:<region>:<account>:key/<key id> (not an alias)' }).optional(),
     logRetentionDays: z.number().int().positive().default(30),
     /** How long reports are kept in the bucket. */
     reportRetentionDays: z.number().int().positive().default(400),
@@ -59,8 +69,6 @@ function scheduleExpressionIssue(expression: string, context: z.RefinementCtx): 
   if (!reading.ok) context.addIssue({ code: 'custom', message: reading.problem });
 }
 
-const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
-
 export type CloudSettingsInput = z.input<typeof cloudSettingsSchema>;
 export type CloudSettings = z.output<typeof cloudSettingsSchema>;
 
@@ -73,6 +81,7 @@ export function cloudProblems(config: RestoreDrillConfig, settings: unknown): { 
   }
   for (const database of config.databases) {
     if (database.provider.kind === 'local') problems.push(`databases.${database.name}: the local provider does not run in the cloud: use rds, aurora or neon`);
+    if (database.provider.kind === 'pgbackrest') problems.push(`databases.${database.name}: the pgbackrest provider restores on the machine that runs restore-drill, not in the cloud: run it with the CLI there`);
     if (database.provider.kind === 'neon' && 'env' in database.provider.apiKey) {
       problems.push(`databases.${database.name}.provider.apiKey: in the cloud the Neon API key comes from Secrets Manager: { "secretArn": "arn:aws:secretsmanager:..." }`);
     }
@@ -112,6 +121,7 @@ export function cloudProblems(config: RestoreDrillConfig, settings: unknown): { 
         problems.push(`schedules: no schedule drills ${database.name}; add it to a schedule's databases, or leave databases out to drill every database`);
       }
     }
+    if (parsed.data.signingKeyKmsKeyArn && !parsed.data.signingKeySecretArn) problems.push('signingKeyKmsKeyArn: the key of the signing key\'s secret, given without signingKeySecretArn: give both, or neither');
     if (parsed.data.vpc && parsed.data.vpc.subnetIds.length !== parsed.data.vpc.availabilityZones.length) {
       problems.push('vpc.availabilityZones: give one per subnet id, in the same order');
     }

@@ -5,7 +5,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { EVIDENCE_KEY } from '../evidence/publish.ts';
 import { COPY_TAG_KEYS, MANAGED_TAG } from '../providers/rds/tags.ts';
-import { AUTHORISATIONS, KMS_AUTHORISATIONS, kmsActionsOf, rdsActionsOf, REPORT_BUCKET_ACTIONS, verifyRoleOf, type AwsDatabaseKind, type DrillRole, type Requirement, type ResourceKind } from './roleActions.ts';
+import { AUTHORISATIONS, KMS_AUTHORISATIONS, kmsActionsOf, rdsActionsOf, REPORT_BUCKET_ACTIONS, signingKeyActionsOf, verifyRoleOf, type AwsDatabaseKind, type DrillRole, type Requirement, type ResourceKind } from './roleActions.ts';
 import { secretResources } from './secretArns.ts';
 
 /** Copies are named rd-<database>-...: every permission to create, tag or delete is held to this prefix. */
@@ -117,6 +117,31 @@ export function grantSecrets(f: lambda.IFunction, role: DrillRole, config: Resto
   const resources = [...arns].flatMap(secretResources);
   f.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources }));
   return resources.filter((resource) => resource.endsWith('-??????'));
+}
+
+/**
+ * The report signing key: each function that writes reports (roleActions.ts SIGNING_ROLES) reads that
+ * one secret, and, for a secret encrypted with a customer managed key, may decrypt with the key only
+ * as Secrets Manager does for that secret (kms:ViaService, and the SecretARN encryption context).
+ */
+export function grantSigningKey(f: lambda.IFunction, role: DrillRole, key: { secretArn?: string | undefined; kmsKeyArn?: string | undefined }): string[] {
+  const actions = signingKeyActionsOf(role, { secret: key.secretArn !== undefined, customerManagedKey: key.kmsKeyArn !== undefined });
+  if (!key.secretArn || !actions.length) return [];
+  const secret = secretResources(key.secretArn);
+  const region = key.secretArn.split(':')[3];
+  const resources: Partial<Record<ResourceKind, string[]>> = { signingKeySecret: secret, signingKeyCmk: key.kmsKeyArn ? [key.kmsKeyArn] : [] };
+  const complete = secret[0] === key.secretArn;
+  const conditions: Partial<Record<Requirement, Record<string, unknown>>> = {
+    viaSecretsManagerForSigningKey: complete
+      ? { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com`, 'kms:EncryptionContext:SecretARN': key.secretArn } }
+      : { StringEquals: { 'kms:ViaService': `secretsmanager.${region}.amazonaws.com` }, StringLike: { 'kms:EncryptionContext:SecretARN': secret[0] } },
+  };
+  for (const action of actions) {
+    const authorisation = AUTHORISATIONS[action]!;
+    const condition = authorisation.requires ? conditions[authorisation.requires] : undefined;
+    f.addToRolePolicy(new iam.PolicyStatement({ actions: [action], resources: authorisation.on(new Set()).flatMap((kind) => resources[kind] ?? []), ...(condition ? { conditions: condition } : {}) }));
+  }
+  return secret.filter((resource) => resource.endsWith('-??????'));
 }
 
 /** The reports bucket: only the calls each role makes (roleActions.ts), only under reports/. */

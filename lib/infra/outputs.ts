@@ -8,6 +8,7 @@ import type { RestoreDrill } from './restoreDrill.ts';
  * - `<Function>FunctionName` and `<Function>RoleArn` for Plan, Start, Poll, Verify, VerifyInVpc (with
  *   RDS/Aurora), Cleanup, Report, Janitor, and SlackNotifier (with Slack);
  * - `AlarmTopicArn`, and `AlarmNames` (comma-separated);
+ * - `SigningKeySecretArn` (and `SigningKeyKmsKeyArn`) when reports are signed;
  * - `Databases` (with `config`): JSON `[{ name, provider, source }]`, source being the RDS instance's or
  *   Aurora cluster's ARN, so that the check simulates a restore against the real source.
  * Each output is added once: calling this again (with the config, say) adds only what is missing.
@@ -20,6 +21,10 @@ export function addDeploymentOutputs(stack: Stack, drill: RestoreDrill, config?:
   for (const [id, f] of functions) {
     output(OUTPUT.functionName(id), f.functionName, `restore-drill ${id} function (restore-drill cloud check invokes Plan)`);
     if (f.role) output(OUTPUT.roleArn(id), f.role.roleArn, `the ${id} function's role (restore-drill cloud check simulates its calls)`);
+  }
+  if (drill.signingKey) {
+    output(OUTPUT.signingKeySecretArn, drill.signingKey.secretArn, 'the secret holding the Ed25519 key the functions sign reports with (restore-drill cloud check simulates reading it)');
+    if (drill.signingKey.kmsKeyArn) output(OUTPUT.signingKeyKmsKeyArn, drill.signingKey.kmsKeyArn, 'the KMS key the signing key\'s secret is encrypted with');
   }
   output(OUTPUT.alarmTopicArn, drill.monitoring.alarmTopic.topicArn, 'every restore-drill alarm notifies this topic on ALARM and OK');
   const alarms = [...Object.values(drill.monitoring.alarms), drill.monitoring.runAlarms].flatMap((group) => Object.values(group).filter((alarm) => alarm !== undefined));

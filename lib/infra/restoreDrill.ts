@@ -18,8 +18,9 @@ import { CLEANUP_REMOVAL_WAIT_MS, COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_EN
 import { deploymentModules } from './deploymentModule.ts';
 import { lambdaBundling } from './bundling.ts';
 import { addDeploymentOutputs } from './outputs.ts';
-import { grantRds, grantReports, grantSecrets, nagForm } from './grants.ts';
-import type { DrillRole } from './roleActions.ts';
+import { SIGNING_KEY_SECRET_ENV } from '../evidence/secretSigning.ts';
+import { grantRds, grantReports, grantSecrets, grantSigningKey, nagForm } from './grants.ts';
+import { SIGNING_ROLES, type DrillRole } from './roleActions.ts';
 import { importSecret } from './secretArns.ts';
 import { cloudProblems, drillPeriodsOf, VERIFY_TIMEOUT_SECONDS, type CloudSettings, type CloudSettingsInput } from './cloudSettings.ts';
 import { monitoredDatabasesOf, RestoreDrillMonitoring } from './monitoring.ts';
@@ -42,6 +43,8 @@ export class RestoreDrill extends Construct {
   readonly functions: Readonly<Record<string, nodejs.NodejsFunction>>;
   readonly copySecurityGroup?: ec2.SecurityGroup;
   readonly monitoring: RestoreDrillMonitoring;
+  /** The secret (and its customer managed key) the functions sign reports with, when reports are signed. */
+  readonly signingKey?: { readonly secretArn: string; readonly kmsKeyArn?: string };
 
   constructor(scope: Construct, id: string, props: RestoreDrillProps) {
     super(scope, id);
@@ -50,6 +53,7 @@ export class RestoreDrill extends Construct {
       throw new ConfigError(`RestoreDrill ${this.node.path}: ${problems.length} problem(s) in the config or cloud settings:\n- ${problems.join('\n- ')}`);
     }
     const stack = Stack.of(this);
+    if (settings.signingKeySecretArn) this.signingKey = { secretArn: settings.signingKeySecretArn, ...(settings.signingKeyKmsKeyArn ? { kmsKeyArn: settings.signingKeyKmsKeyArn } : {}) };
     const awsDatabases = props.config.databases.filter((database) => database.provider.kind === 'rds' || database.provider.kind === 'aurora');
 
     this.reportsBucket = new s3.Bucket(this, 'Reports', {
@@ -90,6 +94,8 @@ export class RestoreDrill extends Construct {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: retentionOf(settings.logRetentionDays), removalPolicy: RemovalPolicy.DESTROY });
       const environment: Record<string, string> = { ...network, [REPORTS_BUCKET_ENV]: this.reportsBucket.bucketName, NODE_OPTIONS: '--enable-source-maps' };
       if (role === 'report' && settings.slackWebhookSecretArn) environment[SLACK_SECRET_ENV] = settings.slackWebhookSecretArn;
+      // Every function that writes a report signs it.
+      if (settings.signingKeySecretArn && SIGNING_ROLES.includes(role)) environment[SIGNING_KEY_SECRET_ENV] = settings.signingKeySecretArn;
       const f = new nodejs.NodejsFunction(this, name, {
         entry: `${FUNCTIONS}${entry}`,
         handler: 'handler',
@@ -103,7 +109,7 @@ export class RestoreDrill extends Construct {
         bundling: { ...lambdaBundling(), inject: [role === 'verify' || role === 'verifyInVpc' ? deployment.withMigrations : deployment.withoutMigrations] },
         ...(options.inVpc && vpc && verifySecurityGroup ? { vpc, vpcSubnets: { subnets: vpc.privateSubnets }, securityGroups: [verifySecurityGroup] } : {}),
       });
-      const wildcards = [...grantRds(f, role, props.config.databases, stack), ...grantSecrets(f, role, props.config, settings.slackWebhookSecretArn), ...grantReports(f, role, this.reportsBucket)];
+      const wildcards = [...grantRds(f, role, props.config.databases, stack), ...grantSecrets(f, role, props.config, settings.slackWebhookSecretArn), ...grantReports(f, role, this.reportsBucket), ...grantSigningKey(f, role, { secretArn: settings.signingKeySecretArn, kmsKeyArn: settings.signingKeyKmsKeyArn })];
       acknowledgeFunctionFindings(f, wildcards, options.inVpc === true);
       functions[name] = f;
       return f;

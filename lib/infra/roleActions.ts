@@ -108,6 +108,21 @@ export function verifyRoleOf(kind: string): 'verify' | 'verifyInVpc' {
 /** Secrets Manager: every function that reads a secret (which ones: grantSecrets in grants.ts). */
 export const SECRET_ACTIONS: readonly string[] = ['secretsmanager:GetSecretValue'];
 
+/**
+ * The functions that sign reports: every one that writes them (s3:PutObject under reports/), so that no
+ * report the stack stores goes unsigned. Each reads the signing key's secret (settings.signingKeySecretArn).
+ */
+export const SIGNING_ROLES: readonly DrillRole[] = (Object.keys(REPORT_BUCKET_ACTIONS) as DrillRole[]).filter((role) => REPORT_BUCKET_ACTIONS[role].includes('s3:PutObject'));
+
+/**
+ * What a signing function calls for the key: the secret, and (a secret encrypted with a customer managed
+ * key) kms:Decrypt, which Secrets Manager calls on the caller's behalf.
+ */
+export function signingKeyActionsOf(role: DrillRole, key: { secret: boolean; customerManagedKey: boolean }): string[] {
+  if (!key.secret || !SIGNING_ROLES.includes(role)) return [];
+  return ['secretsmanager:GetSecretValue', ...(key.customerManagedKey ? ['kms:Decrypt'] : [])];
+}
+
 /** Calls only the CLI makes (its `cloudwatch` metrics sink); the functions write metrics as EMF lines to their logs. */
 export const CLI_ONLY_ACTIONS: readonly string[] = ['cloudwatch:PutMetricData'];
 
@@ -126,14 +141,16 @@ export type ResourceKind =
   | 'parameterGroup'
   | 'clusterParameterGroup'
   | 'reportObject'
-  | 'reportsBucket';
+  | 'reportsBucket'
+  | 'signingKeySecret'
+  | 'signingKeyCmk';
 
 /**
  * What a grant requires of the request (and so what the request must carry): a copy created with our
  * tags and only our tag keys (an instance also not public), a copy that carries our tag, a listing
  * under reports/.
  */
-export type Requirement = 'createdAsOurs' | 'createdAsOursPrivately' | 'ownedByUs' | 'underReports';
+export type Requirement = 'createdAsOurs' | 'createdAsOursPrivately' | 'ownedByUs' | 'underReports' | 'viaSecretsManagerForSigningKey';
 
 export interface Authorisation {
   on: (kinds: ReadonlySet<AwsDatabaseKind>) => ResourceKind[];
@@ -164,4 +181,8 @@ export const AUTHORISATIONS: Readonly<Record<string, Authorisation>> = {
   's3:GetObject': { on: always(['reportObject']) },
   's3:PutObject': { on: always(['reportObject']) },
   's3:ListBucket': { on: always(['reportsBucket']), requires: 'underReports' },
+  // The signing key (the only secret the table grants; the others are grantSecrets' in grants.ts).
+  'secretsmanager:GetSecretValue': { on: always(['signingKeySecret']) },
+  // Secrets Manager decrypts the secret as the caller: only through it, only for that secret (its encryption context).
+  'kms:Decrypt': { on: always(['signingKeyCmk']), requires: 'viaSecretsManagerForSigningKey' },
 };

@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { firstDrillId, newDrillId, reportStamp, sameDrill } from './drillId.ts';
 import { targetNoLaterThan } from './store.ts';
+import { recordUnsigned } from '../evidence/secretSigning.ts';
 import { redactDeep } from '../util/redact.ts';
 import type { DrillReport } from './types.ts';
 
@@ -58,6 +59,12 @@ async function putOwn(
 export interface S3ReportStoreOptions {
   /** @default a client as the AWS SDK is configured (the function's role and region) */
   client?: S3Client;
+  /**
+   * Signs each report before it is written (the cloud's key from Secrets Manager). A report that cannot
+   * be signed is written unsigned, with the reason as its error (recordUnsigned).
+   * @default reports are written unsigned
+   */
+  sign?: (report: DrillReport) => Promise<DrillReport>;
 }
 
 /** In the bucket; the SDK is loaded at the first call (Plan, Start and Poll never touch the bucket). */
@@ -69,6 +76,16 @@ export function s3ReportStore(bucket: string, options: S3ReportStoreOptions = {}
     const object = await client.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
     return JSON.parse(await object.Body!.transformToString()) as DrillReport;
   };
+  // Redacted, then signed: the signature covers exactly what is stored. Signed per write: the drillId may change between attempts.
+  const stored = async (report: DrillReport): Promise<DrillReport> => {
+    if (!options.sign) return redactDeep(report);
+    try {
+      return await options.sign(redactDeep(report));
+    } catch (error) {
+      recordUnsigned(report, error);
+      return redactDeep(report);
+    }
+  };
   return {
     async put(report) {
       const { sdk, client } = await s3();
@@ -78,7 +95,7 @@ export function s3ReportStore(bucket: string, options: S3ReportStoreOptions = {}
           try {
             // S3 conditional writes: If-None-Match: * creates the key only where there is none (412 otherwise).
             await client.send(
-              new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(redactDeep(report), null, 2)}\n`, ContentType: 'application/json', ...(exclusive ? { IfNoneMatch: '*' } : {}) }),
+              new sdk.PutObjectCommand({ Bucket: bucket, Key: key, Body: `${JSON.stringify(await stored(report), null, 2)}\n`, ContentType: 'application/json', ...(exclusive ? { IfNoneMatch: '*' } : {}) }),
             );
             return 'written';
           } catch (error) {

@@ -95,6 +95,9 @@ async function builtTemplate(): Promise<TemplateUnderTest> {
     ],
     vpc: { vpcId: 'vpc-0123456789abcdef0', subnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'], availabilityZones: [`${REGION}a`, `${REGION}b`] },
     slackWebhookSecretArn: secret('restore-drill-slack-StUvWx'),
+    // Signed reports, the key's secret encrypted with a customer managed key: kms:Decrypt's condition keys are held to iam-data too.
+    signingKeySecretArn: secret('restore-drill-signing-key-AbCdEf'),
+    signingKeyKmsKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
   };
   const stackName = 'RestoreDrill';
   const template = synth('built', stackName, { config, settings, env: { account: ACCOUNT, region: REGION } });

@@ -51,6 +51,14 @@ export class NotOurCopyError extends RestoreDrillError {
   }
 }
 
+/** There is no such copy (any more): removed by someone else (drop, the janitor), or never made. Nothing is touched. */
+export class CopyGoneError extends NotOurCopyError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CopyGoneError';
+  }
+}
+
 /** Postgres binaries of the needed major version, or a user to run them as, are not to be had. */
 export class EnvironmentError extends RestoreDrillError {
   constructor(message: string, options?: { cause?: unknown }) {

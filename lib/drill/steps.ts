@@ -6,6 +6,7 @@ import { copyName } from '../providers/copyName.ts';
 import type { ConnectionInfo, RestoreProvider } from '../providers/types.ts';
 import type { DrillReport, DrillStep, Trigger } from '../report/types.ts';
 import { toolVersion } from '../version.ts';
+import { drillCopyExpiry } from './copyLifetime.ts';
 import { secondsBetween } from './metrics.ts';
 import { drillStatus } from './outcome.ts';
 import { parseTargetSpec, resolveTarget, TARGET_HINT } from './target.ts';
@@ -104,7 +105,8 @@ export async function startStep(state: DrillState, config: RestoreDrillConfig, p
   const time = state.report.target.time;
   if (!name || !time) throw new Error('startStep needs a planned drill (copy name and target time): run planStep first');
   const startAt = now();
-  const expiresAt = new Date(startAt.getTime() + (state.keepForSeconds ?? config.restoreTimeoutSeconds + 3600) * 1000);
+  const restoreTimeoutSeconds = config.databases.find((database) => database.name === state.report.database)?.restoreTimeoutSeconds ?? config.restoreTimeoutSeconds;
+  const expiresAt = state.keepForSeconds !== null ? new Date(startAt.getTime() + state.keepForSeconds * 1000) : drillCopyExpiry(startAt, restoreTimeoutSeconds);
   const handle = await provider.start({ target: state.targetIsLatest ? { kind: 'latest' } : { kind: 'time', time: new Date(time) }, copyName: name, expiresAt });
   // The local provider's handle says which base backup the copy came from, and how its files were verified.
   const backup = (handle as { baseBackup?: DrillReport['backup'] } | null)?.baseBackup;
@@ -228,24 +230,36 @@ export function failureOf(error: unknown): Failure {
 export async function cleanupStep(state: DrillState, provider: RestoreProvider, context: StepContext = {}): Promise<DrillState> {
   const now = context.now ?? (() => new Date());
   const report = structuredClone(state.report);
-  if (state.handle === undefined && report.copy.name) report.copy.made = false;
+  if (state.handle === undefined && report.copy.name) {
+    report.copy.made = false;
+    report.copy.fate = 'never-made';
+  }
   if (state.handle !== undefined) {
     if (state.keepForSeconds !== null && !report.error) {
       provider.keep?.(state.handle);
       report.copy.kept = true;
+      report.copy.fate = 'kept';
       // The expiry the copy is marked (tagged) with: the one the janitor goes by.
       if (state.expiresAt) report.copy.expiresAt = state.expiresAt;
       if (state.connection) report.copy.connection = reportedConnection(state.connection);
     } else {
       try {
-        await provider.destroy(state.handle);
-        report.copy.removed = true;
+        if ((await provider.destroy(state.handle)) === 'gone') {
+          // Not this drill's removal: whatever the checks found, the copy was taken from under the drill.
+          report.copy.fate = 'gone';
+          report.copy.note = 'the copy was already gone at cleanup: removed by someone else (drop, the janitor) before the drill ended';
+        } else {
+          report.copy.removed = true;
+          report.copy.fate = 'removed';
+        }
       } catch (error) {
         report.copy.removeError = (error as Error).message;
         if (error instanceof RemovalDeferredError) {
           // Not a failed drill: the copy keeps its expiry tag and the janitor removes it.
           report.copy.removalLeftToJanitor = true;
+          report.copy.fate = 'left-to-janitor';
         } else {
+          report.copy.fate = 'cleanup-failed';
           report.error ??= { step: 'cleanup', message: `the copy could not be removed: ${(error as Error).message}`, kind: 'tool' };
         }
       }

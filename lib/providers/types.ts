@@ -40,8 +40,11 @@ export interface RestoreProvider<Handle = unknown> {
   window(): Promise<RestoreWindow>;
   start(request: { target: CopyTarget; copyName: string; expiresAt: Date }): Promise<Handle>;
   poll(handle: Handle): Promise<CopyPoll>;
-  /** Removes the copy; refuses (NotOurCopyError) anything not marked as ours. */
-  destroy(handle: Handle): Promise<void>;
+  /**
+   * Removes the copy; refuses (NotOurCopyError) anything not marked as ours. 'gone': there was no
+   * copy left to remove (someone else removed it: a person's drop, the janitor), so this call removed nothing.
+   */
+  destroy(handle: Handle): Promise<void | 'gone'>;
   /** The copy must outlive this process (restore --keep). */
   keep?(handle: Handle): void;
   /** The copy's name, read from its handle. */

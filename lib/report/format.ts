@@ -62,7 +62,7 @@ export function summarizeDrill(report: DrillReport): DrillSummary {
   const checks = report.checks.map((check) => ({ status: check.status, line: `${CHECK_MARK[check.status]} ${check.check}: ${check.summary}` }));
   const failing = failingCount ? `failing checks: ${failingCount}` : null;
   const stopped = report.error ? `stopped at ${report.error.step}: ${report.error.message}` : null;
-  const copy = `copy: ${report.copy.name ?? 'none'}${report.copy.kept ? ` kept until ${report.copy.expiresAt}` : report.copy.removed ? ' (removed)' : report.copy.made === false ? ' (never made: nothing to remove)' : report.copy.name ? ' (NOT removed: the janitor will)' : ''}`;
+  const copy = `copy: ${report.copy.name ?? 'none'}${report.copy.kept ? ` kept until ${report.copy.expiresAt}` : report.copy.removed ? ' (removed)' : report.copy.fate === 'gone' ? ' (already gone: removed by someone else before cleanup)' : report.copy.made === false ? ' (never made: nothing to remove)' : report.copy.name ? ' (NOT removed: the janitor will)' : ''}`;
   return {
     status: report.status,
     headline: `${STATUS_MARK[report.status]} ${report.database} (${report.provider}): ${report.status}`,

@@ -5,6 +5,9 @@ export type DrillStatus = 'passed' | 'failed' | 'error';
 export type DrillStep = 'plan' | 'restore' | 'wait' | 'verify' | 'report' | 'cleanup';
 export type Trigger = 'cli' | 'schedule' | 'manual';
 
+/** What became of a drill's copy (DrillReport.copy.fate). */
+export type CopyFate = 'removed' | 'gone' | 'kept' | 'left-to-janitor' | 'cleanup-failed' | 'never-made';
+
 /**
  * One drill of one database. Each number means what the design's table "One name for each number"
  * says; seconds are rounded to milliseconds; null where a step did not get that far.
@@ -51,6 +54,15 @@ export interface DrillReport {
     removalLeftToJanitor?: boolean;
     /** false: the drill stopped before the copy was made (or its start undid itself): nothing to remove. */
     made?: false;
+    /**
+     * What really became of the copy, as cleanup found it: `removed` by this drill; `gone`, removed by
+     * someone else first (a person's drop, the janitor), so this drill removed nothing; `kept`;
+     * `left-to-janitor` (the provider refused for now); `cleanup-failed`; `never-made`. Absent in
+     * reports written before it existed.
+     */
+    fate?: CopyFate;
+    /** One sentence on the fate when it is not plain (gone, found by name after a lost Start). */
+    note?: string;
   };
   startedAt: string;
   finishedAt: string;

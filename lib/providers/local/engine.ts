@@ -2,10 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { newClient } from '../../util/pgClient.ts';
-import { NotOurCopyError, RestoreTimeoutError, RestoreFailedError, RestoreDrillError } from '../../errors.ts';
+import { CopyGoneError, NotOurCopyError, RestoreTimeoutError, RestoreFailedError, RestoreDrillError } from '../../errors.ts';
 import { onShutdown } from '../../shutdown.ts';
 import { execOk } from '../../util/exec.ts';
 import { COPY_NAME } from '../copyName.ts';
@@ -45,6 +46,8 @@ export interface StartCopyOptions {
    * copied into the copy's folder, readable by the server's user only, and loopback TCP then requires TLS.
    */
   tls?: { certFile: string; keyFile: string } | undefined;
+  /** How often this process renews the copy's lease while it lives (see Marker.leaseUntil). @default 60000 */
+  leaseRenewMs?: number | undefined;
 }
 
 /** A local copy, as plain JSON (it travels between steps like any provider's handle). */
@@ -90,6 +93,12 @@ interface Marker {
   owner?: { pid: number; startTime: string } | undefined;
   /** restore --keep: the copy outlives its owner on purpose, until its expiry. */
   kept?: boolean | undefined;
+  /**
+   * Renewed by the owner while it lives (every leaseRenewMs): the copy's first expiry plus the time
+   * since it was made, so that a long verify never outlives its copy. The janitor goes by the later of
+   * this and expiresAt; a kept copy goes by its expiresAt alone.
+   */
+  leaseUntil?: string | undefined;
 }
 
 /** A process's start time since boot, in clock ticks (/proc/<pid>/stat field 22): with the pid, who it is. */
@@ -108,6 +117,10 @@ async function ownerGone(marker: Marker): Promise<boolean> {
 }
 
 const cleanups = new Map<string, () => void>();
+/** Copies this process is making or using: their lease (renewed on a timer) and their marker's writes, one at a time. */
+const leases = new Map<string, { handle: LocalCopyHandle; until?: string; timer?: NodeJS.Timeout }>();
+const markerWrites = new Map<string, Promise<void>>();
+const DEFAULT_LEASE_RENEW_MS = 60_000;
 /** Programs running for a copy (the base backup's cp): ours to stop and wait for before its folder goes. */
 const children = new Map<string, Set<ChildProcess>>();
 /** Copies being destroyed while their start may still be under way: the start must not go on to a server. */
@@ -209,6 +222,7 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
   cleanups.set(handle.name, onShutdown(() => destroyCopy(handle.name)));
   try {
     await writeMarker(handle);
+    startLease(handle, options.leaseRenewMs ?? DEFAULT_LEASE_RENEW_MS);
     // The files are verified while they are copied (both read the same pages); the server starts only on a verified backup.
     const [files, , archiveDir] = await Promise.all([
       verifyFiles(plan, binaries),
@@ -356,15 +370,38 @@ export async function restoreCopy(
 export function keepCopy(name: string): void {
   forgetCleanup(name);
   keptCopies.add(name);
+  // A kept copy lives to the expiry its user chose: no lease renews it past that.
+  stopLease(name);
   // Said in the marker too: the janitor leaves a kept copy to its expiry when this process has ended.
   const path = join(scratchFolders.copies(), name, MARKER_FILE);
   try {
     const marker = JSON.parse(readFileSync(path, 'utf8')) as Marker;
-    writeFileSync(`${path}.tmp`, JSON.stringify({ ...marker, kept: true }, null, 2));
-    renameSync(`${path}.tmp`, path);
+    const { leaseUntil: _lease, ...rest } = marker;
+    const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    writeFileSync(temporary, JSON.stringify({ ...rest, kept: true }, null, 2));
+    renameSync(temporary, path);
   } catch {
     // No marker (a copy being removed): nothing to keep.
   }
+}
+
+/** Renews the copy's lease every renewMs while this process lives (the timer never keeps it alive). */
+function startLease(handle: LocalCopyHandle, renewMs: number): void {
+  const lease: { handle: LocalCopyHandle; until?: string; timer?: NodeJS.Timeout } = { handle };
+  leases.set(handle.name, lease);
+  // As long as the copy was first given, counted from now: the drill asked for that much after the copy was made.
+  const length = Date.parse(handle.expiresAt) - Date.parse(handle.createdAt);
+  lease.timer = setInterval(() => {
+    if (leases.get(handle.name) !== lease) return;
+    lease.until = new Date(Date.now() + length).toISOString();
+    void writeMarker(handle).catch(() => undefined);
+  }, renewMs);
+  lease.timer.unref();
+}
+
+function stopLease(name: string): void {
+  clearInterval(leases.get(name)?.timer);
+  leases.delete(name);
 }
 
 function forgetCleanup(name: string): void {
@@ -378,7 +415,11 @@ function forgetCleanup(name: string): void {
  */
 export async function destroyCopy(name: string): Promise<void> {
   const earlier = destroying.get(name);
-  if (earlier) return earlier.catch(() => undefined);
+  if (earlier) {
+    // Someone else (drop, the janitor, a signal) is removing it: not this caller's removal.
+    await earlier.catch(() => undefined);
+    throw new CopyGoneError(`copy ${name} was being removed by someone else (drop, the janitor or a signal's cleanup)`);
+  }
   const destroy = destroyOnce(name);
   destroying.set(name, destroy);
   try {
@@ -394,12 +435,14 @@ async function destroyOnce(name: string): Promise<void> {
   const marker = await readMarker(dir);
   if (!marker) {
     const exists = await stat(dir).then(() => true, () => false);
-    if (!exists) throw new NotOurCopyError(`there is no copy named ${name} in ${scratchFolders.copies()}`);
+    if (!exists) throw new CopyGoneError(`there is no copy named ${name} in ${scratchFolders.copies()}`);
     // A folder made before the marker was written (a crash right after mkdir): ours by its name and place, but empty of servers.
     const entries = await readdirSafe(dir);
     if (entries.length > 0) throw new NotOurCopyError(`${dir} carries no ${MARKER_FILE} marker; restore-drill removes only copies it marked as its own`);
   }
   abandoned.add(name);
+  stopLease(name);
+  await markerWrites.get(name)?.catch(() => undefined);
   await stopChildren(name);
   // The server to stop is found from the copy's own data folder, never from the marker's pid or dataDir (which anyone can edit).
   const dataDir = join(dir, 'data');
@@ -425,9 +468,16 @@ export async function listCopies(): Promise<LocalCopyHandle[]> {
     if (!marker) continue;
     // An orphan (its owner died, it was not kept) serves production data to nobody: it expired when it was made.
     if (await ownerGone(marker)) handles.push({ ...marker.handle, expiresAt: marker.handle.createdAt, orphaned: true });
-    else handles.push(marker.handle);
+    else handles.push({ ...marker.handle, expiresAt: leasedExpiry(marker) });
   }
   return handles;
+}
+
+/** The later of the copy's expiry and its lease, unless it was kept (its user chose the expiry). */
+function leasedExpiry(marker: Marker): string {
+  const expires = Date.parse(marker.handle.expiresAt);
+  const lease = marker.leaseUntil === undefined ? Number.NaN : Date.parse(marker.leaseUntil);
+  return marker.kept || Number.isNaN(lease) || Number.isNaN(expires) || lease <= expires ? marker.handle.expiresAt : marker.leaseUntil!;
 }
 
 async function readdirSafe(dir: string): Promise<string[]> {
@@ -450,16 +500,27 @@ async function readMarker(dir: string): Promise<Marker | undefined> {
 const owner = { pid: process.pid, startTime: startTimeOf(process.pid) };
 const keptCopies = new Set<string>();
 
-async function writeMarker(handle: LocalCopyHandle): Promise<void> {
-  const startTime = await owner.startTime;
-  const marker: Marker = {
-    managed: true,
-    handle,
-    ...(startTime ? { owner: { pid: owner.pid, startTime } } : {}),
-    ...(keptCopies.has(handle.name) ? { kept: true } : {}),
-  };
-  await writeFile(join(handle.dir, `${MARKER_FILE}.tmp`), JSON.stringify(marker, null, 2));
-  await rename(join(handle.dir, `${MARKER_FILE}.tmp`), join(handle.dir, MARKER_FILE));
+/** Writes the marker from what this process knows of the copy; writes of one copy run one after another. */
+function writeMarker(handle: LocalCopyHandle): Promise<void> {
+  const write = (markerWrites.get(handle.name) ?? Promise.resolve()).catch(() => undefined).then(async () => {
+    const startTime = await owner.startTime;
+    const lease = leases.get(handle.name)?.until;
+    const marker: Marker = {
+      managed: true,
+      handle,
+      ...(startTime ? { owner: { pid: owner.pid, startTime } } : {}),
+      ...(keptCopies.has(handle.name) ? { kept: true } : {}),
+      ...(lease && !keptCopies.has(handle.name) ? { leaseUntil: lease } : {}),
+    };
+    const temporary = join(handle.dir, `${MARKER_FILE}.${randomBytes(4).toString('hex')}.tmp`);
+    await writeFile(temporary, JSON.stringify(marker, null, 2));
+    await rename(temporary, join(handle.dir, MARKER_FILE));
+  });
+  markerWrites.set(handle.name, write);
+  void write.finally(() => {
+    if (markerWrites.get(handle.name) === write) markerWrites.delete(handle.name);
+  }).catch(() => undefined);
+  return write;
 }
 
 const NOT_COPIED = ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'recovery.signal', 'recovery.conf', 'current_logfiles'];

@@ -1,3 +1,4 @@
+import { CopyGoneError } from '../../errors.ts';
 import type { CopyPoll, RestoreProvider, RestoreWindow } from '../types.ts';
 import { destroyCopy, keepCopy, listCopies, pollCopy, POLL_MS, startCopy, type LocalCopyHandle } from './engine.ts';
 import { readWindow } from './plan.ts';
@@ -15,6 +16,8 @@ export interface LocalProviderOptions {
   connection: { database: string; user: string };
   /** fsync in copies; off only for test copies nobody times. @default true */
   durable?: boolean;
+  /** How often a live drill renews its copy's lease. @default 60000 */
+  leaseRenewMs?: number;
 }
 
 /** The local provider: base backups and a WAL archive in folders, copies as servers on this machine. */
@@ -47,9 +50,15 @@ export function localProvider(config: LocalProviderConfig, options: LocalProvide
         pgBin: config.pgBin,
         copySettings: config.copySettings,
         durable: options.durable ?? true,
+        leaseRenewMs: options.leaseRenewMs,
       }),
     poll: (handle): Promise<CopyPoll> => pollCopy(handle),
-    destroy: (handle) => destroyCopy(handle.name),
+    destroy: (handle) =>
+      destroyCopy(handle.name).catch((error: unknown) => {
+        // Removed by someone else before us (drop, the janitor): nothing was left to remove.
+        if (error instanceof CopyGoneError) return 'gone' as const;
+        throw error;
+      }),
     keep: (handle) => keepCopy(handle.name),
     copyNameOf: (handle) => handle.name,
     listCopies: async () => (await listCopies()).map((handle) => ({ name: handle.name, expiresAt: new Date(handle.expiresAt), handle })),

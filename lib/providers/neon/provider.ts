@@ -227,15 +227,17 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
   }
 
   /** Removes a copy branch after reading it back: refuses (NotOurCopyError) anything not ours. */
-  async function removeCopy(handle: NeonCopyHandle): Promise<void> {
+  async function removeCopy(handle: NeonCopyHandle): Promise<'gone' | undefined> {
     if (!COPY_NAME.test(handle.name)) throw new NotOurCopyError(`"${handle.name}" is not a restore-drill copy name (rd-<database>-<yyyymmddhhmmss>-<4 random>)`);
     const parent = await api.parentBranch();
     if (handle.branchId === parent.id) throw new NotOurCopyError(`branch ${handle.branchId} is the configured branch "${parent.name}" itself (the source): restore-drill never removes it`);
     const found = await ourBranch(handle);
-    if (!found) return;
+    // Removed by someone else (the janitor, drop, Neon at its expires_at): nothing left to remove.
+    if (!found) return 'gone';
     const backups = found.branch.parent_id === parent.id ? [] : backupsOf(parent, await api.listBranches());
     assertOurs(found.branch, found.annotations, parent, backups, handle.name);
     await deleteBranch(handle.name, handle.branchId);
+    return undefined;
   }
 
   /** After a creation whose answer was lost: removes the branch it may have made (ours by name and mark), and says so. */
@@ -386,8 +388,9 @@ export function neonProvider(config: NeonProviderConfig, options: NeonProviderOp
     },
 
     async destroy(handle) {
-      await removeCopy(handle);
+      const removed = await removeCopy(handle);
       api.forgetOnSignal(handle.name);
+      return removed;
     },
 
     keep: (handle) => api.forgetOnSignal(handle.name),

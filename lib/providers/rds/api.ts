@@ -65,8 +65,8 @@ export class AwsApi {
   }
 
   /** With removeOnSignal: remove this copy if the process is interrupted before the drill removes or keeps it. */
-  removeOnSignal(copyName: string, remove: () => Promise<void>): void {
-    if (this.options.removeOnSignal) this.signalCleanups.set(copyName, onShutdown(remove));
+  removeOnSignal(copyName: string, remove: () => Promise<unknown>): void {
+    if (this.options.removeOnSignal) this.signalCleanups.set(copyName, onShutdown(async () => void (await remove())));
   }
 
   /** The copy was removed, or is kept on purpose: a signal no longer removes it. */

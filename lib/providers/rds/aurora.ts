@@ -99,17 +99,14 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     return { MinCapacity: scaling.min, MaxCapacity: scaling.max };
   }
 
-  async function destroyCluster(handle: AuroraCopyHandle): Promise<void> {
+  async function destroyCluster(handle: AuroraCopyHandle): Promise<'gone' | undefined> {
     api.assertCopyName('DB cluster', handle.clusterId);
     const cluster = await findCluster(handle.clusterId);
-    if (!cluster) {
-      await destroyInstance(api, handle.instanceId, { auroraMember: true });
-      return;
-    }
+    if (!cluster) return destroyInstance(api, handle.instanceId, { auroraMember: true });
     await api.assertOurs('DB cluster', handle.clusterId, cluster.DBClusterArn);
     const members = new Set([...(cluster.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? ''), handle.instanceId]);
     for (const member of members) await destroyInstance(api, member, { auroraMember: true });
-    if (cluster.Status === 'deleting') return;
+    if (cluster.Status === 'deleting') return 'gone';
     await api.deleteWhenAllowed(
       'DeleteDBCluster',
       `DB cluster "${handle.clusterId}"`,
@@ -117,6 +114,7 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
       ['InvalidDBClusterStateFault'],
       { goneCodes: ['DBClusterNotFoundFault'], goingAway: async () => ['deleting', undefined].includes((await findCluster(handle.clusterId))?.Status) },
     );
+    return undefined;
   }
 
   return {
@@ -216,8 +214,10 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     },
 
     async destroy(handle) {
-      await destroyCluster(handle);
+      const removed = await destroyCluster(handle);
       api.forgetOnSignal(handle.name);
+      // Not found right after the restore may be RDS's eventual consistency, not someone else's delete.
+      return removed === 'gone' && !api.withinNotFoundGrace(handle.startedAt) ? 'gone' : undefined;
     },
 
     keep: (handle) => api.forgetOnSignal(handle.name),

@@ -171,8 +171,10 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
     },
 
     async destroy(handle) {
-      await destroyInstance(api, handle.instanceId);
+      const removed = await destroyInstance(api, handle.instanceId);
       api.forgetOnSignal(handle.name);
+      // Not found right after the restore may be RDS's eventual consistency, not someone else's delete.
+      return removed === 'gone' && !api.withinNotFoundGrace(handle.startedAt) ? 'gone' : undefined;
     },
 
     keep: (handle) => api.forgetOnSignal(handle.name),
@@ -209,19 +211,19 @@ function restoreTime(target: CopyTarget): { RestoreTime: Date } | { UseLatestRes
 }
 
 /** Deletes a copy instance of ours (tag read back first), retrying while RDS refuses it for its state; a copy already gone or going is done. */
-export async function destroyInstance(api: AwsApi, instanceId: string, options: { auroraMember?: boolean } = {}): Promise<void> {
+export async function destroyInstance(api: AwsApi, instanceId: string, options: { auroraMember?: boolean } = {}): Promise<'gone' | undefined> {
   api.assertCopyName('DB instance', instanceId);
   const instance = await api.findInstance(instanceId);
-  if (!instance) return;
+  if (!instance) return 'gone';
   try {
     await api.assertOurs('DB instance', instanceId, instance.DBInstanceArn);
   } catch (error) {
     // Deleted by another destroy between the two reads.
     const cause = (error as { cause?: unknown }).cause;
-    if (cause !== undefined && isAwsError(cause, 'DBInstanceNotFound')) return;
+    if (cause !== undefined && isAwsError(cause, 'DBInstanceNotFound')) return 'gone';
     throw error;
   }
-  if (instance.DBInstanceStatus === 'deleting') return;
+  if (instance.DBInstanceStatus === 'deleting') return 'gone';
   await api.deleteWhenAllowed(
     'DeleteDBInstance',
     `DB instance "${instanceId}"`,
@@ -237,4 +239,5 @@ export async function destroyInstance(api: AwsApi, instanceId: string, options: 
     options.auroraMember ? ['InvalidDBInstanceState', 'InvalidDBInstanceStateFault', 'InvalidDBClusterStateFault'] : ['InvalidDBInstanceState', 'InvalidDBInstanceStateFault'],
     { goneCodes: ['DBInstanceNotFound'], goingAway: async () => ['deleting', undefined].includes((await api.findInstance(instanceId))?.DBInstanceStatus) },
   );
+  return undefined;
 }

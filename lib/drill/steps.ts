@@ -107,7 +107,7 @@ export async function startStep(state: DrillState, config: RestoreDrillConfig, p
   const startAt = now();
   const restoreTimeoutSeconds = config.databases.find((database) => database.name === state.report.database)?.restoreTimeoutSeconds ?? config.restoreTimeoutSeconds;
   const expiresAt = state.keepForSeconds !== null ? new Date(startAt.getTime() + state.keepForSeconds * 1000) : drillCopyExpiry(startAt, restoreTimeoutSeconds);
-  const handle = await provider.start({ target: state.targetIsLatest ? { kind: 'latest' } : { kind: 'time', time: new Date(time) }, copyName: name, expiresAt });
+  const handle = await provider.start({ target: state.targetIsLatest ? { kind: 'latest' } : { kind: 'time', time: new Date(time) }, copyName: name, expiresAt, keep: state.keepForSeconds !== null });
   // The local provider's handle says which base backup the copy came from, and how its files were verified.
   const backup = (handle as { baseBackup?: DrillReport['backup'] } | null)?.baseBackup;
   // RDS and Aurora: the source's resource id, by which its retained backups are found once it is deleted.

@@ -38,7 +38,8 @@ export interface RestoreProvider<Handle = unknown> {
   /** How often the drill polls a copy being restored: each provider knows what its API bears. */
   readonly pollIntervalMs?: number;
   window(): Promise<RestoreWindow>;
-  start(request: { target: CopyTarget; copyName: string; expiresAt: Date }): Promise<Handle>;
+  /** `keep`: the copy may outlive the drill (restore --keep), so it must be durable; false: a drill's throwaway copy. */
+  start(request: { target: CopyTarget; copyName: string; expiresAt: Date; keep?: boolean }): Promise<Handle>;
   poll(handle: Handle): Promise<CopyPoll>;
   /**
    * Removes the copy; refuses (NotOurCopyError) anything not marked as ours. 'gone': there was no

@@ -39,7 +39,14 @@ export interface DrillReport {
   };
   checks: CheckResult[];
   /** The base backup the copy came from (local provider): its files' verification, and every backup skipped with why. */
-  backup?: { used: string; files: string; filesVerifiedBy: string; skipped: { name: string; reason: string }[] };
+  backup?: {
+    used: string;
+    files: string;
+    filesVerifiedBy: string;
+    skipped: { name: string; reason: string }[];
+    /** Which recovery path ran: `throwaway` (a drill's copy, fsync off) or `durable` (restore --keep), with the settings that differ. */
+    recovery?: { path: 'throwaway' | 'durable'; settings: string[] };
+  };
   copy: {
     name: string | null;
     kept: boolean;

@@ -16,7 +16,7 @@ import type { ConnectionInfo, CopyPoll } from '../types.ts';
 import { findPgBinaries, reachableByServer, tool, type PgBinaries } from './binaries.ts';
 import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
-import { copyPgHba, copyPostgresqlConf, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
+import { copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
@@ -39,6 +39,8 @@ export interface StartCopyOptions {
   embeddedOnly?: boolean;
   /** fsync in the copy (default on). Off only for test copies nobody times. */
   durable?: boolean;
+  /** A drill's copy, removed when it ends and never kept: recovery skips what only a kept copy needs (copyConfig's recoverySettings). */
+  throwaway?: boolean | undefined;
   copySettings?: Readonly<Record<string, string>> | undefined;
   /**
    * Serve TLS with this PEM certificate and key (the RDS emulator's copies, reached like RDS over
@@ -84,6 +86,8 @@ export interface BaseBackupUsed {
   files: string;
   filesVerifiedBy: FilesVerification['method'];
   skipped: { name: string; reason: string }[];
+  /** Which recovery path ran: a drill's throwaway copy, or a durable one (restore --keep), with the settings that differ. */
+  recovery?: RecoveryPath;
 }
 
 interface Marker {
@@ -587,11 +591,14 @@ async function configureCopy(handle: LocalCopyHandle, plan: RestorePlan, archive
     restoreCommand: restoreCommandFor(archiveDir),
     recoveryTargetTime: plan.replayToEnd || plan.target.kind === 'latest' ? undefined : recoveryTargetTime(plan.target.time),
     durable: options.durable ?? true,
+    throwaway: options.throwaway,
+    pgMajor: Number.parseInt(handle.pgVersion, 10),
     sourceSettings,
     extraSettings: options.copySettings,
     tls,
   });
   await writeFile(join(handle.dataDir, 'postgresql.conf'), conf.text);
+  handle.baseBackup.recovery = conf.recovery;
   await writeFile(join(handle.dataDir, 'postgresql.auto.conf'), '# Emptied by restore-drill: see postgresql.conf\n');
   await writeFile(join(handle.dataDir, 'pg_hba.conf'), copyPgHba(tls !== undefined));
   await writeFile(join(handle.dataDir, 'pg_ident.conf'), '');

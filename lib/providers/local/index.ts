@@ -40,7 +40,7 @@ export function localProvider(config: LocalProviderConfig, options: LocalProvide
       ];
       return { earliest: window.earliest, latest: window.latest, ...(notes.length ? { note: notes.join('; ') } : {}) };
     },
-    start: ({ target, copyName, expiresAt }) =>
+    start: ({ target, copyName, expiresAt, keep }) =>
       startCopy({
         source,
         target,
@@ -50,6 +50,8 @@ export function localProvider(config: LocalProviderConfig, options: LocalProvide
         pgBin: config.pgBin,
         copySettings: config.copySettings,
         durable: options.durable ?? true,
+        // Only a drill that says so gets the throwaway recovery path: a kept copy must survive a crash.
+        throwaway: keep === false,
         leaseRenewMs: options.leaseRenewMs,
       }),
     poll: (handle): Promise<CopyPoll> => pollCopy(handle),

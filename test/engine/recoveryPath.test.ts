@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { validateConfig } from '../../lib/config/load.ts';
+import { runDrill } from '../../lib/drill/drill.ts';
+import { copyPostgresqlConf, recoverySettings } from '../../lib/providers/local/copyConfig.ts';
+import { destroyCopy } from '../../lib/providers/local/engine.ts';
+import { localProvider } from '../../lib/providers/local/index.ts';
+import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
+import { withClient } from '../../lib/util/pgClient.ts';
+import { testSource } from '../support/source.ts';
+
+// Issue 18: a drill's copy is ours and thrown away, so it skips what only a copy that must survive a
+// crash needs (fsync, restartpoints during replay); restore --keep is a real restore and stays durable.
+// The report says which path ran. Settings a server's version lacks are left out (the fallback).
+
+const conf = (options: Partial<Parameters<typeof copyPostgresqlConf>[0]>) =>
+  copyPostgresqlConf({ copyName: 'rd-x-20261201000000-abcd', socketDir: '/tmp/s', restoreCommand: 'cp', recoveryTargetTime: undefined, durable: true, sourceSettings: [], ...options });
+
+/** The value a postgresql.conf gives a setting: its last line wins, as Postgres reads it. */
+const valueIn = (text: string, name: string) => text.split('\n').filter((line) => line.startsWith(`${name} = `)).at(-1)?.slice(name.length + 3);
+
+describe('the recovery path, in the copy configuration', () => {
+  test('a throwaway copy: fsync off, no restartpoints during replay, over the source\'s own checkpoint settings', () => {
+    const { text, recovery } = conf({
+      throwaway: true,
+      pgMajor: 15,
+      sourceSettings: [{ name: 'checkpoint_timeout', value: '5min' }, { name: 'max_wal_size', value: '1GB' }],
+    });
+    expect(recovery).toEqual({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB'] });
+    expect(valueIn(text, 'fsync')).toBe("'off'");
+    expect(valueIn(text, 'checkpoint_timeout')).toBe("'1d'");
+    expect(valueIn(text, 'max_wal_size')).toBe("'1TB'");
+  });
+
+  test('a durable copy keeps fsync and the source\'s checkpoints, and syncs its data folder with syncfs from PostgreSQL 14 on', () => {
+    const { text, recovery } = conf({ throwaway: false, pgMajor: 15, sourceSettings: [{ name: 'checkpoint_timeout', value: '5min' }] });
+    expect(recovery).toEqual({ path: 'durable', settings: ['fsync = on', 'recovery_init_sync_method = syncfs'] });
+    expect(valueIn(text, 'fsync')).toBe("'on'");
+    expect(valueIn(text, 'checkpoint_timeout')).toBe("'5min'");
+  });
+
+  test.each([13, 12, undefined])('PostgreSQL %s has no recovery_init_sync_method: a durable copy goes without it (the server would refuse the setting)', (pgMajor) => {
+    const { text, recovery } = conf({ throwaway: false, pgMajor });
+    expect(recovery.settings).toEqual(['fsync = on']);
+    expect(text).not.toContain('recovery_init_sync_method');
+  });
+
+  test('durable: false (test copies) is the throwaway path whatever else is said', () => {
+    expect(recoverySettings({ durable: false, throwaway: false }).path).toBe('throwaway');
+    expect(recoverySettings({ durable: true }).path).toBe('durable');
+  });
+});
+
+describe('the recovery path, as a drill and a kept restore run it', () => {
+  let source: SourceCluster;
+
+  beforeAll(async () => {
+    source = await testSource();
+    await source.query('create table events (id int primary key)');
+    await source.query('insert into events select generate_series(1, 100)');
+    await source.takeBaseBackup('base-1');
+    await source.query('insert into events select generate_series(101, 200)');
+    await source.switchWal();
+  }, 120_000);
+
+  afterAll(async () => {
+    await source?.remove();
+  });
+
+  async function drill(keepForSeconds: number | undefined) {
+    const config = await validateConfig(
+      { databases: [{ name: 'rpath', provider: { kind: 'local', baseBackups: source.backupsDir, walArchive: source.archiveDir }, checks: {} }], report: { dir: './unused' } },
+      source.dir,
+    );
+    const database = config.databases[0]!;
+    const provider = localProvider(database.provider as never, { connection: database.connection });
+    const seen: Record<string, string> = {};
+    const result = await runDrill(config, database, provider, {
+      trigger: 'cli',
+      keepForSeconds,
+      inspect: async (copy) =>
+        withClient(copy, async (client) => {
+          const { rows } = await client.query<{ name: string; setting: string }>(
+            "select name, setting from pg_settings where name in ('fsync', 'checkpoint_timeout', 'recovery_init_sync_method')",
+          );
+          for (const row of rows) seen[row.name] = row.setting;
+          seen.rows = String((await client.query<{ count: string }>('select count(*) from events')).rows[0]!.count);
+        }),
+    });
+    return { report: result.report, seen };
+  }
+
+  test('a drill runs the throwaway path, says so, and its copy holds every row', async () => {
+    const { report, seen } = await drill(undefined);
+    expect(report.status, JSON.stringify(report.error)).toBe('passed');
+    expect(report.backup?.recovery).toEqual({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB'] });
+    expect(seen).toMatchObject({ fsync: 'off', checkpoint_timeout: '86400', rows: '200' });
+    expect(report.copy.removed).toBe(true);
+  });
+
+  test('restore --keep runs the durable path (fsync on, syncfs at start) and says so', async () => {
+    const { report, seen } = await drill(600);
+    try {
+      expect(report.status, JSON.stringify(report.error)).toBe('passed');
+      expect(report.copy.kept).toBe(true);
+      expect(report.backup?.recovery).toEqual({ path: 'durable', settings: ['fsync = on', 'recovery_init_sync_method = syncfs'] });
+      expect(seen).toMatchObject({ fsync: 'on', checkpoint_timeout: '300', recovery_init_sync_method: 'syncfs', rows: '200' });
+    } finally {
+      if (report.copy.name) await destroyCopy(report.copy.name);
+    }
+  });
+});

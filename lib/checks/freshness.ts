@@ -1,6 +1,7 @@
 import type { FreshnessConfig } from './config.ts';
 import { closeSession, isStatementTimeout, isUndefinedObject, openSession, qualifiedTable, quoteIdent, safeError, type SafeError } from './sql.ts';
 import type { CheckContext, CheckResult } from './types.ts';
+import type pg from 'pg';
 
 export interface FreshnessDetails {
   table: string;
@@ -14,6 +15,8 @@ export interface FreshnessDetails {
   /** Target minus lastReplayedAt. */
   replayLagSeconds: number | null;
   error?: SafeError;
+  /** Why the column was not read: a foreign table's rows live on another server (the copy never reaches out). */
+  skipped?: string;
 }
 
 /**
@@ -44,6 +47,11 @@ export async function checkFreshness(context: CheckContext, config: FreshnessCon
   const client = await openSession(context.copy, { statementTimeoutMs: context.statementTimeoutMs });
   let row: { newest: unknown; has_rows: boolean; replayed: Date | null };
   try {
+    const foreign = await foreignTableOf(client, config.table, context);
+    if (foreign) {
+      details.skipped = 'foreign table';
+      return result('pass', `${config.table}: skipped, a foreign table${foreign.server ? ` (server ${foreign.server})` : ''}: its rows live outside the copy and cannot date it (no measured RPO)`);
+    }
     row = (await client.query<typeof row>(sql)).rows[0]!;
   } catch (error) {
     details.error = safeError(error);
@@ -70,4 +78,14 @@ export async function checkFreshness(context: CheckContext, config: FreshnessCon
   const lagText = lag < 0 ? `newest ${config.column} lies ${-lag} s after the target (is it a write time?)` : `data lag ${lag} s`;
   if (lag > maxLagSeconds) return result('fail', `${config.table}: ${lagText}, more than the ${maxLagSeconds} s allowed`);
   return result('pass', `${config.table}: ${lagText}, within ${maxLagSeconds} s`);
+}
+
+/** The table as a foreign table of the copy (by the isolation step's list, or its kind), else undefined. */
+async function foreignTableOf(client: pg.Client, table: string, context: CheckContext): Promise<{ server: string | null } | undefined> {
+  const { rows } = await client.query<{ relkind: string; oid: string }>(`select c.relkind::text as relkind, c.oid::int8::text as oid from pg_class c where c.oid = to_regclass($1)`, [qualifiedTable(table)]);
+  const found = rows[0];
+  if (!found) return undefined;
+  const listed = context.foreignTables?.[found.oid];
+  if (listed) return { server: listed.server };
+  return found.relkind === 'f' ? { server: null } : undefined;
 }

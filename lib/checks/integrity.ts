@@ -31,6 +31,8 @@ export interface IntegrityDetails {
   errors: { relation: string; message: string }[];
   /** Relations not started within budgetSeconds. */
   unchecked: string[];
+  /** Listed relations that are foreign tables: their pages live on another server, not in the copy. */
+  skippedForeignTables: string[];
   seconds: number;
 }
 
@@ -63,6 +65,7 @@ export async function checkIntegrity(context: CheckContext, config: IntegrityCon
     corrupt: [],
     errors: [],
     unchecked: [],
+    skippedForeignTables: [],
     seconds: 0,
   };
   const result = (status: CheckStatus, summary: string): CheckResult => {
@@ -80,7 +83,9 @@ export async function checkIntegrity(context: CheckContext, config: IntegrityCon
     }
     details.amcheckVersion = version;
     details.heapChecked = versionAtLeast(version, [1, 3]);
-    ({ targets, missing } = await listTargets(first, config.relations, details.heapChecked));
+    let foreign: string[];
+    ({ targets, missing, foreign } = await listTargets(first, config.relations, details.heapChecked));
+    details.skippedForeignTables = foreign;
   } catch (error) {
     await closeSession(first);
     throw error;
@@ -110,7 +115,9 @@ export async function checkIntegrity(context: CheckContext, config: IntegrityCon
   await Promise.all(Array.from({ length: Math.max(1, Math.min(context.concurrency ?? 4, targets.length)) }, (_, index) => worker(index)));
 
   const { tables, indexes, pages } = details.checked;
-  const scope = `${tables} tables and ${indexes} B-tree indexes (${pages} pages)${details.heapChecked ? '' : '; heaps not checked: verify_heapam needs amcheck 1.3 (PostgreSQL 14)'}`;
+  const scope =
+    `${tables} tables and ${indexes} B-tree indexes (${pages} pages)${details.heapChecked ? '' : '; heaps not checked: verify_heapam needs amcheck 1.3 (PostgreSQL 14)'}` +
+    (details.skippedForeignTables.length ? `; skipped, foreign tables (their pages live on another server): ${details.skippedForeignTables.join(', ')}` : '');
   if (details.corrupt.length > 0) {
     const named = details.corrupt
       .slice(0, 5)
@@ -152,7 +159,7 @@ function versionAtLeast(version: string, wanted: [number, number]): boolean {
 
 const BLOCK_SIZE = `current_setting('block_size')::int8`;
 
-async function listTargets(client: pg.Client, relations: readonly string[] | undefined, heaps: boolean): Promise<{ targets: Target[]; missing: string[] }> {
+async function listTargets(client: pg.Client, relations: readonly string[] | undefined, heaps: boolean): Promise<{ targets: Target[]; missing: string[]; foreign: string[] }> {
   // Tables and materialized views (TOAST goes with its table), and B-tree indexes that are valid; never
   // other sessions' temporary relations. The catalogs are included: a damaged catalog breaks everything.
   const select = `
@@ -166,14 +173,16 @@ async function listTargets(client: pg.Client, relations: readonly string[] | und
                 and exists (select from pg_index i where i.indexrelid = c.oid and i.indisvalid and i.indisready)))`;
   if (!relations) {
     const { rows } = await client.query<Target & { pages: string }>(select, [heaps]);
-    return { targets: rows.map((row) => ({ ...row, pages: Number(row.pages) })), missing: [] };
+    return { targets: rows.map((row) => ({ ...row, pages: Number(row.pages) })), missing: [], foreign: [] };
   }
   const names = relations.map((relation) => qualifiedTable(relation));
-  const { rows: resolved } = await client.query<{ name: string; oid: string | null }>(
-    `select name, to_regclass(name)::oid::text as oid from unnest($1::text[]) as name`,
+  const { rows: resolved } = await client.query<{ name: string; oid: string | null; relkind: string | null }>(
+    `select name, to_regclass(name)::oid::text as oid, (select relkind::text from pg_class where oid = to_regclass(name)) as relkind
+       from unnest($1::text[]) as name`,
     [names],
   );
   const missing = resolved.filter((row) => row.oid === null).map((row) => relations[names.indexOf(row.name)]!);
+  const foreign = resolved.filter((row) => row.relkind === 'f').map((row) => relations[names.indexOf(row.name)]!);
   const oids = resolved.flatMap((row) => (row.oid === null ? [] : [row.oid]));
   // A listed table brings its B-tree indexes along; a listed index is checked alone.
   const { rows } = await client.query<Target & { pages: string }>(
@@ -182,7 +191,7 @@ async function listTargets(client: pg.Client, relations: readonly string[] | und
          or r.oid in (select i.indexrelid::text from pg_index i where i.indrelid::text = any($2::text[]))`,
     [heaps, oids],
   );
-  return { targets: rows.map((row) => ({ ...row, pages: Number(row.pages) })), missing };
+  return { targets: rows.map((row) => ({ ...row, pages: Number(row.pages) })), missing, foreign };
 }
 
 // Small relations go many to a query: a catalog has hundreds of them, and a round trip each costs more than reading them.

@@ -16,6 +16,8 @@ export interface RowCountRuleResult {
   previousCount?: number | null;
   dropPercent?: number | null;
   error?: SafeError;
+  /** Why the table was not counted: a foreign table's rows live on another server (the copy never reaches out). */
+  skipped?: string;
 }
 
 export interface RowCountsDetails {
@@ -25,6 +27,8 @@ export interface RowCountsDetails {
   concurrency: number;
   /** Queries sent to the copy for the plain counts; small tables share one. */
   countQueries: number;
+  /** Foreign tables among the rules, not counted (schema.table). */
+  skippedForeignTables: string[];
 }
 
 /** Tables up to this size on disk are counted together with others in one query. */
@@ -208,7 +212,7 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
     ...(rule.max !== undefined && { max: rule.max }),
     ...(rule.maxDropPercent !== undefined && { maxDropPercent: rule.maxDropPercent }),
   }));
-  const details: RowCountsDetails = { rules: results, counts: {}, concurrency, countQueries: 0 };
+  const details: RowCountsDetails = { rules: results, counts: {}, concurrency, countQueries: 0, skippedForeignTables: [] };
 
   const sqlNames: (string | null)[] = rules.map((rule, index) => {
     try {
@@ -230,6 +234,13 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
       const info = resolved[i]!;
       if (info.oid === null) {
         Object.assign(results[index]!, { status: 'fail', summary: `${rules[index]!.table}: no such table in the copy` });
+        continue;
+      }
+      const foreign = context.foreignTables?.[String(info.oid)] ?? (info.relkind === 'f' ? { table: rules[index]!.table, server: null } : undefined);
+      if (foreign) {
+        const where = foreign.server === null ? '' : ` (server ${foreign.server})`;
+        Object.assign(results[index]!, { summary: `${rules[index]!.table}: skipped, a foreign table${where}: its rows live outside the copy`, skipped: 'foreign table' });
+        if (!details.skippedForeignTables.includes(foreign.table)) details.skippedForeignTables.push(foreign.table);
         continue;
       }
       // The same table under two rules is counted once.
@@ -296,7 +307,8 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
     notPassing.length === 0
       ? `${results.length} ${results.length === 1 ? 'table' : 'tables'} counted, every rule holds`
       : `${notPassing.length} of ${results.length} ${results.length === 1 ? 'table' : 'tables'} not passing: ${notPassing.map((r) => r.summary).join('; ')}`;
-  return { check: 'rowCounts', status, summary, details };
+  const skipped = details.skippedForeignTables.length ? `; not counted, foreign tables: ${details.skippedForeignTables.join(', ')}` : '';
+  return { check: 'rowCounts', status, summary: `${summary}${skipped}`, details };
 }
 
 function recordAsOf(result: RowCountRuleResult, outcome: Outcome, where: 'copy' | 'source', timeoutMs: number): void {

@@ -28,6 +28,8 @@ export interface CheckContext {
   previousCounts?: Readonly<Record<string, number>> | undefined;
   /** The copy's last replayed commit, where the provider knows it (before any restart of the copy). */
   lastReplayedAt?: Date | null | undefined;
+  /** The copy's foreign tables by oid (the isolation step's list): checks skip them, their rows live elsewhere. */
+  foreignTables?: Readonly<Record<string, { table: string; server: string }>> | undefined;
 }
 
 /** Worst status first: a proven failure outranks a check that could not finish. */

@@ -116,14 +116,13 @@ describe('a copy never reaches production through a foreign table or dblink (iss
       ['prod_link', 'dblink_fdw', true],
       ['prod_srv', 'postgres_fdw', true],
     ]);
-    expect(isolated.foreignTables).toEqual([{ table: 'public.remote_orders', server: 'prod_srv' }]);
+    expect(isolated.foreignTables.map(({ table, server }) => ({ table, server }))).toEqual([{ table: 'public.remote_orders', server: 'prod_srv' }]);
     expect(isolated.dblink).toMatchObject({ installed: true, disabled: true });
     expect(isolation.summary).toMatch(/2 foreign servers disabled \(prod_link, prod_srv\).*dblink/);
     expect(report.status).toBe('passed');
   });
 
-  test('on today\'s code (before the fix) the same counts came from production: this is what the drill said', async () => {
-    // A control: the foreign table in the source really counts production's rows, which is what a copy that reaches out reports.
+  test('control: the source itself counts production\'s rows through the foreign table, which is what a copy that reaches out reported before the fix', async () => {
     expect(await source.query<{ n: string }>('select count(*)::text as n from remote_orders')).toEqual([{ n: String(PRODUCTION_ROWS) }]);
   });
 });
@@ -173,5 +172,34 @@ describe('isolation on a database with foreign servers and dblink (the checks\' 
     // A second run finds everything already disabled and still passes.
     const again = await runChecks({ copy: copy.clientConfig(), target: new Date(), rpoTargetSeconds: 300 }, checksConfigSchema.parse({}));
     expect(again.find((r) => r.check === 'isolation')!.status).toBe('pass');
+  });
+
+  test('integrity skips a listed foreign table and says so: its pages live on another server', async () => {
+    const results = await runChecks({ copy: copy.clientConfig(), target: new Date(), rpoTargetSeconds: 300 }, checksConfigSchema.parse({ integrity: { relations: ['events', 'remote_orders'] } }));
+    const integrity = results.find((result) => result.check === 'integrity')!;
+    expect(integrity.status).toBe('pass');
+    expect((integrity.details as { skippedForeignTables: string[] }).skippedForeignTables).toEqual(['remote_orders']);
+    expect(integrity.summary).toMatch(/skipped, foreign tables \(their pages live on another server\): remote_orders/);
+  });
+
+  test('a checks\' user that may not alter a foreign server (not its owner, not a superuser: RDS and Neon roles can be so) gets an error naming the server, and no other check runs', async () => {
+    const other = await cluster();
+    try {
+      await reachOutToProduction(other.clientConfig());
+      await other.query(`create role checker login; grant select on all tables in schema public to checker`);
+      const results = await runChecks(
+        { copy: { ...other.clientConfig(), user: 'checker' }, target: new Date(), rpoTargetSeconds: 300 },
+        checksConfigSchema.parse({ rowCounts: [{ table: 'remote_orders', min: 1 }] }),
+      );
+      expect(results.map((result) => [result.check, result.status])).toEqual([
+        ['connection', 'pass'],
+        ['isolation', 'error'],
+        ['rowCounts', 'error'],
+      ]);
+      expect(results[1]!.summary).toMatch(/the copy could still reach other servers, so no other check ran: server prod_link \(dblink_fdw\): must be owner of foreign server prod_link; server prod_srv \(postgres_fdw\): must be owner/);
+      expect(results[2]!.summary).toMatch(/^the rowCounts check could not finish: not run, the copy could still reach another server/);
+    } finally {
+      await other.remove();
+    }
   });
 });

@@ -1,0 +1,204 @@
+import type pg from 'pg';
+import { closeSession, openSession, quoteIdent, safeError, type SafeError } from './sql.ts';
+import type { CheckContext, CheckResult } from './types.ts';
+
+/**
+ * Where a disabled server points: a Unix socket folder that does not exist. libpq fails on it at
+ * once ("No such file or directory") without a single packet on the network, where an unroutable
+ * address would wait for a timeout.
+ */
+export const DISABLED_HOST = '/restore-drill/foreign-server-disabled';
+
+/** The wrappers whose servers take libpq's connection options (host, hostaddr, service). */
+const LIBPQ_WRAPPERS = new Set(['postgres_fdw', 'dblink_fdw']);
+/** Options that would send libpq elsewhere than `host`: hostaddr wins over host, a service file names its own host. */
+const DROPPED_OPTIONS = ['hostaddr', 'service'];
+/** dblink's C entry points that open a connection from a connection string or a server name. */
+const DBLINK_CONNECTING = new Set(['dblink_connect', 'dblink_record', 'dblink_exec']);
+const DBLINK_DISABLED_MARK = 'restore-drill: dblink is disabled in this copy';
+
+export interface ForeignServerState {
+  name: string;
+  wrapper: string;
+  /** The server can no longer reach anything: its host points nowhere, or its wrapper has no handler. */
+  disabled: boolean;
+  action: string;
+  /** The statement that gives a kept copy its server back (server options never hold a password). */
+  undo?: string;
+  error?: SafeError;
+}
+
+export interface IsolationDetails {
+  servers: ForeignServerState[];
+  /** Every foreign table of the checks' database: checks skip them, their rows live elsewhere. */
+  foreignTables: { table: string; server: string; oid: string }[];
+  /** Wrappers other than postgres_fdw and dblink_fdw, disabled as a whole (NO HANDLER). */
+  wrappers: { name: string; disabled: boolean; action: string; undo?: string; error?: SafeError }[];
+  dblink: { installed: boolean; disabled: boolean; functions: string[]; undo?: string; error?: SafeError };
+}
+
+/**
+ * A copy holds its source's foreign servers and dblink: a query through them would read production
+ * (or write to it) and a drill would pass on production's numbers. Before any other check, in the
+ * checks' database: every postgres_fdw and dblink_fdw server gets a host that leads nowhere (and loses
+ * hostaddr and service), other wrappers lose their handler, and dblink's functions that connect are
+ * replaced by ones that refuse. The copy is ours and thrown away; a kept copy's report holds each undo.
+ */
+export async function isolateCopy(context: CheckContext): Promise<CheckResult> {
+  const client = await openSession(context.copy, { statementTimeoutMs: context.statementTimeoutMs });
+  try {
+    const details: IsolationDetails = {
+      servers: [],
+      foreignTables: await foreignTables(client),
+      wrappers: [],
+      dblink: { installed: false, disabled: false, functions: [] },
+    };
+    const { rows: servers } = await client.query<{ name: string; wrapper: string; options: string[] | null; handler: string | null }>(
+      `select s.srvname as name, w.fdwname as wrapper, s.srvoptions as options, nullif(w.fdwhandler, 0)::regproc::text as handler
+         from pg_foreign_server s join pg_foreign_data_wrapper w on w.oid = s.srvfdw
+        order by s.srvname`,
+    );
+    for (const server of servers.filter((s) => LIBPQ_WRAPPERS.has(s.wrapper))) details.servers.push(await pointNowhere(client, server));
+    for (const wrapper of [...new Set(servers.filter((s) => !LIBPQ_WRAPPERS.has(s.wrapper)).map((s) => s.wrapper))]) {
+      const handler = servers.find((s) => s.wrapper === wrapper)!.handler;
+      const state = await withoutHandler(client, wrapper, handler);
+      details.wrappers.push(state);
+      for (const server of servers.filter((s) => s.wrapper === wrapper)) {
+        details.servers.push({ name: server.name, wrapper, disabled: state.disabled, action: state.action, ...(state.error ? { error: state.error } : {}) });
+      }
+    }
+    details.dblink = await disableDblink(client);
+    return verdict(details);
+  } finally {
+    await closeSession(client);
+  }
+}
+
+async function foreignTables(client: pg.Client): Promise<IsolationDetails['foreignTables']> {
+  const { rows } = await client.query<{ table: string; server: string; oid: string }>(
+    `select format('%I.%I', n.nspname, c.relname) as table, s.srvname as server, c.oid::int8::text as oid
+       from pg_foreign_table f join pg_class c on c.oid = f.ftrelid join pg_namespace n on n.oid = c.relnamespace
+       join pg_foreign_server s on s.oid = f.ftserver
+      order by 1`,
+  );
+  return rows;
+}
+
+function optionsOf(options: string[] | null): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const option of options ?? []) {
+    const at = option.indexOf('=');
+    map.set(option.slice(0, at), option.slice(at + 1));
+  }
+  return map;
+}
+
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** A server name as SQL writes it: bare where Postgres would print it bare. */
+function serverIdent(name: string): string {
+  return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : quoteIdent(name);
+}
+
+async function pointNowhere(client: pg.Client, server: { name: string; wrapper: string; options: string[] | null }): Promise<ForeignServerState> {
+  const options = optionsOf(server.options);
+  const base = { name: server.name, wrapper: server.wrapper };
+  if (options.get('host') === DISABLED_HOST && !DROPPED_OPTIONS.some((name) => options.has(name))) {
+    return { ...base, disabled: true, action: `already disabled: host ${DISABLED_HOST}` };
+  }
+  const changes: string[] = [options.has('host') ? `SET host ${literal(DISABLED_HOST)}` : `ADD host ${literal(DISABLED_HOST)}`];
+  const undo: string[] = [options.has('host') ? `SET host ${literal(options.get('host')!)}` : 'DROP host'];
+  for (const name of DROPPED_OPTIONS.filter((option) => options.has(option))) {
+    changes.push(`DROP ${name}`);
+    undo.push(`ADD ${name} ${literal(options.get(name)!)}`);
+  }
+  const name = serverIdent(server.name);
+  try {
+    await client.query(`ALTER SERVER ${name} OPTIONS (${changes.join(', ')})`);
+  } catch (error) {
+    return { ...base, disabled: false, action: 'could not be disabled', error: safeError(error) };
+  }
+  const dropped = DROPPED_OPTIONS.filter((option) => options.has(option));
+  return {
+    ...base,
+    disabled: true,
+    action: `host set to ${DISABLED_HOST} (a socket folder that does not exist)${dropped.length ? `, ${dropped.join(' and ')} dropped` : ''}`,
+    undo: `ALTER SERVER ${name} OPTIONS (${undo.join(', ')})`,
+  };
+}
+
+async function withoutHandler(client: pg.Client, wrapper: string, handler: string | null): Promise<IsolationDetails['wrappers'][number]> {
+  if (handler === null) {
+    // Without a handler no foreign table can use it; only a module of its own (as dblink uses dblink_fdw) reads its servers.
+    return { name: wrapper, disabled: true, action: 'has no handler: no foreign table can read through it' };
+  }
+  try {
+    await client.query(`ALTER FOREIGN DATA WRAPPER ${quoteIdent(wrapper)} NO HANDLER`);
+  } catch (error) {
+    return { name: wrapper, disabled: false, action: 'could not be disabled (ALTER FOREIGN DATA WRAPPER needs a superuser)', error: safeError(error) };
+  }
+  return { name: wrapper, disabled: true, action: 'handler removed: its foreign tables cannot be read', undo: `ALTER FOREIGN DATA WRAPPER ${quoteIdent(wrapper)} HANDLER ${handler}` };
+}
+
+/**
+ * dblink connects from a plain connection string (`dblink('host=prod ...', ...)`), which no server
+ * option governs and a superuser's privileges ignore. Its connecting functions are replaced in place
+ * (same name, arguments and result, so views that call them stay valid) by PL/pgSQL that refuses.
+ */
+async function disableDblink(client: pg.Client): Promise<IsolationDetails['dblink']> {
+  const { rows } = await client.query<{ signature: string; args: string; result: string; language: string; src: string; bin: string | null; strict: boolean; parallel: string }>(
+    `select format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as signature,
+            pg_get_function_arguments(p.oid) as args, pg_get_function_result(p.oid) as result,
+            l.lanname as language, p.prosrc as src, p.probin as bin, p.proisstrict as strict, p.proparallel as parallel
+       from pg_extension e
+       join pg_depend d on d.refclassid = 'pg_extension'::regclass and d.refobjid = e.oid and d.classid = 'pg_proc'::regclass and d.deptype = 'e'
+       join pg_proc p on p.oid = d.objid join pg_namespace n on n.oid = p.pronamespace join pg_language l on l.oid = p.prolang
+      where e.extname = 'dblink'
+      order by 1`,
+  );
+  if (rows.length === 0) return { installed: false, disabled: true, functions: [] };
+  const connecting = rows.filter((row) => (row.language === 'c' && DBLINK_CONNECTING.has(row.src)) || row.src.includes(DBLINK_DISABLED_MARK));
+  const undo: string[] = [];
+  try {
+    await client.query('begin');
+    for (const fn of connecting.filter((row) => row.language === 'c')) {
+      const [schemaAndName] = fn.signature.split('(');
+      await client.query(
+        `CREATE OR REPLACE FUNCTION ${schemaAndName}(${fn.args}) RETURNS ${fn.result} LANGUAGE plpgsql AS $restore_drill$
+         BEGIN RAISE EXCEPTION '${DBLINK_DISABLED_MARK}: a copy must not connect to another server' USING ERRCODE = '0A000'; END $restore_drill$`,
+      );
+      const parallel = fn.parallel === 's' ? ' PARALLEL SAFE' : fn.parallel === 'r' ? ' PARALLEL RESTRICTED' : '';
+      undo.push(`CREATE OR REPLACE FUNCTION ${schemaAndName}(${fn.args}) RETURNS ${fn.result} LANGUAGE c${fn.strict ? ' STRICT' : ''}${parallel} AS ${literal(fn.bin ?? '$libdir/dblink')}, ${literal(fn.src)};`);
+    }
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    return { installed: true, disabled: false, functions: connecting.map((fn) => fn.signature), error: safeError(error) };
+  }
+  return { installed: true, disabled: true, functions: connecting.map((fn) => fn.signature), ...(undo.length ? { undo: undo.join('\n') } : {}) };
+}
+
+function verdict(details: IsolationDetails): CheckResult {
+  const disabled = details.servers.filter((server) => server.disabled).map((server) => server.name);
+  const stuck = [
+    ...details.servers.filter((server) => !server.disabled).map((server) => `server ${server.name} (${server.wrapper}): ${server.error?.message ?? server.action}`),
+    ...(details.dblink.installed && !details.dblink.disabled ? [`dblink: ${details.dblink.error?.message ?? 'not disabled'}`] : []),
+  ];
+  const tables = details.foreignTables.map((table) => table.table);
+  const parts = [
+    disabled.length ? `${disabled.length} foreign server${disabled.length === 1 ? '' : 's'} disabled (${disabled.join(', ')})` : 'no foreign servers',
+    details.dblink.installed ? (details.dblink.disabled ? `dblink's connecting functions disabled (${details.dblink.functions.length})` : 'dblink NOT disabled') : 'no dblink',
+    tables.length ? `foreign tables skipped by the checks: ${tables.join(', ')}` : 'no foreign tables',
+  ];
+  if (stuck.length > 0) {
+    return {
+      check: 'isolation',
+      status: 'error',
+      summary: `the copy could still reach other servers, so no other check ran: ${stuck.join('; ')} (let the checks' user own these, or connect as a superuser)`,
+      details,
+    };
+  }
+  return { check: 'isolation', status: 'pass', summary: parts.join('; '), details };
+}

@@ -1,5 +1,6 @@
 import type { ChecksConfig } from './config.ts';
 import { checkConnection } from './connection.ts';
+import { isolateCopy, type IsolationDetails } from './foreign.ts';
 import { checkFreshness } from './freshness.ts';
 import { checkIntegrity } from './integrity.ts';
 import { checkLedger } from './ledger.ts';
@@ -12,9 +13,11 @@ export type RunChecksContext = Omit<CheckContext, 'statementTimeoutMs' | 'concur
 
 /**
  * Runs the connection check first, always (a drill with no checks configured still proves the copy
- * answers), then every configured check against the copy, all at once, and returns one result per
- * check: connection, then config order (ledger, rowCounts, freshness, integrity, sql). A check that throws becomes
- * an `error` result; it never stops the others.
+ * answers), then isolation (foreign.ts: the copy's foreign servers and dblink disabled; reported only
+ * where the copy has foreign servers, foreign tables or dblink), then every configured check against
+ * the copy, all at once, and returns one result per check: connection, isolation, then config order
+ * (ledger, rowCounts, freshness, integrity, sql). A check that throws becomes an `error` result;
+ * it never stops the others. A copy that did not answer, or could still reach another server, runs no other check.
  */
 export async function runChecks(context: RunChecksContext, config: ChecksConfig, options: { deadline?: Date | undefined } = {}): Promise<CheckResult[]> {
   const full: CheckContext = { ...context, statementTimeoutMs: config.statementTimeoutMs, concurrency: config.concurrency };
@@ -25,7 +28,16 @@ export async function runChecks(context: RunChecksContext, config: ChecksConfig,
   if (config.integrity) runs.push({ check: 'integrity', run: () => checkIntegrity(full, config.integrity!) });
   if (config.sql) runs.push({ check: 'sql', run: () => checkSqlAssertions(full, config.sql!) });
   const connection = await guarded('connection', () => checkConnection(full), options.deadline);
-  return [connection, ...(await Promise.all(runs.map(({ check, run }) => guarded(check, run, options.deadline))))];
+  const notRun = (why: string) => runs.map(({ check }): CheckResult => ({ check, status: 'error', summary: `the ${check} check could not finish: not run, ${why}`, details: {} }));
+  if (connection.status === 'error') return [connection, ...notRun(`the copy did not answer the connection check (${connection.summary.replace(/^the connection check could not finish: /, '')})`)];
+  // Before any check that reads data: the copy's foreign servers and dblink would read production.
+  const isolation = await guarded('isolation', () => isolateCopy(full), options.deadline);
+  if (isolation.status !== 'pass') return [connection, isolation, ...notRun('the copy could still reach another server (see the isolation check)')];
+  const isolated = isolation.details as IsolationDetails;
+  full.foreignTables = Object.fromEntries(isolated.foreignTables.map(({ oid, table, server }) => [oid, { table, server }]));
+  // Reported where there was something to disable or skip; a copy without any has nothing to say here.
+  const reported = isolated.servers.length > 0 || isolated.foreignTables.length > 0 || isolated.dblink.installed ? [isolation] : [];
+  return [connection, ...reported, ...(await Promise.all(runs.map(({ check, run }) => guarded(check, run, options.deadline))))];
 }
 
 async function guarded(check: string, run: () => Promise<CheckResult>, deadline: Date | undefined): Promise<CheckResult> {

@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFile, execOk } from '../../lib/util/exec.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { testSource } from '../support/source.ts';
@@ -41,4 +42,61 @@ test('a scratch disk too small for the copy is named as such (kind tool, the spa
   expect(outcome.message).toContain(join(mount!, 'scratch'));
   expect(outcome.message).toMatch(/needs about \d+ MB/);
   expect(outcome.left).toEqual([]);
+});
+
+describe('a scratch disk that fills up while the copy replays WAL (issue 14 item 14)', () => {
+  let walSource: SourceCluster;
+  let bigMount: string | undefined;
+
+  beforeAll(async () => {
+    walSource = await testSource();
+    await walSource.query('create table events (id int primary key, payload text)');
+    await walSource.takeBaseBackup('base-1');
+    // WAL enough that replay lasts (about 45 segments of 1 MB), all of it after the backup.
+    await walSource.query(`insert into events select g, repeat('x', 1000) from generate_series(1, 40000) g`);
+    await walSource.switchWal();
+    bigMount = await mkdtemp('/tmp/rd-replay-disk-');
+    await execOk('mount', ['-t', 'tmpfs', '-o', 'size=160m,mode=0755', 'tmpfs', bigMount]);
+  });
+
+  afterAll(async () => {
+    if (bigMount) {
+      await execFile('umount', [bigMount]);
+      await rm(bigMount, { recursive: true, force: true });
+    }
+    await walSource?.remove();
+  });
+
+  test('is named as out of space (kind tool), never as a broken backup, and nothing is left on it', async () => {
+    const scratch = join(bigMount!, 'scratch');
+    const run = execFile(process.execPath, [join(import.meta.dirname, 'fixtures', 'restore-to-scratch.ts'), walSource.backupsDir, walSource.archiveDir], {
+      env: { ...process.env, RESTORE_DRILL_SCRATCH: scratch },
+    });
+    // The base backup is copied and the free-space check passed; the disk fills before the server replays (another program, another copy).
+    let filled = false;
+    let settled = false;
+    void run.finally(() => (settled = true));
+    while (!filled && !settled) {
+      const copies = await readdir(join(scratch, 'copies')).catch(() => [] as string[]);
+      for (const name of copies) {
+        if (await stat(join(scratch, 'copies', name, 'data', 'recovery.signal')).then(() => true, () => false)) {
+          const disk = await statfs(bigMount!);
+          const leave = 512 * 1024;
+          await execOk('fallocate', ['-l', String(disk.bavail * disk.bsize - leave), join(bigMount!, 'filler')]);
+          filled = true;
+        }
+      }
+      if (!filled) await delay(2);
+    }
+    const result = await run;
+    expect(filled, 'the copy ended before it reached replay').toBe(true);
+    expect(result.code, result.stderr).toBe(0);
+    const outcome = JSON.parse(result.stdout) as { kind?: string; message?: string; left: string[] };
+
+    expect(outcome.kind, outcome.message).toBe('tool');
+    expect(outcome.message).toMatch(/No space left on device/);
+    expect(outcome.message).toMatch(/not enough free space in .*while the copy replayed WAL/);
+    expect(outcome.message).not.toMatch(/checkpoint record|incomplete|damaged/);
+    expect(outcome.left).toEqual([]);
+  });
 });

@@ -173,13 +173,21 @@ export function copyPgHba(tls: boolean): string {
 /**
  * The copy's restore_command: reads the archive (plain files, else .gz), never writes there. One shell
  * line, as a DBA would write it: a script file in between costs a process for every WAL file replayed.
+ * A file the archive does not hold exits 1, silently (Postgres asks for files past the end, and for
+ * timeline histories that do not exist). A file it holds but cannot copy (a full disk, a read error)
+ * exits 255, which Postgres takes as fatal: recovery stops there, the tool's message in the server's
+ * log, instead of promoting what it had and passing for a broken backup.
  */
 export function restoreCommandFor(archiveDir: string): string {
   // Postgres replaces %f, %p, %r and %% anywhere in restore_command: a % of the folder's own name is written %%.
   const dir = archiveDir.replaceAll('%', '%%');
   const file = shellQuote(`${dir}/%f`);
-  return `cp ${file} '%p' 2>/dev/null || gzip -dc ${shellQuote(`${dir}/%f.gz`)} > '%p'`;
+  const gz = shellQuote(`${dir}/%f.gz`);
+  return `if [ -f ${file} ]; then cp ${file} '%p' || exit 255; elif [ -f ${gz} ]; then gzip -dc ${gz} > '%p' || exit 255; else exit 1; fi`;
 }
+
+/** What a copy's server log says when the scratch disk filled up (the restore command's cp, or the server's own writes). */
+export const OUT_OF_SPACE = /No space left on device/;
 
 function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;

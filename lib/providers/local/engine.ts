@@ -16,7 +16,7 @@ import type { ConnectionInfo, CopyPoll } from '../types.ts';
 import { findPgBinaries, reachableByServer, tool, type PgBinaries } from './binaries.ts';
 import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
-import { copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
+import { OUT_OF_SPACE, copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
@@ -255,6 +255,8 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     return handle;
   } catch (error) {
     await destroyCopy(handle.name).catch(() => undefined);
+    // The server may die of a full disk before it even listens.
+    if (error instanceof RestoreFailedError && OUT_OF_SPACE.test(error.message)) throw outOfSpaceDuringReplay(error.message);
     throw error;
   }
 }
@@ -279,7 +281,12 @@ async function newestBackupMajor(baseBackups: string): Promise<number | undefine
 /** Where the copy stands: still recovering, promoted (with its connection), or dead. */
 export async function pollCopy(handle: LocalCopyHandle): Promise<CopyPoll> {
   const status = await serverStatus(handle);
-  if (!status.alive) return { state: 'failed', reason: `the copy's server stopped during recovery: ${await logReasonOf(handle)}` };
+  if (!status.alive) {
+    const reason = await logReasonOf(handle);
+    // A scratch disk that filled up stops recovery as well: the machine's trouble, not the backup's.
+    if (OUT_OF_SPACE.test(await readFile(handle.logFile, 'utf8').catch(() => ''))) throw outOfSpaceDuringReplay(reason);
+    return { state: 'failed', reason: `the copy's server stopped during recovery: ${reason}` };
+  }
   if (status.state !== 'ready') return { state: 'pending', detail: status.state ?? 'starting' };
   const connection = connectionOf(handle);
   const client = newClient({ host: connection.host, port: connection.port, database: connection.database, user: connection.user });
@@ -303,6 +310,14 @@ export async function pollCopy(handle: LocalCopyHandle): Promise<CopyPoll> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+function outOfSpaceDuringReplay(said: string): RestoreDrillError {
+  return new RestoreDrillError(
+    'tool',
+    `not enough free space in ${scratchFolders.copies()}: the disk filled up while the copy replayed WAL (No space left on device); ` +
+      `free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk. The server said: ${said}`,
+  );
 }
 
 /**

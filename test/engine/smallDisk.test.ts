@@ -100,3 +100,25 @@ describe('a scratch disk that fills up while the copy replays WAL (issue 14 item
     expect(outcome.left).toEqual([]);
   });
 });
+
+test('a WAL cache (restoreCommand) on a disk that is full says so (kind tool), never that the archive ends there (issue 14 item 14)', async () => {
+  const full = await mkdtemp('/tmp/rd-full-cache-');
+  await execOk('mount', ['-t', 'tmpfs', '-o', 'size=8m,mode=0755', 'tmpfs', full]);
+  try {
+    // Less room than one WAL segment: the restore command's copies into the cache fail.
+    const disk = await statfs(full);
+    await execOk('fallocate', ['-l', String(disk.bavail * disk.bsize - 256 * 1024), join(full, 'filler')]);
+    const result = await execFile(process.execPath, [join(import.meta.dirname, 'fixtures', 'restore-to-scratch.ts'), source.backupsDir, `!cp ${source.archiveDir}/%f %p`], {
+      env: { ...process.env, RESTORE_DRILL_SCRATCH: join(full, 'scratch') },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    const outcome = JSON.parse(result.stdout) as { kind?: string; message?: string };
+
+    expect(outcome.kind, outcome.message).toBe('tool');
+    expect(outcome.message).toMatch(/No space left on device/);
+    expect(outcome.message).toMatch(/WAL cache/);
+  } finally {
+    await execFile('umount', [full]);
+    await rm(full, { recursive: true, force: true });
+  }
+});

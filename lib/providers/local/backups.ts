@@ -1,11 +1,13 @@
 import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { NoBaseBackupError } from '../../errors.ts';
+import { EnvironmentError, NoBaseBackupError } from '../../errors.ts';
 import { parseLabelTime } from './labelTime.ts';
+import { readTarBackupHead, type TarBackup } from './tarBackup.ts';
+import { findTarLayout } from './tarFiles.ts';
 import { lastSetting, parseConf } from './postgresConf.ts';
 import { labelLsn, listWalFolder, parseLabelFile, readWalFile, type ArchiveListing } from './wal/archive.ts';
 
-/** A base backup made by pg_basebackup (plain format) or the low-level backup API. */
+/** A base backup made by pg_basebackup (plain or tar format) or the low-level backup API. */
 export interface BaseBackup {
   name: string;
   path: string;
@@ -22,6 +24,8 @@ export interface BaseBackup {
   /** Entries of pg_tblspc: tablespaces outside the data folder. */
   tablespaces: string[];
   pgWalIsLink: boolean;
+  /** Set for a tar-format backup (pg_basebackup -Ft): its tar files, unpacked only into a copy's folder. */
+  tar?: TarBackup | undefined;
 }
 
 /** A folder that looks like a base backup (it holds PG_VERSION) but cannot be restored from. */
@@ -39,7 +43,8 @@ export interface BackupListing {
 }
 
 /**
- * The base backups in `dir`: its subfolders that hold a backup_label, or `dir` itself when it does.
+ * The base backups in `dir`: its subfolders that hold a backup_label (plain format) or a base.tar
+ * (tar format, of any compression), or `dir` itself when it does.
  * A subfolder with a PG_VERSION but no backup_label is a backup that cannot be used (a copy of a data
  * folder without its label restores as a crash, not as a backup): it is listed as unusable, never
  * skipped in silence.
@@ -55,7 +60,12 @@ export async function listBaseBackups(dir: string, archive: ArchiveListing): Pro
   const backups: BaseBackup[] = [];
   const unusable: UnusableBackup[] = [];
   for (const path of candidates) {
-    if (await isBackup(path)) backups.push(await readBackup(path, archive));
+    const tar = await findTarLayout(path);
+    if (tar) {
+      const read = await readTarBackup(path, archive, tar);
+      if ('reason' in read) unusable.push(read);
+      else backups.push(read);
+    } else if (await isBackup(path)) backups.push(await readBackup(path, archive));
     else if (await isFile(join(path, 'PG_VERSION'))) {
       unusable.push({ name: basename(path), path, reason: 'it has no backup_label', startLsn: (await manifestStartLsn(path)) ?? (await controlCheckpointLsn(path)) });
     }
@@ -66,14 +76,15 @@ export async function listBaseBackups(dir: string, archive: ArchiveListing): Pro
   if (backups.length === 0) {
     const broken = unusable.map((backup) => `; ${backup.name}: ${backup.reason}`).join('');
     throw new NoBaseBackupError(
-      `no base backup in ${dir}: expected folders made by "pg_basebackup -Fp" (or the low-level backup API), each holding a backup_label${broken}`,
+      `no base backup in ${dir}: expected folders made by "pg_basebackup -Fp" (each holding a backup_label; or by the low-level backup API) ` +
+        `or by "pg_basebackup -Ft" (each holding a base.tar, base.tar.gz, .lz4 or .zst)${broken}`,
     );
   }
   return { backups: backups.sort((a, b) => a.startLsn - b.startLsn), unusable };
 }
 
 async function isBackup(path: string): Promise<boolean> {
-  return isFile(join(path, 'backup_label'));
+  return (await isFile(join(path, 'backup_label'))) || (await findTarLayout(path)) !== undefined;
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -129,6 +140,52 @@ async function readBackup(path: string, archive: ArchiveListing): Promise<BaseBa
     tablespaces,
     pgWalIsLink: pgWalInfo?.isSymbolicLink() ?? false,
   };
+}
+
+/**
+ * A tar-format backup, read without unpacking it: backup_label, tablespace_map and PG_VERSION from the
+ * start of base.tar (pg_basebackup writes the label first), where it ends from the archive's backup
+ * history file or the backup_manifest beside the tars. A tar that cannot be read is listed as unusable.
+ */
+async function readTarBackup(path: string, archive: ArchiveListing, layout: Parameters<typeof readTarBackupHead>[1]): Promise<BaseBackup | UnusableBackup> {
+  const name = basename(path);
+  const head = await readTarBackupHead(name, layout).catch((error: unknown) => {
+    if (error instanceof EnvironmentError) throw error;
+    return { reason: (error as Error).message };
+  });
+  if ('reason' in head) return { name, path, reason: head.reason, startLsn: await manifestStartLsn(path) };
+  const label = parseLabelFile(head.label);
+  const startLsn = labelLsn(label.get('START WAL LOCATION'));
+  if (startLsn === undefined) return { name, path, reason: `the backup_label in ${layout.base.name} has no START WAL LOCATION`, startLsn: await manifestStartLsn(path) };
+  const history = await findBackupHistory(archive, label.get('START WAL LOCATION')!);
+  const stopLsn = labelLsn(history?.get('STOP WAL LOCATION')) ?? (await manifestEndLsn(path));
+  const times = await head.times(label.get('START TIME'), history?.get('STOP TIME'));
+  return {
+    name,
+    path,
+    pgMajor: head.pgMajor,
+    timeline: Number(label.get('START TIMELINE') ?? 1),
+    startLsn,
+    stopLsn,
+    startTime: times.start,
+    stopTime: times.stop,
+    // The WAL inside the tars is unpacked with the backup (recovery reads it there), but the window is read from the archive.
+    ownWal: undefined,
+    tablespaces: head.tablespaces,
+    pgWalIsLink: false,
+    tar: { ...head.tar, unpackedBytes: Math.max(head.tar.unpackedBytes, (await manifestBytes(path)) + (layout.wal?.bytes ?? 0)) },
+  };
+}
+
+/** The bytes of the files a backup_manifest lists: what the data folder weighs once unpacked. */
+async function manifestBytes(path: string): Promise<number> {
+  const text = await readFile(join(path, 'backup_manifest'), 'utf8').catch(() => undefined);
+  try {
+    const files = text ? ((JSON.parse(text) as { Files?: { Size?: number }[] }).Files ?? []) : [];
+    return files.reduce((sum, file) => sum + (typeof file.Size === 'number' ? file.Size : 0), 0);
+  } catch {
+    return 0;
+  }
 }
 
 async function findBackupHistory(archive: ArchiveListing, startLocation: string) {

@@ -16,6 +16,7 @@ import type { ConnectionInfo, CopyPoll } from '../types.ts';
 import { findPgBinaries, reachableByServer, tool, type PgBinaries } from './binaries.ts';
 import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
+import { unpackTarBackup, verifyUnpackedTar } from './tarUnpack.ts';
 import { OUT_OF_SPACE, copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
@@ -149,7 +150,21 @@ function runForCopy(name: string, file: string, args: readonly string[]): Promis
   });
 }
 
+/** Tar backups being unpacked into a copy (in this process): destroyCopy stops and waits for them, as for its children. */
+const unpacking = new Map<string, { stop: AbortController; done: Promise<unknown> }>();
+
+function unpackForCopy(handle: LocalCopyHandle, backup: RestorePlan['backup']): Promise<void> {
+  if (abandoned.has(handle.name)) return Promise.reject(new RestoreFailedError(`copy ${handle.name} is being removed`));
+  const stop = new AbortController();
+  const done = unpackTarBackup(backup.tar!.layout, backup.name, handle.dataDir, stop.signal);
+  unpacking.set(handle.name, { stop, done });
+  return done.then(() => undefined).finally(() => unpacking.delete(handle.name));
+}
+
 async function stopChildren(name: string): Promise<void> {
+  const unpack = unpacking.get(name);
+  unpack?.stop.abort(new RestoreFailedError(`copy ${name} was removed while its base backup was unpacked`));
+  await unpack?.done.catch(() => undefined);
   const running = [...(children.get(name) ?? [])];
   await Promise.all(
     running.map(async (child) => {
@@ -228,9 +243,10 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     await writeMarker(handle);
     startLease(handle, options.leaseRenewMs ?? DEFAULT_LEASE_RENEW_MS);
     // The files are verified while they are copied (both read the same pages); the server starts only on a verified backup.
+    const copied = copyBackup(plan, handle);
     const [files, , archiveDir] = await Promise.all([
-      verifyFiles(plan, binaries),
-      copyBackup(plan, handle),
+      verifyFiles(plan, binaries, plan.backup.tar ? copied.then(() => handle.dataDir) : undefined),
+      copied,
       walReachableByServer(user, plan.window.archiveDir, plan, handle),
     ]);
     if (!files.ok) {
@@ -262,9 +278,11 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
 }
 
 /** pg_verifybackup where the binaries have it (PostgreSQL 13+ packages), else our own manifest reader. */
-async function verifyFiles(plan: RestorePlan, binaries: PgBinaries): Promise<FilesVerification> {
+async function verifyFiles(plan: RestorePlan, binaries: PgBinaries, unpacked?: Promise<string>): Promise<FilesVerification> {
   const pgVerifybackup = tool(binaries, 'pg_verifybackup');
   const has = await stat(pgVerifybackup).then((info) => info.isFile(), () => false);
+  // A tar backup is verified once unpacked, before the server starts: pg_verifybackup reads tar format only from PostgreSQL 18 on.
+  if (unpacked) return verifyUnpackedTar(plan.backup.path, plan.backup.tar!, await unpacked, has ? pgVerifybackup : undefined);
   return verifyBackupFiles(plan.backup.path, { pgVerifybackup: has ? pgVerifybackup : undefined });
 }
 
@@ -547,7 +565,8 @@ const NOT_COPIED = ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'reco
 async function copyBackup(plan: RestorePlan, handle: LocalCopyHandle): Promise<void> {
   // Into a folder of our own: `cp -a` of a backup folder that is itself a link would make the data folder that link.
   await mkdir(handle.dataDir, { mode: 0o700 });
-  await runForCopy(handle.name, 'cp', ['-a', `${plan.backup.path}/.`, handle.dataDir]).catch((error: Error) => {
+  const copying = plan.backup.tar ? unpackForCopy(handle, plan.backup) : runForCopy(handle.name, 'cp', ['-a', `${plan.backup.path}/.`, handle.dataDir]);
+  await copying.catch((error: Error) => {
     // The disk filled up after the check (another copy, another program): said as such, not as a broken backup.
     if (/No space left on device/.test(error.message)) {
       throw new RestoreDrillError('tool', `not enough free space in ${scratchFolders.copies()}: copying base backup ${plan.backup.name} ran out of space (No space left on device); free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk`);
@@ -651,7 +670,7 @@ const MB = 1024 * 1024;
  * (the base backup, the WAL it may stage, a few segments replay writes) is checked before copying.
  */
 async function checkFreeSpace(plan: RestorePlan): Promise<void> {
-  const backupBytes = await folderBytes(plan.backup.path);
+  const backupBytes = plan.backup.tar?.unpackedBytes ?? (await folderBytes(plan.backup.path));
   let walBytes = 0;
   for (const file of plan.walFiles) walBytes += (await stat(file.path).catch(() => ({ size: 0 }))).size;
   const needed = backupBytes + walBytes + 4 * plan.replayEnd.segmentSize + 16 * MB;

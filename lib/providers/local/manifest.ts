@@ -41,14 +41,24 @@ const MANIFEST = 'backup_manifest';
 // after the backup, or are the manifest itself); pg_wal is the WAL's to check, not the manifest's.
 const NOT_IN_MANIFEST = new Set([MANIFEST, 'pg_wal', 'postgresql.auto.conf', 'recovery.signal', 'standby.signal']);
 
+export interface VerifyOptions {
+  pgVerifybackup?: string | undefined;
+  /**
+   * The backup_manifest when it is not inside `backupPath`: a tar-format backup keeps it beside its
+   * tars, and is verified once unpacked (pg_verifybackup reads tar format only from PostgreSQL 18 on).
+   */
+  manifestPath?: string | undefined;
+}
+
 /** Verifies the backup's files with pg_verifybackup when `pgVerifybackup` is given, else with our own reader. */
-export async function verifyBackupFiles(backupPath: string, options: { pgVerifybackup?: string | undefined } = {}): Promise<FilesVerification> {
-  const text = await readFile(join(backupPath, MANIFEST), 'utf8').catch((error: NodeJS.ErrnoException) => {
+export async function verifyBackupFiles(backupPath: string, options: VerifyOptions = {}): Promise<FilesVerification> {
+  const text = await readFile(options.manifestPath ?? join(backupPath, MANIFEST), 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return undefined;
     throw error;
   });
   if (text === undefined) {
-    return { method: 'no manifest', ok: true, files: 0, problems: [], summary: 'files not verified: no manifest (a low-level API backup)' };
+    const why = options.manifestPath ? 'pg_basebackup --no-manifest' : 'a low-level API backup';
+    return { method: 'no manifest', ok: true, files: 0, problems: [], summary: `files not verified: no manifest (${why})` };
   }
   let manifest: Manifest;
   try {
@@ -57,7 +67,7 @@ export async function verifyBackupFiles(backupPath: string, options: { pgVerifyb
     return failed('manifest reader', 0, [`${MANIFEST} is not valid JSON: ${(error as Error).message}`]);
   }
   const files = Array.isArray(manifest.Files) ? manifest.Files.length : 0;
-  if (options.pgVerifybackup) return viaPgVerifybackup(options.pgVerifybackup, backupPath, files);
+  if (options.pgVerifybackup) return viaPgVerifybackup(options.pgVerifybackup, backupPath, files, options.manifestPath);
   return viaReader(backupPath, text, manifest);
 }
 
@@ -71,9 +81,9 @@ function passed(method: FilesVerification['method'], files: number): FilesVerifi
   return { method, ok: true, files, problems: [], summary: `${files} files verified against the backup_manifest by ${method} (size and checksum)` };
 }
 
-async function viaPgVerifybackup(tool: string, backupPath: string, files: number): Promise<FilesVerification> {
+async function viaPgVerifybackup(tool: string, backupPath: string, files: number, manifestPath: string | undefined): Promise<FilesVerification> {
   // -n: the WAL is the engine's to read (the archive, not the backup's pg_wal). Without -e it reports every bad file, not only the first.
-  const result = await execFile(tool, ['-n', backupPath]);
+  const result = await execFile(tool, ['-n', ...(manifestPath ? ['-m', manifestPath] : []), backupPath]);
   if (result.code === 0) return passed('pg_verifybackup', files);
   const problems = result.stderr
     .split('\n')

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { NoBaseBackupError } from '../../../errors.ts';
+import { NoBaseBackupError, RestoreDrillError } from '../../../errors.ts';
 import { execFile } from '../../../util/exec.ts';
 import { restoreCommandEnv } from '../childEnv.ts';
+import { OUT_OF_SPACE } from '../copyConfig.ts';
 import { scratchFolders } from '../scratch.ts';
 import { parseLabelFile, readSegmentSize } from './archive.ts';
 import { parseLsn, parseSegmentName, segmentName } from './lsn.ts';
@@ -31,6 +32,14 @@ export async function fetchArchive(baseBackups: string, restoreCommand: string):
     const fetched = result.code === 0 && (await stat(temporary).then((info) => info.size > 0, () => false));
     if (!fetched) {
       await rm(temporary, { force: true });
+      // A full disk is not the end of the archive: said as such, or the window would silently end here.
+      if (OUT_OF_SPACE.test(result.stderr)) {
+        throw new RestoreDrillError(
+          'tool',
+          `not enough free space for the WAL cache in ${dir}: the restore command could not write ${name} (No space left on device); ` +
+            'free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk',
+        );
+      }
       // Another run may have fetched it meanwhile: cached files are whole (renamed into place) and never change.
       if (await stat(join(dir, name)).then((info) => info.isFile() && info.size > 0, () => false)) {
         have.add(name);

@@ -1,0 +1,96 @@
+import { createWriteStream } from 'node:fs';
+import { lstat, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { BrokenBackupError } from './errors.ts';
+import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
+import type { TarBackup } from './tarBackup.ts';
+import { readEntries, type TarEntry } from './tarEntries.ts';
+import type { TarFile, TarLayout } from './tarFiles.ts';
+
+/**
+ * The unpacked data folder against the backup_manifest beside the tars, by pg_verifybackup (-m) when
+ * given, else by our reader; the summary names the format the files came in.
+ */
+export async function verifyUnpackedTar(backupPath: string, tar: TarBackup, dataDir: string, pgVerifybackup: string | undefined): Promise<FilesVerification> {
+  const verified = await verifyBackupFiles(dataDir, { pgVerifybackup, manifestPath: join(backupPath, 'backup_manifest') });
+  return { ...verified, summary: `${verified.summary}, once unpacked from ${tar.format}` };
+}
+
+/**
+ * Unpacks a tar-format base backup into a copy's data folder (which must exist, empty): base.tar
+ * into it, pg_wal.tar into its pg_wal. Only ever below that folder: every entry is checked before
+ * anything of it is written (tarEntries.ts), folders are made one level at a time and never through a
+ * link, files are created exclusively (an existing path, a link included, is never written through),
+ * and the folder itself is never created here, so once a removal has taken it nothing comes back.
+ */
+export async function unpackTarBackup(layout: TarLayout, backup: string, dataDir: string, signal?: AbortSignal): Promise<{ files: number; bytes: number }> {
+  const totals = { files: 0, bytes: 0 };
+  await unpackInto(layout.base, backup, dataDir, totals, signal);
+  if (layout.wal) {
+    await ensureFolder(dataDir, 'pg_wal');
+    await unpackInto(layout.wal, backup, join(dataDir, 'pg_wal'), totals, signal);
+  }
+  // pg_basebackup writes global/pg_control last (only WAL comes after it): a tar cut at an entry's edge still lacks it.
+  if (!(await stat(join(dataDir, 'global', 'pg_control')).then((info) => info.isFile(), () => false))) {
+    throw new BrokenBackupError(
+      `base backup ${backup}: ${layout.base.name} (${layout.base.path}) has no global/pg_control, which pg_basebackup writes at its end: ` +
+        'the file is cut short. Take a new base backup (or copy this one again from where it is kept)',
+      backup,
+    );
+  }
+  // -X none leaves no pg_wal in the tar; the server needs the folder to start.
+  await ensureFolder(dataDir, 'pg_wal');
+  return totals;
+}
+
+async function unpackInto(file: TarFile, backup: string, root: string, totals: { files: number; bytes: number }, signal: AbortSignal | undefined): Promise<void> {
+  const made = new Set<string>(['']);
+  await readEntries(
+    file,
+    async (entry: TarEntry) => {
+      signal?.throwIfAborted();
+      const parent = entry.path.includes('/') ? entry.path.slice(0, entry.path.lastIndexOf('/')) : '';
+      await ensureFolder(root, parent, made);
+      if (entry.type === 'directory') {
+        await ensureFolder(root, entry.path, made);
+        return;
+      }
+      const target = join(root, entry.path);
+      try {
+        // 'wx': O_CREAT|O_EXCL, which never follows a link nor overwrites anything already there.
+        await pipeline(entry.body as AsyncIterable<Buffer>, createWriteStream(target, { flags: 'wx', mode: 0o600 }), { signal });
+      } catch (error) {
+        // Said as the copy's cp says it, so that the engine names a full disk as such.
+        if ((error as NodeJS.ErrnoException).code === 'ENOSPC') throw new Error(`No space left on device, unpacking ${file.name}: ${entry.path}`);
+        if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
+          throw new BrokenBackupError(
+            `base backup ${backup}: ${file.name} holds ${JSON.stringify(entry.path)} twice (or over a folder); pg_basebackup writes each file once, so ${file.path} is not as it wrote it`,
+            backup,
+          );
+        }
+        throw error;
+      }
+      totals.files += 1;
+      totals.bytes += entry.size;
+    },
+    { backup, signal },
+  );
+}
+
+/** Makes root/relative one level at a time (mode 0700), each level a real folder of ours, never a link; root must exist. */
+async function ensureFolder(root: string, relative: string, made: Set<string> = new Set()): Promise<void> {
+  if (made.has(relative)) return;
+  let path = '';
+  for (const part of relative.split('/').filter(Boolean)) {
+    path = path ? `${path}/${part}` : part;
+    if (made.has(path)) continue;
+    const full = join(root, path);
+    await mkdir(full, { mode: 0o700 }).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error;
+      const info = await lstat(full);
+      if (!info.isDirectory()) throw new Error(`${full} exists and is not a folder: a tar entry may not be unpacked through it`);
+    });
+    made.add(path);
+  }
+}

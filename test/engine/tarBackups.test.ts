@@ -1,0 +1,242 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { extract, pack, type Header } from 'tar-stream';
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { RestoreDrillError } from '../../lib/errors.ts';
+import { tool } from '../../lib/providers/local/binaries.ts';
+import { copyName, destroyCopy, restoreCopy, type RestoreCopyOptions } from '../../lib/providers/local/engine.ts';
+import { BrokenBackupError } from '../../lib/providers/local/errors.ts';
+import { readWindow, type LocalSource, type RestoreTarget } from '../../lib/providers/local/plan.ts';
+import { scratchFolders } from '../../lib/providers/local/scratch.ts';
+import { serverUser } from '../../lib/providers/local/serverUser.ts';
+import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
+import { serverUserEnv } from '../../lib/providers/local/childEnv.ts';
+import { microsToDate } from '../../lib/providers/local/wal/lsn.ts';
+import { execOk } from '../../lib/util/exec.ts';
+import { newClient } from '../../lib/util/pgClient.ts';
+import { folderFingerprint } from '../support/archive.ts';
+import { copyFolders, copyServers } from '../support/leftovers.ts';
+import { insertRow, testSource } from '../support/source.ts';
+
+/**
+ * Tar-format base backups as pg_basebackup -Ft writes them, one folder of backups per format, all
+ * taken after row 0 and before rows 1 and 2: a restore to a time between rows 1 and 2 holds 0 and 1.
+ */
+const FORMATS = [
+  { name: 'gzip', args: ['-z', '-X', 'fetch'], files: ['backup_manifest', 'base.tar.gz'], format: 'tar format, gzip-compressed: base.tar.gz' },
+  { name: 'lz4', args: ['--compress=lz4', '-X', 'stream'], files: ['backup_manifest', 'base.tar.lz4', 'pg_wal.tar'], format: 'tar format, lz4-compressed: base.tar.lz4 and pg_wal.tar' },
+  { name: 'zstd', args: ['--compress=zstd', '-X', 'stream'], files: ['backup_manifest', 'base.tar.zst', 'pg_wal.tar'], format: 'tar format, zstd-compressed: base.tar.zst and pg_wal.tar' },
+  { name: 'plain-tar', args: ['-X', 'stream'], files: ['backup_manifest', 'base.tar', 'pg_wal.tar'], format: 'tar format, uncompressed: base.tar and pg_wal.tar' },
+] as const;
+
+let source: SourceCluster;
+let work: string;
+let rowBefore: bigint;
+let rowAfter: bigint;
+const fingerprints = new Map<string, Record<string, string>>();
+
+/** The backups folder of one format (its one backup is base-1). */
+function backupsOf(format: string): string {
+  return join(source.dir, 'tars', format);
+}
+
+function sourceOf(baseBackups: string): LocalSource {
+  return { baseBackups, walArchive: source.archiveDir };
+}
+
+function options(target: RestoreTarget, from: LocalSource): RestoreCopyOptions {
+  return {
+    source: from,
+    target,
+    name: copyName('tars', new Date()),
+    expiresAt: new Date(Date.now() + 3_600_000),
+    connection: { database: 'postgres', user: 'postgres' },
+    timeoutMs: 60_000,
+    durable: false,
+  };
+}
+
+function between(): RestoreTarget {
+  return { kind: 'time', time: microsToDate((rowBefore + rowAfter) / 2n) };
+}
+
+async function pgBasebackup(dir: string, args: readonly string[]): Promise<void> {
+  const user = await serverUser();
+  await mkdir(join(dir, '..'), { recursive: true });
+  if (user.runAs) await execOk('chown', ['-R', `${user.uid}:${user.gid}`, join(source.dir, 'tars')]);
+  await execOk(
+    tool(source.binaries, 'pg_basebackup'),
+    ['-D', dir, '-Ft', ...args, '-c', 'fast', '-l', 'base-1', '-h', source.server.socketDir, '-p', String(source.server.port), '-U', 'postgres'],
+    { as: user.runAs, env: serverUserEnv() },
+  );
+}
+
+/** A copy of one format's backups that a test may damage; the archive stays the source's own. */
+async function damageable(format: string, name: string): Promise<string> {
+  const dir = join(work, name);
+  await cp(backupsOf(format), dir, { recursive: true });
+  return dir;
+}
+
+/** Rewrites a tar, with `extra` entries put in just before the entry named `before` (pg_control, near the end). */
+async function repack(path: string, before: string, extra: { header: Header | Pick<Header, 'name'> & Partial<Header>; body?: string }[]): Promise<void> {
+  const input = extract();
+  const output = pack();
+  const written = pipeline(output, createWriteStream(`${path}.new`));
+  const read = pipeline(createReadStream(path), input);
+  for await (const entry of input) {
+    if (entry.header.name === before) {
+      for (const item of extra) await new Promise<void>((resolve, reject) => output.entry(item.header, item.body ?? '', (error) => (error ? reject(error) : resolve())));
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of entry) chunks.push(chunk as Buffer);
+    await new Promise<void>((resolve, reject) => output.entry(entry.header, Buffer.concat(chunks), (error) => (error ? reject(error) : resolve())));
+  }
+  await read;
+  output.finalize();
+  await written;
+  await execOk('mv', [`${path}.new`, path]);
+}
+
+async function idsIn(target: RestoreTarget, from: LocalSource): Promise<{ ids: number[]; baseBackup: unknown }> {
+  const { handle, connection } = await restoreCopy(options(target, from));
+  try {
+    const client = newClient({ host: connection.host, port: connection.port, user: connection.user, database: connection.database });
+    await client.connect();
+    const { rows } = await client.query<{ id: number }>('select id from events order by id');
+    await client.end();
+    return { ids: rows.map((row) => row.id), baseBackup: handle.baseBackup };
+  } finally {
+    await destroyCopy(handle.name);
+  }
+}
+
+const exists = (path: string) => stat(path).then(() => true, () => false);
+
+beforeAll(async () => {
+  source = await testSource();
+  work = await mkdtemp(join(scratchFolders.sources(), 'tars-'));
+  await source.query('create table events (id int primary key)');
+  await source.query('insert into events values (0)');
+  for (const format of FORMATS) await pgBasebackup(join(backupsOf(format.name), 'base-1'), format.args);
+  // Each backup's history file (<segment>.<offset>.backup) tells where it ends; the archiver copies it with the next segment.
+  await source.switchWal();
+  const deadline = Date.now() + 60_000;
+  while ((await readdir(source.archiveDir)).filter((name) => name.endsWith('.backup')).length < FORMATS.length) {
+    if (Date.now() > deadline) throw new Error('the backup history files were not archived');
+    await source.switchWal();
+  }
+  // A backup's window opens after its stop time, which the history file gives in whole seconds: the rows come after that.
+  let opens = 0;
+  for (const format of FORMATS) opens = Math.max(opens, (await readWindow(sourceOf(backupsOf(format.name)))).window.earliest.getTime());
+  await delay(Math.max(0, opens - Date.now() + 5));
+  rowBefore = await insertRow(source, 'events', 1);
+  rowAfter = await insertRow(source, 'events', 2);
+  expect(rowAfter - rowBefore).toBeGreaterThan(2000n);
+  await source.switchWal();
+  for (const format of FORMATS) fingerprints.set(format.name, await folderFingerprint(join(backupsOf(format.name), 'base-1')));
+}, 120_000);
+
+afterAll(async () => {
+  await source?.remove();
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+afterEach(async () => {
+  // Passing or failing, a test leaves no copy folder and no copy server behind.
+  expect(await copyFolders('tars')).toEqual([]);
+  expect(await copyServers('tars')).toEqual([]);
+});
+
+describe('tar-format base backups (pg_basebackup -Ft)', () => {
+  test.each(FORMATS)('a $name backup restores to a time between two writes: the row before is in, the row after is out', async (format) => {
+    expect((await readdir(join(backupsOf(format.name), 'base-1'))).sort()).toEqual(format.files);
+
+    const { ids, baseBackup } = await idsIn(between(), sourceOf(backupsOf(format.name)));
+
+    expect(ids).toEqual([0, 1]);
+    expect(baseBackup).toMatchObject({
+      used: 'base-1',
+      files: expect.stringMatching(new RegExp(`^\\d+ files verified against the backup_manifest by pg_verifybackup \\(size and checksum\\), once unpacked from ${format.format.replace(/[.]/g, '\\.')}$`)),
+      filesVerifiedBy: 'pg_verifybackup',
+      skipped: [],
+    });
+    // The backup is read, never written: its files as they were.
+    expect(await folderFingerprint(join(backupsOf(format.name), 'base-1'))).toEqual(fingerprints.get(format.name));
+  });
+
+  test('the window of a tar backup comes from its backup_label and the archive, without unpacking it', async () => {
+    const { window } = await readWindow(sourceOf(backupsOf('gzip')));
+
+    expect(window.backups.map((b) => b.backup.name)).toEqual(['base-1']);
+    expect(window.backups[0]!.backup.pgMajor).toBe(15);
+    expect(window.earliest.getTime()).toBeLessThan(Number(rowBefore / 1000n));
+    expect(window.latest.getTime()).toBe(Number(rowAfter / 1000n));
+    expect(await readdir(join(backupsOf('gzip'), 'base-1'))).toEqual(['backup_manifest', 'base.tar.gz']);
+  });
+
+  test.each([
+    ['a path that climbs out with ".."', { name: '../../escaped-by-dots', type: 'file' as const }, 'climbs out of the folder with ".."'],
+    ['an absolute path', { name: '/tmp/restore-drill-escaped-absolute', type: 'file' as const }, 'is an absolute path'],
+    ['a symbolic link out of the folder', { name: 'global/escape-link', type: 'symlink' as const, linkname: '/etc' }, 'is a symbolic link (to "/etc")'],
+    ['a hard link', { name: 'global/hard-link', type: 'link' as const, linkname: '/etc/passwd' }, 'is a hard link (to "/etc/passwd")'],
+  ])('a tar entry escaping the copy (%s) is refused, naming it, and nothing is written outside', async (_, header, why) => {
+    const dir = await damageable('plain-tar', `escape-${header.type}-${header.name.length}`);
+    await repack(join(dir, 'base-1', 'base.tar'), 'global/pg_control', [{ header, body: header.type === 'file' ? 'escaped\n' : '' }]);
+
+    const error = await restoreCopy(options(between(), sourceOf(dir))).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(BrokenBackupError);
+    expect((error as Error).message).toContain(`base backup base-1: base.tar holds the entry ${JSON.stringify(header.name)}, which ${why}`);
+    expect(await exists(join(scratchFolders.copies(), 'escaped-by-dots'))).toBe(false);
+    expect(await exists('/tmp/restore-drill-escaped-absolute')).toBe(false);
+  });
+
+  test.each([
+    ['base.tar', 'plain-tar'],
+    ['base.tar.gz', 'gzip'],
+  ])('a truncated %s fails the restore before the copy starts, naming the backup and the file', async (file, format) => {
+    const dir = await damageable(format, `truncated-${format}`);
+    const path = join(dir, 'base-1', file);
+    await truncate(path, Math.floor((await stat(path)).size / 2) + 100);
+
+    const error = await restoreCopy(options(between(), sourceOf(dir))).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(BrokenBackupError);
+    expect((error as BrokenBackupError).kind).toBe('backup');
+    expect((error as Error).message).toMatch(new RegExp(`^base backup base-1: ${file.replace('.', '\\.')} \\(.*\\) is damaged or cut short at entry \\d+, "[^"]+": `));
+  });
+
+  test('a file of the tar that does not match the backup_manifest fails the restore, found once unpacked', async () => {
+    const dir = await damageable('plain-tar', 'edited');
+    await repack(join(dir, 'base-1', 'base.tar'), 'global/pg_control', [{ header: { name: 'global/not-in-manifest', type: 'file' }, body: 'x' }]);
+
+    const error = await restoreCopy(options(between(), sourceOf(dir))).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(BrokenBackupError);
+    expect((error as Error).message).toContain('"global/not-in-manifest" is present on disk but not in the manifest');
+  });
+
+  test('a tar backup with a tablespace (its <oid>.tar) is refused, naming it, before anything is made', async () => {
+    const location = join(source.dir, 'tablespace');
+    await mkdir(location);
+    const user = await serverUser();
+    if (user.runAs) await execOk('chown', [`${user.uid}:${user.gid}`, location]);
+    await chmod(location, 0o700);
+    await source.query(`create tablespace elsewhere location '${location}'`);
+    await source.query('create table placed (id int) tablespace elsewhere');
+    const [{ oid } = { oid: '' }] = await source.query<{ oid: string }>(`select oid::text from pg_tablespace where spcname = 'elsewhere'`);
+    const backups = join(source.dir, 'tars', 'tablespace');
+    await pgBasebackup(join(backups, 'base-1'), ['-z', '-X', 'fetch']);
+    expect(await readdir(join(backups, 'base-1'))).toContain(`${oid}.tar.gz`);
+
+    const error = await restoreCopy(options({ kind: 'latest' }, sourceOf(backups))).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(RestoreDrillError);
+    expect((error as RestoreDrillError).kind).toBe('input');
+    expect((error as Error).message).toContain(`has tablespaces (pg_tblspc: ${oid}.tar.gz, ${oid} (was ${location}))`);
+  });
+});

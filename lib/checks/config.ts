@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseIgnorePattern } from './schemaIgnore.ts';
 import { parseTableName } from './sql.ts';
 
 const identifier = z
@@ -117,6 +118,31 @@ export const integrityConfigSchema = z
   })
   .strict();
 
+export const schemaConfigSchema = z
+  .object({
+    /** Schemas to introspect in the copy. @default the schemas the migrations' snapshot names, and public */
+    schemas: z.array(identifier).min(1).optional(),
+    /**
+     * Objects managed outside Drizzle, left out on both sides: `schema`, `schema.object` (a table, view,
+     * enum or sequence, with everything in it) or `schema.table.part` (a column, index or constraint);
+     * `*` matches within a part. @default []
+     */
+    ignore: z
+      .array(
+        z.string().min(1).superRefine((pattern, context) => {
+          try {
+            parseIgnorePattern(pattern);
+          } catch (error) {
+            context.addIssue({ code: 'custom', message: (error as Error).message });
+          }
+        }),
+      )
+      .default([]),
+    /** drizzle-kit's introspection of the copy and its differ give up together after this long. @default 120 */
+    timeoutSeconds: z.number().positive().max(3600).default(120),
+  })
+  .strict();
+
 /** The `checks` of one database. */
 export const checksConfigSchema = z
   .object({
@@ -131,6 +157,8 @@ export const checksConfigSchema = z
     integrity: integrityConfigSchema.optional(),
     /** SQL assertions on the copy: each a read-only query and what its answer must be. */
     sql: sqlAssertionsConfigSchema.optional(),
+    /** The copy's schema against the Drizzle snapshot of the newest migration the ledger says is applied (needs `ledger`). */
+    schema: schemaConfigSchema.optional(),
   })
   .strict();
 
@@ -159,6 +187,7 @@ export type RowCountsConfig = z.output<typeof rowCountsConfigSchema>;
 export type FreshnessConfig = z.output<typeof freshnessConfigSchema>;
 export type SqlAssertion = z.output<typeof sqlAssertionSchema>;
 export type IntegrityConfig = z.output<typeof integrityConfigSchema>;
+export type SchemaConfig = z.output<typeof schemaConfigSchema>;
 export type ChecksConfig = z.output<typeof checksConfigSchema>;
 export type SourceConnectionConfig = z.output<typeof sourceConnectionSchema>;
 
@@ -168,6 +197,9 @@ export type SourceConnectionConfig = z.output<typeof sourceConnectionSchema>;
  */
 export function checksConfigProblems(checks: ChecksConfig, database: { hasSource: boolean }): string[] {
   const problems: string[] = [];
+  if (checks.schema && !checks.ledger) {
+    problems.push('checks.schema compares the copy with the snapshot of the newest migration its ledger names: add checks.ledger (migrationsFolder, and the ledger schema and table if not the default)');
+  }
   if (!database.hasSource) {
     for (const [index, rule] of (checks.rowCounts ?? []).entries()) {
       if (rule.asOf) {

@@ -5,6 +5,7 @@ export * from './integrity.ts';
 export * from './ledger.ts';
 export * from './rowCounts.ts';
 export * from './runChecks.ts';
+export * from './schema.ts';
 export * from './sql.ts';
 export * from './sqlAssertions.ts';
 export * from './types.ts';

@@ -5,6 +5,7 @@ import { checkFreshness } from './freshness.ts';
 import { checkIntegrity } from './integrity.ts';
 import { checkLedger } from './ledger.ts';
 import { checkRowCounts } from './rowCounts.ts';
+import { checkSchema } from './schema.ts';
 import { safeError } from './sql.ts';
 import { checkSqlAssertions } from './sqlAssertions.ts';
 import type { CheckContext, CheckResult } from './types.ts';
@@ -16,7 +17,7 @@ export type RunChecksContext = Omit<CheckContext, 'statementTimeoutMs' | 'concur
  * answers), then isolation (foreign.ts: the copy's foreign servers and dblink disabled; reported only
  * where the copy has foreign servers, foreign tables or dblink), then every configured check against
  * the copy, all at once, and returns one result per check: connection, isolation, then config order
- * (ledger, rowCounts, freshness, integrity, sql). A check that throws becomes an `error` result;
+ * (ledger, rowCounts, freshness, integrity, sql, schema). A check that throws becomes an `error` result;
  * it never stops the others. A copy that did not answer, or could still reach another server, runs no other check.
  */
 export async function runChecks(context: RunChecksContext, config: ChecksConfig, options: { deadline?: Date | undefined } = {}): Promise<CheckResult[]> {
@@ -27,6 +28,7 @@ export async function runChecks(context: RunChecksContext, config: ChecksConfig,
   if (config.freshness) runs.push({ check: 'freshness', run: () => checkFreshness(full, config.freshness!) });
   if (config.integrity) runs.push({ check: 'integrity', run: () => checkIntegrity(full, config.integrity!) });
   if (config.sql) runs.push({ check: 'sql', run: () => checkSqlAssertions(full, config.sql!) });
+  if (config.schema) runs.push({ check: 'schema', run: () => checkSchema(full, config.schema!, config.ledger) });
   const connection = await guarded('connection', () => checkConnection(full), options.deadline);
   const notRun = (why: string) => runs.map(({ check }): CheckResult => ({ check, status: 'error', summary: `the ${check} check could not finish: not run, ${why}`, details: {} }));
   if (connection.status === 'error') return [connection, ...notRun(`the copy did not answer the connection check (${connection.summary.replace(/^the connection check could not finish: /, '')})`)];

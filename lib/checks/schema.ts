@@ -1,0 +1,236 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { LedgerConfig, SchemaConfig } from './config.ts';
+import { checkLedger, readRepoMigrations, type LedgerDetails, type MigrationsLayout } from './ledger.ts';
+import { ignoredBy, parseIgnorePattern, type IgnorePattern } from './schemaIgnore.ts';
+import { DrizzleKitMissingError, findDrizzleKit, pullSnapshot, runDiffer, type DrizzleKit } from './schemaKit.ts';
+import { filterSnapshot, objectName, snapshotObjects, snapshotSchemas, withoutDefaultOpclasses, withoutMissing, type SchemaObject, type Snapshot } from './schemaSnapshot.ts';
+import { closeSession, openSession, quoteIdent, safeError, type SafeError } from './sql.ts';
+import type { CheckContext, CheckResult } from './types.ts';
+
+export interface SchemaDetails {
+  layout: MigrationsLayout | null;
+  /** The newest migration the copy's ledger says is applied: its snapshot is the schema the copy should have. */
+  migration: string | null;
+  snapshot: string | null;
+  drizzleKit: string | null;
+  /** The schemas introspected in the copy. */
+  schemas: string[];
+  ignore: string[];
+  /** Objects left out because an `ignore` pattern names them, in the copy or in the snapshot. */
+  ignored: string[];
+  /** In the copy, never made by the migrations (a db:push, a hand change). */
+  extra: string[];
+  /** Made by the migrations, not in the copy. */
+  missing: string[];
+  /** What drizzle-kit would write to take the migrations' schema to the copy's: the drift as SQL. */
+  sql: string[];
+  error?: SafeError;
+}
+
+const SCHEMA_CHECK = 'schema';
+const SQL_IN_SUMMARY = 5;
+
+/**
+ * The copy's schema, read by drizzle-kit's own introspection (`pull`), against the Drizzle snapshot
+ * of the newest migration its ledger says is applied, compared by drizzle-kit's own differ.
+ */
+export async function checkSchema(context: CheckContext, config: SchemaConfig, ledger: LedgerConfig | undefined): Promise<CheckResult> {
+  const deadline = Date.now() + config.timeoutSeconds * 1000;
+  const details: SchemaDetails = {
+    layout: null,
+    migration: null,
+    snapshot: null,
+    drizzleKit: null,
+    schemas: [],
+    ignore: config.ignore,
+    ignored: [],
+    extra: [],
+    missing: [],
+    sql: [],
+  };
+  const result = (status: CheckResult['status'], summary: string): CheckResult => ({ check: SCHEMA_CHECK, status, summary, details });
+
+  if (!ledger) return result('error', 'the schema check reads the copy\'s ledger to pick the snapshot to compare with: configure checks.ledger too');
+  let ledgerResult: CheckResult;
+  try {
+    ledgerResult = await checkLedger(context, ledger);
+  } catch (error) {
+    details.error = safeError(error);
+    return result('error', `cannot read the copy's ledger: ${details.error.message}`);
+  }
+  const ledgerDetails = ledgerResult.details as LedgerDetails;
+  details.layout = ledgerDetails.layout;
+  if (ledgerDetails.layout === null) return result('error', `cannot read the repo's migrations: ${ledgerDetails.journalProblem}`);
+  if (ledgerDetails.error) {
+    details.error = ledgerDetails.error;
+    return result('error', `reading the ledger ${ledgerDetails.ledger} failed: ${ledgerDetails.error.message}`);
+  }
+  const layout = ledgerDetails.layout;
+  if (ledgerDetails.ledgerTableMissing) return result('fail', `the copy has no ledger ${ledgerDetails.ledger}, so no migration's snapshot says what its schema should be`);
+  // A migration edited after it was applied (a hash mismatch, which the ledger check reports) was still applied.
+  const appliedTags = new Set([...ledgerDetails.applied, ...ledgerDetails.hashMismatch].map((m) => m.tag));
+  let newest: NewestMigration | undefined;
+  try {
+    newest = await newestApplied(layout, ledger.migrationsFolder, appliedTags);
+  } catch (error) {
+    details.error = safeError(error);
+    return result('error', `cannot read the snapshot of the newest applied migration: ${(error as Error).message}`);
+  }
+  if (!newest) return result('fail', `the ledger ${ledgerDetails.ledger} names no migration of the repo as applied: there is no snapshot to compare the copy with`);
+  details.migration = newest.tag;
+  details.snapshot = newest.file;
+
+  let kit: DrizzleKit;
+  try {
+    kit = await findDrizzleKit(layout);
+  } catch (error) {
+    if (error instanceof DrizzleKitMissingError) return result('error', error.message);
+    throw error;
+  }
+  details.drizzleKit = kit.version;
+  const patterns: IgnorePattern[] = [...config.ignore.map(parseIgnorePattern), ...ledgerPatterns(ledger)];
+
+  try {
+    const expected = await readExpected(kit, newest, deadline);
+    details.schemas = config.schemas ? [...config.schemas] : snapshotSchemas(layout, expected).filter((name) => name !== ledger.schema || usesSchema(layout, expected, name));
+    let actual = await pullSnapshot(kit, context.copy, { schemas: details.schemas, ledger: { schema: ledger.schema, table: ledger.table }, deadline });
+    let wanted = expected;
+    if (layout === '0.x') {
+      const defaults = await defaultOpclasses(context);
+      wanted = withoutDefaultOpclasses(wanted, defaults);
+      actual = withoutDefaultOpclasses(actual, defaults);
+    }
+    // The ledger's own schema object, made by the migrator, not by a migration.
+    const ledgerSchemaExpected = snapshotObjects(layout, wanted).some((o) => o.kind === 'schema' && o.path[0] === ledger.schema);
+    const ignored: SchemaObject[] = [];
+    const keep = (object: SchemaObject) => {
+      const by = ignoredBy(object.path, patterns);
+      if (by && !by.text.startsWith(LEDGER_PATTERN)) ignored.push(object);
+      if (!by && object.kind === 'schema' && object.path[0] === ledger.schema && !ledgerSchemaExpected) return false;
+      return !by;
+    };
+    wanted = filterSnapshot(layout, wanted, keep);
+    actual = filterSnapshot(layout, actual, keep);
+    details.ignored = outermost(ignored);
+    const wantedObjects = snapshotObjects(layout, wanted);
+    const actualObjects = snapshotObjects(layout, actual);
+    const wantedNames = new Set(wantedObjects.map(objectName));
+    const actualNames = new Set(actualObjects.map(objectName));
+    details.extra = outermost(actualObjects.filter((object) => !wantedNames.has(objectName(object))));
+    details.missing = outermost(wantedObjects.filter((object) => !actualNames.has(objectName(object))));
+    const steps: [Snapshot, Snapshot][] = layout === '0.x' ? twoSteps(wanted, actual) : [[wanted, actual]];
+    details.sql = await runDiffer<string[]>(kit, { op: 'diff', layout, kitDir: kit.dir, steps }, deadline);
+  } catch (error) {
+    details.error = safeError(error);
+    return result('error', `the schema check could not compare the copy with migration ${newest.tag}: ${details.error.message}`);
+  }
+
+  const ignoredNote = details.ignored.length > 0 ? `; ${details.ignored.length} ignored` : '';
+  const unknownNote = ledgerDetails.unknown.length > 0 ? `; the ledger also holds ${ledgerDetails.unknown.length} migration(s) the repo does not have (see the ledger check)` : '';
+  if (details.sql.length === 0) {
+    return result('pass', `matches the snapshot of ${newest.tag}, the newest applied migration (drizzle-kit ${kit.version}; schemas ${details.schemas.join(', ')}${ignoredNote})`);
+  }
+  const parts: string[] = [];
+  if (details.extra.length > 0) parts.push(`${details.extra.length} not made by the migrations (${details.extra.join(', ')})`);
+  if (details.missing.length > 0) parts.push(`${details.missing.length} made by the migrations and missing (${details.missing.join(', ')})`);
+  const shown = details.sql.slice(0, SQL_IN_SUMMARY).join(' ');
+  const more = details.sql.length > SQL_IN_SUMMARY ? ` … and ${details.sql.length - SQL_IN_SUMMARY} more (details.sql)` : '';
+  return result(
+    'fail',
+    `the copy's schema drifted from the snapshot of ${newest.tag}, the newest applied migration${parts.length > 0 ? `: ${parts.join('; ')}` : ''}; drizzle-kit ${kit.version} would write: ${shown}${more}${ignoredNote}${unknownNote}`,
+  );
+}
+
+const LEDGER_PATTERN = '\0ledger ';
+
+/** Each ignored object once, without what is inside another ignored one (1.x lists a table's columns apart). */
+function outermost(objects: readonly SchemaObject[]): string[] {
+  const paths = new Set(objects.map((object) => object.path.join('\0')));
+  const inside = (object: SchemaObject) => object.path.some((_, end) => end > 0 && end < object.path.length && paths.has(object.path.slice(0, end).join('\0')));
+  return [...new Set(objects.filter((object) => !inside(object)).map(objectName))].sort();
+}
+
+/** The ledger table is the migrator's, never in a snapshot. */
+function ledgerPatterns(ledger: LedgerConfig): IgnorePattern[] {
+  const literal = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 's');
+  return [{ text: `${LEDGER_PATTERN}${quoteIdent(ledger.schema)}.${quoteIdent(ledger.table)}`, parts: [literal(ledger.schema), literal(ledger.table)] }];
+}
+
+function usesSchema(layout: MigrationsLayout, snapshot: Snapshot, schema: string): boolean {
+  return snapshotObjects(layout, snapshot).some((object) => object.kind !== 'schema' && object.path[0] === schema);
+}
+
+/** 0.x in two steps (see withoutMissing): drizzle-kit never has a rename to ask about. */
+function twoSteps(wanted: Snapshot, actual: Snapshot): [Snapshot, Snapshot][] {
+  const middle = withoutMissing('0.x', wanted, actual);
+  return [
+    [wanted, middle],
+    [middle, actual],
+  ];
+}
+
+interface NewestMigration {
+  tag: string;
+  file: string;
+  /** 1.x: the snapshot id, and every folder's snapshot up to it (1.x keeps diffs: the state is rebuilt from them). */
+  id?: string;
+  folders?: Record<string, unknown>;
+}
+
+/**
+ * The newest of the applied migrations in the repo's order, and its snapshot file: 0.x
+ * `meta/<idx>_snapshot.json` (by the journal's idx, whatever the tag's prefix), 1.x the folder's `snapshot.json`.
+ */
+async function newestApplied(layout: MigrationsLayout, folder: string, applied: ReadonlySet<string>): Promise<NewestMigration | undefined> {
+  const repo = await readRepoMigrations(folder);
+  if (!repo.ok) throw new Error(repo.problem);
+  const inOrder = repo.migrations.map((migration) => migration.tag);
+  const position = inOrder.findLastIndex((tag) => applied.has(tag));
+  if (position === -1) return undefined;
+  const tag = inOrder[position]!;
+  if (layout === '0.x') {
+    const journal = (await readJson(join(folder, 'meta', '_journal.json'), 'the journal')) as { entries: { idx?: unknown; tag: string }[] };
+    const entry = journal.entries.find((candidate) => candidate.tag === tag);
+    const idx = typeof entry?.idx === 'number' ? entry.idx : position;
+    return { tag, file: join(folder, 'meta', `${String(idx).padStart(4, '0')}_snapshot.json`) };
+  }
+  const folders: Record<string, unknown> = {};
+  for (const earlier of inOrder.slice(0, position + 1)) folders[earlier] = await readJson(join(folder, earlier, 'snapshot.json'), `the snapshot of ${earlier}`);
+  const id = (folders[tag] as { id?: unknown }).id;
+  if (typeof id !== 'string') throw new Error(`${join(folder, tag, 'snapshot.json')} has no id`);
+  return { tag, file: join(folder, tag, 'snapshot.json'), id, folders };
+}
+
+async function readJson(file: string, what: string): Promise<Record<string, unknown>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`${what} (${file}) cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; drizzle-kit writes one per migration, keep it with the migrations`);
+  }
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`${what} (${file}) is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The schema the migrations made: 0.x's snapshot as is; 1.x's state rebuilt by drizzle-kit's reconstruct. */
+async function readExpected(kit: DrizzleKit, newest: NewestMigration, deadline: number): Promise<Snapshot> {
+  if (kit.layout === '0.x') return readJson(newest.file, `the snapshot of ${newest.tag}`);
+  return runDiffer<Snapshot>(kit, { op: 'reconstruct', layout: '1.x', kitDir: kit.dir, files: newest.folders!, id: newest.id! }, deadline);
+}
+
+/** `<access method>:<operator class>` for every default operator class of the copy. */
+async function defaultOpclasses(context: CheckContext): Promise<Set<string>> {
+  const client = await openSession(context.copy, { statementTimeoutMs: context.statementTimeoutMs });
+  try {
+    const { rows } = await client.query<{ key: string }>(
+      `select am.amname || ':' || c.opcname as key from pg_opclass c join pg_am am on am.oid = c.opcmethod where c.opcdefault`,
+    );
+    return new Set(rows.map((row) => row.key));
+  } finally {
+    await closeSession(client);
+  }
+}

@@ -1,0 +1,252 @@
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checksConfigProblems, checksConfigSchema, ledgerConfigSchema, schemaConfigSchema } from '../../lib/checks/config.ts';
+import { runChecks } from '../../lib/checks/runChecks.ts';
+import { checkSchema, type SchemaDetails } from '../../lib/checks/schema.ts';
+import { findDrizzleKit, pullSnapshot } from '../../lib/checks/schemaKit.ts';
+import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
+import { testSource } from '../support/source.ts';
+import { checkContext, createDatabase, fixtureCopy, migrateWithV0, migrateWithV1, scratchDir } from './helpers.ts';
+
+let source: SourceCluster;
+let scratch: { dir: string; remove: () => Promise<void> };
+let databases = 0;
+
+beforeAll(async () => {
+  scratch = await scratchDir();
+  source = await testSource();
+});
+
+afterAll(async () => {
+  await source?.remove();
+  await scratch?.remove();
+});
+
+type Layout = 'v0' | 'v1';
+
+/** A database migrated by that layout's own drizzle-orm migrator, as an app deploys. */
+async function migrated(layout: Layout, options: { onlyFirst?: number } = {}) {
+  databases += 1;
+  const name = `schema_${layout}_${databases}`;
+  const db = await createDatabase(source, name);
+  const folder = await fixtureCopy(layout, scratch.dir, name);
+  if (options.onlyFirst !== undefined) {
+    // Deploy the first migrations only, then bring the repo's later ones back (the copy predates them).
+    const partial = await fixtureCopy(layout, scratch.dir, `${name}_partial`);
+    await keepFirst(layout, partial, options.onlyFirst);
+    await (layout === 'v0' ? migrateWithV0 : migrateWithV1)(db, partial);
+  } else {
+    await (layout === 'v0' ? migrateWithV0 : migrateWithV1)(db, folder);
+  }
+  const sql = (text: string) => source.query(text, [], name);
+  return { db, folder, sql };
+}
+
+async function keepFirst(layout: Layout, folder: string, count: number): Promise<void> {
+  if (layout === 'v0') {
+    const file = join(folder, 'meta', '_journal.json');
+    const journal = JSON.parse(await readFile(file, 'utf8')) as { entries: unknown[] };
+    journal.entries = journal.entries.slice(0, count);
+    await writeFile(file, JSON.stringify(journal));
+  } else {
+    const folders = (await readdir(folder)).sort();
+    for (const later of folders.slice(count)) await rm(join(folder, later), { recursive: true });
+  }
+}
+
+async function runSchema(db: Parameters<typeof checkContext>[0], folder: string, config: Record<string, unknown> = {}) {
+  const result = await checkSchema(checkContext(db), schemaConfigSchema.parse(config), ledgerConfigSchema.parse({ migrationsFolder: folder }));
+  return { result, details: result.details as SchemaDetails };
+}
+
+describe.each([
+  { layout: 'v0' as const, kit: /^0\.31\./, newest: '0002_step3', second: '0001_step2' },
+  { layout: 'v1' as const, kit: /^1\.0\.0-rc\.5$/, newest: '20261125201129_step3', second: '20261125201126_step2' },
+])('schema check, drizzle-kit $layout output', ({ layout, kit, newest, second }) => {
+  it('passes a copy whose schema is what its migrations made', async () => {
+    // Prepare
+    const { db, folder } = await migrated(layout);
+    // Act
+    const { result, details } = await runSchema(db, folder);
+    // Assess
+    expect(result.summary).toContain(`matches the snapshot of ${newest}`);
+    expect(result.status).toBe('pass');
+    expect(details.migration).toBe(newest);
+    expect(details.drizzleKit).toMatch(kit);
+    expect(details.schemas).toEqual(['public']);
+    expect(details.sql).toEqual([]);
+    expect(details.extra).toEqual([]);
+    expect(details.missing).toEqual([]);
+  });
+
+  it('fails a db:push-style ALTER TABLE after the migrations, with the SQL drizzle-kit would write', async () => {
+    const { db, folder, sql } = await migrated(layout);
+    await sql('alter table users add column nickname varchar(40)');
+
+    const { result, details } = await runSchema(db, folder);
+
+    expect(result.status).toBe('fail');
+    expect(details.sql).toEqual(['ALTER TABLE "users" ADD COLUMN "nickname" varchar(40);']);
+    expect(details.extra).toEqual(['column public.users.nickname']);
+    expect(details.missing).toEqual([]);
+    expect(result.summary).toContain('ALTER TABLE "users" ADD COLUMN "nickname" varchar(40);');
+    expect(result.summary).toContain(`drifted from the snapshot of ${newest}`);
+  });
+
+  it('fails a copy missing a column the migrations made (dropped by hand)', async () => {
+    const { db, folder, sql } = await migrated(layout);
+    await sql('alter table users drop column display_name');
+
+    const { result, details } = await runSchema(db, folder);
+
+    expect(result.status).toBe('fail');
+    expect(details.sql).toEqual(['ALTER TABLE "users" DROP COLUMN "display_name";']);
+    expect(details.missing).toEqual(['column public.users.display_name']);
+    expect(details.extra).toEqual([]);
+  });
+
+  it('reports a hand rename as the drop and the add drizzle-kit would write, without asking', async () => {
+    const { db, folder, sql } = await migrated(layout);
+    await sql('alter table users rename column display_name to full_name');
+    await sql('create table scratch_notes (id integer primary key, body text)');
+
+    const { result, details } = await runSchema(db, folder);
+
+    expect(result.status).toBe('fail');
+    expect(details.extra).toEqual(expect.arrayContaining(['column public.users.full_name', 'table public.scratch_notes']));
+    expect(details.missing).toEqual(['column public.users.display_name']);
+    expect(details.sql).toEqual(expect.arrayContaining(['ALTER TABLE "users" DROP COLUMN "display_name";', 'ALTER TABLE "users" ADD COLUMN "full_name" text;']));
+    expect(details.sql.some((statement) => statement.startsWith('CREATE TABLE "scratch_notes"'))).toBe(true);
+  });
+
+  it('leaves out objects named in ignore, and says so', async () => {
+    const { db, folder, sql } = await migrated(layout);
+    await sql('alter table users add column search_vector tsvector');
+    await sql('create table legacy_exports (id integer primary key)');
+    await sql('create index users_email_lower_idx on users (lower(email))');
+
+    const { result, details } = await runSchema(db, folder, { ignore: ['public.users.search_vector', 'public.legacy_*', 'public.users.users_email_lower_idx'] });
+
+    expect(result.summary).toContain('3 ignored');
+    expect(result.status).toBe('pass');
+    expect(details.ignored).toEqual(expect.arrayContaining(['column public.users.search_vector', 'table public.legacy_exports', 'index public.users.users_email_lower_idx']));
+  });
+
+  it('compares with the snapshot of the newest applied migration, not the newest in the repo', async () => {
+    const { db, folder } = await migrated(layout, { onlyFirst: 2 });
+
+    const { result, details } = await runSchema(db, folder);
+
+    expect(details.migration).toBe(second);
+    expect(result.status).toBe('pass');
+  });
+
+  it('stops drizzle-kit at timeoutSeconds and says so', async () => {
+    const { db, folder } = await migrated(layout);
+
+    const { result } = await runSchema(db, folder, { timeoutSeconds: 0.05 });
+
+    expect(result.status).toBe('error');
+    expect(result.summary).toMatch(/did not (finish within|start)|time \(timeoutSeconds\) ran out/);
+  });
+});
+
+describe('schema check: the connection to the copy', () => {
+  const password = 'pw-Very-Secret-42';
+
+  it('hands drizzle-kit the password in a 0600 file only, never on a command line, and removes the file', async () => {
+    const { db } = await migrated('v0');
+    const kit = await findDrizzleKit('0.x');
+    const before = await rdSchemaFolders();
+    const seen = { pull: 0, withPassword: [] as string[], modes: new Set<number>() };
+    let pulling = true;
+    const watch = (async () => {
+      while (pulling) {
+        for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+          if (!/^\d+$/.test(pid)) continue;
+          const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+          if (cmdline.includes(password)) seen.withPassword.push(cmdline);
+          const config = /\0--config\0([^\0]+)/.exec(cmdline)?.[1];
+          if (config) {
+            seen.pull += 1;
+            const mode = await stat(config).then((s) => s.mode & 0o777, () => null);
+            if (mode !== null) seen.modes.add(mode);
+          }
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+
+    // Trust authentication ignores the password; drizzle-kit is still handed it.
+    const snapshot = await pullSnapshot(kit, { ...db, password }, { schemas: ['public'], ledger: { schema: 'drizzle', table: '__drizzle_migrations' }, deadline: Date.now() + 60_000 });
+    pulling = false;
+    await watch;
+
+    expect(Object.keys(snapshot.tables as object).sort()).toEqual(['public.audit_log', 'public.orders', 'public.users']);
+    expect(seen.pull).toBeGreaterThan(0);
+    expect(seen.withPassword).toEqual([]);
+    expect([...seen.modes]).toEqual([0o600]);
+    expect(await rdSchemaFolders()).toEqual(before);
+  });
+
+  it('passes on what drizzle-kit said when its pull fails, without the password', async () => {
+    const { db } = await migrated('v1');
+    const kit = await findDrizzleKit('1.x');
+
+    const failed = await pullSnapshot(kit, { ...db, database: 'no_such_db', password }, { schemas: ['public'], ledger: { schema: 'drizzle', table: '__drizzle_migrations' }, deadline: Date.now() + 60_000 }).then(
+      () => null,
+      (error: Error) => error,
+    );
+
+    expect(failed?.message).toContain('pull of the copy failed');
+    expect(failed?.message).toContain('no_such_db');
+    expect(failed?.message).not.toContain(password);
+  });
+
+  it('is an error, never the password, when the copy cannot be reached', async () => {
+    const { db, folder } = await migrated('v0');
+
+    const { result } = await runSchema({ ...db, database: 'no_such_db', password }, folder);
+
+    expect(result.status).toBe('error');
+    expect(JSON.stringify(result)).not.toContain(password);
+  });
+});
+
+describe('schema check config', () => {
+  it('is refused without a ledger, naming both keys', () => {
+    const checks = checksConfigSchema.parse({ schema: {} });
+    expect(checksConfigProblems(checks, { hasSource: false })).toEqual([expect.stringContaining('checks.schema compares the copy with the snapshot of the newest migration its ledger names: add checks.ledger')]);
+  });
+
+  it('refuses an ignore pattern with four parts or an unclosed quote', () => {
+    const four = schemaConfigSchema.safeParse({ ignore: ['a.b.c.d'] });
+    const quote = schemaConfigSchema.safeParse({ ignore: ['"public.users'] });
+    expect(four.success).toBe(false);
+    expect(JSON.stringify(four.error?.issues)).toContain('has 4 parts');
+    expect(quote.success).toBe(false);
+    expect(JSON.stringify(quote.error?.issues)).toContain('unclosed double quote');
+  });
+
+  it('runs through runChecks as the schema key, after the others', async () => {
+    const { db, folder, sql } = await migrated('v1');
+    await sql('alter table orders add column coupon text');
+    const config = checksConfigSchema.parse({ ledger: { migrationsFolder: folder }, schema: {} });
+
+    const results = await runChecks({ copy: db, target: new Date(), rpoTargetSeconds: 300 }, config);
+
+    const schema = results.find((r) => r.check === 'schema');
+    expect(results.map((r) => r.check).slice(-2)).toEqual(['ledger', 'schema']);
+    expect(schema?.status).toBe('fail');
+    expect(schema?.summary).toContain('ALTER TABLE "orders" ADD COLUMN "coupon" text;');
+  });
+});
+
+async function rdSchemaFolders(): Promise<string[]> {
+  const names = await readdir(tmpdir());
+  const ours: string[] = [];
+  for (const name of names) if (name.startsWith('rd-schema-') && (await stat(join(tmpdir(), name)).catch(() => null))) ours.push(name);
+  return ours.sort();
+}

@@ -502,7 +502,11 @@ export async function listCopies(): Promise<LocalCopyHandle[]> {
   const handles: LocalCopyHandle[] = [];
   for (const name of await readdirSafe(scratchFolders.copies())) {
     const marker = COPY_NAME.test(name) ? await readMarker(join(scratchFolders.copies(), name)) : undefined;
-    if (!marker) continue;
+    if (!marker) {
+      const stray = COPY_NAME.test(name) ? await unmarkedLeftover(join(scratchFolders.copies(), name)) : undefined;
+      if (stray) handles.push(stray);
+      continue;
+    }
     // An orphan (its owner died, it was not kept) serves production data to nobody: it expired when it was made.
     if (await ownerGone(marker)) handles.push({ ...marker.handle, expiresAt: marker.handle.createdAt, orphaned: true });
     else handles.push({ ...marker.handle, expiresAt: leasedExpiry(marker) });
@@ -515,6 +519,28 @@ function leasedExpiry(marker: Marker): string {
   const expires = Date.parse(marker.handle.expiresAt);
   const lease = marker.leaseUntil === undefined ? Number.NaN : Date.parse(marker.leaseUntil);
   return marker.kept || Number.isNaN(lease) || Number.isNaN(expires) || lease <= expires ? marker.handle.expiresAt : marker.leaseUntil!;
+}
+
+/** How old an empty, unmarked copy folder must be before it counts as left by a crash: its maker writes the marker right after mkdir. */
+const UNMARKED_AGE_MS = 60_000;
+
+/**
+ * A copy folder whose maker died between its mkdir and its first marker write: empty (the marker is
+ * the first thing written into it), of our name, in our scratch root, and older than a minute.
+ * Listed as expired when it was made; destroyCopy removes it by the same rule. Anything in it, and it is not ours to judge.
+ */
+async function unmarkedLeftover(dir: string): Promise<LocalCopyHandle | undefined> {
+  const info = await lstat(dir).catch(() => undefined);
+  if (!info?.isDirectory() || Date.now() - info.mtimeMs < UNMARKED_AGE_MS || (await readdirSafe(dir)).length > 0) return undefined;
+  const made = info.mtime.toISOString();
+  const name = basename(dir);
+  // Only the name, folder and times are read (the janitor removes it by name); the rest says there is nothing in it.
+  return {
+    provider: 'local', name, dir, dataDir: join(dir, 'data'), socketDir: join(dir, 'socket'), logFile: join(dir, 'server.log'), pid: 0, port: 0,
+    pgVersion: '', backup: '', target: { kind: 'latest' }, replayToEnd: false, connection: { database: '', user: '' }, createdAt: made, expiresAt: made,
+    droppedSettings: [], baseBackup: { used: '', files: 'none: the folder is empty', filesVerifiedBy: 'no manifest', skipped: [] },
+    replayEnd: undefined as unknown as ReplayEnd, orphaned: true,
+  };
 }
 
 async function readdirSafe(dir: string): Promise<string[]> {

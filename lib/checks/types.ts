@@ -28,6 +28,10 @@ export interface CheckContext {
   previousCounts?: Readonly<Record<string, number>> | undefined;
   /** The copy's last replayed commit, where the provider knows it (before any restart of the copy). */
   lastReplayedAt?: Date | null | undefined;
+  /** When the drill asked the provider for the copy: commits after it are the copy's own (the provider's housekeeping, ours). */
+  copyRequestedAt?: Date | undefined;
+  /** The provider that made the copy (the config's provider.kind): what evidence of completeness it leaves. */
+  provider?: string | undefined;
   /** The copy's foreign tables by oid (the isolation step's list): checks skip them, their rows live elsewhere. */
   foreignTables?: Readonly<Record<string, { table: string; server: string }>> | undefined;
 }

@@ -166,6 +166,9 @@ export async function verifyStep(state: DrillState, database: DatabaseConfig, pr
         rpoTargetSeconds: report.rpo.targetSeconds,
         previousCounts: previousCounts(await context.previousReport?.(target)),
         lastReplayedAt: state.lastReplayedAt ? new Date(state.lastReplayedAt) : null,
+        // Commits after this moment are the copy's own: the connection check dates the copy by those before it.
+        copyRequestedAt: state.restoreStartedAt ? new Date(state.restoreStartedAt) : undefined,
+        provider: database.provider.kind,
       },
       database.checks,
       { deadline: context.checksDeadline },

@@ -114,6 +114,17 @@ async function idsIn(target: RestoreTarget, from: LocalSource): Promise<{ ids: n
   }
 }
 
+/** Polls a condition until it yields a value (at most 30 s). */
+async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error('condition not met within 30 s');
+    await delay(2);
+  }
+}
+
 const exists = (path: string) => stat(path).then(() => true, () => false);
 
 beforeAll(async () => {
@@ -176,6 +187,28 @@ describe('tar-format base backups (pg_basebackup -Ft)', () => {
     expect(window.earliest.getTime()).toBeLessThan(Number(rowBefore / 1000n));
     expect(window.latest.getTime()).toBe(Number(rowAfter / 1000n));
     expect(await readdir(join(backupsOf('gzip'), 'base-1'))).toEqual(['backup_manifest', 'base.tar.gz']);
+  });
+
+  test('a tar backup restores with WAL fetched by a restoreCommand (the archive read through a command, not a folder)', async () => {
+    const fetched: LocalSource = { baseBackups: backupsOf('gzip'), restoreCommand: `cp '${source.archiveDir}/%f' %p` };
+
+    const { ids } = await idsIn(between(), fetched);
+
+    expect(ids).toEqual([0, 1]);
+  });
+
+  test('a copy removed while its tar backup is being unpacked leaves no folder, and its restore fails saying so', async () => {
+    const restoring = restoreCopy(options(between(), sourceOf(backupsOf('gzip'))));
+    const outcome = restoring.then(() => 'restored', (error: Error) => error);
+    const name = await until(async () => (await copyFolders('tars'))[0]);
+    await until(async () => (await exists(join(scratchFolders.copies(), name, 'data', 'global'))) || undefined);
+
+    await destroyCopy(name);
+
+    const error = await outcome;
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).toMatch(/removed while/);
+    expect(await copyFolders('tars')).toEqual([]);
   });
 
   test.each([

@@ -1,7 +1,9 @@
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { parseLabelTime } from './labelTime.ts';
 import { lastSetting, parseConf } from './postgresConf.ts';
 import { readMembers } from './tarEntries.ts';
-import { describeTarFormat, type TarLayout } from './tarFiles.ts';
+import { describeTarFormat, findTarLayout, type TarLayout } from './tarFiles.ts';
 
 /** What a BaseBackup carries of a tar-format backup. */
 export interface TarBackup {
@@ -64,6 +66,16 @@ export async function readTarBackupHead(backup: string, layout: TarLayout): Prom
       }
     },
   };
+}
+
+/** A backup folder's backup_label: the file (plain format), or read off the start of its base.tar (tar format). */
+export async function backupLabelOf(folder: string): Promise<string | undefined> {
+  const plain = await readFile(join(folder, LABEL), 'utf8').catch(() => undefined);
+  if (plain !== undefined) return plain;
+  const layout = await findTarLayout(folder);
+  if (!layout) return undefined;
+  const head = await readMembers(layout.base, [LABEL], { backup: basename(folder), enough: (found, seen) => found.has(LABEL) || seen > 2 }).catch(() => undefined);
+  return head?.get(LABEL)?.toString('utf8');
 }
 
 async function logTimezoneIn(backup: string, layout: TarLayout): Promise<string | undefined> {

@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NoBaseBackupError, RestoreDrillError } from '../../../errors.ts';
 import { execFile } from '../../../util/exec.ts';
 import { restoreCommandEnv } from '../childEnv.ts';
 import { OUT_OF_SPACE } from '../copyConfig.ts';
 import { scratchFolders } from '../scratch.ts';
+import { backupLabelOf } from '../tarBackup.ts';
 import { parseLabelFile, readSegmentSize } from './archive.ts';
 import { parseLsn, parseSegmentName, segmentName } from './lsn.ts';
 
@@ -88,7 +89,7 @@ async function backupLabels(baseBackups: string): Promise<{ segment: string; sta
   const folders = [baseBackups, ...(await readdir(baseBackups).catch(() => [] as string[])).map((name) => join(baseBackups, name))];
   const labels = [];
   for (const folder of folders) {
-    const text = await readFile(join(folder, 'backup_label'), 'utf8').catch(() => undefined);
+    const text = await backupLabelOf(folder);
     if (!text) continue;
     const start = parseLabelFile(text).get('START WAL LOCATION') ?? '';
     const match = /^(\S+) \(file ([0-9A-F]{24})\)/.exec(start);

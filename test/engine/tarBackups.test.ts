@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { extract, pack, type Header } from 'tar-stream';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { RestoreDrillError } from '../../lib/errors.ts';
+import { EnvironmentError, RestoreDrillError } from '../../lib/errors.ts';
 import { tool } from '../../lib/providers/local/binaries.ts';
 import { copyName, destroyCopy, restoreCopy, type RestoreCopyOptions } from '../../lib/providers/local/engine.ts';
 import { BrokenBackupError } from '../../lib/providers/local/errors.ts';
@@ -187,6 +187,16 @@ describe('tar-format base backups (pg_basebackup -Ft)', () => {
     expect(window.earliest.getTime()).toBeLessThan(Number(rowBefore / 1000n));
     expect(window.latest.getTime()).toBe(Number(rowAfter / 1000n));
     expect(await readdir(join(backupsOf('gzip'), 'base-1'))).toEqual(['backup_manifest', 'base.tar.gz']);
+  });
+
+  test('an lz4 backup on a machine without the lz4 program is refused as such (install lz4), not as a broken backup', async () => {
+    const path = process.env.PATH;
+    process.env.PATH = join(work, 'no-programs-here');
+    const error = await readWindow(sourceOf(backupsOf('lz4'))).catch((e: unknown) => e).finally(() => (process.env.PATH = path));
+
+    expect(error).toBeInstanceOf(EnvironmentError);
+    expect((error as EnvironmentError).kind).toBe('input');
+    expect((error as Error).message).toContain('base.tar.lz4 is lz4-compressed (pg_basebackup --compress=lz4), and reading it needs the lz4 program, which is not on PATH');
   });
 
   test('a tar backup restores with WAL fetched by a restoreCommand (the archive read through a command, not a folder)', async () => {

@@ -1,18 +1,23 @@
 /**
- * Restore benchmark: the local engine against the same restore done by hand, as an experienced DBA
- * would (cp -a, recovery.signal + restore_command, pg_ctl start -w, wait for promotion).
+ * Restore benchmark, at several sizes: the local engine against the same restore done by hand, as an
+ * experienced DBA would (cp -a, recovery.signal + restore_command, pg_ctl start -w, wait for promotion).
  *
- *   npm run bench:restore
+ *   npm run bench:restore               pgbench scale 50 and 200 (about 0.75 and 3 GB), each with as much WAL after the backup
+ *   npm run bench:restore -- --large    also scale 500 (about 7.5 GB; 30+ minutes on 2 cores, 25 GB of disk)
  *
- * Builds a source cluster (pgbench scale 50, ~750 MB), takes a base backup, writes ~500 MB of WAL
- * after it, then restores it to `latest` (the end of the archive) alternately with the engine and by
- * hand, 3 runs each, each timed from the start of the copy until pg_is_in_recovery() is false on a
- * live server. Medians, the ratio and machine facts go to the "## Restore" section of bench/RESULTS.md.
+ * For each size: a source cluster, a base backup, then pgbench until as much WAL follows the backup as the
+ * backup holds; then, in each round, one restore to `latest` by every method, in alternating order (the
+ * order reverses every round), each timed from the start of the copy until pg_is_in_recovery() is false on a
+ * live server. The methods: the engine as a drill runs it (a throwaway copy), the engine as `restore --keep`
+ * runs it (durable), by hand, and any that bench/pgbackrest.ts adds (bench/restoreMethods.ts). Medians, the
+ * ratio at each size, the growth table and where the time went go to the "## Restore" section of bench/RESULTS.md.
  *
- * Knobs (for quick trials): BENCH_SCALE (50), BENCH_WAL_MB (500), BENCH_RUNS (3), BENCH_NO_WRITE=1
- * (print only). Server files live under a scratch root of their own (RESTORE_DRILL_SCRATCH, default
- * <tmp>/restore-drill-bench-<uid>) so that the bench never meets the test suite's copies.
+ * Knobs: BENCH_SIZES (50,200; --large adds 500), BENCH_RUNS (3 rounds), BENCH_WAL_RATIO (1: WAL bytes per
+ * backup byte), BENCH_QUIET_WAIT_S (10: wait up to this long for 2 quiet seconds before each run),
+ * BENCH_NO_WRITE=1 (print only). Server files live under a scratch root of their own
+ * (RESTORE_DRILL_SCRATCH, default <tmp>/restore-drill-bench-<uid>) so that the bench never meets the test suite's copies.
  */
+import { spawn } from 'node:child_process';
 import { cpus, tmpdir, totalmem, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
@@ -27,48 +32,51 @@ import { SourceCluster } from '../lib/providers/local/sourceCluster.ts';
 import { copyName, destroyCopy, listCopies, restoreCopy } from '../lib/providers/local/engine.ts';
 import { planRestore, type LocalSource } from '../lib/providers/local/plan.ts';
 import { ensureScratchRoot, scratchFolders, scratchRoot } from '../lib/providers/local/scratch.ts';
-import { serverUser, type ServerUser } from '../lib/providers/local/serverUser.ts';
+import { serverUser } from '../lib/providers/local/serverUser.ts';
 import { stopServer } from '../lib/providers/local/server.ts';
 import { writeResultsSection } from './results.ts';
+import { phasesFromLog, pluginMethods, type BenchSource, type RestoreMethod, type Timed } from './restoreMethods.ts';
 
 // Read at call time by scratchRoot(): set before anything touches the scratch root.
 process.env.RESTORE_DRILL_SCRATCH ??= join(tmpdir(), `restore-drill-bench-${userInfo().uid}`);
 
-const SCALE = Number(process.env.BENCH_SCALE ?? 50);
-const WAL_MB = Number(process.env.BENCH_WAL_MB ?? 500);
+const LARGE = process.argv.includes('--large');
+const SIZES = (process.env.BENCH_SIZES ?? (LARGE ? '50,200,500' : '50,200')).split(',').map(Number);
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT_S ?? 120);
-/** A run with the machine busier than this (%, all cores) is run again, up to ATTEMPTS times in all. */
-const BUSY_LIMIT = Number(process.env.BENCH_BUSY_LIMIT ?? 70);
-const ATTEMPTS = 3;
+const WAL_RATIO = Number(process.env.BENCH_WAL_RATIO ?? 1);
+const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT_S ?? 10);
+const TARGET = 0.85;
 const RESULTS = resolve(import.meta.dirname, 'RESULTS.md');
 const MB = 1024 * 1024;
+const GB = 1024 * MB;
+const ENGINE_DRILL = 'engine, drill (throwaway copy)';
+const ENGINE_KEEP = 'engine, restore --keep (durable)';
+const BY_HAND = 'by hand';
 
-/** One timed restore and where its time went, from our clock and the server's log (both UTC ms). */
-interface Run {
-  method: 'engine' | 'by hand';
-  index: number;
-  totalMs: number;
-  /** Start of the copy until the server logs its start: plan, copy, config, chown, spawn. */
-  beforeServerMs: number;
-  /** Server start until `redo starts` (includes syncing the copied data folder: fsync is on). */
-  startupMs: number;
-  /** `redo starts` until `redo done`. */
-  replayMs: number;
-  /** `redo done` until `ready to accept connections` (end-of-recovery checkpoint, new timeline). */
-  endOfRecoveryMs: number;
-  /** `ready to accept connections` until we saw pg_is_in_recovery() = false. */
-  noticeMs: number;
-  /** Share of all cores busy during the run (ours included): above ~60 % something else was running too. */
+interface Run extends Timed {
+  method: string;
+  round: number;
+  /** Share of all cores busy during the run (ours included): a restore alone keeps about half of 2 cores busy. */
   busyPercent: number;
-  /** Seconds waited for the machine to go quiet before the run. */
   waitedSeconds: number;
-  /** Run again because other work ran alongside it; left out of the medians. */
-  discarded: boolean;
 }
 
-type Timed = Omit<Run, 'busyPercent' | 'waitedSeconds' | 'discarded'>;
-type Phase = keyof Omit<Run, 'method' | 'index' | 'busyPercent' | 'waitedSeconds' | 'discarded'>;
+interface SizeResult {
+  scale: number;
+  facts: SourceFacts;
+  runs: Run[];
+  methods: string[];
+  /** A fresh process's planning (window, plan: every WAL record read and checked), and the same in a warm one. */
+  planColdMs: number;
+  planWarmMs: number;
+}
+
+interface SourceFacts {
+  backupBytes: number;
+  walBytes: number;
+  walSegments: number;
+  buildSeconds: number;
+}
 
 const log = (text: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 23)}] ${text}\n`);
 
@@ -76,6 +84,7 @@ async function main(): Promise<void> {
   const ownScratch = !(await exists(scratchRoot()));
   const binaries = await findPgBinaries({ major: 15 });
   const user = await serverUser();
+  const plugins = await pluginMethods();
   let source: SourceCluster | undefined;
   const byHandDirs = new Set<string>();
   // On SIGINT/SIGTERM the engine removes its copies and the source itself; the rest is ours to remove.
@@ -84,49 +93,51 @@ async function main(): Promise<void> {
     await source?.remove();
     if (ownScratch) await rm(scratchRoot(), { recursive: true, force: true, maxRetries: 3 });
   });
+  const results: SizeResult[] = [];
   try {
-    log(`scratch root ${scratchRoot()}; PostgreSQL ${binaries.version} (${binaries.bindir}); load ${await loadAverage()}`);
-    source = await SourceCluster.create({ binaries, walSegmentSizeMb: 16, fsync: false });
-    const facts = await buildSource(source, binaries);
-    const local = { baseBackups: source.backupsDir, walArchive: source.archiveDir };
+    log(`scratch root ${scratchRoot()}; PostgreSQL ${binaries.version} (${binaries.bindir}); sizes ${SIZES.join(', ')}; load ${await loadAverage()}`);
+    for (const scale of SIZES) {
+      source = await SourceCluster.create({ binaries, walSegmentSizeMb: 16, fsync: false });
+      const context: BenchSource = { scale, source, binaries, user, backup: join(source.backupsDir, 'bench') };
+      const methods: RestoreMethod[] = [
+        { name: ENGINE_DRILL, run: () => engine(source!, true) },
+        { name: ENGINE_KEEP, run: () => engine(source!, false) },
+        { name: BY_HAND, run: () => byHand(context, byHandDirs) },
+        ...plugins,
+      ];
+      const facts = await buildSource(context, methods);
+      const local = { baseBackups: source.backupsDir, walArchive: source.archiveDir };
+      const planColdMs = await coldPlanMs(local);
+      const planWarmMs = median(await repeat(3, async () => void (await planRestore(local, { kind: 'latest' }))));
+      log(`scale ${scale}: planning ${ms(planColdMs)} in a fresh process, ${ms(planWarmMs)} warm`);
 
-    // Pieces of the engine's work before the server starts, timed alone (not part of the runs).
-    const pieces = {
-      planMs: median(await repeat(3, async () => void (await planRestore(local, { kind: 'latest' })))),
-      findBinariesMs: median(await repeat(3, async () => void (await findPgBinaries({ major: 15 })))),
-    };
-    log(`engine pieces: plan ${ms(pieces.planMs)}, findPgBinaries ${ms(pieces.findBinariesMs)}`);
-
-    // One untimed restore by hand first, so that neither method pays for a cold start alone.
-    await byHand(source, binaries, user, byHandDirs, -1);
-    await settle();
-
-    const runs: Run[] = [];
-    for (let index = 1; index <= RUNS; index++) {
-      for (const method of ['engine', 'by hand'] as const) {
-        for (let attempt = 1; ; attempt++) {
+      // One untimed restore by hand first, so that no method pays for a cold start alone.
+      await byHand(context, byHandDirs);
+      await settle();
+      const runs: Run[] = [];
+      for (let round = 1; round <= RUNS; round++) {
+        const order = round % 2 === 1 ? methods : [...methods].reverse();
+        for (const method of order) {
           const waitedSeconds = await waitForQuiet();
           const before = cpuTimes();
-          const timed = method === 'engine' ? await engine(local, index) : await byHand(source, binaries, user, byHandDirs, index);
-          const busyPercent = busyBetween(before, cpuTimes());
-          // Other work during the run (the machine far busier than a restore alone keeps it): run this slot again.
-          const discarded = busyPercent > BUSY_LIMIT && attempt < ATTEMPTS;
-          const run = { ...timed, busyPercent, waitedSeconds, discarded };
+          const timed = await method.run(context);
+          const run: Run = { ...timed, method: method.name, round, busyPercent: busyBetween(before, cpuTimes()), waitedSeconds };
           runs.push(run);
-          log(`${method} #${index}: ${ms(run.totalMs)} (before server ${ms(run.beforeServerMs)}, startup ${ms(run.startupMs)}, ` +
-            `replay ${ms(run.replayMs)}, end of recovery ${ms(run.endOfRecoveryMs)}, notice ${ms(run.noticeMs)}; ` +
-            `machine ${busyPercent.toFixed(0)} % busy, waited ${waitedSeconds.toFixed(0)} s for quiet)${discarded ? ': discarded, machine busy' : ''}`);
+          log(`scale ${scale} ${method.name} #${round}: ${ms(run.totalMs)} (before server ${ms(run.beforeServerMs)}, startup ${ms(run.startupMs)}, ` +
+            `replay ${ms(run.replayMs)}, end of recovery ${ms(run.endOfRecoveryMs)}, notice ${ms(run.noticeMs)}; machine ${run.busyPercent.toFixed(0)} % busy)`);
           await settle();
-          if (!discarded) break;
         }
       }
+      for (const method of methods) await method.cleanup?.(context);
+      results.push({ scale, facts, runs, methods: methods.map((m) => m.name), planColdMs, planWarmMs });
+      await source.remove();
+      source = undefined;
+      const section = report(results, binaries, await loadAverage());
+      // Written after every size: a long run cut short keeps what it measured.
+      if (process.env.BENCH_NO_WRITE !== '1') await writeResultsSection('## Restore', section);
+      process.stdout.write(`\n${section}\n`);
     }
-    const section = report(runs, facts, pieces, binaries, await loadAverage());
-    process.stdout.write(`\n${section}\n`);
-    if (process.env.BENCH_NO_WRITE !== '1') {
-      await writeResultsSection('## Restore', section);
-      log(`wrote the "## Restore" section of ${RESULTS}`);
-    }
+    if (process.env.BENCH_NO_WRITE !== '1') log(`wrote the "## Restore" section of ${RESULTS}`);
   } finally {
     for (const copy of await listCopies().catch(() => [])) {
       if (copy.name.startsWith('rd-bench-')) await destroyCopy(copy.name).catch((error: Error) => log(`cleanup: ${error.message}`));
@@ -138,56 +149,61 @@ async function main(): Promise<void> {
   }
 }
 
-interface SourceFacts {
-  backupBytes: number;
-  walBytes: number;
-  walSegments: number;
-  buildSeconds: number;
-}
-
-/** pgbench -i, a base backup, then pgbench until WAL_MB of WAL follow the backup; the archive keeps only what the backup needs. */
-async function buildSource(source: SourceCluster, binaries: PgBinaries): Promise<SourceFacts> {
+/**
+ * pgbench -i, a base backup, then pgbench until WAL_RATIO times the backup's bytes of WAL follow it;
+ * the archive keeps only what the backup needs.
+ */
+async function buildSource(context: BenchSource, methods: RestoreMethod[]): Promise<SourceFacts> {
+  const { source, binaries, scale } = context;
   const started = Date.now();
   const pgbench = async (args: string[]) =>
     execOk(tool(binaries, 'pgbench'), ['-h', source.server.socketDir, '-p', String(source.server.port), '-U', 'postgres', ...args, 'postgres']);
-  log(`pgbench -i -s ${SCALE}`);
-  await pgbench(['-i', '-q', '-s', String(SCALE)]);
+  log(`scale ${scale}: pgbench -i -s ${scale}`);
+  await pgbench(['-i', '-q', '-s', String(scale)]);
   await source.query('checkpoint');
-  log('base backup');
+  log(`scale ${scale}: base backup`);
   const backup = await source.takeBaseBackup('bench');
+  const backupBytes = await treeBytes(backup);
+  for (const method of methods) await method.afterBaseBackup?.(context);
   const label = await readFile(join(backup, 'backup_label'), 'utf8');
   const startLsn = /START WAL LOCATION: (\S+)/.exec(label)![1]!;
   // Like pg_archivecleanup after a new base backup: the archive starts where the backup needs it.
   const history = (await readdir(source.archiveDir)).find((name) => name.endsWith('.backup'))!;
   await execOk(tool(binaries, 'pg_archivecleanup'), [source.archiveDir, history]);
+  const wanted = backupBytes * WAL_RATIO;
   for (;;) {
     const [row] = await source.query<{ bytes: string }>(`select pg_wal_lsn_diff(pg_current_wal_lsn(), '${startLsn}')::bigint::text as bytes`);
     const written = Number(row!.bytes);
-    log(`WAL since the backup: ${(written / MB).toFixed(0)} MB`);
-    if (written >= WAL_MB * MB) break;
-    await pgbench(['-n', '-c', '2', '-j', '2', '-T', '5']);
+    log(`scale ${scale}: WAL since the backup ${(written / MB).toFixed(0)} MB of ${(wanted / MB).toFixed(0)} MB`);
+    if (written >= wanted) break;
+    // Short bursts near the end, so that the WAL ends close to the size wanted.
+    await pgbench(['-n', '-c', '2', '-j', '2', '-T', wanted - written > 1024 * MB ? '10' : '2']);
   }
   await source.switchWal();
   const wal = await folderBytes(source.archiveDir, (name) => /^[0-9A-F]{24}$/.test(name));
-  const facts = { backupBytes: await treeBytes(backup), walBytes: wal.bytes, walSegments: wal.files, buildSeconds: (Date.now() - started) / 1000 };
-  log(`source ready in ${facts.buildSeconds.toFixed(0)} s: backup ${(facts.backupBytes / MB).toFixed(0)} MB, ` +
+  const facts = { backupBytes, walBytes: wal.bytes, walSegments: wal.files, buildSeconds: (Date.now() - started) / 1000 };
+  log(`scale ${scale}: source ready in ${facts.buildSeconds.toFixed(0)} s: backup ${(facts.backupBytes / MB).toFixed(0)} MB, ` +
     `WAL ${(facts.walBytes / MB).toFixed(0)} MB in ${facts.walSegments} segments`);
   return facts;
 }
 
-async function engine(local: LocalSource, index: number): Promise<Timed> {
+/** The engine as a drill (throwaway) or restore --keep (durable) starts it: restoreCopy, which plans, copies, configures, starts and waits. */
+async function engine(source: SourceCluster, throwaway: boolean): Promise<Timed> {
   const started = Date.now();
   const { handle } = await restoreCopy({
-    source: local,
+    source: { baseBackups: source.backupsDir, walArchive: source.archiveDir },
     target: { kind: 'latest' },
     name: copyName('bench', new Date()),
     expiresAt: new Date(Date.now() + 3_600_000),
     connection: { database: 'postgres', user: 'postgres' },
-    timeoutMs: 600_000,
+    timeoutMs: 3_600_000,
+    throwaway,
   });
   const promoted = Date.now();
   try {
-    return { method: 'engine', index, totalMs: promoted - started, ...(await phases(handle.logFile, started, promoted)) };
+    const expected = throwaway ? 'throwaway' : 'durable';
+    if (handle.baseBackup.recovery?.path !== expected) throw new Error(`the engine ran the ${handle.baseBackup.recovery?.path} path, not ${expected}`);
+    return await phasesFromLog(handle.logFile, started, promoted);
   } finally {
     await destroyCopy(handle.name);
   }
@@ -197,7 +213,8 @@ async function engine(local: LocalSource, index: number): Promise<Timed> {
  * The same restore by hand: copy the backup, recovery settings in postgresql.auto.conf (the archive
  * read with plain cp), chown, pg_ctl start -w, then wait on a live connection for promotion.
  */
-async function byHand(source: SourceCluster, binaries: PgBinaries, user: ServerUser, dirs: Set<string>, index: number): Promise<Timed> {
+async function byHand(context: BenchSource, dirs: Set<string>): Promise<Timed> {
+  const { source, binaries, user } = context;
   await ensureScratchRoot();
   const started = Date.now();
   const dir = await mkdtemp(join(scratchFolders.sources(), 'by-hand-'));
@@ -207,7 +224,7 @@ async function byHand(source: SourceCluster, binaries: PgBinaries, user: ServerU
   const logFile = join(dir, 'server.log');
   const port = 20_000 + Math.floor(Math.random() * 12_000);
   try {
-    await execOk('cp', ['-a', join(source.backupsDir, 'bench'), data]);
+    await execOk('cp', ['-a', context.backup, data]);
     await mkdir(socket, { mode: 0o700 });
     await writeFile(join(data, 'recovery.signal'), '');
     // The source's postgresql.conf runs fsync = off (a throwaway source); production's would not, and timings are measured.
@@ -223,7 +240,7 @@ async function byHand(source: SourceCluster, binaries: PgBinaries, user: ServerU
     await writeFile(join(data, 'postgresql.auto.conf'), `${(await readFile(join(data, 'postgresql.auto.conf'), 'utf8').catch(() => ''))}${settings.join('\n')}\n`);
     await execOk('chmod', ['0700', data]);
     if (user.runAs) await execOk('chown', ['-R', `${user.uid}:${user.gid}`, dir]);
-    await execOk(tool(binaries, 'pg_ctl'), ['start', '-w', '-t', '600', '-D', data, '-l', logFile], {
+    await execOk(tool(binaries, 'pg_ctl'), ['start', '-w', '-t', '3600', '-D', data, '-l', logFile], {
       as: user.runAs,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' },
     });
@@ -238,8 +255,7 @@ async function byHand(source: SourceCluster, binaries: PgBinaries, user: ServerU
     } finally {
       await client.end().catch(() => undefined);
     }
-    const promoted = Date.now();
-    return { method: 'by hand', index, totalMs: promoted - started, ...(await phases(logFile, started, promoted)) };
+    return await phasesFromLog(logFile, started, Date.now());
   } catch (error) {
     const tail = (await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-5).join('\n');
     throw new Error(`restore by hand failed: ${(error as Error).message}\n${tail}`, { cause: error });
@@ -255,31 +271,20 @@ async function removeByHand(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
-/** Where a restore's time went, from the server log's own timestamps (log_line_prefix '%m', UTC). */
-async function phases(logFile: string, started: number, promoted: number): Promise<Omit<Timed, 'method' | 'index' | 'totalMs'>> {
-  // pg_is_in_recovery() turns false a moment before the postmaster logs that it is ready: wait for that line.
-  let text = await readFile(logFile, 'utf8');
-  for (let tries = 0; !/ready to accept connections\n/.test(text) && tries < 100; tries++) {
-    await delay(20);
-    text = await readFile(logFile, 'utf8');
-  }
-  const at = (pattern: RegExp): number => {
-    const line = text.split('\n').find((l) => pattern.test(l));
-    const stamp = line && /^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) UTC/.exec(line)?.[1];
-    if (!stamp) throw new Error(`no log line matching ${pattern} in ${logFile}`);
-    return Date.parse(`${stamp.replace(' ', 'T')}Z`);
-  };
-  const serverStart = at(/starting PostgreSQL/);
-  const redoStart = at(/redo starts at/);
-  const redoDone = at(/redo done at/);
-  const ready = at(/database system is ready to accept connections$/);
-  return {
-    beforeServerMs: serverStart - started,
-    startupMs: redoStart - serverStart,
-    replayMs: redoDone - redoStart,
-    endOfRecoveryMs: ready - redoDone,
-    noticeMs: promoted - ready,
-  };
+/** Planning as a drill's first step pays it: in a fresh process, which has read none of this WAL yet. */
+async function coldPlanMs(local: LocalSource): Promise<number> {
+  const script = [
+    `import { planRestore } from ${JSON.stringify(resolve(import.meta.dirname, '../lib/providers/local/plan.ts'))};`,
+    'const started = performance.now();',
+    `await planRestore(${JSON.stringify(local)}, { kind: 'latest' });`,
+    'process.stdout.write(String(performance.now() - started));',
+  ].join('\n');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  if (code !== 0) throw new Error(`planning in a fresh process exited with ${code}`);
+  return Number(out);
 }
 
 interface CpuTimes {
@@ -300,7 +305,8 @@ function busyBetween(before: CpuTimes, after: CpuTimes): number {
 
 /**
  * Waits (up to QUIET_WAIT_S) until the machine has been nearly idle for two seconds: other work on a
- * 2-core machine (a test suite, a build) slows replay by half and would decide the ratio on its own.
+ * 2-core machine slows replay by half. On a shared machine it may never be quiet: the alternating order
+ * and the medians are what keep the comparison fair then, and "machine busy" says how it was.
  */
 async function waitForQuiet(): Promise<number> {
   const started = Date.now();
@@ -310,7 +316,6 @@ async function waitForQuiet(): Promise<number> {
     await delay(1_000);
     quietSeconds = busyBetween(before, cpuTimes()) <= 10 ? quietSeconds + 1 : 0;
   }
-  if (quietSeconds < 2) log(`the machine did not go quiet within ${QUIET_WAIT_S} s; running anyway`);
   return (Date.now() - started) / 1000;
 }
 
@@ -320,78 +325,106 @@ async function settle(): Promise<void> {
   await delay(1_000);
 }
 
-function report(
-  runs: Run[],
-  facts: SourceFacts,
-  pieces: { planMs: number; findBinariesMs: number },
-  binaries: PgBinaries,
-  load: string,
-): string {
-  const of = (method: Run['method']) => runs.filter((run) => run.method === method && !run.discarded);
-  const med = (method: Run['method'], key: Phase) => median(of(method).map((run) => run[key]));
-  const engineMs = med('engine', 'totalMs');
-  const byHandMs = med('by hand', 'totalMs');
-  const ratio = engineMs / byHandMs;
+type Phase = keyof Timed;
+
+function report(results: SizeResult[], binaries: PgBinaries, load: string): string {
   const cpu = cpus();
-  const phaseRow = (label: string, key: Phase) =>
-    `| ${label} | ${s(med('engine', key))} | ${s(med('by hand', key))} | ${signed(med('engine', key) - med('by hand', key))} |`;
-  return [
+  const lines: string[] = [
     '## Restore',
     '',
-    `Written by \`npm run bench:restore\` (bench/restore.ts) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
-    `A pgbench scale ${SCALE} base backup plus the WAL written after it, restored to \`latest\` (end of the archive)`,
-    'by the local engine and by hand (cp -a, recovery.signal, restore_command = cp, pg_ctl start -w, poll',
-    '`pg_is_in_recovery()` every 25 ms on a live connection), alternating, each timed from the start of the',
-    'copy until the server is promoted. fsync is on in both copies. Before each run the bench waits (up to',
-    `${QUIET_WAIT_S} s) until the machine has been nearly idle for 2 s; "machine busy" is the share of all cores in use`,
-    'during the run, ours included (a restore alone keeps about half of 2 cores busy: more means other work ran too);',
-    `a run above ${BUSY_LIMIT} % is left out of the medians and run again (at most ${ATTEMPTS} tries per run; the last one counts).`,
+    `Written by \`npm run bench:restore${LARGE ? ' -- --large' : ''}\` (bench/restore.ts) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC;`,
+    `${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / GB).toFixed(0)} GB RAM, PostgreSQL ${binaries.version}, load average at the end ${load}.`,
+    'At each size a pgbench base backup plus about as much WAL written after it, restored to `latest` (the end of the',
+    'archive) by each method in turn, the order reversed every round, each timed from the start of the copy until',
+    '`pg_is_in_recovery()` is false on a live server; medians of the rounds. The methods:',
+    `- **${ENGINE_DRILL}**: what \`run\` does. The copy is ours and removed at the end, so it recovers with fsync off and no`,
+    '  restartpoints during replay (`backup.recovery.path` = `throwaway` in its report).',
+    `- **${ENGINE_KEEP}**: what \`restore --keep\` does: a real restore, fsync on, the source's checkpoint settings,`,
+    '  `recovery_init_sync_method = syncfs` (`durable`).',
+    `- **${BY_HAND}**: cp -a, recovery.signal, restore_command = cp, fsync on, pg_ctl start -w, \`pg_is_in_recovery()\` polled every 25 ms.`,
     '',
-    `- restore median: engine ${s(engineMs)}, by hand ${s(byHandMs)}`,
-    `- restore ratio: ${ratio.toFixed(2)}x (engine median / by-hand median; target 1.10x) ${ratio <= 1.1 ? '(met)' : '(NOT met)'}`,
-    quietLine(runs),
-    `- machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown'}), ${(totalmem() / 1024 ** 3).toFixed(0)} GB RAM, ` +
-      `PostgreSQL ${binaries.version}, load average at the end ${load}`,
-    `- base backup ${(facts.backupBytes / MB).toFixed(0)} MB; WAL after it ${(facts.walBytes / MB).toFixed(0)} MB ` +
-      `(${facts.walSegments} segments of 16 MB); building the source took ${facts.buildSeconds.toFixed(0)} s`,
-    `- engine work before the server starts, timed alone: planning (archive listing, window, WAL continuity) ` +
-      `${ms(pieces.planMs)}, finding the binaries ${ms(pieces.findBinariesMs)}`,
+    'Both engine paths include planning from warm caches (the drill plans before its restore starts:',
+    'its cold planning, which reads and checks every WAL record once, is the "planning, fresh process" column and is not in the restore time).',
+    '"machine busy" is the share of all cores in use during a run, ours included: a restore alone keeps about half of 2 cores busy.',
     '',
-    'Medians per phase (server log timestamps; "before server" = copy, config, chown and, for the engine, planning):',
+  ];
+  for (const result of results) {
+    const ratio = medianOf(result, ENGINE_DRILL, 'totalMs') / medianOf(result, BY_HAND, 'totalMs');
+    const keepRatio = medianOf(result, ENGINE_KEEP, 'totalMs') / medianOf(result, BY_HAND, 'totalMs');
+    lines.push(
+      `- scale ${result.scale} (${gb(result.facts.backupBytes)} backup, ${gb(result.facts.walBytes)} WAL): restore ratio: ${ratio.toFixed(2)}x ` +
+        `(drill / by hand; target ${TARGET.toFixed(2)}x: ${ratio <= TARGET ? 'met' : 'NOT met'}); restore --keep / by hand: ${keepRatio.toFixed(2)}x`,
+    );
+  }
+  lines.push(
     '',
-    '| phase | engine | by hand | difference |',
-    '|---|---|---|---|',
-    phaseRow('before server start', 'beforeServerMs'),
-    phaseRow('server start to redo start (syncs the data folder)', 'startupMs'),
-    phaseRow('replay', 'replayMs'),
-    phaseRow('end of recovery (checkpoint, new timeline)', 'endOfRecoveryMs'),
-    phaseRow('promoted until noticed', 'noticeMs'),
-    phaseRow('total', 'totalMs'),
+    'Growth (medians; "per GB": the copy and start phases per GB of base backup, replay per GB of WAL):',
     '',
-    'Every run, in order:',
-    '',
-    '| run | total | before server | startup | replay | end of recovery | noticed after | machine busy | waited for quiet |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...runs.map(
-      (run) =>
-        `| ${run.method} #${run.index}${run.discarded ? ' (discarded: machine busy, run again)' : ''} | ${s(run.totalMs)} | ${s(run.beforeServerMs)} | ${s(run.startupMs)} | ` +
-        `${s(run.replayMs)} | ${s(run.endOfRecoveryMs)} | ${s(run.noticeMs)} | ${run.busyPercent.toFixed(0)} % | ` +
-        `${run.waitedSeconds.toFixed(0)} s |`,
-    ),
-    '',
-  ].join('\n');
+    '| scale | backup | WAL | method | restore | ratio to by hand | copy + start per GB of backup | replay per GB of WAL | end of recovery | planning, fresh process |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const result of results) {
+    const byHandMs = medianOf(result, BY_HAND, 'totalMs');
+    for (const method of result.methods) {
+      const total = medianOf(result, method, 'totalMs');
+      const copyStart = medianOf(result, method, 'beforeServerMs') + medianOf(result, method, 'startupMs');
+      lines.push(
+        `| ${result.scale} | ${gb(result.facts.backupBytes)} | ${gb(result.facts.walBytes)} | ${method} | ${s(total)} | ${(total / byHandMs).toFixed(2)}x | ` +
+          `${s(copyStart / (result.facts.backupBytes / GB))} | ${s(medianOf(result, method, 'replayMs') / (result.facts.walBytes / GB))} | ` +
+          `${s(medianOf(result, method, 'endOfRecoveryMs'))} | ${method.startsWith('engine') ? s(result.planColdMs) : '-'} |`,
+      );
+    }
+  }
+  lines.push('', growthSentence(results), '');
+  for (const result of results) {
+    lines.push(
+      `Scale ${result.scale}: base backup ${(result.facts.backupBytes / MB).toFixed(0)} MB, WAL after it ${(result.facts.walBytes / MB).toFixed(0)} MB ` +
+        `(${result.facts.walSegments} segments of 16 MB), source built in ${result.facts.buildSeconds.toFixed(0)} s; planning ${ms(result.planColdMs)} in a fresh process, ${ms(result.planWarmMs)} warm. Medians per phase (server log timestamps):`,
+      '',
+      `| phase | ${result.methods.join(' | ')} |`,
+      `|---|${result.methods.map(() => '---').join('|')}|`,
+      ...(
+        [
+          ['before server start (plan, copy, config)', 'beforeServerMs'],
+          ['server start to redo start (syncs the data folder when fsync is on)', 'startupMs'],
+          ['replay', 'replayMs'],
+          ['end of recovery (checkpoint, new timeline)', 'endOfRecoveryMs'],
+          ['promoted until noticed', 'noticeMs'],
+          ['total', 'totalMs'],
+        ] as [string, Phase][]
+      ).map(([label, key]) => `| ${label} | ${result.methods.map((method) => s(medianOf(result, method, key))).join(' | ')} |`),
+      '',
+      'Every run, in order:',
+      '',
+      '| run | total | before server | startup | replay | end of recovery | noticed after | machine busy |',
+      '|---|---|---|---|---|---|---|---|',
+      ...result.runs.map(
+        (run) =>
+          `| ${run.method} #${run.round} | ${s(run.totalMs)} | ${s(run.beforeServerMs)} | ${s(run.startupMs)} | ${s(run.replayMs)} | ` +
+          `${s(run.endOfRecoveryMs)} | ${s(run.noticeMs)} | ${run.busyPercent.toFixed(0)} % |`,
+      ),
+      '',
+    );
+  }
+  return lines.join('\n');
 }
 
-/** The same comparison over the runs that had the machine to themselves (busy ≤ BUSY_LIMIT), when each method has one. */
-function quietLine(runs: Run[]): string {
-  const quiet = (method: Run['method']) => runs.filter((run) => run.method === method && run.busyPercent <= BUSY_LIMIT).map((run) => run.totalMs);
-  const engine = quiet('engine');
-  const byHand = quiet('by hand');
-  if (engine.length === 0 || byHand.length === 0) return `- quiet runs only (machine busy ≤ ${BUSY_LIMIT} %): too few to compare`;
-  return `- quiet runs only (machine busy ≤ ${BUSY_LIMIT} %, discarded tries included): engine ${s(median(engine))} (${engine.length} runs), ` +
-    `by hand ${s(median(byHand))} (${byHand.length} runs): ${(median(engine) / median(byHand)).toFixed(2)}x`;
+/** How the drill's restore grows from the smallest size to each larger one, against how the data grew. */
+function growthSentence(results: SizeResult[]): string {
+  if (results.length < 2) return 'Growth: one size only; run with more sizes (BENCH_SIZES) to see how it grows.';
+  const first = results[0]!;
+  const parts = results.slice(1).map((result) => {
+    const data = (result.facts.backupBytes + result.facts.walBytes) / (first.facts.backupBytes + first.facts.walBytes);
+    const drill = medianOf(result, ENGINE_DRILL, 'totalMs') / medianOf(first, ENGINE_DRILL, 'totalMs');
+    const hand = medianOf(result, BY_HAND, 'totalMs') / medianOf(first, BY_HAND, 'totalMs');
+    return `scale ${first.scale} to ${result.scale}: ${data.toFixed(1)}x the data (backup + WAL), the drill's restore ${drill.toFixed(1)}x the time, by hand ${hand.toFixed(1)}x`;
+  });
+  return `Growth (measured, not fitted): ${parts.join('; ')}. Equal factors are linear growth; a time factor above the data's means it bends upward.`;
 }
 
+function medianOf(result: SizeResult, method: string, key: Phase): number {
+  return median(result.runs.filter((run) => run.method === method).map((run) => run[key]));
+}
 
 async function repeat(times: number, work: () => Promise<void>): Promise<number[]> {
   const timings: number[] = [];
@@ -411,7 +444,7 @@ function median(values: number[]): number {
 
 const ms = (value: number) => `${value.toFixed(0)} ms`;
 const s = (value: number) => `${(value / 1000).toFixed(2)} s`;
-const signed = (value: number) => `${value >= 0 ? '+' : '-'}${(Math.abs(value) / 1000).toFixed(2)} s`;
+const gb = (bytes: number) => `${(bytes / GB).toFixed(2)} GB`;
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);

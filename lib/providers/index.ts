@@ -30,6 +30,10 @@ export function providerFor(database: DatabaseConfig, options: ProviderOptions =
         const { auroraProvider } = await import('./rds/index.ts');
         return auroraProvider(provider, { ...options.aws, connection: database.connection, database: database.name }) as RestoreProvider;
       }
+      case 'pgbackrest': {
+        const { pgbackrestProvider } = await import('./pgbackrest/index.ts');
+        return pgbackrestProvider(provider, { connection: database.connection, database: database.name, durable: options.durable ?? true }) as RestoreProvider;
+      }
       case 'neon': {
         const { neonProvider } = await import('./neon/index.ts');
         return neonProvider(provider, { ...options.neon, connection: database.connection, database: database.name }) as RestoreProvider;

@@ -12,4 +12,6 @@ export const POLL_INTERVAL_MS = {
   aurora: 15_000,
   // The drill's default.
   neon: undefined,
+  // A copy restored by pgbackrest is served by the local engine: as cheap to poll.
+  pgbackrest: 25,
 } as const satisfies Record<ProviderConfig['kind'], number | undefined>;

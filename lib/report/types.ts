@@ -44,6 +44,11 @@ export interface DrillReport {
     files: string;
     filesVerifiedBy: string;
     skipped: { name: string; reason: string }[];
+    /** The backup as its tool names it (pgBackRest: label, full/diff/incr, stop time) and the tool that restored the copy. */
+    label?: string;
+    type?: string;
+    stopTime?: string;
+    tool?: string;
     /** Which recovery path ran: `throwaway` (a drill's copy, fsync off) or `durable` (restore --keep), with the settings that differ. */
     recovery?: { path: 'throwaway' | 'durable'; settings: string[] };
   };

@@ -85,7 +85,12 @@ export interface BaseBackupUsed {
   used: string;
   /** "N files verified against the backup_manifest by pg_verifybackup", or "files not verified: no manifest". */
   files: string;
-  filesVerifiedBy: FilesVerification['method'];
+  filesVerifiedBy: FilesVerification['method'] | 'pgbackrest verify';
+  /** The backup as its tool names it: label, type (full, diff, incr), when it stopped, the tool that restored it. */
+  label?: string;
+  type?: string;
+  stopTime?: string;
+  tool?: string;
   skipped: { name: string; reason: string }[];
   /** Which recovery path ran: a drill's throwaway copy, or a durable one (restore --keep), with the settings that differ. */
   recovery?: RecoveryPath;
@@ -133,10 +138,10 @@ const abandoned = new Set<string>();
 const destroying = new Map<string, Promise<void>>();
 
 /** Like execOk, for a program that works on a copy: destroyCopy stops it and waits for it first. */
-function runForCopy(name: string, file: string, args: readonly string[]): Promise<void> {
+export function runForCopy(name: string, file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<void> {
   if (abandoned.has(name)) return Promise.reject(new RestoreFailedError(`copy ${name} is being removed`));
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(options.env ? { env: options.env } : {}) });
     const running = children.get(name) ?? new Set<ChildProcess>();
     children.set(name, running.add(child));
     let stderr = '';
@@ -187,15 +192,7 @@ function assertNotAbandoned(name: string): void {
  * and starts the server. Returns at once; pollCopy() tells when the copy is promoted.
  */
 export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHandle> {
-  if (!COPY_NAME.test(options.name)) {
-    throw new RestoreDrillError('input', `copy name ${JSON.stringify(options.name)} does not match rd-<database>-<yyyymmddhhmmss>-<4 random>`);
-  }
-  const problems = copySettingsProblems(options.copySettings ?? {});
-  if (problems.length > 0) throw new RestoreDrillError('input', `copySettings refused: ${problems.join('; ')}`);
-  const forbidden = forbiddenCopySettings(Object.keys(options.copySettings ?? {}));
-  if (forbidden.length > 0) {
-    throw new RestoreDrillError('input', `copySettings may not set ${forbidden.join(', ')}: restore-drill sets them to keep the copy isolated`);
-  }
+  assertCopyRequest(options.name, options.copySettings);
   const source: LocalSource = {
     baseBackups: resolve(options.source.baseBackups),
     walArchive: options.source.walArchive === undefined ? undefined : resolve(options.source.walArchive),
@@ -214,34 +211,15 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
 
   await checkFreeSpace(plan);
 
-  const dir = join(scratchFolders.copies(), options.name);
-  await mkdir(dir, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
-    throw new RestoreDrillError('input', `a copy named ${options.name} already exists (${dir}): ${error.code}`);
-  });
-  const handle: LocalCopyHandle = {
-    provider: 'local',
-    name: options.name,
-    dir,
-    dataDir: join(dir, 'data'),
-    socketDir: join(dir, 'socket'),
-    logFile: join(dir, 'server.log'),
-    pid: 0,
-    port: 0,
+  const handle = await openCopy({
+    ...options,
     pgVersion: binaries.version,
     backup: plan.backup.path,
-    target: options.target.kind === 'latest' ? { kind: 'latest' } : { kind: 'time', time: options.target.time.toISOString() },
     replayToEnd: plan.replayToEnd,
-    connection: options.connection,
-    createdAt: new Date().toISOString(),
-    expiresAt: options.expiresAt.toISOString(),
-    droppedSettings: [],
     baseBackup: { used: plan.backup.name, files: 'not verified yet', filesVerifiedBy: 'no manifest', skipped: plan.skipped },
     replayEnd: plan.replayEnd,
-  };
-  cleanups.set(handle.name, onShutdown(() => destroyCopy(handle.name)));
+  });
   try {
-    await writeMarker(handle);
-    startLease(handle, options.leaseRenewMs ?? DEFAULT_LEASE_RENEW_MS);
     // The files are verified while they are copied (both read the same pages); the server starts only on a verified backup.
     const copied = copyBackup(plan, handle);
     const [files, , archiveDir] = await Promise.all([
@@ -257,24 +235,101 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
       );
     }
     handle.baseBackup = { ...handle.baseBackup, files: files.summary, filesVerifiedBy: files.method };
-    handle.droppedSettings = await configureCopy(handle, plan, archiveDir, options);
-    await handOver(user, handle);
-    assertNotAbandoned(handle.name);
-    const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile });
-    if (abandoned.has(handle.name)) {
-      await stopServer({ pid: server.pid, dataDir: handle.dataDir }, 'immediate');
-      assertNotAbandoned(handle.name);
-    }
-    handle.pid = server.pid;
-    handle.port = server.port;
-    await writeMarker(handle);
-    return handle;
+    return await launchCopy(handle, { binaries, user, archiveDir, settings: options });
   } catch (error) {
     await destroyCopy(handle.name).catch(() => undefined);
     // The server may die of a full disk before it even listens.
     if (error instanceof RestoreFailedError && OUT_OF_SPACE.test(error.message)) throw outOfSpaceDuringReplay(error.message);
     throw error;
   }
+}
+
+/** Refuses, before anything exists, a copy name not of our form and copySettings that would break the copy's isolation. */
+export function assertCopyRequest(name: string, copySettings: Readonly<Record<string, string>> | undefined): void {
+  if (!COPY_NAME.test(name)) {
+    throw new RestoreDrillError('input', `copy name ${JSON.stringify(name)} does not match rd-<database>-<yyyymmddhhmmss>-<4 random>`);
+  }
+  const problems = copySettingsProblems(copySettings ?? {});
+  if (problems.length > 0) throw new RestoreDrillError('input', `copySettings refused: ${problems.join('; ')}`);
+  const forbidden = forbiddenCopySettings(Object.keys(copySettings ?? {}));
+  if (forbidden.length > 0) {
+    throw new RestoreDrillError('input', `copySettings may not set ${forbidden.join(', ')}: restore-drill sets them to keep the copy isolated`);
+  }
+}
+
+/** What a copy on this machine is made from, whichever tool fills its data folder (cp of a base backup, pgbackrest restore). */
+export interface CopyOpening extends Pick<StartCopyOptions, 'name' | 'target' | 'expiresAt' | 'connection' | 'leaseRenewMs'> {
+  pgVersion: string;
+  /** Where the backup was read from (a folder, a repository's backup label). */
+  backup: string;
+  replayToEnd: boolean;
+  baseBackup: BaseBackupUsed;
+  replayEnd: ReplayEnd;
+}
+
+/**
+ * Makes the copy's folder under the scratch root, marks it ours, holds it for the signal cleanup and
+ * starts its lease. The caller fills handle.dataDir, then calls launchCopy, and destroyCopy on failure.
+ */
+export async function openCopy(opening: CopyOpening): Promise<LocalCopyHandle> {
+  const dir = join(scratchFolders.copies(), opening.name);
+  await mkdir(dir, { mode: 0o711 }).catch((error: NodeJS.ErrnoException) => {
+    throw new RestoreDrillError('input', `a copy named ${opening.name} already exists (${dir}): ${error.code}`);
+  });
+  const handle: LocalCopyHandle = {
+    provider: 'local',
+    name: opening.name,
+    dir,
+    dataDir: join(dir, 'data'),
+    socketDir: join(dir, 'socket'),
+    logFile: join(dir, 'server.log'),
+    pid: 0,
+    port: 0,
+    pgVersion: opening.pgVersion,
+    backup: opening.backup,
+    target: opening.target.kind === 'latest' ? { kind: 'latest' } : { kind: 'time', time: opening.target.time.toISOString() },
+    replayToEnd: opening.replayToEnd,
+    connection: opening.connection,
+    createdAt: new Date().toISOString(),
+    expiresAt: opening.expiresAt.toISOString(),
+    droppedSettings: [],
+    baseBackup: opening.baseBackup,
+    replayEnd: opening.replayEnd,
+  };
+  cleanups.set(handle.name, onShutdown(() => destroyCopy(handle.name)));
+  try {
+    await writeMarker(handle);
+    startLease(handle, opening.leaseRenewMs ?? DEFAULT_LEASE_RENEW_MS);
+  } catch (error) {
+    await destroyCopy(handle.name).catch(() => undefined);
+    throw error;
+  }
+  return handle;
+}
+
+export interface CopyLaunch {
+  binaries: PgBinaries;
+  user: ServerUser;
+  /** The folder the copy's restore_command reads WAL from (readable by the server's user). */
+  archiveDir: string;
+  settings: Pick<StartCopyOptions, 'durable' | 'throwaway' | 'copySettings' | 'tls'>;
+}
+
+/** Isolates a filled data folder (config, hba, recovery settings), hands it to the server's user and starts the server. */
+export async function launchCopy(handle: LocalCopyHandle, launch: CopyLaunch): Promise<LocalCopyHandle> {
+  const { binaries, user } = launch;
+  handle.droppedSettings = await configureCopy(handle, launch.archiveDir, launch.settings);
+  await handOver(user, handle);
+  assertNotAbandoned(handle.name);
+  const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile });
+  if (abandoned.has(handle.name)) {
+    await stopServer({ pid: server.pid, dataDir: handle.dataDir }, 'immediate');
+    assertNotAbandoned(handle.name);
+  }
+  handle.pid = server.pid;
+  handle.port = server.port;
+  await writeMarker(handle);
+  return handle;
 }
 
 /** pg_verifybackup where the binaries have it (PostgreSQL 13+ packages), else our own manifest reader. */
@@ -586,7 +641,7 @@ function writeMarker(handle: LocalCopyHandle): Promise<void> {
   return write;
 }
 
-const NOT_COPIED = ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'recovery.signal', 'recovery.conf', 'current_logfiles'];
+export const NOT_COPIED = ['postmaster.pid', 'postmaster.opts', 'standby.signal', 'recovery.signal', 'recovery.conf', 'current_logfiles'];
 
 async function copyBackup(plan: RestorePlan, handle: LocalCopyHandle): Promise<void> {
   // Into a folder of our own: `cp -a` of a backup folder that is itself a link would make the data folder that link.
@@ -614,7 +669,7 @@ async function copyBackup(plan: RestorePlan, handle: LocalCopyHandle): Promise<v
 }
 
 /** The archive when the server's user can read it; else the planned WAL files copied into the copy's folder. */
-async function walReachableByServer(user: ServerUser, archiveDir: string, plan: RestorePlan, handle: LocalCopyHandle): Promise<string> {
+export async function walReachableByServer(user: ServerUser, archiveDir: string, plan: Pick<RestorePlan, 'walFiles' | 'historyFiles'>, handle: LocalCopyHandle): Promise<string> {
   const fromArchive = [...plan.walFiles, ...plan.historyFiles].filter((file) => file.path.startsWith(`${archiveDir}/`));
   const probe = fromArchive[0];
   if (!user.runAs || ((await serverUserCan(user, 'enter', archiveDir)) && (!probe || (await serverUserCan(user, 'read', probe.path))))) {
@@ -626,7 +681,7 @@ async function walReachableByServer(user: ServerUser, archiveDir: string, plan: 
   return staged;
 }
 
-async function configureCopy(handle: LocalCopyHandle, plan: RestorePlan, archiveDir: string, options: StartCopyOptions): Promise<string[]> {
+async function configureCopy(handle: LocalCopyHandle, archiveDir: string, options: CopyLaunch['settings']): Promise<string[]> {
   const sourceSettings = [];
   for (const file of ['postgresql.conf', 'postgresql.auto.conf', 'pg_hba.conf', 'pg_ident.conf']) {
     const path = join(handle.dataDir, file);
@@ -649,7 +704,7 @@ async function configureCopy(handle: LocalCopyHandle, plan: RestorePlan, archive
     copyName: handle.name,
     socketDir: handle.socketDir,
     restoreCommand: restoreCommandFor(archiveDir),
-    recoveryTargetTime: plan.replayToEnd || plan.target.kind === 'latest' ? undefined : recoveryTargetTime(plan.target.time),
+    recoveryTargetTime: handle.replayToEnd || handle.target.kind === 'latest' ? undefined : recoveryTargetTime(new Date(handle.target.time)),
     durable: options.durable ?? true,
     throwaway: options.throwaway,
     pgMajor: Number.parseInt(handle.pgVersion, 10),

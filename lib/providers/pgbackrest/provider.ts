@@ -1,0 +1,74 @@
+import type { PgbackrestProviderConfig } from '../../config/schema.ts';
+import { RestoreDrillError } from '../../errors.ts';
+import { secretStrings } from '../../util/secrets.ts';
+import { destroyCopy, keepCopy, listCopies, pollCopy, POLL_MS, type LocalCopyHandle } from '../local/engine.ts';
+import { ensureScratchRoot } from '../local/scratch.ts';
+import type { CopyPoll, RestoreProvider, RestoreWindow } from '../types.ts';
+import { stanzaWorkDir, type PgbackrestSource } from './command.ts';
+import { startRepoCopy } from './copy.ts';
+import { readRepoWindow } from './plan.ts';
+
+export interface PgbackrestProviderOptions {
+  connection: { database: string; user: string };
+  database: string;
+  /** fsync in copies; off only for test copies nobody times. @default true */
+  durable?: boolean;
+  /** Reads a Secrets Manager secret (repoCipherPass.secretArn). @default the AWS SDK's */
+  secretString?: (arn: string) => Promise<string | undefined>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The stanza and repository of the config, with the cipher passphrase read where it is kept, once. */
+export function sourceOf(config: PgbackrestProviderConfig, options: Pick<PgbackrestProviderOptions, 'secretString' | 'env'> = {}): PgbackrestSource {
+  const from = config.repoCipherPass;
+  let pass: Promise<string | undefined> | undefined;
+  const read = async (): Promise<string | undefined> => {
+    if (!from) return undefined;
+    if ('env' in from) {
+      const value = (options.env ?? process.env)[from.env];
+      if (!value) throw new RestoreDrillError('input', `provider.repoCipherPass names the environment variable ${from.env}, which is not set: set it to the repository's cipher passphrase`);
+      return value;
+    }
+    const value = await (options.secretString ?? secretStrings())(from.secretArn);
+    if (!value) throw new RestoreDrillError('input', `provider.repoCipherPass: the secret ${from.secretArn} holds no SecretString`);
+    return value;
+  };
+  return {
+    stanza: config.stanza,
+    config: config.config,
+    repo: config.repo,
+    command: config.command,
+    processMax: config.processMax,
+    cipherPass: from ? () => (pass ??= read()) : undefined,
+  };
+}
+
+/** A pgBackRest repository: the window from pgbackrest info and the archived WAL, copies restored by pgbackrest restore and served by the local engine. */
+export function pgbackrestProvider(config: PgbackrestProviderConfig, options: PgbackrestProviderOptions): RestoreProvider<LocalCopyHandle> {
+  const source = sourceOf(config, options);
+  return {
+    kind: 'pgbackrest',
+    pollIntervalMs: POLL_MS,
+    async window(): Promise<RestoreWindow> {
+      await ensureScratchRoot();
+      const { window } = await readRepoWindow(source, await stanzaWorkDir(source));
+      return { earliest: window.earliest, latest: window.latest, ...(window.note ? { note: window.note } : {}) };
+    },
+    start: ({ target, copyName, expiresAt }) =>
+      startRepoCopy({
+        source,
+        target,
+        name: copyName,
+        expiresAt,
+        connection: options.connection,
+        pgBin: config.pgBin,
+        copySettings: config.copySettings,
+        durable: options.durable ?? true,
+      }),
+    poll: (handle): Promise<CopyPoll> => pollCopy(handle),
+    destroy: (handle) => destroyCopy(handle.name),
+    keep: (handle) => keepCopy(handle.name),
+    copyNameOf: (handle) => handle.name,
+    listCopies: async () => (await listCopies()).map((handle) => ({ name: handle.name, expiresAt: new Date(handle.expiresAt), handle })),
+  };
+}

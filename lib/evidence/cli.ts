@@ -63,13 +63,14 @@ export async function runEvidence(options: EvidenceOptions, io: CommandIo = proc
   io.out(`wrote ${options.out}: ${evidence.databases.length} database(s), ${drills.length} drill(s) since ${period.since.toISOString()} from ${source}\n`);
   if (evidence.unreadable.length) io.err(`restore-drill: ${evidence.unreadable.length} file(s) were not readable drill reports; the page names them\n`);
   if (!publicKey) return 0;
-  const notIntact = drills.filter((drill) => drill.signature !== 'intact');
-  for (const drill of notIntact) io.err(`${STATE_TEXT[drill.signature === 'unchecked' ? 'altered' : drill.signature].padEnd(22)} ${drill.origin} (${drill.report.database}, ${drill.report.startedAt})\n`);
-  // Altered or signed by another key: the history cannot be vouched for. Unsigned reports (from before
-  // signing was turned on, or written while the key could not be read) are named, and say so themselves.
-  const failed = notIntact.filter((drill) => drill.signature === 'altered' || drill.signature === 'other-key' || drill.signature === 'unchecked').length;
-  if (failed) io.err(`restore-drill: ${failed} report(s) do not verify against the public key (key ${keyIdOf(publicKey)}); the page marks them\n`);
-  return failed ? 1 : 0;
+  // Altered or signed by another key: the history cannot be vouched for, and each is named. Unsigned
+  // reports (from before signing was turned on, or written while the key could not be read) are counted.
+  const failed = drills.filter((drill) => drill.signature === 'altered' || drill.signature === 'other-key' || drill.signature === 'unchecked');
+  for (const drill of failed) io.err(`${STATE_TEXT[drill.signature === 'other-key' ? 'other-key' : 'altered'].padEnd(22)} ${drill.origin} (${drill.report.database}, ${drill.report.startedAt})\n`);
+  const unsigned = drills.filter((drill) => drill.signature === 'unsigned').length;
+  if (unsigned) io.err(`restore-drill: ${unsigned} report(s) are unsigned (written before signing was turned on, or when the key could not be read: such a report says why in its error); the page marks them\n`);
+  if (failed.length) io.err(`restore-drill: ${failed.length} report(s) do not verify against the public key (key ${keyIdOf(publicKey)}); the page marks them\n`);
+  return failed.length ? 1 : 0;
 }
 
 export interface VerifyResult {

@@ -47,8 +47,16 @@ export const cloudSettingsSchema = z
     /** The customer managed KMS key the signing key's secret is encrypted with. @default the account's aws/secretsmanager key (no grant needed) */
     signingKeyKmsKeyArn: z.string().regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[\w-]+$/, { message: 'expected a KMS key ARN: arn:aws:kms:<region>:<account>:key/<key id> (not an alias)' }).optional(),
     logRetentionDays: z.number().int().positive().default(30),
-    /** How long reports are kept in the bucket. */
+    /** How long reports are kept in the bucket; with reportObjectLock, how long each version cannot be deleted. */
     reportRetentionDays: z.number().int().positive().default(400),
+    /**
+     * S3 Object Lock on the reports bucket: every version of every object is retained for
+     * reportRetentionDays. `governance` (the default): only a caller holding s3:BypassGovernanceRetention,
+     * with the bypass header, can delete one early; `compliance`: no one can, the account's root included.
+     * Once on, the bucket's Object Lock cannot be turned off.
+     * @default no Object Lock
+     */
+    reportObjectLock: z.object({ mode: z.enum(['governance', 'compliance']).default('governance') }).strict().optional(),
     /** How often the janitor removes expired copies. */
     janitorExpression: z.string().superRefine(scheduleExpressionIssue).default('rate(1 hour)'),
     /**

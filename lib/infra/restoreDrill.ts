@@ -56,13 +56,21 @@ export class RestoreDrill extends Construct {
     if (settings.signingKeySecretArn) this.signingKey = { secretArn: settings.signingKeySecretArn, ...(settings.signingKeyKmsKeyArn ? { kmsKeyArn: settings.signingKeyKmsKeyArn } : {}) };
     const awsDatabases = props.config.databases.filter((database) => database.provider.kind === 'rds' || database.provider.kind === 'aurora');
 
+    const retention = Duration.days(settings.reportRetentionDays);
+    const lock = settings.reportObjectLock;
     this.reportsBucket = new s3.Bucket(this, 'Reports', {
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
+      // Object Lock needs versioning, which a locked bucket can never suspend.
       versioned: true,
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       removalPolicy: RemovalPolicy.RETAIN,
-      lifecycleRules: [{ expiration: Duration.days(settings.reportRetentionDays), noncurrentVersionExpiration: Duration.days(30) }],
+      ...(lock
+        ? { objectLockEnabled: true, objectLockDefaultRetention: lock.mode === 'compliance' ? s3.ObjectLockRetention.compliance(retention) : s3.ObjectLockRetention.governance(retention) }
+        : {}),
+      // A locked version replaced on the day it was written becomes noncurrent then, but is retained for
+      // reportRetentionDays from its writing: expiring noncurrent versions sooner would ask S3 to delete locked ones.
+      lifecycleRules: [{ expiration: retention, noncurrentVersionExpiration: lock ? retention : Duration.days(30) }],
     });
 
     let vpc: ec2.IVpc | undefined;

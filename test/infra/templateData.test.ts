@@ -98,6 +98,8 @@ async function builtTemplate(): Promise<TemplateUnderTest> {
     // Signed reports, the key's secret encrypted with a customer managed key: kms:Decrypt's condition keys are held to iam-data too.
     signingKeySecretArn: secret('restore-drill-signing-key-AbCdEf'),
     signingKeyKmsKeyArn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`,
+    // The reports bucket with Object Lock: ObjectLockEnabled, its configuration and versioning, held to the bucket's schema.
+    reportObjectLock: { mode: 'compliance' as const },
   };
   const stackName = 'RestoreDrill';
   const template = synth('built', stackName, { config, settings, env: { account: ACCOUNT, region: REGION } });

@@ -34,7 +34,11 @@ export interface IsolationDetails {
   foreignTables: { table: string; server: string; oid: string }[];
   /** Wrappers other than postgres_fdw and dblink_fdw, disabled as a whole (NO HANDLER). */
   wrappers: { name: string; disabled: boolean; action: string; undo?: string; error?: SafeError }[];
-  dblink: { installed: boolean; disabled: boolean; functions: string[]; undo?: string; error?: SafeError };
+  /**
+   * dblink's connecting functions, replaced by ones that refuse (`undo` gives them back); where the checks'
+   * user may not replace them but owns the extension, the extension is dropped (`dropped`: what went with it).
+   */
+  dblink: { installed: boolean; disabled: boolean; functions: string[]; undo?: string; dropped?: string[]; error?: SafeError };
 }
 
 /**
@@ -175,9 +179,28 @@ async function disableDblink(client: pg.Client): Promise<IsolationDetails['dblin
     await client.query('commit');
   } catch (error) {
     await client.query('rollback').catch(() => undefined);
+    // Functions the checks' user does not own (a managed service's extension, made by its own superuser):
+    // the extension's owner may still drop it, and with it every view built on dblink.
+    const dropped = await dropDblink(client);
+    if (dropped) return { installed: true, disabled: true, functions: connecting.map((fn) => fn.signature), dropped };
     return { installed: true, disabled: false, functions: connecting.map((fn) => fn.signature), error: safeError(error) };
   }
   return { installed: true, disabled: true, functions: connecting.map((fn) => fn.signature), ...(undo.length ? { undo: undo.join('\n') } : {}) };
+}
+
+/** DROP EXTENSION dblink CASCADE; what it took along (Postgres's notices name each object), or undefined when refused. */
+async function dropDblink(client: pg.Client): Promise<string[] | undefined> {
+  const notices: string[] = [];
+  const listen = (notice: { message?: string; detail?: string }) => notices.push(...`${notice.message ?? ''}\n${notice.detail ?? ''}`.split('\n'));
+  client.on('notice', listen);
+  try {
+    await client.query('DROP EXTENSION dblink CASCADE');
+  } catch {
+    return undefined;
+  } finally {
+    client.off('notice', listen);
+  }
+  return notices.flatMap((line) => /^drop cascades to (.+)$/.exec(line.trim())?.[1] ?? []);
 }
 
 function verdict(details: IsolationDetails): CheckResult {
@@ -189,7 +212,11 @@ function verdict(details: IsolationDetails): CheckResult {
   const tables = details.foreignTables.map((table) => table.table);
   const parts = [
     disabled.length ? `${disabled.length} foreign server${disabled.length === 1 ? '' : 's'} disabled (${disabled.join(', ')})` : 'no foreign servers',
-    details.dblink.installed ? (details.dblink.disabled ? `dblink's connecting functions disabled (${details.dblink.functions.length})` : 'dblink NOT disabled') : 'no dblink',
+    !details.dblink.installed
+      ? 'no dblink'
+      : details.dblink.dropped
+        ? `dblink dropped (its functions are not the checks' user's to replace)${details.dblink.dropped.length ? `, with ${details.dblink.dropped.join(', ')}` : ''}`
+        : `dblink's connecting functions disabled (${details.dblink.functions.length})`,
     tables.length ? `foreign tables skipped by the checks: ${tables.join(', ')}` : 'no foreign tables',
   ];
   if (stuck.length > 0) {

@@ -202,4 +202,41 @@ describe('isolation on a database with foreign servers and dblink (the checks\' 
       await other.remove();
     }
   });
+
+  test('where dblink\'s functions belong to another role (a managed service\'s superuser) but the checks\' user owns the extension and the servers, dblink is dropped with what depends on it, and nothing reaches production', async () => {
+    const other = await cluster();
+    try {
+      // As on Neon or RDS: the application's role made the servers and owns the extension; a superuser owns the extension's functions.
+      await other.query(`create role app_owner login superuser`);
+      await withClient({ ...other.clientConfig(), user: 'app_owner' }, (c) => c.query('create extension postgres_fdw; create extension dblink'));
+      await other.query(`do $$ declare f regprocedure; begin
+          for f in select p.oid::regprocedure from pg_proc p join pg_depend d on d.objid = p.oid and d.deptype = 'e'
+                   join pg_extension e on e.oid = d.refobjid where e.extname = 'dblink' loop
+            execute format('alter function %s owner to postgres', f);
+          end loop; end $$`);
+      await withClient({ ...other.clientConfig(), user: 'app_owner' }, (c) =>
+        c.query(`
+          create server prod_srv foreign data wrapper postgres_fdw options (host '${production.server.socketDir}', port '${production.server.port}', dbname 'postgres');
+          create user mapping for app_owner server prod_srv options (user 'postgres');
+          create foreign table remote_orders (id int) server prod_srv options (table_name 'orders');
+          create view remote_count as select n from dblink('${productionConnstr()}', 'select count(*) from orders') as t(n bigint);
+        `),
+      );
+      await other.query('alter role app_owner nosuperuser');
+      const checks = { copy: { ...other.clientConfig(), user: 'app_owner' }, target: new Date(), rpoTargetSeconds: 300 };
+
+      const results = await runChecks(checks, checksConfigSchema.parse({}));
+
+      const isolation = results.find((result) => result.check === 'isolation')!;
+      expect(isolation.status, isolation.summary).toBe('pass');
+      expect((isolation.details as IsolationDetails).dblink).toMatchObject({ installed: true, disabled: true, dropped: ['view remote_count'] });
+      expect(isolation.summary).toMatch(/dblink dropped \(its functions are not the checks' user's to replace\), with view remote_count/);
+      const before = await logSize();
+      await expect(withClient(checks.copy, (c) => c.query('select count(*) from remote_orders'))).rejects.toThrow(/could not connect to server|password is required/);
+      await expect(withClient(checks.copy, (c) => c.query(`select dblink_connect('${productionConnstr()}')`))).rejects.toThrow(/does not exist/);
+      expect(await connectionsSince(before)).toEqual([]);
+    } finally {
+      await other.remove();
+    }
+  });
 });

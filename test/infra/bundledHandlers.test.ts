@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -17,6 +18,7 @@ import { definitionFromTemplate } from '../support/definition.ts';
 import { IamAuthority } from '../support/iam/authority.ts';
 import { principalsFromTemplate } from '../support/iam/template.ts';
 import type { Principal } from '../support/iam/types.ts';
+import { runCli } from '../support/cli.ts';
 import { layOutFunctions } from '../support/lambda/runtime.ts';
 import { stackTokenResolver, taskHandlers } from '../support/lambda/stack.ts';
 
@@ -66,6 +68,12 @@ describe('the deployed functions, laid out as Lambda runs them, with IAM enforce
     // Prepare: the config a team would deploy (the stack's own copy network, keys from Secrets Manager).
     const neonKeyArn = rds.emulator.addSecret('neon/api-key', { apiKey: NEON_API_KEY });
     const slackArn = rds.emulator.addSecret('restore-drill/slack', { webhookUrl: slack.url });
+    // The report signing key, as the README has a team make it (openssl genpkey -algorithm ed25519).
+    const signingKey = generateKeyPairSync('ed25519');
+    const signingPem = signingKey.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const signingArn = rds.emulator.addSecret('restore-drill/report-signing-key', { privateKey: signingPem });
+    const publicKeyFile = join(outdir, 'signing.pub.pem');
+    await writeFile(publicKeyFile, signingKey.publicKey.export({ type: 'spki', format: 'pem' }) as string);
     const awsDatabase = (kind: 'rds' | 'aurora', name: string, overrides: Record<string, unknown> = {}) => {
       const database = databaseConfig(rds, kind, { name, ...overrides }) as { provider: Record<string, unknown> };
       delete database.provider.subnetGroup;
@@ -95,12 +103,17 @@ describe('the deployed functions, laid out as Lambda runs them, with IAM enforce
       vpc: { vpcId: 'vpc-0123abcd', subnetIds: ['subnet-0123abcd', 'subnet-0456abcd'], availabilityZones: ['us-east-1a', 'us-east-1b'] },
       mapConcurrency: 4,
       slackWebhookSecretArn: slackArn,
+      signingKeySecretArn: signingArn,
+      // Object Lock (governance): every write of the bundles must pass S3's rules for a locked bucket.
+      reportObjectLock: {},
     };
     const app = new App({ outdir });
     const stack = new RestoreDrillStack(app, 'BundledHandlers', { config, settings });
     const resources = Template.fromStack(stack).toJSON().Resources as Resources;
     app.synth();
     const definition = definitionFromTemplate({ Resources: resources });
+    const [, bucketResource] = Object.entries(resources).find(([id, resource]) => resource.Type === 'AWS::S3::Bucket' && id.startsWith('RestoreDrillReports'))!;
+    s3.configureBucket(BUCKET, S3Emulator.bucketSettingsOf(bucketResource.Properties));
 
     // IAM: each function's role from the template; the account refuses restores of one database (an SCP would).
     const principals = principalsFromTemplate({ Resources: resources }, { accountId: rds.emulator.accountId, region: rds.emulator.region, resolve: resolveToken });
@@ -205,10 +218,54 @@ describe('the deployed functions, laid out as Lambda runs them, with IAM enforce
     const janitor = [...layout.functions.values()].find((fn) => fn.logicalId.startsWith('RestoreDrillJanitor'))!;
     expect(await janitor.invoke({})).toMatchObject({ removed: [], failed: [], deferred: [] });
 
-    // No secret in the bucket, the execution's answer, Slack, or any function's log.
-    const logs = [...layout.functions.values()].flatMap((fn) => fn.logs);
-    for (const text of [...s3.objects(BUCKET).values(), JSON.stringify(result), JSON.stringify(slack.accepted), ...logs]) {
-      for (const secret of [NEON_API_KEY, ROLE_PASSWORD, SOURCE_PASSWORD, slack.token]) expect(text).not.toContain(secret);
+    // The bucket is locked as the template says: each version of each report (and of the page) is retained, none was refused.
+    expect(s3.requests.filter((request) => request.error === 'InvalidRequest')).toEqual([]);
+    for (const key of objects.keys()) {
+      const versions = s3.versionsOf(BUCKET, key);
+      expect(versions.length, key).toBeGreaterThan(0);
+      for (const version of versions) expect(version.retention, key).toEqual({ mode: 'GOVERNANCE', retainUntil: new Date(version.modified.getTime() + 400 * 86_400_000) });
     }
-  }, 300_000);
+
+    // Every report in the bucket verifies with verify-report against the signing key's public half.
+    const reportFiles = await Promise.all(
+      [...s3.objects(BUCKET)].filter(([key]) => key.startsWith('reports/')).map(async ([key, text]) => {
+        const file = join(outdir, key.replaceAll('/', '_'));
+        await writeFile(file, text);
+        return file;
+      }),
+    );
+    const verified = await runCli(['verify-report', ...reportFiles, '--public-key', publicKeyFile], { via: 'source' });
+    expect(verified.stdout).toContain(`${reportFiles.length} of ${reportFiles.length} intact`);
+    expect(verified.code, verified.stdout).toBe(0);
+
+    // The signing key refused (an SCP, a key policy, a deleted secret) to every function, cold started: the run says so.
+    const refusedKey = new IamAuthority([...principals.values()].map((principal) => withDeny(principal, { Action: 'secretsmanager:GetSecretValue', Resource: signingArn })));
+    rds.emulator.iam = refusedKey;
+    s3.iam = refusedKey;
+    await Promise.all([...layout.functions.values()].map((fn) => fn.stop()));
+    const unsignedRun = (await machine.run({ mode: 'drill', trigger: 'schedule', databases: ['bh-rds-pass'] }, { overrides: { taskResourceLocalHandlers: taskHandlers(definition, layout.functions) as never, waitTimeOverrides: { WaitForCopy: 50 } } }).result) as unknown as ReportOutput;
+    const [unsignedKey] = unsignedRun.reportKeys;
+    const unsigned = JSON.parse(s3.objects(BUCKET).get(unsignedKey!)!) as DrillReport;
+    // Kept, with all it found (an auditor still sees the restore), unsigned, and its error says why; not a passed drill.
+    expect(unsignedRun.drills).toEqual([{ database: 'bh-rds-pass', status: 'error', error: expect.stringMatching(/^the report is stored unsigned: cannot read the report signing key .*AccessDeniedException.*secretsmanager:GetSecretValue/) }]);
+    expect(unsigned.signature).toBeUndefined();
+    expect(unsigned.error).toMatchObject({ step: 'report', kind: 'tool', name: 'ReportSigningError' });
+    expect(unsigned.checks.map((check) => check.status)).toEqual(['pass', 'pass', 'pass', 'pass']);
+    expect(unsigned.copy).toMatchObject({ removed: true });
+    const emfAfter = reportLogs.filter((line) => line.startsWith('{"_aws"')).map((line) => JSON.parse(line) as { Database: string; DrillSucceeded: number });
+    expect(emfAfter.at(-1)).toMatchObject({ Database: 'bh-rds-pass', DrillSucceeded: 0 });
+    expect(JSON.stringify(slack.accepted.at(-1))).toContain('stored unsigned');
+    const unsignedFile = join(outdir, 'unsigned-report.json');
+    await writeFile(unsignedFile, s3.objects(BUCKET).get(unsignedKey!)!);
+    const verifiedUnsigned = await runCli(['verify-report', unsignedFile, '--public-key', publicKeyFile], { via: 'source' });
+    expect(verifiedUnsigned.code).toBe(1);
+    expect(verifiedUnsigned.stdout).toMatch(/^unsigned +\S+unsigned-report\.json \(bh-rds-pass, /);
+
+    // No secret in the bucket, the execution's answer, Slack, or any function's log; nor the signing key.
+    const logs = [...layout.functions.values()].flatMap((fn) => fn.logs);
+    const keyBody = signingPem.split('\n')[1]!;
+    for (const text of [...s3.objects(BUCKET).values(), JSON.stringify(result), JSON.stringify(unsignedRun), JSON.stringify(slack.accepted), ...logs]) {
+      for (const secret of [NEON_API_KEY, ROLE_PASSWORD, SOURCE_PASSWORD, slack.token, keyBody]) expect(text).not.toContain(secret);
+    }
+  }, 420_000);
 });

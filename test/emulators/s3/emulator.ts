@@ -59,14 +59,19 @@ export class S3Emulator {
   constructor(bucketNames: readonly string[], options: S3EmulatorOptions = {}) {
     for (const name of bucketNames) this.buckets.set(name, new Map());
     this.iam = options.iam ?? cliAuthority();
-    this.settings = options.buckets ?? {};
+    this.settings = {};
     this.now = options.now ?? (() => new Date());
-    for (const [name, settings] of Object.entries(this.settings)) {
-      if (!this.buckets.has(name)) throw new Error(`settings for ${name}, which is not one of the buckets`);
-      // S3: "Object Lock requires versioning"; a bucket with Object Lock cannot suspend it.
-      if (settings.objectLock && !settings.versioned) throw new Error(`${name}: Object Lock needs a versioned bucket (InvalidBucketState)`);
-      if (settings.versioned) this.versions.set(name, new Map());
-    }
+    for (const [name, settings] of Object.entries(options.buckets ?? {})) this.configureBucket(name, settings);
+  }
+
+  /** Makes an empty bucket versioned or locked (a test that learns the settings from the synthesised template). */
+  configureBucket(name: string, settings: S3BucketSettings): void {
+    if (!this.buckets.has(name)) throw new Error(`settings for ${name}, which is not one of the buckets`);
+    if (this.buckets.get(name)!.size) throw new Error(`${name} holds objects already: configure it before it is written`);
+    // S3: "Object Lock requires versioning"; a bucket with Object Lock cannot suspend it.
+    if (settings.objectLock && !settings.versioned) throw new Error(`${name}: Object Lock needs a versioned bucket (InvalidBucketState)`);
+    this.settings[name] = settings;
+    if (settings.versioned) this.versions.set(name, new Map());
   }
 
   /** A bucket's settings as its CloudFormation properties give them (VersioningConfiguration, ObjectLockConfiguration). */

@@ -18,6 +18,8 @@ export interface RowCountRuleResult {
   error?: SafeError;
   /** Why the table was not counted: a foreign table's rows live on another server (the copy never reaches out). */
   skipped?: string;
+  /** How its exact count was taken: `batched` (with other small tables in one query), `seq scan`, `parallel seq scan`, `index-only scan`; with why. */
+  strategy?: string;
 }
 
 export interface RowCountsDetails {
@@ -38,6 +40,21 @@ const MAX_BATCH_TABLES = 100;
 const BATCHES_PER_SESSION = 6;
 /** What a table costs besides its pages (opening it, planning, a row back), as bytes of scan. */
 const TABLE_OVERHEAD_BYTES = 64 * 1024;
+/**
+ * A table alone at least this big is scanned with parallel workers (the planner picks how many, by size,
+ * up to PARALLEL_WORKERS); below it workers cost more to start than they save, and the other sessions
+ * keep the cores busy anyway. The biggest tables go first, so that no session is left alone with one at the end.
+ */
+const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
+const PARALLEL_WORKERS = 4;
+/**
+ * An index-only scan of the smallest B-tree index counts the same rows as the heap (the visibility map
+ * says which heap pages need no visit), and is cheaper only when that index is much smaller than the
+ * heap and nearly every page is all-visible: measured on 5 M rows, a pkey at 1/6 of the heap was about
+ * 15 % faster, one at 1/2.3 slower.
+ */
+const INDEX_ONLY_MAX_SHARE = 0.25;
+const INDEX_ONLY_MIN_ALL_VISIBLE = 0.95;
 
 type Outcome = { ok: true; count: number } | { ok: false; missing: boolean; timeout: boolean; error: SafeError };
 
@@ -75,6 +92,8 @@ class SessionPool {
         try {
           const client = await openSession(this.config, this.options);
           this.all.push(client);
+          // A count compiles nothing worth compiling: JIT only adds its compile time to big scans (measured 50 to 280 ms on 5 M rows).
+          await client.query('set jit = off').catch(() => undefined);
           return client;
         } catch (error) {
           // The slot is free again: let a waiting task try (and fail on its own) rather than wait forever.
@@ -117,6 +136,11 @@ interface Target {
   oid: number | null;
   relkind: string | null;
   bytes: number | null;
+  /** Share of the heap's pages marked all-visible (pg_class.relallvisible / relpages), when known. */
+  allVisible: number | null;
+  /** The smallest valid, non-partial B-tree index and its size, for an index-only count. */
+  smallestIndex: { name: string; bytes: number } | null;
+  strategy?: string;
   outcome?: Outcome;
 }
 
@@ -125,9 +149,21 @@ interface Target {
  * ANALYZE (to batch the small ones). pg_class and pg_inherits, not pg_relation_size() or pg_partition_tree(): those take locks, and would
  * wait behind anything holding the table. Never-analyzed tables count as unknown, and alone.
  */
-async function resolveTables(client: pg.Client, names: readonly string[]): Promise<{ oid: number | null; relkind: string | null; bytes: number | null }[]> {
-  const { rows } = await client.query<{ ord: string; oid: string | null; relkind: string | null; bytes: string | null }>(
+type TableInfo = Pick<Target, 'oid' | 'relkind' | 'bytes' | 'allVisible' | 'smallestIndex'>;
+
+async function resolveTables(client: pg.Client, names: readonly string[]): Promise<TableInfo[]> {
+  const { rows } = await client.query<{
+    ord: string;
+    oid: string | null;
+    relkind: string | null;
+    bytes: string | null;
+    all_visible: number | null;
+    index_name: string | null;
+    index_bytes: string | null;
+  }>(
     `select n.ord, c.oid::int8::text as oid, c.relkind::text as relkind,
+            case when c.relkind = 'r' and c.relpages > 0 then c.relallvisible::float8 / c.relpages end as all_visible,
+            ix.name as index_name, ix.bytes::text as index_bytes,
             case when c.relkind in ('r', 'm', 't') and c.reltuples >= 0 then c.relpages::int8 * current_setting('block_size')::int8
                  when c.relkind = 'p' then (
                    with recursive tree(relid) as (
@@ -138,6 +174,16 @@ async function resolveTables(client: pg.Client, names: readonly string[]): Promi
             end::text as bytes
        from unnest($1::text[]) with ordinality as n(name, ord)
        left join pg_class c on c.oid = to_regclass(n.name)
+       left join lateral (
+         select quote_ident(ns.nspname) || '.' || quote_ident(ic.relname) as name, ic.relpages::int8 * current_setting('block_size')::int8 as bytes
+           from pg_index i
+           join pg_class ic on ic.oid = i.indexrelid
+           join pg_namespace ns on ns.oid = ic.relnamespace
+           join pg_am am on am.oid = ic.relam
+          where i.indrelid = c.oid and c.relkind = 'r' and am.amname = 'btree'
+            and i.indisvalid and i.indisready and i.indislive and i.indpred is null
+          order by ic.relpages, ic.oid
+          limit 1) ix on true
       order by n.ord`,
     [names],
   );
@@ -145,7 +191,42 @@ async function resolveTables(client: pg.Client, names: readonly string[]): Promi
     oid: row.oid === null ? null : Number(row.oid),
     relkind: row.relkind,
     bytes: row.bytes === null ? null : Number(row.bytes),
+    allVisible: row.all_visible,
+    smallestIndex: row.index_name === null || row.index_bytes === null ? null : { name: row.index_name, bytes: Number(row.index_bytes) },
   }));
+}
+
+/** How a table counted alone is scanned, and the planner settings that make it so (see the constants above). */
+function aloneStrategy(target: Target): { strategy: string; settings: ScanSettings } {
+  const heap = target.bytes;
+  const index = target.smallestIndex;
+  const big = heap !== null && heap >= PARALLEL_MIN_BYTES;
+  const workers = big ? PARALLEL_WORKERS : 0;
+  if (heap !== null && heap > 0 && index && target.allVisible !== null && target.allVisible >= INDEX_ONLY_MIN_ALL_VISIBLE && index.bytes <= heap * INDEX_ONLY_MAX_SHARE) {
+    const how = `on ${index.name} (${Math.round((100 * index.bytes) / heap)} % of the heap's size, ${Math.floor(100 * target.allVisible)} % of its pages all-visible)`;
+    return { strategy: `${big ? 'parallel ' : ''}index-only scan ${how}`, settings: { workers, seqscan: false } };
+  }
+  if (big) return { strategy: `parallel seq scan (up to ${PARALLEL_WORKERS} workers)`, settings: { workers, seqscan: true } };
+  return { strategy: heap === null ? 'seq scan (size unknown: never vacuumed or analyzed)' : 'seq scan', settings: { workers: 0, seqscan: true } };
+}
+
+/** null: the server's own planner settings (the asOf counts, whose filter the planner should plan freely). */
+type ScanSettings = { workers: number; seqscan: boolean } | null;
+
+/** The planner settings a session runs with now, so that each is sent only when it changes. */
+const sessionSettings = new WeakMap<pg.Client, ScanSettings>();
+
+async function useSettings(client: pg.Client, wanted: ScanSettings): Promise<void> {
+  const current = sessionSettings.has(client) ? sessionSettings.get(client)! : null;
+  if (current === wanted || (current && wanted && current.workers === wanted.workers && current.seqscan === wanted.seqscan)) return;
+  if (wanted === null) {
+    await client.query('reset max_parallel_workers_per_gather; reset enable_seqscan; reset enable_bitmapscan');
+  } else {
+    // Without a seq scan the planner's only path for count(*) is an index (an index-only scan where the visibility map allows).
+    const seqscan = wanted.seqscan ? 'on' : 'off';
+    await client.query(`set max_parallel_workers_per_gather = ${wanted.workers}; set enable_seqscan = ${seqscan}; set enable_bitmapscan = ${seqscan}`);
+  }
+  sessionSettings.set(client, wanted);
 }
 
 /**
@@ -175,10 +256,18 @@ function planCountQueries(targets: readonly Target[], concurrency: number): Targ
 
 async function countBatch(client: pg.Client, batch: Target[]): Promise<void> {
   if (batch.length === 1) {
-    batch[0]!.outcome = await countOne(client, `select count(*) as count from ${batch[0]!.sql}`);
+    const target = batch[0]!;
+    const { strategy, settings } = aloneStrategy(target);
+    target.strategy = strategy;
+    target.outcome = await useSettings(client, settings).then(
+      () => countOne(client, `select count(*) as count from ${target.sql}`),
+      failedOutcome,
+    );
     return;
   }
+  for (const target of batch) target.strategy = `batched (${batch.length} small tables in one query)`;
   try {
+    await useSettings(client, { workers: 0, seqscan: true });
     // Scalar subqueries run one after the other in this backend; a UNION ALL of counts can get a
     // Parallel Append whose workers cost more than they save on small tables (measured: 2x slower).
     const sql = `select ${batch.map((t, i) => `(select count(*) from ${t.sql}) as c${i}`).join(', ')}`;
@@ -186,7 +275,10 @@ async function countBatch(client: pg.Client, batch: Target[]): Promise<void> {
     for (const [i, target] of batch.entries()) target.outcome = { ok: true, count: Number(rows[0]![`c${i}`]) };
   } catch {
     // Count them one by one so that the error names its table.
-    for (const target of batch) target.outcome = await countOne(client, `select count(*) as count from ${target.sql}`);
+    for (const target of batch) {
+      target.strategy = 'seq scan (its batch failed: counted alone)';
+      target.outcome = await countOne(client, `select count(*) as count from ${target.sql}`);
+    }
   }
 }
 
@@ -246,7 +338,7 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
       // The same table under two rules is counted once.
       let target = targets.get(info.oid);
       if (!target) {
-        target = { sql, oid: info.oid, relkind: info.relkind, bytes: info.bytes };
+        target = { sql, ...info, oid: info.oid };
         targets.set(info.oid, target);
       }
       targetOf.set(index, target);
@@ -265,7 +357,7 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
       results[index]!.asOf = asOf;
       asOfWork.push(
         copyPool
-          .use((client) => countOne(client, sql, [cutoff]))
+          .use((client) => useSettings(client, null).then(() => countOne(client, sql, [cutoff])))
           .catch(failedOutcome)
           .then((outcome) => recordAsOf(results[index]!, outcome, 'copy', timeoutMs)),
       );
@@ -293,7 +385,10 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
 
     for (const [index, rule] of rules.entries()) {
       const target = targetOf.get(index);
-      if (target) evaluate(rule, results[index]!, target.outcome!, context, timeoutMs);
+      if (target) {
+        evaluate(rule, results[index]!, target.outcome!, context, timeoutMs);
+        if (target.strategy) results[index]!.strategy = target.strategy;
+      }
       const count = results[index]!.count;
       if (count !== null) details.counts[rule.table] = count;
     }

@@ -133,6 +133,10 @@ async function newestCommit(client: pg.Client, replayed: Date | null, target: Da
             'commits the copy made itself after promotion (the provider\'s, ours) come later and are left out',
         );
       }
+      return {
+        at: null,
+        evidence: `commit timestamps (track_commit_timestamp = on): no commit before the copy was asked for among its last ${COMMIT_SCAN_XIDS} transaction ids; the freshness check's column dates the data`,
+      };
     } else {
       const { rows } = await client.query<{ at: Date | null }>('select timestamp as at from pg_last_committed_xact()');
       if (rows[0]?.at) return dated(rows[0].at, 'pg_last_committed_xact() (track_commit_timestamp = on): commits after promotion count too');

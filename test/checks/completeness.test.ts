@@ -81,4 +81,21 @@ describe('completeness of a cloud copy, from its newest commit before the copy w
     expect(result.status).toBe('pass');
     expect(details.completeness).toMatchObject({ judged: false });
   });
+
+  test('with track_commit_timestamp off there is no commit time: nothing is judged, and the report sends the reader to the freshness column', async () => {
+    const quiet = await SourceCluster.create({ binaries: await machineBinaries(), walSegmentSizeMb: 1, settings: { track_commit_timestamp: 'off' } });
+    try {
+      await quiet.query('create table events (id int primary key); insert into events values (1)');
+      const [result] = await runChecks(
+        { copy: quiet.clientConfig(), rpoTargetSeconds: 900, copyRequestedAt: new Date(), target: new Date(Date.now() + 2000 * 1000), provider: 'rds' },
+        checksConfigSchema.parse({}),
+      );
+      const details = result!.details as ConnectionDetails;
+      expect(result!.status).toBe('pass');
+      expect(details.newestCommit).toEqual({ at: null, evidence: expect.stringMatching(/^none on the copy .*track_commit_timestamp off.*freshness/) });
+      expect(details.completeness).toMatchObject({ judged: false, why: expect.stringMatching(/freshness/) });
+    } finally {
+      await quiet.remove();
+    }
+  });
 });

@@ -15,38 +15,44 @@ import { testSource } from '../support/source.ts';
 export interface RepoSource {
   source: SourceCluster;
   dir: string;
+  /** repo1's path; repoPaths has every repository's. */
   repoPath: string;
+  repoPaths: string[];
   /** The source's configuration (archive-push and backup read it). */
   sourceConfig: string;
   /** The drill's configuration: the same repository, no passphrase (it comes from the environment). */
   drillConfig: string;
   stanza: string;
-  backup(type: 'full' | 'diff' | 'incr'): Promise<void>;
+  backup(type: 'full' | 'diff' | 'incr', repo?: number): Promise<void>;
   remove(): Promise<void>;
 }
 
-export async function repoSource(options: { cipherPass?: string } = {}): Promise<RepoSource> {
+/** One repository, or several (`repos`), each encrypted when it has a cipherPass. */
+export async function repoSource(options: { repos?: { cipherPass?: string }[] } = {}): Promise<RepoSource> {
+  const repos = options.repos ?? [{}];
   const source = await testSource();
   const user = await serverUser();
   const dir = await mkdtemp(join(scratchFolders.sources(), 'pgbackrest-'));
   await chmod(dir, 0o711);
-  const repoPath = join(dir, 'repo');
+  const repoPaths = repos.map((_repo, index) => join(dir, `repo${index + 1}`));
   const stanza = 'main';
   const global = [
     '[global]',
-    `repo1-path=${repoPath}`,
-    'repo1-retention-full=9',
+    ...repos.flatMap((repo, index) => [
+      `repo${index + 1}-path=${repoPaths[index]}`,
+      `repo${index + 1}-retention-full=9`,
+      ...(repo.cipherPass ? [`repo${index + 1}-cipher-type=aes-256-cbc`] : []),
+    ]),
     `lock-path=${join(dir, 'lock')}`,
     `log-path=${join(dir, 'log')}`,
     'log-level-file=off',
     'start-fast=y',
     'compress-type=gz',
-    ...(options.cipherPass ? ['repo1-cipher-type=aes-256-cbc'] : []),
   ];
   const stanzaSection = [`[${stanza}]`, `pg1-path=${source.dataDir}`, `pg1-socket-path=${source.server.socketDir}`, `pg1-port=${source.server.port}`];
   const sourceConfig = join(dir, 'pgbackrest.conf');
   const drillConfig = join(dir, 'drill.conf');
-  await writeFile(sourceConfig, [...global, ...(options.cipherPass ? [`repo1-cipher-pass=${options.cipherPass}`] : []), '', ...stanzaSection, ''].join('\n'), { mode: 0o600 });
+  await writeFile(sourceConfig, [...global, ...repos.flatMap((repo, index) => (repo.cipherPass ? [`repo${index + 1}-cipher-pass=${repo.cipherPass}`] : [])), '', ...stanzaSection, ''].join('\n'), { mode: 0o600 });
   await writeFile(drillConfig, [...global, '', ...stanzaSection, ''].join('\n'), { mode: 0o644 });
   if (user.runAs) await execOk('chown', ['-R', `${user.uid}:${user.gid}`, dir]);
   const asPostgres = (args: string[]) => execOk('pgbackrest', [`--config=${sourceConfig}`, `--stanza=${stanza}`, ...args], { as: user.runAs, env: serverUserEnv() });
@@ -57,11 +63,12 @@ export async function repoSource(options: { cipherPass?: string } = {}): Promise
   return {
     source,
     dir,
-    repoPath,
+    repoPath: repoPaths[0]!,
+    repoPaths,
     sourceConfig,
     drillConfig,
     stanza,
-    backup: async (type) => void (await asPostgres(['backup', `--type=${type}`])),
+    backup: async (type, repo = 1) => void (await asPostgres(['backup', `--type=${type}`, `--repo=${repo}`])),
     remove: async () => {
       await source.remove();
       await rm(dir, { recursive: true, force: true });

@@ -50,7 +50,10 @@ export async function restoreAndRead(provider: RestoreProvider<LocalCopyHandle>,
       (await client.query<{ id: number }>(`select id from ${table} order by id`)).rows.map((row) => row.id),
     );
     const settings = await readFile(join(handle.dataDir, 'postgresql.conf'), 'utf8');
-    return { ids, backup: handle.baseBackup, settings, handle };
+    // What pgbackrest restore wrote (its restore_command repeats the options it was given on its command line).
+    const writtenByPgbackrest = await readFile(join(handle.dataDir, 'postgresql.auto.conf.from-source'), 'utf8');
+    const marker = await readFile(join(handle.dir, 'restore-drill.json'), 'utf8');
+    return { ids, backup: handle.baseBackup, settings, writtenByPgbackrest, marker, handle };
   } finally {
     await provider.destroy(handle);
   }

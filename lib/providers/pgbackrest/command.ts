@@ -88,8 +88,19 @@ export async function runPgbackrest(source: PgbackrestSource, command: string, r
   });
 }
 
-/** pgBackRest's own words for a failed command: its ERROR lines, else its last lines. */
+/** pgBackRest's own words for a failed command: its ERROR lines, else its last lines; what to do where it is not obvious. */
 export function saidBy(result: ExecResult): string {
+  const said = pgbackrestWords(result);
+  // pgBackRest checks every repository the config declares encrypted, whichever one the command reads.
+  const pass = /requires option: repo(\d+)-cipher-pass/.exec(said);
+  if (pass) {
+    return `${said} (the configuration declares repo${pass[1]} encrypted, and pgBackRest wants its passphrase for every command, whichever repository is read: ` +
+      `set PGBACKREST_REPO${pass[1]}_CIPHER_PASS in restore-drill's environment, or provider.repoCipherPass when provider.repo is ${pass[1]})`;
+  }
+  return said;
+}
+
+function pgbackrestWords(result: ExecResult): string {
   const lines = `${result.stdout}\n${result.stderr}`.split('\n').map((line) => line.trim()).filter(Boolean);
   const errors = lines.filter((line) => /ERROR:|WARN:/.test(line));
   return (errors.length > 0 ? errors : lines.slice(-3)).join(' | ').replace(/^P\d+\s+/, '') || `exit ${result.code}`;

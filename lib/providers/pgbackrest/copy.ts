@@ -33,6 +33,7 @@ export interface RepoCopyOptions {
   pgBin?: string | undefined;
   copySettings?: Readonly<Record<string, string>> | undefined;
   durable?: boolean | undefined;
+  throwaway?: boolean | undefined;
   leaseRenewMs?: number | undefined;
 }
 
@@ -102,7 +103,7 @@ export async function startRepoCopy(options: RepoCopyOptions): Promise<LocalCopy
       );
     }
     handle.baseBackup = { ...handle.baseBackup, files: verification.summary };
-    return await launchCopy(handle, { binaries, user, archiveDir, settings: { durable: options.durable ?? true, copySettings: options.copySettings } });
+    return await launchCopy(handle, { binaries, user, archiveDir, settings: { durable: options.durable ?? true, throwaway: options.throwaway, copySettings: options.copySettings } });
   } catch (error) {
     await destroyCopy(handle.name).catch(() => undefined);
     throw error;

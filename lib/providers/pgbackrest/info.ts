@@ -75,7 +75,8 @@ export async function readStanzaInfo(source: PgbackrestSource, workDir: string):
 export function parseStanzaInfo(json: string, source: Pick<PgbackrestSource, 'stanza' | 'repo' | 'config'>): StanzaInfo {
   let stanzas: RawStanza[];
   try {
-    stanzas = JSON.parse(json) as RawStanza[];
+    // A file pgBackRest could not decrypt is quoted raw in its status message: control bytes that JSON refuses.
+    stanzas = JSON.parse(json.replace(/[\u0000-\u001f]/g, ' ')) as RawStanza[];
   } catch (error) {
     throw new RestoreDrillError('tool', `pgbackrest info printed something that is not JSON: ${(error as Error).message}`);
   }
@@ -84,7 +85,14 @@ export function parseStanzaInfo(json: string, source: Pick<PgbackrestSource, 'st
   if (!stanza) throw new NoBaseBackupError(`pgbackrest info does not know ${where}: check provider.stanza and provider.config`);
   const repoStatus = stanza.repo?.find((repo) => repo.key === source.repo)?.status ?? stanza.status;
   if (!READABLE.has(repoStatus.code)) {
-    throw new NoBaseBackupError(`pgBackRest says ${where}: ${repoStatus.message} (status ${repoStatus.code}); run pgbackrest check and pgbackrest info on the backup host`);
+    const cipher = stanza.repo?.find((repo) => repo.key === source.repo)?.cipher ?? stanza.cipher ?? 'none';
+    // Its first line: what follows quotes the undecryptable bytes.
+    const message = repoStatus.message.split(/[\n:]\s*FormatError:/)[0]!.trim();
+    const hint =
+      cipher !== 'none' && /FormatError|unable to load info file/.test(repoStatus.message)
+        ? `the repository is encrypted (${cipher}) and its info files do not decrypt: the cipher passphrase is most likely wrong (provider.repoCipherPass, or PGBACKREST_REPO${source.repo}_CIPHER_PASS)`
+        : 'run pgbackrest check and pgbackrest info on the backup host';
+    throw new NoBaseBackupError(`pgBackRest says ${where}: ${message} (status ${repoStatus.code}); ${hint}`);
   }
   const versionOf = (id: number, repoKey: number) => stanza.db?.find((db) => db.id === id && db['repo-key'] === repoKey)?.version;
   const backups: RepoBackup[] = [];

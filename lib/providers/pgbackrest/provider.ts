@@ -16,9 +16,11 @@ export interface PgbackrestProviderOptions {
   /** Reads a Secrets Manager secret (repoCipherPass.secretArn). @default the AWS SDK's */
   secretString?: (arn: string) => Promise<string | undefined>;
   env?: NodeJS.ProcessEnv;
+  /** How often a live copy's lease is renewed (the local engine's). */
+  leaseRenewMs?: number;
 }
 
-/** The stanza and repository of the config, with the cipher passphrase read where it is kept, once. */
+/** The stanza and repository of the config, with the cipher passphrase read where it is kept (once it was read, from memory). */
 export function sourceOf(config: PgbackrestProviderConfig, options: Pick<PgbackrestProviderOptions, 'secretString' | 'env'> = {}): PgbackrestSource {
   const from = config.repoCipherPass;
   let pass: Promise<string | undefined> | undefined;
@@ -39,7 +41,8 @@ export function sourceOf(config: PgbackrestProviderConfig, options: Pick<Pgbackr
     repo: config.repo,
     command: config.command,
     processMax: config.processMax,
-    cipherPass: from ? () => (pass ??= read()) : undefined,
+    // A failed read is not kept: the variable may be set, or the secret made, before the next drill.
+    cipherPass: from ? () => (pass ??= read().catch((error: unknown) => ((pass = undefined), Promise.reject(error)))) : undefined,
   };
 }
 
@@ -54,7 +57,7 @@ export function pgbackrestProvider(config: PgbackrestProviderConfig, options: Pg
       const { window } = await readRepoWindow(source, await stanzaWorkDir(source));
       return { earliest: window.earliest, latest: window.latest, ...(window.note ? { note: window.note } : {}) };
     },
-    start: ({ target, copyName, expiresAt }) =>
+    start: ({ target, copyName, expiresAt, keep }) =>
       startRepoCopy({
         source,
         target,
@@ -64,6 +67,9 @@ export function pgbackrestProvider(config: PgbackrestProviderConfig, options: Pg
         pgBin: config.pgBin,
         copySettings: config.copySettings,
         durable: options.durable ?? true,
+        // As the local provider: only a drill that says so gets the throwaway recovery path; a kept copy must survive a crash.
+        throwaway: keep === false,
+        leaseRenewMs: options.leaseRenewMs,
       }),
     poll: (handle): Promise<CopyPoll> => pollCopy(handle),
     destroy: (handle) => destroyCopy(handle.name),

@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { cloudCheckPolicy } from '../../lib/cloud/callerPolicy.ts';
+import { runCloudCheck } from '../../lib/cloud/check.ts';
 import { readDeployment, OUTPUT } from '../../lib/cloud/deploymentOutputs.ts';
+import { formatCloudCheck } from '../../lib/cloud/format.ts';
+import { drillTasks, type ExecutionInput } from '../../lib/drill/tasks.ts';
+import type { RestoreProvider } from '../../lib/providers/types.ts';
+import { memoryReportStore } from '../../lib/report/s3Store.ts';
+import type { PolicyDocument, Template as CfnTemplate } from '../emulators/cloudcheck/deployment.ts';
+import { CloudCheckWorld } from '../emulators/cloudcheck/world.ts';
 import { simulationRequests, type SimulationScope } from '../../lib/cloud/simulation.ts';
 import { validateConfig } from '../../lib/config/load.ts';
 import type { RestoreDrillConfig } from '../../lib/config/schema.ts';
@@ -15,6 +23,7 @@ import { addDeploymentOutputs } from '../../lib/infra/outputs.ts';
 import { RestoreDrillStack } from '../../lib/infra/restoreDrill.ts';
 import { REPORT_BUCKET_ACTIONS, SIGNING_ROLES, type DrillRole } from '../../lib/infra/roleActions.ts';
 import { s3ReportStore } from '../../lib/report/s3Store.ts';
+
 import { RdsEmulator } from '../emulators/rds/emulator.ts';
 import { makeTestCa } from '../emulators/rds/tls.ts';
 import { S3Emulator } from '../emulators/s3/emulator.ts';
@@ -172,6 +181,59 @@ describe('restore-drill cloud check simulates the signing key read', () => {
       { OutputKey: OUTPUT.signingKeyKmsKeyArn, OutputValue: SIGNING_CMK },
     ]);
     expect(deployment).toMatchObject({ signingKeySecretArn: SIGNING_SECRET, signingKeyKmsKeyArn: SIGNING_CMK });
+  });
+});
+
+describe('restore-drill cloud check against the stand-ins: the signing key read simulated for each function that writes reports', () => {
+  let world: CloudCheckWorld;
+  beforeAll(async () => {
+    world = await CloudCheckWorld.start();
+  });
+  afterAll(() => world?.stop());
+
+  /** Plan as deployed, over providers that only read a window (the check's dry run). */
+  const planHandler = () => {
+    const now = new Date();
+    const windowOnly = (kind: string): RestoreProvider => ({
+      kind,
+      window: async () => ({ earliest: new Date(now.getTime() - 7 * 86_400_000), latest: new Date(now.getTime() - 90_000) }),
+      start: () => Promise.reject(new Error('Plan made a copy')),
+      poll: () => Promise.reject(new Error('Plan polled a copy')),
+      destroy: () => Promise.reject(new Error('Plan removed a copy')),
+      copyNameOf: () => 'none',
+    });
+    const tasks = drillTasks({ config, store: memoryReportStore(), providerFor: (database) => windowOnly(database.provider.kind), now: () => now });
+    return { handler: (event: unknown) => tasks.plan(event as ExecutionInput) };
+  };
+
+  // Without a CMK: iam-simulate (0.1.173), behind the IAM stand-in, drops a kms:EncryptionContext:<key>
+  // context key (a variable after a colon), so kms:Decrypt's grant is held to iam-data (templateData) and
+  // to the requests above, not simulated here.
+  test('granted: Verify, VerifyInVpc, Cleanup and Report are allowed the read; with Report\'s statement gone, Report fails naming the call and the secret, exit 1', async () => {
+    const template = synth({ signingKeySecretArn: SIGNING_SECRET }) as unknown as CfnTemplate;
+    const run = async (changed: CfnTemplate, name: string) => {
+      const deployed = world.deploy(changed, { stackName: name, region: REGION });
+      for (const [fn, entry] of deployed.functions) if (entry.logicalId.startsWith('RestoreDrillPlan')) world.lambda.code.set(fn, planHandler());
+      const caller = world.addCaller(`deployer-${name}`, cloudCheckPolicy({ stackName: name, account: ACCOUNT }) as PolicyDocument);
+      return runCloudCheck({ stackName: name, region: REGION, touchAlarms: false, clients: world.clients(caller, REGION), sleep: () => Promise.resolve() });
+    };
+    const granted = await run(structuredClone(template), 'SigningGranted');
+    const withoutReportGrant = structuredClone(template);
+    const reportRole = Object.entries(withoutReportGrant.Resources).find(([id, resource]) => resource.Type === 'AWS::Lambda::Function' && /^RestoreDrillReport[0-9A-F]{8}$/.test(id))![1].Properties!.Role as { 'Fn::GetAtt': [string] };
+    for (const resource of Object.values(withoutReportGrant.Resources)) {
+      if (resource.Type !== 'AWS::IAM::Policy' || !(resource.Properties!.Roles as { Ref: string }[]).some((ref) => ref.Ref === reportRole['Fn::GetAtt'][0])) continue;
+      const document = resource.Properties!.PolicyDocument as PolicyDocument;
+      document.Statement = document.Statement.filter((statement) => statement.Action !== 'secretsmanager:GetSecretValue' || !JSON.stringify(statement.Resource).includes('signing-key'));
+    }
+    const refused = await run(withoutReportGrant, 'SigningRefused');
+
+    const allowed = Object.fromEntries(granted.roles.roles.map((role) => [role.function, role.allowed.filter((action) => action === 'secretsmanager:GetSecretValue' || action === 'kms:Decrypt')]));
+    const reads = ['secretsmanager:GetSecretValue'];
+    expect(allowed).toMatchObject({ Plan: [], Start: [], Poll: [], Janitor: [], Verify: reads, VerifyInVpc: reads, Cleanup: reads, Report: reads });
+    expect(granted.exitCode).toBe(0);
+    expect(refused.roles.roles.flatMap((role) => role.denied.map((denial) => ({ function: role.function, action: denial.action, resource: denial.resource })))).toEqual([{ function: 'Report', action: 'secretsmanager:GetSecretValue', resource: SIGNING_SECRET }]);
+    expect(formatCloudCheck(refused, { touchAlarms: false })).toContain(`❌ Report: secretsmanager:GetSecretValue denied on ${SIGNING_SECRET}`);
+    expect(refused.exitCode).toBe(1);
   });
 });
 

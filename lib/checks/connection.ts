@@ -33,7 +33,12 @@ export interface ConnectionDetails {
    * copy is judged by the engine's exact replay position instead; Aurora and Neon sources may be quiet.
    */
   completeness?: { judged: true; toleranceSeconds: number; shortBySeconds: number } | { judged: false; why: string };
+  /** The copy's clock minus the drill's, as the checks began (network latency included). */
+  clockSkewSeconds?: number;
 }
+
+/** Clocks further apart than this (NTP keeps servers within milliseconds) make commit times unfit to hold against the drill's target. */
+const MAX_CLOCK_SKEW_SECONDS = 60;
 
 /**
  * Providers whose sources are never quiet for long, with how long at most: RDS for PostgreSQL writes a
@@ -51,9 +56,9 @@ const COMMIT_SCAN_XIDS = 100_000;
 export async function checkConnection(context: CheckContext): Promise<CheckResult> {
   const client = await openSession(context.copy, { statementTimeoutMs: context.statementTimeoutMs });
   try {
-    const { rows } = await client.query<{ version: string; num: string; in_recovery: boolean; replay: string | null; replayed: Date | null }>(
+    const { rows } = await client.query<{ version: string; num: string; in_recovery: boolean; replay: string | null; replayed: Date | null; server_now: Date }>(
       `select version() as version, current_setting('server_version_num') as num, pg_is_in_recovery() as in_recovery,
-              pg_last_wal_replay_lsn()::text as replay, pg_last_xact_replay_timestamp() as replayed`,
+              pg_last_wal_replay_lsn()::text as replay, pg_last_xact_replay_timestamp() as replayed, clock_timestamp() as server_now`,
     );
     const row = rows[0]!;
     const details: ConnectionDetails = {
@@ -99,7 +104,8 @@ export async function checkConnection(context: CheckContext): Promise<CheckResul
         details,
       };
     }
-    details.completeness = completenessOf(newest, context);
+    if (context.checksStartedAt) details.clockSkewSeconds = Math.round(row.server_now.getTime() - context.checksStartedAt.getTime()) / 1000;
+    details.completeness = completenessOf(newest, context, details.clockSkewSeconds);
     const judged = details.completeness;
     if (judged.judged && judged.shortBySeconds > judged.toleranceSeconds && newest.at !== null) {
       return {
@@ -165,9 +171,12 @@ async function newestCommitBefore(client: pg.Client, bound: Date): Promise<Date 
   return rows[0]?.at ?? null;
 }
 
-function completenessOf(newest: NonNullable<ConnectionDetails['newestCommit']>, context: CheckContext): NonNullable<ConnectionDetails['completeness']> {
+function completenessOf(newest: NonNullable<ConnectionDetails['newestCommit']>, context: CheckContext, skew: number | undefined): NonNullable<ConnectionDetails['completeness']> {
   if (context.provider === undefined || context.provider === 'local') return { judged: false, why: 'the engine compares where replay ended with where it had to end' };
   if (newest.at === null) return { judged: false, why: 'no commit time on the copy: the freshness check\'s column measures it' };
+  if (skew !== undefined && Math.abs(skew) > MAX_CLOCK_SKEW_SECONDS) {
+    return { judged: false, why: `the copy's clock is ${skew} s from the drill's: its commit times cannot be held against the target` };
+  }
   const quiet = QUIET_AT_MOST_SECONDS[context.provider];
   if (quiet === undefined) return { judged: false, why: `a ${context.provider} source may write nothing for longer than the RPO target, which looks the same; checks.freshness on a table written often measures it` };
   return { judged: true, toleranceSeconds: Math.max(context.rpoTargetSeconds, quiet), shortBySeconds: Math.max(0, newest.secondsBeforeTarget) };

@@ -30,6 +30,8 @@ export interface CheckContext {
   lastReplayedAt?: Date | null | undefined;
   /** When the drill asked the provider for the copy: commits after it are the copy's own (the provider's housekeeping, ours). */
   copyRequestedAt?: Date | undefined;
+  /** The drill's clock when the checks began: the copy's commit times (servers' clocks) are held against the drill's target only where the two agree. */
+  checksStartedAt?: Date | undefined;
   /** The provider that made the copy (the config's provider.kind): what evidence of completeness it leaves. */
   provider?: string | undefined;
   /** The copy's foreign tables by oid (the isolation step's list): checks skip them, their rows live elsewhere. */

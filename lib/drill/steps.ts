@@ -168,6 +168,7 @@ export async function verifyStep(state: DrillState, database: DatabaseConfig, pr
         lastReplayedAt: state.lastReplayedAt ? new Date(state.lastReplayedAt) : null,
         // Commits after this moment are the copy's own: the connection check dates the copy by those before it.
         copyRequestedAt: state.restoreStartedAt ? new Date(state.restoreStartedAt) : undefined,
+        checksStartedAt: verifyStart,
         provider: database.provider.kind,
       },
       database.checks,

@@ -82,6 +82,15 @@ describe('completeness of a cloud copy, from its newest commit before the copy w
     expect(details.completeness).toMatchObject({ judged: false });
   });
 
+  test('a copy whose clock is more than 60 s from the drill\'s is not judged: commit times and the target are on different clocks, and the report says by how much', async () => {
+    const drillClock = new Date(Date.now() + 2 * 3_600_000);
+    const { result, details } = await connection({ target: new Date(lastRestoredCommit.getTime() + 2000 * 1000), provider: 'rds', checksStartedAt: drillClock });
+
+    expect(result.status).toBe('pass');
+    expect(details.clockSkewSeconds).toBeLessThan(-7000);
+    expect(details.completeness).toMatchObject({ judged: false, why: expect.stringMatching(/^the copy's clock is -7\d{3}(\.\d+)? s from the drill's/) });
+  });
+
   test('with track_commit_timestamp off there is no commit time: nothing is judged, and the report sends the reader to the freshness column', async () => {
     const quiet = await SourceCluster.create({ binaries: await machineBinaries(), walSegmentSizeMb: 1, settings: { track_commit_timestamp: 'off' } });
     try {

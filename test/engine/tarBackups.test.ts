@@ -27,6 +27,7 @@ import { insertRow, testSource } from '../support/source.ts';
  */
 const FORMATS = [
   { name: 'gzip', args: ['-z', '-X', 'fetch'], files: ['backup_manifest', 'base.tar.gz'], format: 'tar format, gzip-compressed: base.tar.gz' },
+  { name: 'gzip-stream', args: ['-z', '-X', 'stream'], files: ['backup_manifest', 'base.tar.gz', 'pg_wal.tar.gz'], format: 'tar format, gzip-compressed: base.tar.gz and pg_wal.tar.gz' },
   { name: 'lz4', args: ['--compress=lz4', '-X', 'stream'], files: ['backup_manifest', 'base.tar.lz4', 'pg_wal.tar'], format: 'tar format, lz4-compressed: base.tar.lz4 and pg_wal.tar' },
   { name: 'zstd', args: ['--compress=zstd', '-X', 'stream'], files: ['backup_manifest', 'base.tar.zst', 'pg_wal.tar'], format: 'tar format, zstd-compressed: base.tar.zst and pg_wal.tar' },
   { name: 'plain-tar', args: ['-X', 'stream'], files: ['backup_manifest', 'base.tar', 'pg_wal.tar'], format: 'tar format, uncompressed: base.tar and pg_wal.tar' },

@@ -297,6 +297,21 @@ describe('the report store signs every report it writes, IAM enforced', () => {
     expect(again.delivery?.slack?.ok).toBe(true);
   });
 
+  test('the report Report makes for a drill whose Cleanup failed is signed too', async () => {
+    const store = storeFor(granted);
+    const emf: string[] = [];
+    const tasks = drillTasks({ config, store, metrics: { kind: 'emf-stdout', write: (line) => emf.push(line) }, log: () => undefined });
+
+    const output = await tasks.report({ drills: [{ database: 'orders', status: 'error', reportKey: null, copy: 'rd-orders-20261201030000-ab12', kept: false, error: 'States.Timeout' }] });
+
+    const [key, text] = [...s3.objects(BUCKET)].find(([candidate]) => candidate.startsWith('reports/orders/'))!;
+    const synthesized = JSON.parse(text) as import('../../lib/report/types.ts').DrillReport;
+    expect(output.drills).toEqual([expect.objectContaining({ database: 'orders', status: 'error' })]);
+    expect(synthesized.error).toMatchObject({ name: 'CleanupFailed', step: 'cleanup' });
+    expect(signatureStateOf(synthesized, publicKey), key).toBe('intact');
+    expect(emf).toHaveLength(1);
+  });
+
   test('a key IAM refuses: the report is kept, unsigned, and says why (its error, status error); the caller sees the same', async () => {
     const store = storeFor(refused);
     const report = { ...history({ databases: ['app'], days: 1, lastDay: '2026-11-29', failRate: 0, errorRate: 0 })[0]!.report, status: 'passed' as const };

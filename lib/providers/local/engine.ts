@@ -3,12 +3,13 @@ import { once } from 'node:events';
 import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { newClient } from '../../util/pgClient.ts';
 import { CopyGoneError, NotOurCopyError, RestoreTimeoutError, RestoreFailedError, RestoreDrillError } from '../../errors.ts';
 import { onShutdown } from '../../shutdown.ts';
-import { execOk } from '../../util/exec.ts';
+import { execOk, type ExecResult } from '../../util/exec.ts';
 import { COPY_NAME } from '../copyName.ts';
 import { POLL_INTERVAL_MS } from '../pollInterval.ts';
 export { copyName } from '../copyName.ts';
@@ -138,21 +139,42 @@ const abandoned = new Set<string>();
 const destroying = new Map<string, Promise<void>>();
 
 /** Like execOk, for a program that works on a copy: destroyCopy stops it and waits for it first. */
-export function runForCopy(name: string, file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<void> {
+export async function runForCopy(name: string, file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<void> {
+  const result = await outputForCopy(name, file, args, options);
+  if (result.code !== 0) throw new Error(`${file} ${args.join(' ')} exited with ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join('\n')}`);
+}
+
+/**
+ * Like execFile, for a program that works for a copy (pg_verifybackup on its backup, the backup's cp):
+ * destroyCopy stops it and waits for it, so that none outlives the copy or the process. Its exit code,
+ * stdout and the end of its stderr; a program stopped by a signal answers 128 + the signal's number.
+ */
+export function outputForCopy(name: string, file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
   if (abandoned.has(name)) return Promise.reject(new RestoreFailedError(`copy ${name} is being removed`));
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(options.env ? { env: options.env } : {}) });
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(options.env ? { env: options.env } : {}) });
     const running = children.get(name) ?? new Set<ChildProcess>();
     children.set(name, running.add(child));
+    let stdout = '';
     let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout = (stdout + chunk).slice(-64_000)));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4000)));
     child.on('error', reject);
     child.on('close', (code, signal) => {
       running.delete(child);
-      if (code === 0) resolvePromise();
-      else reject(new Error(`${file} ${args.join(' ')} exited with ${code ?? signal}: ${stderr.trim().split('\n').slice(-5).join('\n')}`));
+      resolvePromise({ code: code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0), stdout, stderr });
     });
   });
+}
+
+/** Work in this process that writes into a copy's folder (WAL staged for the server's user): destroyCopy waits for it. */
+const writing = new Map<string, Set<Promise<unknown>>>();
+
+function trackForCopy<T>(name: string, work: Promise<T>): Promise<T> {
+  const running = writing.get(name) ?? new Set<Promise<unknown>>();
+  writing.set(name, running.add(work));
+  void work.then(() => running.delete(work), () => running.delete(work));
+  return work;
 }
 
 /** Tar backups being unpacked into a copy (in this process): destroyCopy stops and waits for them, as for its children. */
@@ -167,6 +189,9 @@ function unpackForCopy(handle: LocalCopyHandle, backup: RestorePlan['backup']): 
 }
 
 async function stopChildren(name: string): Promise<void> {
+  // Each staging step checks `abandoned`, so this ends after the file being copied.
+  await Promise.allSettled([...(writing.get(name) ?? [])]);
+  writing.delete(name);
   const unpack = unpacking.get(name);
   unpack?.stop.abort(new RestoreFailedError(`copy ${name} was removed while its base backup was unpacked`));
   await unpack?.done.catch(() => undefined);
@@ -223,7 +248,7 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     // The files are verified while they are copied (both read the same pages); the server starts only on a verified backup.
     const copied = copyBackup(plan, handle);
     const [files, , archiveDir] = await Promise.all([
-      verifyFiles(plan, binaries, plan.backup.tar ? copied.then(() => handle.dataDir) : undefined),
+      verifyFiles(plan, binaries, handle.name, plan.backup.tar ? copied.then(() => handle.dataDir) : undefined),
       copied,
       walReachableByServer(user, plan.window.archiveDir, plan, handle),
     ]);
@@ -333,12 +358,13 @@ export async function launchCopy(handle: LocalCopyHandle, launch: CopyLaunch): P
 }
 
 /** pg_verifybackup where the binaries have it (PostgreSQL 13+ packages), else our own manifest reader. */
-async function verifyFiles(plan: RestorePlan, binaries: PgBinaries, unpacked?: Promise<string>): Promise<FilesVerification> {
+async function verifyFiles(plan: RestorePlan, binaries: PgBinaries, copy: string, unpacked?: Promise<string>): Promise<FilesVerification> {
   const pgVerifybackup = tool(binaries, 'pg_verifybackup');
   const has = await stat(pgVerifybackup).then((info) => info.isFile(), () => false);
   // A tar backup is verified once unpacked, before the server starts: pg_verifybackup reads tar format only from PostgreSQL 18 on.
   if (unpacked) return verifyUnpackedTar(plan.backup.path, plan.backup.tar!, await unpacked, has ? pgVerifybackup : undefined);
-  return verifyBackupFiles(plan.backup.path, { pgVerifybackup: has ? pgVerifybackup : undefined });
+  // Run as one of the copy's programs: a signal's cleanup stops it with the copy's cp (it would read the backup on, past our exit).
+  return verifyBackupFiles(plan.backup.path, { pgVerifybackup: has ? pgVerifybackup : undefined, run: (file, args) => outputForCopy(copy, file, args) });
 }
 
 /** The major version of the newest backup folder, read ahead of planning (which picks the backup). */
@@ -676,9 +702,14 @@ export async function walReachableByServer(user: ServerUser, archiveDir: string,
     return archiveDir;
   }
   const staged = join(handle.dir, 'wal');
-  await mkdir(staged, { mode: 0o700 });
-  for (const file of fromArchive) await copyFile(file.path, join(staged, basename(file.path)));
-  return staged;
+  return trackForCopy(handle.name, (async () => {
+    await mkdir(staged, { mode: 0o700 });
+    for (const file of fromArchive) {
+      assertNotAbandoned(handle.name);
+      await copyFile(file.path, join(staged, basename(file.path)));
+    }
+    return staged;
+  })());
 }
 
 async function configureCopy(handle: LocalCopyHandle, archiveDir: string, options: CopyLaunch['settings']): Promise<string[]> {

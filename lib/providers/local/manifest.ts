@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { execFile } from '../../util/exec.ts';
+import { execFile, type ExecResult } from '../../util/exec.ts';
 import { CRC32C_INIT, crc32cFinish, crc32cUpdate } from './wal/crc32c.ts';
 
 /**
@@ -48,6 +48,8 @@ export interface VerifyOptions {
    * tars, and is verified once unpacked (pg_verifybackup reads tar format only from PostgreSQL 18 on).
    */
   manifestPath?: string | undefined;
+  /** Runs pg_verifybackup (the engine's, which stops it when the copy is removed). @default execFile */
+  run?: ((file: string, args: readonly string[]) => Promise<ExecResult>) | undefined;
 }
 
 /** Verifies the backup's files with pg_verifybackup when `pgVerifybackup` is given, else with our own reader. */
@@ -67,7 +69,7 @@ export async function verifyBackupFiles(backupPath: string, options: VerifyOptio
     return failed('manifest reader', 0, [`${MANIFEST} is not valid JSON: ${(error as Error).message}`]);
   }
   const files = Array.isArray(manifest.Files) ? manifest.Files.length : 0;
-  if (options.pgVerifybackup) return viaPgVerifybackup(options.pgVerifybackup, backupPath, files, options.manifestPath);
+  if (options.pgVerifybackup) return viaPgVerifybackup(options.pgVerifybackup, backupPath, files, options.manifestPath, options.run ?? execFile);
   return viaReader(backupPath, text, manifest);
 }
 
@@ -81,9 +83,9 @@ function passed(method: FilesVerification['method'], files: number): FilesVerifi
   return { method, ok: true, files, problems: [], summary: `${files} files verified against the backup_manifest by ${method} (size and checksum)` };
 }
 
-async function viaPgVerifybackup(tool: string, backupPath: string, files: number, manifestPath: string | undefined): Promise<FilesVerification> {
+async function viaPgVerifybackup(tool: string, backupPath: string, files: number, manifestPath: string | undefined, run: NonNullable<VerifyOptions['run']>): Promise<FilesVerification> {
   // -n: the WAL is the engine's to read (the archive, not the backup's pg_wal). Without -e it reports every bad file, not only the first.
-  const result = await execFile(tool, ['-n', ...(manifestPath ? ['-m', manifestPath] : []), backupPath]);
+  const result = await run(tool, ['-n', ...(manifestPath ? ['-m', manifestPath] : []), backupPath]);
   if (result.code === 0) return passed('pg_verifybackup', files);
   const problems = result.stderr
     .split('\n')

@@ -5,7 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { extract, pack, type Header } from 'tar-stream';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { validateConfig } from '../../lib/config/load.ts';
+import { runDrill } from '../../lib/drill/drill.ts';
 import { EnvironmentError, RestoreDrillError } from '../../lib/errors.ts';
+import { providerFor } from '../../lib/providers/index.ts';
 import { tool } from '../../lib/providers/local/binaries.ts';
 import { copyName, destroyCopy, restoreCopy, type RestoreCopyOptions } from '../../lib/providers/local/engine.ts';
 import { BrokenBackupError } from '../../lib/providers/local/errors.ts';
@@ -178,6 +181,31 @@ describe('tar-format base backups (pg_basebackup -Ft)', () => {
     });
     // The backup is read, never written: its files as they were.
     expect(await folderFingerprint(join(backupsOf(format.name), 'base-1'))).toEqual(fingerprints.get(format.name));
+  });
+
+  test('a drill of a tar backup runs the same checks and its report names the backup and its format', async () => {
+    const config = await validateConfig(
+      {
+        rpoTargetSeconds: 86_400,
+        databases: [
+          {
+            name: 'tars',
+            provider: { kind: 'local', baseBackups: backupsOf('zstd'), walArchive: source.archiveDir },
+            connection: { database: 'postgres', user: 'postgres' },
+            checks: { rowCounts: [{ table: 'events', min: 2 }] },
+          },
+        ],
+      },
+      work,
+    );
+    const database = config.databases[0]!;
+
+    const { report } = await runDrill(config, database, providerFor(database, { durable: false }), { trigger: 'cli', target: 'latest', pollIntervalMs: 20 });
+
+    expect(report.error ?? null).toBeNull();
+    expect(report.checks.map((check) => [check.check, check.status])).toContainEqual(['rowCounts', 'pass']);
+    expect(report.backup).toMatchObject({ used: 'base-1', filesVerifiedBy: 'pg_verifybackup' });
+    expect(report.backup?.files).toMatch(/ verified against the backup_manifest by pg_verifybackup \(size and checksum\), once unpacked from tar format, zstd-compressed: base\.tar\.zst and pg_wal\.tar$/);
   });
 
   test('the window of a tar backup comes from its backup_label and the archive, without unpacking it', async () => {

@@ -4,7 +4,8 @@ import type { LedgerConfig, SchemaConfig } from './config.ts';
 import { checkLedger, readRepoMigrations, type LedgerDetails, type MigrationsLayout } from './ledger.ts';
 import { ignoredBy, parseIgnorePattern, type IgnorePattern } from './schemaIgnore.ts';
 import { DrizzleKitMissingError, findDrizzleKit, pullSnapshot, runDiffer, type DrizzleKit } from './schemaKit.ts';
-import { filterSnapshot, objectName, snapshotObjects, snapshotSchemas, withoutDefaultOpclasses, withoutMissing, type SchemaObject, type Snapshot } from './schemaSnapshot.ts';
+import { buildInScratch, withScratchDatabase } from './schemaScratch.ts';
+import { emptySnapshot, filterSnapshot, objectName, snapshotObjects, snapshotSchemas, withoutDefaultOpclasses, withoutMissing, type SchemaObject, type Snapshot } from './schemaSnapshot.ts';
 import { closeSession, openSession, quoteIdent, safeError, type SafeError } from './sql.ts';
 import type { CheckContext, CheckResult } from './types.ts';
 
@@ -25,6 +26,16 @@ export interface SchemaDetails {
   missing: string[];
   /** What drizzle-kit would write to take the migrations' schema to the copy's: the drift as SQL. */
   sql: string[];
+  /**
+   * `as written`: the snapshot's own text (it matched, or the checks' user may not create databases,
+   * see scratchRefused: expressions, views and some defaults may then differ in spelling only).
+   * `built`: it differed, so the snapshot was built in a scratch database beside the copy and read back
+   * by the same pull as the copy; only what still differs is drift.
+   */
+  comparedWith: 'built' | 'as written' | null;
+  scratchRefused?: SafeError;
+  /** A scratch database that could not be dropped. */
+  scratchLeftOver?: string | null;
   error?: SafeError;
 }
 
@@ -48,6 +59,7 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
     extra: [],
     missing: [],
     sql: [],
+    comparedWith: null,
   };
   const result = (status: CheckResult['status'], summary: string): CheckResult => ({ check: SCHEMA_CHECK, status, summary, details });
 
@@ -95,39 +107,44 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
   try {
     const expected = await readExpected(kit, newest, deadline);
     details.schemas = config.schemas ? [...config.schemas] : snapshotSchemas(layout, expected).filter((name) => name !== ledger.schema || usesSchema(layout, expected, name));
-    let actual = await pullSnapshot(kit, context.copy, { schemas: details.schemas, ledger: { schema: ledger.schema, table: ledger.table }, deadline });
-    let wanted = expected;
-    if (layout === '0.x') {
-      const defaults = await defaultOpclasses(context);
-      wanted = withoutDefaultOpclasses(wanted, defaults);
-      actual = withoutDefaultOpclasses(actual, defaults);
+    const pullOptions = { schemas: details.schemas, ledger: { schema: ledger.schema, table: ledger.table }, deadline };
+    const pulled = await pullSnapshot(kit, context.copy, pullOptions);
+    const defaults = layout === '0.x' ? await defaultOpclasses(context) : null;
+    const compare = (wanted: Snapshot) => comparable(layout, wanted, pulled, { defaults, patterns, ledgerSchema: ledger.schema });
+    // First the snapshot as written, and at once the SQL that makes it.
+    let comparison = compare(expected);
+    const [asWritten, create] = await runDiffer<string[][]>(kit, { op: 'diff', layout, kitDir: kit.dir, jobs: [comparison.steps, [[emptySnapshot(layout), expected]]] }, deadline);
+    details.sql = asWritten!;
+    details.comparedWith = 'as written';
+    if (details.sql.length > 0) {
+      // Postgres, not drizzle-kit, spells a read-back expression, view or default: build the snapshot
+      // beside the copy and read it back the same way, so that only real differences remain.
+      const built = await withScratchDatabase(context.copy, context.statementTimeoutMs, async (scratch) => {
+        await buildInScratch(scratch, create!, context.statementTimeoutMs);
+        return pullSnapshot(kit, scratch, pullOptions);
+      });
+      if (built.built) {
+        comparison = compare(built.value);
+        [details.sql] = (await runDiffer<string[][]>(kit, { op: 'diff', layout, kitDir: kit.dir, jobs: [comparison.steps] }, deadline)) as [string[]];
+        details.comparedWith = 'built';
+        details.scratchLeftOver = built.leftOver;
+      } else {
+        details.scratchRefused = built.refused;
+      }
     }
-    // The ledger's own schema object, made by the migrator, not by a migration.
-    const ledgerSchemaExpected = snapshotObjects(layout, wanted).some((o) => o.kind === 'schema' && o.path[0] === ledger.schema);
-    const ignored: SchemaObject[] = [];
-    const keep = (object: SchemaObject) => {
-      const by = ignoredBy(object.path, patterns);
-      if (by && !by.text.startsWith(LEDGER_PATTERN)) ignored.push(object);
-      if (!by && object.kind === 'schema' && object.path[0] === ledger.schema && !ledgerSchemaExpected) return false;
-      return !by;
-    };
-    wanted = filterSnapshot(layout, wanted, keep);
-    actual = filterSnapshot(layout, actual, keep);
-    details.ignored = outermost(ignored);
-    const wantedObjects = snapshotObjects(layout, wanted);
-    const actualObjects = snapshotObjects(layout, actual);
-    const wantedNames = new Set(wantedObjects.map(objectName));
-    const actualNames = new Set(actualObjects.map(objectName));
-    details.extra = outermost(actualObjects.filter((object) => !wantedNames.has(objectName(object))));
-    details.missing = outermost(wantedObjects.filter((object) => !actualNames.has(objectName(object))));
-    const steps: [Snapshot, Snapshot][] = layout === '0.x' ? twoSteps(wanted, actual) : [[wanted, actual]];
-    details.sql = await runDiffer<string[]>(kit, { op: 'diff', layout, kitDir: kit.dir, steps }, deadline);
+    details.ignored = comparison.ignored;
+    details.extra = comparison.extra;
+    details.missing = comparison.missing;
   } catch (error) {
     details.error = safeError(error);
     return result('error', `the schema check could not compare the copy with migration ${newest.tag}: ${details.error.message}`);
   }
 
-  const ignoredNote = details.ignored.length > 0 ? `; ${details.ignored.length} ignored` : '';
+  const ignoredNote = `${details.ignored.length > 0 ? `; ${details.ignored.length} ignored` : ''}${
+    details.scratchRefused
+      ? `; compared with the snapshot as written, since the checks' user cannot create a scratch database on the copy (${details.scratchRefused?.message}): expressions, views and some defaults may differ in spelling only`
+      : ''
+  }${details.scratchLeftOver ? `; the scratch database ${details.scratchLeftOver} could not be dropped` : ''}`;
   const unknownNote = ledgerDetails.unknown.length > 0 ? `; the ledger also holds ${ledgerDetails.unknown.length} migration(s) the repo does not have (see the ledger check)` : '';
   if (details.sql.length === 0) {
     return result('pass', `matches the snapshot of ${newest.tag}, the newest applied migration (drizzle-kit ${kit.version}; schemas ${details.schemas.join(', ')}${ignoredNote})`);
@@ -141,6 +158,45 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
     'fail',
     `the copy's schema drifted from the snapshot of ${newest.tag}, the newest applied migration${parts.length > 0 ? `: ${parts.join('; ')}` : ''}; drizzle-kit ${kit.version} would write: ${shown}${more}${ignoredNote}${unknownNote}`,
   );
+}
+
+interface Comparison {
+  steps: [Snapshot, Snapshot][];
+  extra: string[];
+  missing: string[];
+  ignored: string[];
+}
+
+/** Both sides as drizzle-kit's differ should see them: ignored objects and the ledger left out, 0.x's default operator classes dropped. */
+function comparable(
+  layout: MigrationsLayout,
+  expected: Snapshot,
+  pulled: Snapshot,
+  options: { defaults: ReadonlySet<string> | null; patterns: readonly IgnorePattern[]; ledgerSchema: string },
+): Comparison {
+  let wanted = options.defaults ? withoutDefaultOpclasses(expected, options.defaults) : expected;
+  let actual = options.defaults ? withoutDefaultOpclasses(pulled, options.defaults) : pulled;
+  // The ledger's own schema, made by the migrator, not by a migration.
+  const ledgerSchemaExpected = snapshotObjects(layout, wanted).some((o) => o.kind === 'schema' && o.path[0] === options.ledgerSchema);
+  const ignored: SchemaObject[] = [];
+  const keep = (object: SchemaObject) => {
+    const by = ignoredBy(object.path, options.patterns);
+    if (by && !by.text.startsWith(LEDGER_PATTERN)) ignored.push(object);
+    if (!by && object.kind === 'schema' && object.path[0] === options.ledgerSchema && !ledgerSchemaExpected) return false;
+    return !by;
+  };
+  wanted = filterSnapshot(layout, wanted, keep);
+  actual = filterSnapshot(layout, actual, keep);
+  const wantedObjects = snapshotObjects(layout, wanted);
+  const actualObjects = snapshotObjects(layout, actual);
+  const wantedNames = new Set(wantedObjects.map(objectName));
+  const actualNames = new Set(actualObjects.map(objectName));
+  return {
+    steps: layout === '0.x' ? twoSteps(wanted, actual) : [[wanted, actual]],
+    extra: outermost(actualObjects.filter((object) => !wantedNames.has(objectName(object)))),
+    missing: outermost(wantedObjects.filter((object) => !actualNames.has(objectName(object)))),
+    ignored: outermost(ignored),
+  };
 }
 
 const LEDGER_PATTERN = '\0ledger ';

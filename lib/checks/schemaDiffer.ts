@@ -1,7 +1,7 @@
 /**
  * A process of its own (see schemaKit.ts) that runs drizzle-kit's programmatic API: reads one
  * request as JSON on stdin, writes its answer as JSON on fd 3 (drizzle-kit logs on stdout).
- * - `diff`: the SQL drizzle-kit's generateMigration writes for each step, one after the other.
+ * - `diff`: for each job, the SQL drizzle-kit's generateMigration writes for its steps, one after the other.
  * - `reconstruct` (1.x): the full state of a migration from the migrations folder's diff snapshots.
  */
 import { createWriteStream } from 'node:fs';
@@ -45,15 +45,14 @@ async function answer(request: DifferRequest): Promise<unknown> {
     const api = require(join(request.kitDir, 'api-postgres.js')) as Api1;
     return api.reconstruct(request.files, request.id);
   }
-  const statements: string[] = [];
-  if (request.layout === '0.x') {
-    const api = require(join(request.kitDir, 'api.js')) as Api0;
-    for (const [prev, cur] of request.steps) statements.push(...(await api.generateMigration(prev, cur)));
-  } else {
-    const api = require(join(request.kitDir, 'api-postgres.js')) as Api1;
-    for (const [prev, cur] of request.steps) statements.push(...(await diff1(api, prev, cur)));
+  const api = require(join(request.kitDir, request.layout === '0.x' ? 'api.js' : 'api-postgres.js')) as Api0 & Api1;
+  const answers: string[][] = [];
+  for (const steps of request.jobs) {
+    const statements: string[] = [];
+    for (const [prev, cur] of steps) statements.push(...(request.layout === '0.x' ? await api.generateMigration(prev, cur) : await diff1(api, prev, cur)));
+    answers.push(statements);
   }
-  return statements;
+  return answers;
 }
 
 const request = JSON.parse(await text(process.stdin)) as DifferRequest;

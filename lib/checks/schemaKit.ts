@@ -178,7 +178,8 @@ async function pulledSnapshotFile(layout: MigrationsLayout, out: string): Promis
 }
 
 export type DifferRequest =
-  | { op: 'diff'; layout: MigrationsLayout; kitDir: string; steps: [unknown, unknown][] }
+  /** Each job's steps are diffed one after the other, their SQL joined; one answer per job. */
+  | { op: 'diff'; layout: MigrationsLayout; kitDir: string; jobs: [unknown, unknown][][] }
   | { op: 'reconstruct'; layout: '1.x'; kitDir: string; files: Record<string, unknown>; id: string };
 
 /** Runs schemaDiffer (drizzle-kit's differ or 1.x's reconstruct) in a process of its own; returns its answer. */

@@ -141,3 +141,23 @@ export function withoutMissing(layout: MigrationsLayout, from: Snapshot, to: Sna
   const present = new Set(snapshotObjects(layout, to).map(objectName));
   return filterSnapshot(layout, from, (object) => present.has(objectName(object)));
 }
+
+/** A snapshot of nothing, to have drizzle-kit write the SQL that makes a whole snapshot. */
+export function emptySnapshot(layout: MigrationsLayout): Snapshot {
+  const id = '00000000-0000-0000-0000-000000000000';
+  if (layout === '1.x') return { version: '9', dialect: 'postgres', id, prevIds: [], ddl: [] };
+  return {
+    id,
+    prevId: '',
+    version: '7',
+    dialect: 'postgresql',
+    tables: {},
+    enums: {},
+    schemas: {},
+    sequences: {},
+    roles: {},
+    policies: {},
+    views: {},
+    _meta: { schemas: {}, tables: {}, columns: {} },
+  };
+}

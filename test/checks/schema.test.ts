@@ -8,7 +8,7 @@ import { checkSchema, type SchemaDetails } from '../../lib/checks/schema.ts';
 import { findDrizzleKit, pullSnapshot } from '../../lib/checks/schemaKit.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { testSource } from '../support/source.ts';
-import { checkContext, createDatabase, fixtureCopy, migrateWithV0, migrateWithV1, scratchDir } from './helpers.ts';
+import { checkContext, createDatabase, fixtureCopy, fixturesDir, migrateWithV0, migrateWithV1, scratchDir } from './helpers.ts';
 
 let source: SourceCluster;
 let scratch: { dir: string; remove: () => Promise<void> };
@@ -168,7 +168,7 @@ describe('schema check: the connection to the copy', () => {
           if (!/^\d+$/.test(pid)) continue;
           const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
           if (cmdline.includes(password)) seen.withPassword.push(cmdline);
-          const config = /\0--config\0([^\0]+)/.exec(cmdline)?.[1];
+          const config = /\0--config\0([^\0]*\/rd-schema-[^/\0]+\/drizzle\.config\.cjs)/.exec(cmdline)?.[1];
           if (config) {
             seen.pull += 1;
             const mode = await stat(config).then((s) => s.mode & 0o777, () => null);
@@ -250,3 +250,37 @@ async function rdSchemaFolders(): Promise<string[]> {
   for (const name of names) if (name.startsWith('rd-schema-') && (await stat(join(tmpdir(), name)).catch(() => null))) ours.push(name);
   return ours.sort();
 }
+
+describe.each(['v0' as const, 'v1' as const])('schema check, a real project\'s schema (drizzle-kit %s output)', (layout) => {
+  /** The rich fixture (another schema, enums, most column types, keys, checks, partial and expression indexes, a view), migrated. */
+  async function richMigrated() {
+    databases += 1;
+    const name = `schema_rich_${layout}_${databases}`;
+    const db = await createDatabase(source, name);
+    const folder = join(fixturesDir, 'rich', layout, 'migrations');
+    await (layout === 'v0' ? migrateWithV0 : migrateWithV1)(db, folder);
+    return { db, folder, sql: (text: string) => source.query(text, [], name) };
+  }
+
+  it('passes it as its migrations made it: nothing drizzle-kit reads back differently counts as drift', async () => {
+    const { db, folder } = await richMigrated();
+
+    const { result, details } = await runSchema(db, folder);
+
+    expect(details.sql).toEqual([]);
+    expect(result.status).toBe('pass');
+    expect(details.schemas).toEqual(['billing', 'public']);
+  });
+
+  it('fails a column type changed by hand, in another schema too', async () => {
+    const { db, folder, sql } = await richMigrated();
+    await sql('alter table accounts alter column country type varchar(3)');
+    await sql(`alter type billing.invoice_status add value 'void'`);
+
+    const { result, details } = await runSchema(db, folder);
+
+    expect(result.status).toBe('fail');
+    expect(details.sql.join('\n')).toMatch(/ALTER TABLE "accounts" ALTER COLUMN "country" SET DATA TYPE varchar\(3\)/);
+    expect(details.sql.join('\n')).toMatch(/"billing"\."invoice_status".*'void'/);
+  });
+});

@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto';
+import type pg from 'pg';
+import { closeSession, openSession, quoteIdent, safeError, type SafeError } from './sql.ts';
+
+/**
+ * A database of our own on the copy's server, to build the migrations' snapshot in: read back by
+ * the same drizzle-kit pull as the copy, an expression, a view or a default reads the same on both
+ * sides (Postgres, not drizzle-kit, writes their text), so only real differences remain.
+ * The copy is ours and throwaway; the database is named `rd_schema_<random>` and dropped afterwards.
+ */
+export type ScratchOutcome<T> = { built: true; value: T; leftOver: string | null } | { built: false; refused: SafeError };
+
+const PREFIX = 'rd_schema_';
+
+export async function withScratchDatabase<T>(copy: pg.ClientConfig, statementTimeoutMs: number, use: (scratch: pg.ClientConfig) => Promise<T>): Promise<ScratchOutcome<T>> {
+  const name = `${PREFIX}${randomBytes(4).toString('hex')}`;
+  const admin = await openSession(copy, { statementTimeoutMs });
+  let extensions: { extname: string; nspname: string }[];
+  try {
+    try {
+      await admin.query(`create database ${quoteIdent(name)}`);
+    } catch (error) {
+      // 42501: the checks' user may not create databases (a read-only user on RDS): say so, compare as written.
+      if ((error as { code?: string }).code === '42501') return { built: false, refused: safeError(error) };
+      throw error;
+    }
+    ({ rows: extensions } = await admin.query<{ extname: string; nspname: string }>(
+      `select e.extname, n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname <> 'plpgsql' order by e.extname`,
+    ));
+  } finally {
+    await closeSession(admin);
+  }
+  const scratch: pg.ClientConfig = { ...copy, database: name };
+  try {
+    // The migrations may use types of extensions the copy has (a vector, a citext column).
+    const session = await openSession(scratch, { statementTimeoutMs });
+    try {
+      for (const { extname, nspname } of extensions) {
+        await session.query(`create schema if not exists ${quoteIdent(nspname)}`);
+        await session.query(`create extension if not exists ${quoteIdent(extname)} with schema ${quoteIdent(nspname)}`).catch(() => {});
+      }
+    } finally {
+      await closeSession(session);
+    }
+    const value = await use(scratch);
+    return { built: true, value, leftOver: await dropScratch(copy, name, statementTimeoutMs) };
+  } catch (error) {
+    await dropScratch(copy, name, statementTimeoutMs);
+    throw error;
+  }
+}
+
+/** Drops the scratch database; returns its name when that failed, for the report. */
+async function dropScratch(copy: pg.ClientConfig, name: string, statementTimeoutMs: number): Promise<string | null> {
+  if (!name.startsWith(PREFIX)) return name;
+  try {
+    const admin = await openSession(copy, { statementTimeoutMs });
+    try {
+      // WITH (FORCE) from PostgreSQL 13: a pull that was stopped can leave its connection behind.
+      const version = Number((await admin.query<{ v: string }>('show server_version_num')).rows[0]!.v);
+      await admin.query(`drop database if exists ${quoteIdent(name)}${version >= 130000 ? ' with (force)' : ''}`);
+    } finally {
+      await closeSession(admin);
+    }
+    return null;
+  } catch {
+    return name;
+  }
+}
+
+/** Runs drizzle-kit's statements for the snapshot, one by one, in the scratch database. */
+export async function buildInScratch(scratch: pg.ClientConfig, statements: readonly string[], statementTimeoutMs: number): Promise<void> {
+  const session = await openSession(scratch, { statementTimeoutMs });
+  try {
+    for (const statement of statements) {
+      try {
+        await session.query(statement);
+      } catch (error) {
+        throw new Error(`the snapshot's SQL does not run on the copy's server (${safeError(error).message}): ${statement.slice(0, 300)}`);
+      }
+    }
+  } finally {
+    await closeSession(session);
+  }
+}

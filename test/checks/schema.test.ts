@@ -93,6 +93,9 @@ describe.each([
     expect(details.missing).toEqual([]);
     expect(result.summary).toContain('ALTER TABLE "users" ADD COLUMN "nickname" varchar(40);');
     expect(result.summary).toContain(`drifted from the snapshot of ${newest}`);
+    // Confirmed against the snapshot built beside the copy, and that database dropped.
+    expect(details.comparedWith).toBe('built');
+    expect(await source.query(`select datname from pg_database where datname like 'rd\\_schema\\_%'`)).toEqual([]);
   });
 
   it('fails a copy missing a column the migrations made (dropped by hand)', async () => {
@@ -212,6 +215,23 @@ describe('schema check: the connection to the copy', () => {
 
     expect(result.status).toBe('error');
     expect(JSON.stringify(result)).not.toContain(password);
+  });
+});
+
+describe('schema check, a checks user that may not create databases', () => {
+  it('compares with the snapshot as written, and says why', async () => {
+    const { db, folder, sql } = await migrated('v1');
+    await sql('alter table users add column nickname text');
+    await sql(`do $$ begin if not exists (select from pg_roles where rolname = 'schema_reader') then create role schema_reader login nocreatedb; end if; end $$`);
+    await sql(`grant usage on schema drizzle to schema_reader; grant select on all tables in schema drizzle to schema_reader`);
+
+    const { result, details } = await runSchema({ ...db, user: 'schema_reader' }, folder);
+
+    expect(result.status).toBe('fail');
+    expect(details.comparedWith).toBe('as written');
+    expect(details.scratchRefused?.code).toBe('42501');
+    expect(details.sql).toEqual(['ALTER TABLE "users" ADD COLUMN "nickname" text;']);
+    expect(result.summary).toContain("compared with the snapshot as written, since the checks' user cannot create a scratch database on the copy");
   });
 });
 

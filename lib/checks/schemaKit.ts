@@ -109,7 +109,6 @@ function runNode(args: string[], options: RunOptions): Promise<{ code: number | 
 
 /** The tail of a process's output, readable, with secrets cut: it may echo a connection error. */
 export function cleanOutput(text: string, secrets: readonly string[]): string {
-  // eslint-disable-next-line no-control-regex
   let clean = text.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '\n');
   for (const secret of secrets) if (secret) clean = clean.replaceAll(secret, REDACTED);
   const lines = clean.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/\b(fetching|fetched)\b/.test(line));

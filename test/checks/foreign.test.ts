@@ -6,6 +6,7 @@ import type { RowCountsDetails } from '../../lib/checks/rowCounts.ts';
 import { runChecks } from '../../lib/checks/runChecks.ts';
 import { configSchema, type RestoreDrillConfig } from '../../lib/config/schema.ts';
 import { runDrill } from '../../lib/drill/drill.ts';
+import { dropCopy } from '../../lib/janitor.ts';
 import { localProvider } from '../../lib/providers/local/index.ts';
 import { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { machineBinaries } from '../support/source.ts';
@@ -120,6 +121,29 @@ describe('a copy never reaches production through a foreign table or dblink (iss
     expect(isolated.dblink).toMatchObject({ installed: true, disabled: true });
     expect(isolation.summary).toMatch(/2 foreign servers disabled \(prod_link, prod_srv\).*dblink/);
     expect(report.status).toBe('passed');
+  });
+
+  test('restore --keep: the kept copy keeps its foreign servers disabled, and the undo statements in the report give them back', async () => {
+    const config = drillConfig({});
+    const { report, connection } = await runDrill(config, config.databases[0]!, provider(), { trigger: 'manual', keepForSeconds: 600 });
+    try {
+      expect(report.copy.kept).toBe(true);
+      const kept = { host: connection!.host, port: connection!.port, database: connection!.database, user: connection!.user };
+      const before = await logSize();
+      await expect(withClient(kept, (c) => c.query('select count(*) from remote_orders'))).rejects.toThrow(/could not connect to server/);
+      expect(await connectionsSince(before)).toEqual([]);
+
+      // What the README tells the user to run, as the report holds it.
+      const details = report.checks.find((check) => check.check === 'isolation')!.details as IsolationDetails;
+      await withClient(kept, async (c) => {
+        for (const server of details.servers) await c.query(server.undo!);
+        await c.query(details.dblink.undo!);
+      });
+      const [back] = await withClient(kept, async (c) => (await c.query<{ n: string; d: string }>(`select (select count(*) from remote_orders)::text as n, (select n from remote_count)::text as d`)).rows);
+      expect(back).toEqual({ n: String(PRODUCTION_ROWS), d: String(PRODUCTION_ROWS) });
+    } finally {
+      await dropCopy(report.copy.name!);
+    }
   });
 
   test('control: the source itself counts production\'s rows through the foreign table, which is what a copy that reaches out reported before the fix', async () => {

@@ -24,7 +24,7 @@ describe('checks config', () => {
       ledger: { migrationsFolder: 'drizzle', expected: 'prefix' },
       rowCounts: [{ table: 'orders', asOf: { column: 'placed_at', marginSeconds: 5, margin: 5 } }],
       freshness: { table: 'orders', column: 'placed_at', maxLag: 10 },
-      schema: {},
+      schemaDrift: {},
     });
 
     expect(result.success).toBe(false);
@@ -34,7 +34,7 @@ describe('checks config', () => {
         ['ledger', ['expected']],
         ['rowCounts.0.asOf', ['margin']],
         ['freshness', ['maxLag']],
-        ['', ['schema']],
+        ['', ['schemaDrift']],
       ]),
     );
   });

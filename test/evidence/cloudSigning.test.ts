@@ -2,7 +2,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { cloudCheckPolicy } from '../../lib/cloud/callerPolicy.ts';
@@ -123,6 +124,18 @@ describe('the signing key in the stack', () => {
     expect(withPartial.get('Report')!.statements.some((statement) => String(statement.Action).startsWith('kms:'))).toBe(false);
     for (const { env } of functionsOf(without).values()) expect(env[SIGNING_KEY_SECRET_ENV]).toBeUndefined();
     expect(without.Outputs[OUTPUT.signingKeySecretArn]).toBeUndefined();
+  });
+
+  test('cdk-nag (AwsSolutionsChecks) finds nothing unacknowledged with a partial-ARN signing key, its CMK, and Object Lock', () => {
+    const app = new App({ outdir: join(outdir, 'nag'), context: { 'aws:cdk:bundling-stacks': [] } });
+    new RestoreDrillStack(app, 'Nagged', {
+      config,
+      settings: { ...settings, signingKeySecretArn: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:restore-drill/signing-key`, signingKeyKmsKeyArn: SIGNING_CMK, reportObjectLock: { mode: 'compliance' } } as never,
+      env: { account: ACCOUNT, region: REGION },
+    });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    // An unacknowledged finding fails synthesis.
+    expect(() => app.synth()).not.toThrow();
   });
 
   test('a signing key setting that is not a secret\'s ARN, or a key that is not a KMS key ARN, is refused by name with what is valid', () => {

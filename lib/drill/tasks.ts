@@ -1,5 +1,5 @@
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, isRefusal } from '../errors.ts';
 import { redactDeep } from '../util/redact.ts';
 import { providerFor, type ProviderOptions } from '../providers/index.ts';
 import type { RestoreProvider } from '../providers/types.ts';
@@ -32,6 +32,18 @@ export interface ExecutionInput {
 export interface PlanOutput {
   mode: 'drill' | 'restore';
   drills: DrillState[];
+  /** Empty: the state machine's PlanFailed and DrillsFailed fill it for Report when Plan or the Map fails. */
+  run: RunFailure;
+}
+
+/** Plan or the drills' Map failed as a whole (caught by the state machine): Report still reports each database. */
+export interface RunFailure {
+  step?: 'plan' | 'drills';
+  failure?: CaughtFailure;
+  /** The execution's input (PlanFailed): which databases the run was for. */
+  input?: ExecutionInput;
+  /** Plan's drills (DrillsFailed): each with its planned copy name. */
+  planned?: DrillState[];
 }
 
 /** A failure as the state machine's Catch hands it on (`ResultPath: $.failure`). */
@@ -125,6 +137,33 @@ export function drillTasks(dependencies: TaskDependencies) {
   };
   const provider = (database: DatabaseConfig) => (dependencies.providerFor ?? ((db) => providerFor(db, dependencies.providerOptions)))(database);
 
+  /**
+   * A run whose Plan or Map failed as a whole: a saved error report for each database it was for (the
+   * planned drills, else the input's databases), so that metrics, alarms and Slack see it. Input that
+   * Plan refused (a refusal: nothing was made) fails the execution as before, with no report.
+   */
+  async function brokenRunReports(run: RunFailure, failure: CaughtFailure): Promise<DrillSummary[]> {
+    const caught = failureOfCaught(failure);
+    if (run.step === 'plan' && isRefusal({ step: 'plan', name: failure.Error })) throw new ConfigError(caught.message);
+    const where = run.step === 'plan' ? 'Plan failed' : "the drills' Map failed (a drill's copy, if made, is removed by the janitor after its expiry)";
+    const trigger = run.input?.trigger ?? (run.input?.mode === 'restore' ? 'manual' : 'schedule');
+    const names = run.input?.database ? [run.input.database] : (run.input?.databases ?? []);
+    const states =
+      run.step === 'drills' && run.planned?.length
+        ? run.planned
+        : config.databases
+            .filter((database) => names.length === 0 || names.includes(database.name))
+            .map((database) => beginDrill(config, database, { trigger, ...(dependencies.now ? { now: dependencies.now } : {}) }));
+    return Promise.all(
+      states.map(async (planned) => {
+        const state = redactedState(recordFailure(planned, { ...caught, message: `${where}: ${caught.message}` }));
+        const report = { ...state.report, status: 'error' as const, finishedAt: (dependencies.now ?? (() => new Date()))().toISOString() };
+        const reportKey = await store.put(report);
+        return { database: report.database, status: report.status, reportKey, copy: report.copy.name, kept: false };
+      }),
+    );
+  }
+
   return {
     /** Plans every drill; a drill whose plan fails carries its error and goes straight to Cleanup and Report. */
     async plan(input: ExecutionInput = {}): Promise<PlanOutput> {
@@ -150,7 +189,7 @@ export function drillTasks(dependencies: TaskDependencies) {
           }
         }),
       );
-      return { mode, drills: drills.map(redactedState) };
+      return { mode, drills: drills.map(redactedState), run: {} };
     },
     async start(state: DrillState): Promise<DrillState> {
       return recorded(state, () => startStep(state, config, provider(databaseOf(state)), context));
@@ -181,8 +220,9 @@ export function drillTasks(dependencies: TaskDependencies) {
       return { database: state.report.database, status: state.report.status, reportKey, copy: state.report.copy.name, kept: state.report.copy.kept };
     },
     /** Metrics and Slack for the whole execution; a delivery that fails is in the reports, never a failed execution. */
-    async report(input: { drills: DrillSummary[] }): Promise<ReportOutput> {
-      const saved = input.drills.filter((drill): drill is DrillSummary & { reportKey: string } => drill.reportKey !== null);
+    async report(input: { drills: DrillSummary[]; run?: RunFailure }): Promise<ReportOutput> {
+      const broken = input.run?.failure ? await brokenRunReports(input.run, input.run.failure) : [];
+      const saved = [...input.drills, ...broken].filter((drill): drill is DrillSummary & { reportKey: string } => drill.reportKey !== null);
       const unsaved = input.drills.filter((drill) => drill.reportKey === null);
       const unsavedMessage = (drill: DrillSummary) => `cleanup did not finish (the copy ${drill.copy ?? '(none)'} may be left to the janitor): ${drill.error ?? 'unknown'}`;
       // A drill whose Cleanup failed has no report: one is made here, so that its metrics and Slack say so too.

@@ -298,8 +298,16 @@ export function drillDefinition(scope: Construct, f: DrillFunctions, pollInterva
   // one-hour restores polled every minute would pass Step Functions' 25,000 events.
   const drills = new sfn.DistributedMap(scope, 'Drills', { itemsPath: '$.drills', maxConcurrency, resultPath: '$.results', mapExecutionType: sfn.StateMachineType.STANDARD, label: 'Drill' });
   drills.itemProcessor(planned);
-  const report = invoke('Report', f.report, { payload: sfn.TaskInput.fromObject({ 'drills.$': '$.results' }) });
-  return invoke('Plan', f.plan).next(drills).next(report);
+  const report = invoke('Report', f.report, { payload: sfn.TaskInput.fromObject({ 'drills.$': '$.results', 'run.$': '$.run' }) });
+  // A Plan or a Map that fails unexpectedly (a crash, a time limit, a child execution the Map gives up on)
+  // still goes through Report: a report and DrillSucceeded 0 for each database, instead of a silent run.
+  const planFailed = new sfn.Pass(scope, 'PlanFailed', { parameters: { results: [], run: { step: 'plan', 'failure.$': '$.planFailure', 'input.$': '$$.Execution.Input' } } });
+  const drillsFailed = new sfn.Pass(scope, 'DrillsFailed', { parameters: { results: [], run: { step: 'drills', 'failure.$': '$.drillsFailure', 'planned.$': '$.drills' } } });
+  planFailed.next(report);
+  drillsFailed.next(report);
+  drills.addCatch(drillsFailed, { errors: ['States.ALL'], resultPath: '$.drillsFailure' });
+  const plan = invoke('Plan', f.plan).addCatch(planFailed, { errors: ['States.ALL'], resultPath: '$.planFailure' });
+  return plan.next(drills).next(report);
 }
 
 /**

@@ -39,6 +39,12 @@ export interface IsolationDetails {
    * user may not replace them but owns the extension, the extension is dropped (`dropped`: what went with it).
    */
   dblink: { installed: boolean; disabled: boolean; functions: string[]; undo?: string; dropped?: string[]; error?: SafeError };
+  /**
+   * Logical replication subscriptions of the checks' database, disabled (their workers would connect to
+   * the publisher, production, and take its slot). A local copy starts none (max_logical_replication_workers
+   * = 0); a cloud copy may have started them at boot, before any check.
+   */
+  subscriptions: { name: string; disabled: boolean; wasEnabled: boolean; undo?: string; error?: SafeError }[];
 }
 
 /**
@@ -56,6 +62,7 @@ export async function isolateCopy(context: CheckContext): Promise<CheckResult> {
       foreignTables: await foreignTables(client),
       wrappers: [],
       dblink: { installed: false, disabled: false, functions: [] },
+      subscriptions: [],
     };
     const { rows: servers } = await client.query<{ name: string; wrapper: string; options: string[] | null; handler: string | null }>(
       `select s.srvname as name, w.fdwname as wrapper, s.srvoptions as options, nullif(w.fdwhandler, 0)::regproc::text as handler
@@ -72,6 +79,7 @@ export async function isolateCopy(context: CheckContext): Promise<CheckResult> {
       }
     }
     details.dblink = await disableDblink(client);
+    details.subscriptions = await disableSubscriptions(client);
     return verdict(details);
   } finally {
     await closeSession(client);
@@ -203,11 +211,34 @@ async function dropDblink(client: pg.Client): Promise<string[] | undefined> {
   return notices.flatMap((line) => /^drop cascades to (.+)$/.exec(line.trim())?.[1] ?? []);
 }
 
+async function disableSubscriptions(client: pg.Client): Promise<IsolationDetails['subscriptions']> {
+  // Every column but subconninfo is readable by every role.
+  const { rows } = await client.query<{ name: string; enabled: boolean }>(
+    `select subname as name, subenabled as enabled from pg_subscription
+      where subdbid = (select oid from pg_database where datname = current_database()) order by 1`,
+  );
+  const states: IsolationDetails['subscriptions'] = [];
+  for (const { name, enabled } of rows) {
+    if (enabled === false) {
+      states.push({ name, disabled: true, wasEnabled: false });
+      continue;
+    }
+    try {
+      await client.query(`ALTER SUBSCRIPTION ${quoteIdent(name)} DISABLE`);
+      states.push({ name, disabled: true, wasEnabled: true, undo: `ALTER SUBSCRIPTION ${quoteIdent(name)} ENABLE` });
+    } catch (error) {
+      states.push({ name, disabled: false, wasEnabled: true, error: safeError(error) });
+    }
+  }
+  return states;
+}
+
 function verdict(details: IsolationDetails): CheckResult {
   const disabled = details.servers.filter((server) => server.disabled).map((server) => server.name);
   const stuck = [
     ...details.servers.filter((server) => !server.disabled).map((server) => `server ${server.name} (${server.wrapper}): ${server.error?.message ?? server.action}`),
     ...(details.dblink.installed && !details.dblink.disabled ? [`dblink: ${details.dblink.error?.message ?? 'not disabled'}`] : []),
+    ...details.subscriptions.filter((sub) => !sub.disabled).map((sub) => `subscription ${sub.name}: ${sub.error?.message ?? 'not disabled'}`),
   ];
   const tables = details.foreignTables.map((table) => table.table);
   const parts = [
@@ -218,6 +249,7 @@ function verdict(details: IsolationDetails): CheckResult {
         ? `dblink dropped (its functions are not the checks' user's to replace)${details.dblink.dropped.length ? `, with ${details.dblink.dropped.join(', ')}` : ''}`
         : `dblink's connecting functions disabled (${details.dblink.functions.length})`,
     tables.length ? `foreign tables skipped by the checks: ${tables.join(', ')}` : 'no foreign tables',
+    ...(details.subscriptions.length ? [`subscriptions disabled: ${details.subscriptions.map((sub) => sub.name).join(', ')}`] : []),
   ];
   if (stuck.length > 0) {
     return {

@@ -263,4 +263,31 @@ describe('isolation on a database with foreign servers and dblink (the checks\' 
       await other.remove();
     }
   });
+
+  test('a copy of a subscriber: its logical replication subscription is disabled before any check, so it stops consuming production\'s slot, and the report says how to enable it again', async () => {
+    const publisher = await cluster({ wal_level: 'logical', max_replication_slots: '4' });
+    const subscriber = await cluster();
+    try {
+      await publisher.query('create table orders (id int primary key); create publication orders_pub for table orders');
+      await subscriber.query('create table orders (id int primary key)');
+      await subscriber.query(`create subscription orders_sub connection 'host=${publisher.server.socketDir} port=${publisher.server.port} dbname=postgres user=postgres' publication orders_pub`);
+      const slotActive = async () => (await publisher.query<{ active: boolean }>(`select active from pg_replication_slots where slot_name = 'orders_sub'`))[0]?.active;
+      while ((await slotActive()) !== true) await new Promise((resolve) => setTimeout(resolve, 20));
+
+      const results = await runChecks({ copy: subscriber.clientConfig(), target: new Date(), rpoTargetSeconds: 300 }, checksConfigSchema.parse({}));
+
+      const isolation = results.find((result) => result.check === 'isolation')!;
+      expect(isolation.status).toBe('pass');
+      expect((isolation.details as IsolationDetails).subscriptions).toEqual([{ name: 'orders_sub', disabled: true, wasEnabled: true, undo: 'ALTER SUBSCRIPTION "orders_sub" ENABLE' }]);
+      expect(isolation.summary).toMatch(/subscriptions disabled: orders_sub/);
+      // The copy's worker lets go of production's slot.
+      while ((await slotActive()) !== false) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(await slotActive()).toBe(false);
+    } finally {
+      await subscriber.query('alter subscription orders_sub set (slot_name = none)').catch(() => undefined);
+      await subscriber.query('drop subscription if exists orders_sub').catch(() => undefined);
+      await subscriber.remove();
+      await publisher.remove();
+    }
+  });
 });

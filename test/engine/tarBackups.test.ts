@@ -15,6 +15,8 @@ import { BrokenBackupError } from '../../lib/providers/local/errors.ts';
 import { readWindow, type LocalSource, type RestoreTarget } from '../../lib/providers/local/plan.ts';
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import { serverUser } from '../../lib/providers/local/serverUser.ts';
+import { readEntries } from '../../lib/providers/local/tarEntries.ts';
+import type { TarFile } from '../../lib/providers/local/tarFiles.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { serverUserEnv } from '../../lib/providers/local/childEnv.ts';
 import { microsToDate } from '../../lib/providers/local/wal/lsn.ts';
@@ -312,3 +314,23 @@ describe('tar-format base backups (pg_basebackup -Ft)', () => {
     expect((error as Error).message).toContain(`has tablespaces (pg_tblspc: ${oid}.tar.gz, ${oid} (was ${location}))`);
   });
 });
+
+describe('reading tar entries', () => {
+  test('an error of the one unpacking (a full disk) comes through as it is, never as a damaged backup', async () => {
+    const path = join(work, 'small.tar');
+    const output = pack();
+    const written = pipeline(output, createWriteStream(path));
+    output.entry({ name: 'PG_VERSION' }, '15\n');
+    output.finalize();
+    await written;
+    const file: TarFile = { name: 'small.tar', path, compression: 'none', bytes: (await stat(path)).size };
+
+    const error = await readEntries(file, async () => {
+      throw new Error('No space left on device, unpacking small.tar: PG_VERSION');
+    }, { backup: 'base-1' }).catch((e: unknown) => e);
+
+    expect(error).not.toBeInstanceOf(BrokenBackupError);
+    expect((error as Error).message).toBe('No space left on device, unpacking small.tar: PG_VERSION');
+  });
+});
+

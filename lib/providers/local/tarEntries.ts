@@ -51,7 +51,13 @@ export async function readEntries(file: TarFile, visit: (entry: TarEntry) => Pro
   let entries = 0;
   const onAbort = () => parser.destroy(options.signal?.reason instanceof Error ? options.signal.reason : new Error('stopped'));
   options.signal?.addEventListener('abort', onAbort, { once: true });
-  tar.stream.on('error', (error) => parser.destroy(error));
+  let visitorError: { error: unknown } | undefined;
+  let readFailed = false;
+  tar.stream.on('error', (error) => {
+    readFailed = true;
+    parser.destroy(error);
+  });
+  parser.on('error', () => (readFailed = true));
   tar.stream.pipe(parser);
   try {
     options.signal?.throwIfAborted();
@@ -73,7 +79,11 @@ export async function readEntries(file: TarFile, visit: (entry: TarEntry) => Pro
         continue;
       }
       const kind = header.type === 'directory' ? 'directory' : 'file';
-      const answer = await visit({ path: checked.path, type: kind, size: header.size ?? 0, body: entry });
+      const answer = await visit({ path: checked.path, type: kind, size: header.size ?? 0, body: entry }).catch((error: unknown) => {
+        // What went wrong writing the entry (a full disk) is the visitor's to say; reading the tar failing inside it is the tar's.
+        visitorError = { error };
+        throw error;
+      });
       if (answer === 'stop') return;
       // Whatever the visitor left unread is skipped, so that the parser moves on.
       entry.resume();
@@ -82,6 +92,7 @@ export async function readEntries(file: TarFile, visit: (entry: TarEntry) => Pro
     if (error instanceof BrokenBackupError || error instanceof EnvironmentError) throw error;
     if (options.signal?.aborted) throw options.signal.reason instanceof Error ? options.signal.reason : error;
     const outside = await settle(tar);
+    if (visitorError?.error === error && !readFailed && !outside) throw error;
     if (outside instanceof EnvironmentError) throw outside;
     throw damaged(file, options.backup, outside?.message ?? (error as Error).message, current, entries);
   } finally {

@@ -28,9 +28,9 @@ export interface RepoSource {
 }
 
 /** One repository, or several (`repos`), each encrypted when it has a cipherPass. */
-export async function repoSource(options: { repos?: { cipherPass?: string }[] } = {}): Promise<RepoSource> {
+export async function repoSource(options: { repos?: { cipherPass?: string }[]; source?: SourceCluster } = {}): Promise<RepoSource> {
   const repos = options.repos ?? [{}];
-  const source = await testSource();
+  const source = options.source ?? (await testSource());
   const user = await serverUser();
   const dir = await mkdtemp(join(scratchFolders.sources(), 'pgbackrest-'));
   await chmod(dir, 0o711);

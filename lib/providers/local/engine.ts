@@ -138,8 +138,17 @@ const children = new Map<string, Set<ChildProcess>>();
 const abandoned = new Set<string>();
 const destroying = new Map<string, Promise<void>>();
 
+export interface ForCopyOptions {
+  env?: NodeJS.ProcessEnv;
+  /** The program starts workers of its own (pgbackrest restore's restore:local): it runs in a process group of its own, stopped whole. */
+  group?: boolean;
+}
+
+/** Children started as the leader of their own process group: stopChildren stops the group, workers included. */
+const groupLeaders = new WeakSet<ChildProcess>();
+
 /** Like execOk, for a program that works on a copy: destroyCopy stops it and waits for it first. */
-export async function runForCopy(name: string, file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<void> {
+export async function runForCopy(name: string, file: string, args: readonly string[], options: ForCopyOptions = {}): Promise<void> {
   const result = await outputForCopy(name, file, args, options);
   if (result.code !== 0) throw new Error(`${file} ${args.join(' ')} exited with ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join('\n')}`);
 }
@@ -149,10 +158,11 @@ export async function runForCopy(name: string, file: string, args: readonly stri
  * destroyCopy stops it and waits for it, so that none outlives the copy or the process. Its exit code,
  * stdout and the end of its stderr; a program stopped by a signal answers 128 + the signal's number.
  */
-export function outputForCopy(name: string, file: string, args: readonly string[], options: { env?: NodeJS.ProcessEnv } = {}): Promise<ExecResult> {
+export function outputForCopy(name: string, file: string, args: readonly string[], options: ForCopyOptions = {}): Promise<ExecResult> {
   if (abandoned.has(name)) return Promise.reject(new RestoreFailedError(`copy ${name} is being removed`));
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(options.env ? { env: options.env } : {}) });
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(options.env ? { env: options.env } : {}), ...(options.group ? { detached: true } : {}) });
+    if (options.group) groupLeaders.add(child);
     const running = children.get(name) ?? new Set<ChildProcess>();
     children.set(name, running.add(child));
     let stdout = '';
@@ -198,13 +208,35 @@ async function stopChildren(name: string): Promise<void> {
   const running = [...(children.get(name) ?? [])];
   await Promise.all(
     running.map(async (child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const closed = once(child, 'close');
-      child.kill('SIGTERM');
-      await closed;
+      const group = groupLeaders.has(child) && child.pid !== undefined ? -child.pid : undefined;
+      if (child.exitCode === null && child.signalCode === null) {
+        const closed = once(child, 'close');
+        if (group === undefined) child.kill('SIGTERM');
+        else signalGroup(group, 'SIGTERM');
+        await closed;
+      }
+      // Its workers may outlive it by a moment (they notice their leader is gone at their next message): waited for, then killed.
+      if (group !== undefined) await groupGone(group);
     }),
   );
   children.delete(name);
+}
+
+function signalGroup(group: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(group, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function groupGone(group: number, graceMs = 10_000): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (signalGroup(group, 0)) {
+    if (Date.now() > deadline) signalGroup(group, 'SIGKILL');
+    await delay(10);
+  }
 }
 
 function assertNotAbandoned(name: string): void {

@@ -9,7 +9,7 @@ import {
   launchCopy,
   NOT_COPIED,
   openCopy,
-  runForCopy,
+  outputForCopy,
   walReachableByServer,
   type LocalCopyHandle,
 } from '../local/engine.ts';
@@ -18,7 +18,7 @@ import { symlinksIn } from '../local/plan.ts';
 import { ensureScratchRoot, scratchFolders } from '../local/scratch.ts';
 import { serverUser } from '../local/serverUser.ts';
 import type { CopyTarget } from '../types.ts';
-import { pgbackrestArgs, pgbackrestEnv, programOf, stanzaWorkDir, type PgbackrestSource } from './command.ts';
+import { pgbackrestArgs, pgbackrestEnv, programOf, saidBy, stanzaWorkDir, type PgbackrestSource } from './command.ts';
 import { describeBackup } from './info.ts';
 import { planRepoRestore, type RepoPlan } from './plan.ts';
 import { recoveryTargetTime } from '../local/copyConfig.ts';
@@ -135,12 +135,14 @@ async function restoreInto(handle: LocalCopyHandle, plan: RepoPlan, source: Pgba
       ...(source.processMax ? [`--process-max=${source.processMax}`] : []),
     ],
   });
-  await runForCopy(handle.name, programOf(source), args, { env: await pgbackrestEnv(source) }).catch((error: Error) => {
-    if (/No space left on device/.test(error.message)) {
-      throw new RestoreDrillError('tool', `not enough free space in ${scratchFolders.copies()}: pgbackrest restore of ${plan.backup.label} ran out of space; free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk`);
+  const result = await outputForCopy(handle.name, programOf(source), args, { env: await pgbackrestEnv(source), group: true });
+  if (result.code !== 0) {
+    const said = saidBy(result);
+    if (/No space left on device/.test(said)) {
+      throw new RestoreDrillError('tool', `not enough free space in ${scratchFolders.copies()}: pgbackrest restore of ${plan.backup.label} ran out of space (${said}); free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk`);
     }
-    throw new RestoreDrillError('backup', `pgbackrest restore of backup ${plan.backup.label} (stanza ${source.stanza}, repo${source.repo}) failed: ${error.message.replace(/^.*? exited with /s, 'exit ')}`);
-  });
+    throw new RestoreDrillError('backup', `pgbackrest restore of backup ${plan.backup.label} (stanza ${source.stanza}, repo${source.repo}) failed: ${said}`);
+  }
   const tablespaces = await readdir(join(handle.dataDir, 'pg_tblspc')).catch(() => [] as string[]);
   if (tablespaces.length > 0) {
     throw new RestoreDrillError(

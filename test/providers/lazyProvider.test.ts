@@ -3,6 +3,7 @@ import { databaseSchema, type DatabaseConfig } from '../../lib/config/schema.ts'
 import { providerFor } from '../../lib/providers/index.ts';
 import { localProvider } from '../../lib/providers/local/index.ts';
 import { neonProvider } from '../../lib/providers/neon/index.ts';
+import { pgbackrestProvider } from '../../lib/providers/pgbackrest/index.ts';
 import { auroraProvider, rdsInstanceProvider } from '../../lib/providers/rds/index.ts';
 import type { RestoreProvider } from '../../lib/providers/types.ts';
 
@@ -13,6 +14,7 @@ const databases = [
   { name: 'rds', provider: { kind: 'rds', instanceId: 'orders', ...aws }, connection },
   { name: 'aurora', provider: { kind: 'aurora', clusterId: 'billing', ...aws }, connection },
   { name: 'neon', provider: { kind: 'neon', projectId: 'shiny-wind-028834', apiKey: { env: 'NEON_API_KEY' } }, connection },
+  { name: 'pgbackrest', provider: { kind: 'pgbackrest', stanza: 'main' }, connection },
 ].map((database) => databaseSchema.parse(database));
 
 /** The provider itself, built without providerFor. */
@@ -28,6 +30,8 @@ function realProvider(database: DatabaseConfig): RestoreProvider<never> {
       return auroraProvider(provider, options) as RestoreProvider<never>;
     case 'neon':
       return neonProvider(provider, options) as RestoreProvider<never>;
+    case 'pgbackrest':
+      return pgbackrestProvider(provider, { ...options, durable: true }) as RestoreProvider<never>;
   }
 }
 

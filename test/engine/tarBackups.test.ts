@@ -238,6 +238,18 @@ describe('tar-format base backups (pg_basebackup -Ft)', () => {
     expect(ids).toEqual([0, 1]);
   });
 
+  test('the WAL of a -X stream backup (pg_wal.tar) serves where the archive lacks it, as a plain backup\'s own pg_wal does', async () => {
+    const archive = join(work, 'archive-without-the-backups-wal');
+    await cp(source.archiveDir, archive, { recursive: true });
+    const inTar = (await execOk('tar', ['-tf', join(backupsOf('lz4'), 'base-1', 'pg_wal.tar')])).stdout.split('\n').filter((name) => /^[0-9A-F]{24}$/.test(name));
+    expect(inTar.length).toBeGreaterThan(0);
+    for (const segment of inTar) await rm(join(archive, segment));
+
+    const { ids } = await idsIn(between(), { baseBackups: backupsOf('lz4'), walArchive: archive });
+
+    expect(ids).toEqual([0, 1]);
+  });
+
   test('a copy removed while its tar backup is being unpacked leaves no folder, and its restore fails saying so', async () => {
     const restoring = restoreCopy(options(between(), sourceOf(backupsOf('gzip'))));
     const outcome = restoring.then(() => 'restored', (error: Error) => error);

@@ -4,6 +4,7 @@ import { EnvironmentError, NoBaseBackupError } from '../../errors.ts';
 import { parseLabelTime } from './labelTime.ts';
 import { readTarBackupHead, type TarBackup } from './tarBackup.ts';
 import { findTarLayout } from './tarFiles.ts';
+import { ownWalOf } from './tarWal.ts';
 import { lastSetting, parseConf } from './postgresConf.ts';
 import { labelLsn, listWalFolder, parseLabelFile, readWalFile, type ArchiveListing } from './wal/archive.ts';
 
@@ -169,8 +170,8 @@ async function readTarBackup(path: string, archive: ArchiveListing, layout: Para
     stopLsn,
     startTime: times.start,
     stopTime: times.stop,
-    // The WAL inside the tars is unpacked with the backup (recovery reads it there), but the window is read from the archive.
-    ownWal: undefined,
+    // pg_wal.tar (-X stream) serves planning where the archive lacks a segment; WAL inside base.tar (-X fetch) only the copy.
+    ownWal: layout.wal ? await ownWalOf(name, layout.wal) : undefined,
     tablespaces: head.tablespaces,
     pgWalIsLink: false,
     tar: { ...head.tar, unpackedBytes: Math.max(head.tar.unpackedBytes, (await manifestBytes(path)) + (layout.wal?.bytes ?? 0)) },

@@ -27,10 +27,9 @@ export interface SchemaDetails {
   /** What drizzle-kit would write to take the migrations' schema to the copy's: the drift as SQL. */
   sql: string[];
   /**
-   * `as written`: the snapshot's own text (it matched, or the checks' user may not create databases,
-   * see scratchRefused: expressions, views and some defaults may then differ in spelling only).
-   * `built`: it differed, so the snapshot was built in a scratch database beside the copy and read back
-   * by the same pull as the copy; only what still differs is drift.
+   * `built`: the snapshot was built in a scratch database beside the copy and read back by the same
+   * pull as the copy. `as written`: the checks' user may not create databases (see scratchRefused), so
+   * the snapshot's own text is compared: expressions, views and some defaults may differ in spelling only.
    */
   comparedWith: 'built' | 'as written' | null;
   scratchRefused?: SafeError;
@@ -108,30 +107,33 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
     const expected = await readExpected(kit, newest, deadline);
     details.schemas = config.schemas ? [...config.schemas] : snapshotSchemas(layout, expected).filter((name) => name !== ledger.schema || usesSchema(layout, expected, name));
     const pullOptions = { schemas: details.schemas, ledger: { schema: ledger.schema, table: ledger.table }, deadline };
-    const pulled = await pullSnapshot(kit, context.copy, pullOptions);
-    const defaults = layout === '0.x' ? await defaultOpclasses(context) : null;
-    const compare = (wanted: Snapshot) => comparable(layout, wanted, pulled, { defaults, patterns, ledgerSchema: ledger.schema });
-    // First the snapshot as written, and at once the SQL that makes it.
-    let comparison = compare(expected);
-    const [asWritten, create] = await runDiffer<string[][]>(kit, { op: 'diff', layout, kitDir: kit.dir, jobs: [comparison.steps, [[emptySnapshot(layout), expected]]] }, deadline);
-    details.sql = asWritten!;
-    details.comparedWith = 'as written';
-    if (details.sql.length > 0) {
-      // Postgres, not drizzle-kit, spells a read-back expression, view or default: build the snapshot
-      // beside the copy and read it back the same way, so that only real differences remain.
-      const built = await withScratchDatabase(context.copy, context.statementTimeoutMs, async (scratch) => {
-        await buildInScratch(scratch, create!, context.statementTimeoutMs);
-        return pullSnapshot(kit, scratch, pullOptions);
-      });
-      if (built.built) {
-        comparison = compare(built.value);
-        [details.sql] = (await runDiffer<string[][]>(kit, { op: 'diff', layout, kitDir: kit.dir, jobs: [comparison.steps] }, deadline)) as [string[]];
-        details.comparedWith = 'built';
-        details.scratchLeftOver = built.leftOver;
-      } else {
-        details.scratchRefused = built.refused;
-      }
+    // The snapshot built beside the copy, read back by the same pull: Postgres, not drizzle-kit, then
+    // spells every expression, view and default on both sides, and only real differences remain.
+    // allSettled: a failed pull must not return while the scratch database is still being built and dropped.
+    const [pulledOutcome, builtOutcome] = await Promise.allSettled([
+      pullSnapshot(kit, context.copy, pullOptions),
+      (async () => {
+        const [create] = await runDiffer<string[][]>(kit, { op: 'diff', layout, kitDir: kit.dir, jobs: [[[emptySnapshot(layout), expected]]] }, deadline);
+        return withScratchDatabase(context.copy, context.statementTimeoutMs, async (scratch) => {
+          await buildInScratch(scratch, create!, context.statementTimeoutMs);
+          return pullSnapshot(kit, scratch, pullOptions);
+        });
+      })(),
+    ]);
+    if (pulledOutcome.status === 'rejected') throw pulledOutcome.reason;
+    if (builtOutcome.status === 'rejected') throw builtOutcome.reason;
+    const pulled = pulledOutcome.value;
+    const built = builtOutcome.value;
+    if (built.built) {
+      details.comparedWith = 'built';
+      details.scratchLeftOver = built.leftOver;
+    } else {
+      details.comparedWith = 'as written';
+      details.scratchRefused = built.refused;
     }
+    const defaults = layout === '0.x' ? await defaultOpclasses(context) : null;
+    const comparison = comparable(layout, built.built ? built.value : expected, pulled, { defaults, patterns, ledgerSchema: ledger.schema });
+    [details.sql] = (await runDiffer<string[][]>(kit, { op: 'diff', layout, kitDir: kit.dir, jobs: [comparison.steps] }, deadline)) as [string[]];
     details.ignored = comparison.ignored;
     details.extra = comparison.extra;
     details.missing = comparison.missing;

@@ -18,7 +18,7 @@ let out: string;
 beforeAll(async () => {
   source = await testSource();
   // Outside the checkout, nothing above it: as Lambda lays out the Verify bundle.
-  out = await mkdtemp(join(tmpdir(), 'rd-schema-bundle-'));
+  out = await mkdtemp(join(tmpdir(), 'rd-schemacloud-bundle-'));
 });
 
 afterAll(async () => {

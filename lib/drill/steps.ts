@@ -1,9 +1,10 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { runChecks } from '../checks/runChecks.ts';
 import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError, RemovalDeferredError, TargetBeyondBackupsError, RestoreFailedError, RestoreTimeoutError, failureKindOf, type FailureKind } from '../errors.ts';
 import { copyName } from '../providers/copyName.ts';
-import type { ConnectionInfo, RestoreProvider } from '../providers/types.ts';
+import type { ConnectionInfo, ListedCopy, RestoreProvider } from '../providers/types.ts';
 import type { DrillReport, DrillStep, Trigger } from '../report/types.ts';
 import { toolVersion } from '../version.ts';
 import { drillCopyExpiry } from './copyLifetime.ts';
@@ -46,6 +47,11 @@ export interface BeginOptions {
 export interface StepContext {
   now?: () => Date;
   random?: () => number;
+  /**
+   * How long cleanup looks for the copy of a Start that failed without a handle (its answer lost: a
+   * time limit, a dropped connection), while a listing may not show a new copy yet. @default 0 (one look)
+   */
+  lostCopyWaitMs?: number;
 }
 
 export function beginDrill(config: RestoreDrillConfig, database: DatabaseConfig, options: BeginOptions): DrillState {
@@ -235,8 +241,24 @@ export async function cleanupStep(state: DrillState, provider: RestoreProvider, 
   const now = context.now ?? (() => new Date());
   const report = structuredClone(state.report);
   if (state.handle === undefined && report.copy.name) {
-    report.copy.made = false;
-    report.copy.fate = 'never-made';
+    // A Start that failed may still have made the copy (its answer lost after the provider accepted it): looked for by its planned name.
+    const lost = report.error?.step === 'restore' ? await lostCopy(provider, report.copy.name, context.lostCopyWaitMs ?? 0) : undefined;
+    if (lost?.copy) {
+      try {
+        await provider.destroy(lost.copy.handle);
+        report.copy.removed = true;
+        report.copy.fate = 'removed';
+        report.copy.note = `Start's answer was lost, but the copy had been made: found by its planned name and our tag, and removed`;
+      } catch (error) {
+        report.copy.removeError = (error as Error).message;
+        report.copy.fate = error instanceof RemovalDeferredError ? 'left-to-janitor' : 'cleanup-failed';
+        report.copy.note = `Start's answer was lost, but the copy had been made: found by its planned name and our tag; it could not be removed yet, the janitor removes it after its expiry`;
+      }
+    } else {
+      report.copy.made = false;
+      report.copy.fate = 'never-made';
+      if (lost?.error) report.copy.note = `whether Start made the copy is unknown (its copies could not be listed: ${lost.error}); the janitor removes it after its expiry if it was`;
+    }
   }
   if (state.handle !== undefined) {
     if (state.keepForSeconds !== null && !report.error) {
@@ -272,6 +294,22 @@ export async function cleanupStep(state: DrillState, provider: RestoreProvider, 
   report.status = drillStatus(report);
   report.finishedAt = now().toISOString();
   return { ...state, report, step: 'report' };
+}
+
+/** The copy of that name among the provider's copies of ours (name and mark), looked for until waitMs has passed. */
+async function lostCopy(provider: RestoreProvider, name: string, waitMs: number): Promise<{ copy?: ListedCopy; error?: string } | undefined> {
+  if (!provider.listCopies) return undefined;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      const copy = (await provider.listCopies()).find((listed) => listed.name === name);
+      if (copy) return { copy };
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
+    if (Date.now() >= deadline) return {};
+    await delay(Math.min(5_000, Math.max(50, waitMs / 10)));
+  }
 }
 
 export function clientConfigOf(connection: ConnectionInfo): pg.ClientConfig {

@@ -87,7 +87,12 @@ export interface TaskDependencies {
   log?: (line: string) => void;
   now?: () => Date;
   random?: () => number;
+  /** How long Cleanup looks for the copy of a Start that died (its answer lost). @default LOST_COPY_WAIT_MS */
+  lostCopyWaitMs?: number;
 }
+
+/** Within Cleanup's limit (its removal wait plus two minutes): a listing may miss a copy made moments ago. */
+const LOST_COPY_WAIT_MS = 60_000;
 
 const DEFAULT_KEEP_SECONDS = 86_400;
 /** Time kept back from Verify's limit to settle RPO/RTO and return the state. */
@@ -215,7 +220,9 @@ export function drillTasks(dependencies: TaskDependencies) {
       const { failure, ...rest } = input;
       let state: DrillState = await withSavedChecks(rest, store);
       if (failure && !state.report.error) state = recordFailure(state, failureOfCaught(failure));
-      state = await cleanupStep(state, provider(databaseOf(state)), context);
+      // A Start that died (a time limit, a crash) may have made its copy before: Cleanup looks for it a while.
+      const lostCopyWaitMs = failure && state.handle === undefined ? (dependencies.lostCopyWaitMs ?? LOST_COPY_WAIT_MS) : 0;
+      state = await cleanupStep(state, provider(databaseOf(state)), { ...context, lostCopyWaitMs });
       const reportKey = await store.put(state.report);
       return { database: state.report.database, status: state.report.status, reportKey, copy: state.report.copy.name, kept: state.report.copy.kept };
     },

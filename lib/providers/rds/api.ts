@@ -46,6 +46,12 @@ export interface AwsProviderOptions {
   removeOnSignal?: boolean;
 }
 
+/**
+ * What one delete found: nothing by that identifier (`not-found`: gone, or not visible yet right after
+ * its create), a delete someone else started or finished meanwhile, or undefined: our delete was sent.
+ */
+export type Removal = 'not-found' | 'deleted-meanwhile' | undefined;
+
 /** One place that builds the clients and calls the API, turning failures into our errors. */
 export class AwsApi {
   readonly rds: RDSClient;
@@ -161,6 +167,24 @@ export class AwsApi {
       if (!(await read())) return false;
     }
     return true;
+  }
+
+  /**
+   * Runs a delete until it finds the copy: NotFound soon after the copy was started (or listed while
+   * creating) is RDS's eventual consistency, not a copy gone, so it looks again for at most
+   * removalWaitMs, then leaves the copy to the janitor. 'gone': someone else removed it.
+   */
+  async untilVisible(resource: string, startedAt: string | undefined, remove: () => Promise<Removal>): Promise<'gone' | undefined> {
+    const deadline = Date.now() + (this.options.removalWaitMs ?? 600_000);
+    for (;;) {
+      const removal = await remove();
+      if (removal === undefined) return undefined;
+      if (removal === 'deleted-meanwhile' || !this.withinNotFoundGrace(startedAt)) return 'gone';
+      if (Date.now() >= deadline) {
+        throw new RemovalDeferredError(`${resource} was not yet visible to Describe (RDS is eventually consistent right after a restore); the janitor removes it after its expiry`);
+      }
+      await delay(this.options.removalRetryMs ?? 10_000);
+    }
   }
 
   /** NotFound this soon after the copy was started is RDS's eventual consistency. */

@@ -3,7 +3,7 @@ import type { AuroraProviderConfig } from '../../config/schema.ts';
 import { ConfigError, RestoreDrillError } from '../../errors.ts';
 import { POLL_INTERVAL_MS } from '../pollInterval.ts';
 import type { CopyPoll, ListedCopy, RestoreProvider, RestoreWindow } from '../types.ts';
-import { AwsApi, failedReason, FAILED_CLUSTER_STATUSES, FAILED_INSTANCE_STATUSES, requireNetwork, sameKey, USABLE_STATUSES, type AwsProviderOptions } from './api.ts';
+import { AwsApi, failedReason, FAILED_CLUSTER_STATUSES, FAILED_INSTANCE_STATUSES, requireNetwork, sameKey, USABLE_STATUSES, type AwsProviderOptions, type Removal } from './api.ts';
 import { explainAwsError, isAwsError } from './errors.ts';
 import { CreateDBInstanceCommand, DeleteDBClusterCommand, DescribeDBClusterAutomatedBackupsCommand, DescribeDBClustersCommand, paginateDescribeDBClusterAutomatedBackups, paginateDescribeDBClusters, RestoreDBClusterToPointInTimeCommand } from './sdk.ts';
 import { destroyInstance } from './instance.ts';
@@ -99,14 +99,14 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     return { MinCapacity: scaling.min, MaxCapacity: scaling.max };
   }
 
-  async function destroyCluster(handle: AuroraCopyHandle): Promise<'gone' | undefined> {
+  async function destroyCluster(handle: AuroraCopyHandle): Promise<Removal> {
     api.assertCopyName('DB cluster', handle.clusterId);
     const cluster = await findCluster(handle.clusterId);
     if (!cluster) return destroyInstance(api, handle.instanceId, { auroraMember: true });
     await api.assertOurs('DB cluster', handle.clusterId, cluster.DBClusterArn);
     const members = new Set([...(cluster.DBClusterMembers ?? []).map((m) => m.DBInstanceIdentifier ?? ''), handle.instanceId]);
     for (const member of members) await destroyInstance(api, member, { auroraMember: true });
-    if (cluster.Status === 'deleting') return 'gone';
+    if (cluster.Status === 'deleting') return 'deleted-meanwhile';
     await api.deleteWhenAllowed(
       'DeleteDBCluster',
       `DB cluster "${handle.clusterId}"`,
@@ -214,10 +214,9 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     },
 
     async destroy(handle) {
-      const removed = await destroyCluster(handle);
+      const removed = await api.untilVisible(`DB cluster "${handle.clusterId}"`, handle.startedAt, () => destroyCluster(handle));
       api.forgetOnSignal(handle.name);
-      // Not found right after the restore may be RDS's eventual consistency, not someone else's delete.
-      return removed === 'gone' && !api.withinNotFoundGrace(handle.startedAt) ? 'gone' : undefined;
+      return removed;
     },
 
     keep: (handle) => api.forgetOnSignal(handle.name),
@@ -246,6 +245,8 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
                 source: { clusterId: '' },
                 target: { kind: 'latest' },
                 expiresAt: expiresAt?.toISOString() ?? '',
+                // Listed while still creating: Describe by its identifier may miss it a while longer.
+                startedAt: (cluster.ClusterCreateTime ?? new Date()).toISOString(),
               },
             });
           }

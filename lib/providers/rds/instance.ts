@@ -3,7 +3,7 @@ import type { RdsProviderConfig } from '../../config/schema.ts';
 import { ConfigError, RestoreDrillError } from '../../errors.ts';
 import { POLL_INTERVAL_MS } from '../pollInterval.ts';
 import type { CopyPoll, CopyTarget, ListedCopy, RestoreProvider, RestoreWindow } from '../types.ts';
-import { AwsApi, failedReason, FAILED_INSTANCE_STATUSES, requireNetwork, sameKey, USABLE_STATUSES, type AwsProviderOptions } from './api.ts';
+import { AwsApi, failedReason, FAILED_INSTANCE_STATUSES, requireNetwork, sameKey, USABLE_STATUSES, type AwsProviderOptions, type Removal } from './api.ts';
 import { explainAwsError, isAwsError } from './errors.ts';
 import { DeleteDBInstanceCommand, DescribeDBInstanceAutomatedBackupsCommand, paginateDescribeDBInstanceAutomatedBackups, paginateDescribeDBInstances, RestoreDBInstanceToPointInTimeCommand } from './sdk.ts';
 import { copyTags, expiresAtOf, hasCopyName, isManaged } from './tags.ts';
@@ -171,10 +171,9 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
     },
 
     async destroy(handle) {
-      const removed = await destroyInstance(api, handle.instanceId);
+      const removed = await api.untilVisible(`DB instance "${handle.instanceId}"`, handle.startedAt, () => destroyInstance(api, handle.instanceId));
       api.forgetOnSignal(handle.name);
-      // Not found right after the restore may be RDS's eventual consistency, not someone else's delete.
-      return removed === 'gone' && !api.withinNotFoundGrace(handle.startedAt) ? 'gone' : undefined;
+      return removed;
     },
 
     keep: (handle) => api.forgetOnSignal(handle.name),
@@ -194,7 +193,11 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
             copies.push({
               name: id,
               expiresAt,
-              handle: { provider: 'rds', name: id, instanceId: id, region: config.region, source: { instanceId: '' }, target: { kind: 'latest' }, expiresAt: expiresAt?.toISOString() ?? '' },
+              handle: {
+                provider: 'rds', name: id, instanceId: id, region: config.region, source: { instanceId: '' }, target: { kind: 'latest' }, expiresAt: expiresAt?.toISOString() ?? '',
+                // Listed while still creating (no create time yet): Describe by its identifier may miss it a while longer.
+                startedAt: (instance.InstanceCreateTime ?? new Date()).toISOString(),
+              },
             });
           }
         }
@@ -211,19 +214,19 @@ function restoreTime(target: CopyTarget): { RestoreTime: Date } | { UseLatestRes
 }
 
 /** Deletes a copy instance of ours (tag read back first), retrying while RDS refuses it for its state; a copy already gone or going is done. */
-export async function destroyInstance(api: AwsApi, instanceId: string, options: { auroraMember?: boolean } = {}): Promise<'gone' | undefined> {
+export async function destroyInstance(api: AwsApi, instanceId: string, options: { auroraMember?: boolean } = {}): Promise<Removal> {
   api.assertCopyName('DB instance', instanceId);
   const instance = await api.findInstance(instanceId);
-  if (!instance) return 'gone';
+  if (!instance) return 'not-found';
   try {
     await api.assertOurs('DB instance', instanceId, instance.DBInstanceArn);
   } catch (error) {
     // Deleted by another destroy between the two reads.
     const cause = (error as { cause?: unknown }).cause;
-    if (cause !== undefined && isAwsError(cause, 'DBInstanceNotFound')) return 'gone';
+    if (cause !== undefined && isAwsError(cause, 'DBInstanceNotFound')) return 'deleted-meanwhile';
     throw error;
   }
-  if (instance.DBInstanceStatus === 'deleting') return 'gone';
+  if (instance.DBInstanceStatus === 'deleting') return 'deleted-meanwhile';
   await api.deleteWhenAllowed(
     'DeleteDBInstance',
     `DB instance "${instanceId}"`,

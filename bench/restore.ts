@@ -471,4 +471,6 @@ async function loadAverage(): Promise<string> {
   return result.stdout.split(' ').slice(0, 3).join(' ');
 }
 
-await main();
+// BENCH_ONLY=local or BENCH_ONLY=pgbackrest runs one of the two benchmarks (bench/pgbackrest.ts: the pgBackRest row).
+if (process.env.BENCH_ONLY !== 'pgbackrest') await main();
+if (process.env.BENCH_ONLY !== 'local') await (await import('./pgbackrest.ts')).pgbackrestBench();

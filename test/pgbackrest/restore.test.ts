@@ -100,6 +100,30 @@ test('a drill to latest through the config restores every row, passes its checks
   await repo.source.restart();
 });
 
+test('a damaged file of the backup set is named by pgbackrest verify, and the copy is never started', async () => {
+  const provider = repoProvider({ config: repo.drillConfig }, 'pgbr');
+  const info = await readStanzaInfo({ stanza: 'main', config: repo.drillConfig, repo: 1 }, repo.dir);
+  const full = info.backups[0]!.label;
+  const folder = join(repo.repoPath, 'backup', 'main', full, 'pg_data', 'global');
+  const file = 'pg_control.gz';
+  const damaged = join(folder, file);
+  await execOk('cp', ['-p', damaged, join(repo.dir, 'kept-aside')]);
+  // Still a valid gzip file of the same size, whose content no longer has the checksum the manifest records.
+  await execOk('sh', ['-c', 'gzip -dc "$1" > "$2.raw" && printf garbagegarbage | dd of="$2.raw" bs=1 seek=100 conv=notrunc 2>/dev/null && gzip -c "$2.raw" > "$1" && rm "$2.raw"', 'sh', damaged, join(repo.dir, 'damaged')]);
+  try {
+    const error = await restoreAndRead(provider, 'pgbr', { kind: 'time', time: between(commits[2]!, commits[3]!) }).then(
+      () => undefined,
+      (caught: Error) => caught,
+    );
+    expect(error?.name).toBe('BrokenBackupError');
+    expect(error?.message).toContain(`backup ${full}`);
+    expect(error?.message).toContain(`${full}/pg_data/global/${file}`);
+    expect(await copyFolders('pgbr')).toEqual([]);
+  } finally {
+    await execOk('cp', ['-p', join(repo.dir, 'kept-aside'), damaged]);
+  }
+});
+
 test('a segment missing from the repository is named before anything is restored, and the window ends before it', async () => {
   const provider = repoProvider({ config: repo.drillConfig }, 'pgbr');
   // The segment after the incr backup's: it holds rows 6 and 7, and row 8 lies in a segment after it.

@@ -90,11 +90,13 @@ export async function startRepoCopy(options: RepoCopyOptions): Promise<LocalCopy
     replayEnd: plan.replayEnd,
   });
   try {
-    const [verification, , archiveDir] = await Promise.all([
-      verifyRepository(source, workDir, plan.chain),
-      restoreInto(handle, plan, source),
-      walReachableByServer(user, plan.window.cacheDir, plan, handle),
-    ]);
+    const restoring = restoreInto(handle, plan, source);
+    const staging = walReachableByServer(user, plan.window.cacheDir, plan, handle);
+    // Settled below, or stopped by destroyCopy when verify finds damage first.
+    restoring.catch(() => undefined);
+    staging.catch(() => undefined);
+    // verify's verdict comes first: a damaged file also fails pgbackrest restore, which retries it for a while, and says less.
+    const verification = await verifyRepository(source, workDir, plan.chain);
     if (!verification.ok) {
       throw new BrokenBackupError(
         `backup ${plan.backup.label} in stanza ${source.stanza} (repo${source.repo}) is damaged: ${verification.summary}. ` +
@@ -102,6 +104,7 @@ export async function startRepoCopy(options: RepoCopyOptions): Promise<LocalCopy
         plan.backup.label,
       );
     }
+    const [, archiveDir] = await Promise.all([restoring, staging]);
     handle.baseBackup = { ...handle.baseBackup, files: verification.summary };
     return await launchCopy(handle, { binaries, user, archiveDir, settings: { durable: options.durable ?? true, throwaway: options.throwaway, copySettings: options.copySettings } });
   } catch (error) {

@@ -14,7 +14,8 @@
  *
  * Knobs: BENCH_SIZES (50,200; --large adds 500), BENCH_RUNS (3 rounds), BENCH_WAL_RATIO (1: WAL bytes per
  * backup byte), BENCH_QUIET_WAIT_S (10: wait up to this long for 2 quiet seconds before each run),
- * BENCH_NO_WRITE=1 (print only). Server files live under a scratch root of their own
+ * BENCH_NO_WRITE=1 (print only), BENCH_COPY_SETTINGS (copySettings for both engine paths, to try a lever before
+ * building it in: `shared_buffers=1GB,recovery_prefetch=off`). Server files live under a scratch root of their own
  * (RESTORE_DRILL_SCRATCH, default <tmp>/restore-drill-bench-<uid>) so that the bench never meets the test suite's copies.
  */
 import { spawn } from 'node:child_process';
@@ -46,6 +47,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const WAL_RATIO = Number(process.env.BENCH_WAL_RATIO ?? 1);
 const QUIET_WAIT_S = Number(process.env.BENCH_QUIET_WAIT_S ?? 10);
 const TARGET = 0.85;
+const COPY_SETTINGS = Object.fromEntries(
+  (process.env.BENCH_COPY_SETTINGS ?? '').split(',').filter(Boolean).map((pair) => pair.split('=').map((part) => part.trim()) as [string, string]),
+);
 const RESULTS = resolve(import.meta.dirname, 'RESULTS.md');
 const MB = 1024 * 1024;
 const GB = 1024 * MB;
@@ -198,6 +202,7 @@ async function engine(source: SourceCluster, throwaway: boolean): Promise<Timed>
     connection: { database: 'postgres', user: 'postgres' },
     timeoutMs: 3_600_000,
     throwaway,
+    copySettings: COPY_SETTINGS,
   });
   const promoted = Date.now();
   try {
@@ -346,6 +351,7 @@ function report(results: SizeResult[], binaries: PgBinaries, load: string): stri
     'Both engine paths include planning from warm caches (the drill plans before its restore starts:',
     'its cold planning, which reads and checks every WAL record once, is the "planning, fresh process" column and is not in the restore time).',
     '"machine busy" is the share of all cores in use during a run, ours included: a restore alone keeps about half of 2 cores busy.',
+    ...(Object.keys(COPY_SETTINGS).length ? [`Both engine paths ran with these copySettings (BENCH_COPY_SETTINGS): ${JSON.stringify(COPY_SETTINGS)}.`] : []),
     '',
   ];
   for (const result of results) {

@@ -15,7 +15,7 @@ import { BrokenBackupError } from '../../lib/providers/local/errors.ts';
 import { readWindow, type LocalSource, type RestoreTarget } from '../../lib/providers/local/plan.ts';
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import { serverUser } from '../../lib/providers/local/serverUser.ts';
-import { readEntries } from '../../lib/providers/local/tarEntries.ts';
+import { readEntries, readMembers } from '../../lib/providers/local/tarEntries.ts';
 import type { TarFile } from '../../lib/providers/local/tarFiles.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { serverUserEnv } from '../../lib/providers/local/childEnv.ts';
@@ -328,6 +328,20 @@ describe('tar-format base backups (pg_basebackup -Ft)', () => {
 });
 
 describe('reading tar entries', () => {
+  test('a "backup_label" far bigger than pg_basebackup writes is refused, naming it, not read into memory', async () => {
+    const path = join(work, 'big-label.tar');
+    const output = pack();
+    const written = pipeline(output, createWriteStream(path));
+    output.entry({ name: 'backup_label' }, Buffer.alloc(2 << 20, 'x'));
+    output.finalize();
+    await written;
+    const file: TarFile = { name: 'base.tar', path, compression: 'none', bytes: (await stat(path)).size };
+
+    const error = await readMembers(file, ['backup_label'], { backup: 'base-1' }).catch((e: unknown) => e);
+
+    expect((error as Error).message).toBe('base.tar holds a backup_label of 2097152 bytes, far more than pg_basebackup writes (at most 1048576 for it): it is not a backup pg_basebackup made');
+  });
+
   test('an error of the one unpacking (a full disk) comes through as it is, never as a damaged backup', async () => {
     const path = join(work, 'small.tar');
     const output = pack();

@@ -118,6 +118,9 @@ function damaged(file: TarFile, backup: string, detail: string, current: string 
   );
 }
 
+/** backup_label, tablespace_map, PG_VERSION and the config files are a few KB; anything this big is not them. */
+const MEMBER_LIMIT = 1 << 20;
+
 /**
  * Reads the named members (small files: backup_label, PG_VERSION, ...) from the start of a tar: to the
  * end only when one is missing, else until `enough` says so (by default, once all are found).
@@ -136,6 +139,11 @@ export async function readMembers(
     async (entry) => {
       seen += 1;
       if (entry.type === 'file' && wanted.has(entry.path)) {
+        if (entry.size > MEMBER_LIMIT) {
+          throw new Error(
+            `${file.name} holds a ${entry.path} of ${entry.size} bytes, far more than pg_basebackup writes (at most ${MEMBER_LIMIT} for it): it is not a backup pg_basebackup made`,
+          );
+        }
         const chunks: Buffer[] = [];
         for await (const chunk of entry.body) chunks.push(chunk as Buffer);
         found.set(entry.path, Buffer.concat(chunks));

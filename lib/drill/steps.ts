@@ -241,8 +241,10 @@ export async function cleanupStep(state: DrillState, provider: RestoreProvider, 
   const now = context.now ?? (() => new Date());
   const report = structuredClone(state.report);
   if (state.handle === undefined && report.copy.name) {
-    // A Start that failed may still have made the copy (its answer lost after the provider accepted it): looked for by its planned name.
-    const lost = report.error?.step === 'restore' ? await lostCopy(provider, report.copy.name, context.lostCopyWaitMs ?? 0) : undefined;
+    // A Start that failed for the tool's reasons (a time limit, a dropped connection, a 5xx) may still have made the copy,
+    // its answer lost after the provider accepted it: looked for by its planned name. A refusal made nothing.
+    const unknownOutcome = report.error?.step === 'restore' && report.error.kind === 'tool';
+    const lost = unknownOutcome ? await lostCopy(provider, report.copy.name, context.lostCopyWaitMs ?? 0) : undefined;
     if (lost?.copy) {
       try {
         await provider.destroy(lost.copy.handle);

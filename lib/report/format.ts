@@ -58,7 +58,7 @@ export function summarizeDrill(report: DrillReport): DrillSummary {
   const skipped = skippedBackups.length
     ? `; skipped ${skippedBackups.slice(0, 5).map((b) => `${b.name} (${b.reason})`).join(', ')}${skippedBackups.length > 5 ? ` and ${skippedBackups.length - 5} more (see the report)` : ''}`
     : '';
-  const backup = report.backup ? `backup: ${report.backup.used}, ${report.backup.files}${skipped}` : null;
+  const backup = report.backup ? `backup: ${report.backup.used}${report.backup.tool ? `, restored by ${report.backup.tool}` : ''}, ${report.backup.files}${skipped}` : null;
   const checks = report.checks.map((check) => ({ status: check.status, line: `${CHECK_MARK[check.status]} ${check.check}: ${check.summary}` }));
   const failing = failingCount ? `failing checks: ${failingCount}` : null;
   const stopped = report.error ? `stopped at ${report.error.step}: ${report.error.message}` : null;

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import { runDrills } from '../../lib/drill/runner.ts';
+import { summarizeDrill } from '../../lib/report/format.ts';
 import { copyFolders, copyServers } from '../support/leftovers.ts';
 import { insertRow } from '../support/source.ts';
 import { repoSource, type RepoSource } from './repoSource.ts';
@@ -96,6 +97,8 @@ test('a drill to latest through the config restores every row, passes its checks
   expect(report.backup).toMatchObject({ type: 'incr', tool: expect.stringMatching(/^pgBackRest/), filesVerifiedBy: 'pgbackrest verify' });
   expect(report.backup?.used).toMatch(/_\d{8}-\d{6}I \(incr against .*D, stopped .*Z, repo1\)/);
   expect(report.backup?.stopTime).toMatch(/Z$/);
+  // The terminal and Slack say it too: the set, its type and stop time, the tool, how it was verified.
+  expect(summarizeDrill(report).backup).toMatch(/^backup: \S+I \(incr against \S+D, stopped \S+Z, repo1\), restored by pgBackRest 2\.\d+ restore, \d+ files of backup \S+ \(with the 2 it references\) and \d+ WAL files verified by pgbackrest verify/);
   expect({ repo: await checksums(repo.repoPath), data: await checksums(repo.source.dataDir) }).toEqual(before);
   await repo.source.restart();
 });

@@ -97,6 +97,10 @@ export function saidBy(result: ExecResult): string {
     return `${said} (the configuration declares repo${pass[1]} encrypted, and pgBackRest wants its passphrase for every command, whichever repository is read: ` +
       `set PGBACKREST_REPO${pass[1]}_CIPHER_PASS in restore-drill's environment, or provider.repoCipherPass when provider.repo is ${pass[1]})`;
   }
+  // Newer pgBackRest runs only restore as root unless told otherwise.
+  if (/allow-root/.test(said)) {
+    return `${said} (run restore-drill as the repository's user, or set allow-root=y in the [global] section of pgbackrest.conf)`;
+  }
   return said;
 }
 

@@ -104,7 +104,7 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
   const patterns: IgnorePattern[] = [...config.ignore.map(parseIgnorePattern), ...ledgerPatterns(ledger)];
 
   try {
-    const expected = await readExpected(kit, newest, deadline);
+    const { expected, create: created } = await readExpected(kit, newest, deadline);
     details.schemas = config.schemas ? [...config.schemas] : snapshotSchemas(layout, expected).filter((name) => name !== ledger.schema || usesSchema(layout, expected, name));
     const pullOptions = { schemas: details.schemas, ledger: { schema: ledger.schema, table: ledger.table }, deadline };
     // The snapshot built beside the copy, read back by the same pull: Postgres, not drizzle-kit, then
@@ -113,7 +113,7 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
     const [pulledOutcome, builtOutcome] = await Promise.allSettled([
       pullSnapshot(kit, context.copy, pullOptions),
       (async () => {
-        const [create] = await runDiffer<string[][]>(kit, { op: 'diff', layout, kitDir: kit.dir, jobs: [[[emptySnapshot(layout), expected]]] }, deadline);
+        const create = created ?? (await runDiffer<string[][]>(kit, { op: 'diff', layout, kitDir: kit.dir, jobs: [[[emptySnapshot(layout), expected]]] }, deadline))[0];
         return withScratchDatabase(context.copy, context.statementTimeoutMs, async (scratch) => {
           await buildInScratch(scratch, create!, context.statementTimeoutMs);
           return pullSnapshot(kit, scratch, pullOptions);
@@ -275,10 +275,14 @@ async function readJson(file: string, what: string): Promise<Record<string, unkn
   }
 }
 
-/** The schema the migrations made: 0.x's snapshot as is; 1.x's state rebuilt by drizzle-kit's reconstruct. */
-async function readExpected(kit: DrizzleKit, newest: NewestMigration, deadline: number): Promise<Snapshot> {
-  if (kit.layout === '0.x') return readJson(newest.file, `the snapshot of ${newest.tag}`);
-  return runDiffer<Snapshot>(kit, { op: 'reconstruct', layout: '1.x', kitDir: kit.dir, files: newest.folders!, id: newest.id! }, deadline);
+/**
+ * The schema the migrations made: 0.x's snapshot as is; 1.x's state rebuilt by drizzle-kit's
+ * reconstruct, with the SQL that makes it (0.x's is asked for beside the copy's pull).
+ */
+async function readExpected(kit: DrizzleKit, newest: NewestMigration, deadline: number): Promise<{ expected: Snapshot; create?: string[] }> {
+  if (kit.layout === '0.x') return { expected: await readJson(newest.file, `the snapshot of ${newest.tag}`) };
+  const { state, create } = await runDiffer<{ state: Snapshot; create: string[] }>(kit, { op: 'reconstruct', layout: '1.x', kitDir: kit.dir, files: newest.folders!, id: newest.id! }, deadline);
+  return { expected: state, create };
 }
 
 /** `<access method>:<operator class>` for every default operator class of the copy. */

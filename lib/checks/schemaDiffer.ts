@@ -2,7 +2,8 @@
  * A process of its own (see schemaKit.ts) that runs drizzle-kit's programmatic API: reads one
  * request as JSON on stdin, writes its answer as JSON on fd 3 (drizzle-kit logs on stdout).
  * - `diff`: for each job, the SQL drizzle-kit's generateMigration writes for its steps, one after the other.
- * - `reconstruct` (1.x): the full state of a migration from the migrations folder's diff snapshots.
+ * - `reconstruct` (1.x): the full state of a migration from the migrations folder's diff snapshots, and
+ *   the SQL that makes it from nothing (one process instead of two).
  */
 import { createWriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
 import { finished } from 'node:stream/promises';
 import type { DifferRequest } from './schemaKit.ts';
+import { emptySnapshot } from './schemaSnapshot.ts';
 
 type Api0 = { generateMigration(prev: unknown, cur: unknown): Promise<string[]> };
 type Hint = { type: string; kind: string; entity: unknown };
@@ -43,7 +45,8 @@ async function answer(request: DifferRequest): Promise<unknown> {
   const require = createRequire(join(request.kitDir, 'package.json'));
   if (request.op === 'reconstruct') {
     const api = require(join(request.kitDir, 'api-postgres.js')) as Api1;
-    return api.reconstruct(request.files, request.id);
+    const state = await api.reconstruct(request.files, request.id);
+    return { state, create: await diff1(api, emptySnapshot('1.x'), state) };
   }
   const api = require(join(request.kitDir, request.layout === '0.x' ? 'api.js' : 'api-postgres.js')) as Api0 & Api1;
   const answers: string[][] = [];

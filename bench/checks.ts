@@ -227,8 +227,8 @@ function rowCountsSection(measured: Measured[], machine: string): string {
     `Written by \`npm run bench:checks\` (bench/checks.ts) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
     `Exact counts of every table, concurrency ${CONCURRENCY}, median of ${ROUNDS} rounds after one warm-up, alternating who goes first. Plain pg:`,
     'one `count(*)` per table, in the config\'s (alphabetical) order, the server\'s own planner settings. restore-drill: the rowCounts',
-    'check (small tables batched, the biggest first, parallel workers for tables of 32 MB and more, an index-only scan where the',
-    'index is at most a quarter of the heap and its pages all-visible, JIT off). Target: ours at most 0.8x plain pg.',
+    'check (small tables batched, the biggest first, the others with parallel workers, the server\'s max_parallel_workers shared among',
+    'the sessions, an index-only scan where the index is at most a quarter of the heap and its pages all-visible, JIT off). Target: ours at most 0.8x plain pg.',
     '',
   ];
   for (const m of measured) {

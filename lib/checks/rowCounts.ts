@@ -18,7 +18,7 @@ export interface RowCountRuleResult {
   error?: SafeError;
   /** Why the table was not counted: a foreign table's rows live on another server (the copy never reaches out). */
   skipped?: string;
-  /** How its exact count was taken: `batched` (with other small tables in one query), `seq scan`, `parallel seq scan`, `index-only scan`; with why. */
+  /** How its exact count was taken: `batched` (with other small tables in one query), `seq scan`, `parallel seq scan`, `[parallel] index-only scan`; with why. */
   strategy?: string;
 }
 
@@ -41,12 +41,12 @@ const BATCHES_PER_SESSION = 6;
 /** What a table costs besides its pages (opening it, planning, a row back), as bytes of scan. */
 const TABLE_OVERHEAD_BYTES = 64 * 1024;
 /**
- * A table alone at least this big is scanned with parallel workers (the planner picks how many, by size,
- * up to PARALLEL_WORKERS); below it workers cost more to start than they save, and the other sessions
- * keep the cores busy anyway. The biggest tables go first, so that no session is left alone with one at the end.
+ * A table counted alone (over SMALL_TABLE_BYTES) may use parallel workers: the planner picks how many
+ * by its size, up to the server's max_parallel_workers shared among our sessions (never fewer than 1
+ * nor more than MAX_WORKERS), so that our queries together do not ask for more workers than the server
+ * has. The biggest tables go first, so that no session is left alone with a big one at the end.
  */
-const PARALLEL_MIN_BYTES = 32 * 1024 * 1024;
-const PARALLEL_WORKERS = 4;
+const MAX_WORKERS = 8;
 /**
  * An index-only scan of the smallest B-tree index counts the same rows as the heap (the visibility map
  * says which heap pages need no visit), and is cheaper only when that index is much smaller than the
@@ -151,7 +151,7 @@ interface Target {
  */
 type TableInfo = Pick<Target, 'oid' | 'relkind' | 'bytes' | 'allVisible' | 'smallestIndex'>;
 
-async function resolveTables(client: pg.Client, names: readonly string[]): Promise<TableInfo[]> {
+async function resolveTables(client: pg.Client, names: readonly string[]): Promise<{ tables: TableInfo[]; maxParallelWorkers: number | null }> {
   const { rows } = await client.query<{
     ord: string;
     oid: string | null;
@@ -160,10 +160,12 @@ async function resolveTables(client: pg.Client, names: readonly string[]): Promi
     all_visible: number | null;
     index_name: string | null;
     index_bytes: string | null;
+    max_parallel_workers: string | null;
   }>(
     `select n.ord, c.oid::int8::text as oid, c.relkind::text as relkind,
             case when c.relkind = 'r' and c.relpages > 0 then c.relallvisible::float8 / c.relpages end as all_visible,
             ix.name as index_name, ix.bytes::text as index_bytes,
+            current_setting('max_parallel_workers', true) as max_parallel_workers,
             case when c.relkind in ('r', 'm', 't') and c.reltuples >= 0 then c.relpages::int8 * current_setting('block_size')::int8
                  when c.relkind = 'p' then (
                    with recursive tree(relid) as (
@@ -187,27 +189,31 @@ async function resolveTables(client: pg.Client, names: readonly string[]): Promi
       order by n.ord`,
     [names],
   );
-  return rows.map((row) => ({
+  const setting = Number(rows[0]?.max_parallel_workers);
+  const tables = rows.map((row) => ({
     oid: row.oid === null ? null : Number(row.oid),
     relkind: row.relkind,
     bytes: row.bytes === null ? null : Number(row.bytes),
     allVisible: row.all_visible,
     smallestIndex: row.index_name === null || row.index_bytes === null ? null : { name: row.index_name, bytes: Number(row.index_bytes) },
   }));
+  return { tables, maxParallelWorkers: Number.isFinite(setting) && rows[0]?.max_parallel_workers !== null ? setting : null };
 }
 
 /** How a table counted alone is scanned, and the planner settings that make it so (see the constants above). */
-function aloneStrategy(target: Target): { strategy: string; settings: ScanSettings } {
+function aloneStrategy(target: Target, workerBudget: number): { strategy: string; settings: ScanSettings } {
   const heap = target.bytes;
   const index = target.smallestIndex;
-  const big = heap !== null && heap >= PARALLEL_MIN_BYTES;
-  const workers = big ? PARALLEL_WORKERS : 0;
+  // Unknown size: it may be the biggest of all.
+  const big = heap === null || heap > SMALL_TABLE_BYTES;
+  const workers = big ? workerBudget : 0;
   if (heap !== null && heap > 0 && index && target.allVisible !== null && target.allVisible >= INDEX_ONLY_MIN_ALL_VISIBLE && index.bytes <= heap * INDEX_ONLY_MAX_SHARE) {
     const how = `on ${index.name} (${Math.round((100 * index.bytes) / heap)} % of the heap's size, ${Math.floor(100 * target.allVisible)} % of its pages all-visible)`;
     return { strategy: `${big ? 'parallel ' : ''}index-only scan ${how}`, settings: { workers, seqscan: false } };
   }
-  if (big) return { strategy: `parallel seq scan (up to ${PARALLEL_WORKERS} workers)`, settings: { workers, seqscan: true } };
-  return { strategy: heap === null ? 'seq scan (size unknown: never vacuumed or analyzed)' : 'seq scan', settings: { workers: 0, seqscan: true } };
+  const unknown = heap === null ? ', size unknown: never vacuumed or analyzed' : '';
+  if (big) return { strategy: `parallel seq scan (up to ${workers} ${workers === 1 ? 'worker' : 'workers'}, as the planner sizes them${unknown})`, settings: { workers, seqscan: true } };
+  return { strategy: 'seq scan', settings: { workers: 0, seqscan: true } };
 }
 
 /** null: the server's own planner settings (the asOf counts, whose filter the planner should plan freely). */
@@ -254,10 +260,10 @@ function planCountQueries(targets: readonly Target[], concurrency: number): Targ
   return [...alone.map((t) => [t]), ...batches.map((b) => b.tables)].filter((g) => g.length > 0).sort((a, b) => groupWeight(b) - groupWeight(a));
 }
 
-async function countBatch(client: pg.Client, batch: Target[]): Promise<void> {
+async function countBatch(client: pg.Client, batch: Target[], workerBudget: number): Promise<void> {
   if (batch.length === 1) {
     const target = batch[0]!;
-    const { strategy, settings } = aloneStrategy(target);
+    const { strategy, settings } = aloneStrategy(target, workerBudget);
     target.strategy = strategy;
     target.outcome = await useSettings(client, settings).then(
       () => countOne(client, `select count(*) as count from ${target.sql}`),
@@ -319,7 +325,9 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
   const sourcePool = context.source ? new SessionPool(context.source, { statementTimeoutMs: timeoutMs, readOnly: true }, concurrency) : null;
   try {
     const valid = sqlNames.flatMap((sql, index) => (sql === null ? [] : [{ sql, index }]));
-    const resolved = await copyPool.use((client) => resolveTables(client, valid.map((v) => v.sql)));
+    const { tables: resolved, maxParallelWorkers } = await copyPool.use((client) => resolveTables(client, valid.map((v) => v.sql)));
+    // The server's parallel workers shared among our sessions (PostgreSQL before 10 has no max_parallel_workers: 2 each, the default per query).
+    const workerBudget = maxParallelWorkers === null ? 2 : Math.min(MAX_WORKERS, Math.max(1, Math.floor(maxParallelWorkers / concurrency)));
     const targets = new Map<number, Target>();
     const targetOf = new Map<number, Target>();
     for (const [i, { sql, index }] of valid.entries()) {
@@ -377,7 +385,7 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
     }
     // No work may still be opening a session when the pools close: failures become outcomes, not rejections.
     const countWork = queries.map((batch) =>
-      copyPool.use((client) => countBatch(client, batch)).catch((error: unknown) => {
+      copyPool.use((client) => countBatch(client, batch, workerBudget)).catch((error: unknown) => {
         for (const target of batch) target.outcome ??= failedOutcome(error);
       }),
     );

@@ -6,6 +6,7 @@ import { serverUser } from '../../lib/providers/local/serverUser.ts';
 import { serverUserEnv } from '../../lib/providers/local/childEnv.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { testSource } from '../support/source.ts';
+import { stanzaWorkDir } from '../../lib/providers/pgbackrest/command.ts';
 
 /**
  * A source cluster that archives with `pgbackrest archive-push` into a repository, both in a folder
@@ -72,6 +73,10 @@ export async function repoSource(options: { repos?: { cipherPass?: string }[]; s
     remove: async () => {
       await source.remove();
       await rm(dir, { recursive: true, force: true });
+      // The drills' WAL caches of these repositories (one per config file, stanza and repository).
+      for (const [index] of repos.entries()) {
+        await rm(await stanzaWorkDir({ stanza, config: drillConfig, repo: index + 1 }), { recursive: true, force: true });
+      }
     },
   };
 }

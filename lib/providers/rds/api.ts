@@ -170,18 +170,21 @@ export class AwsApi {
   }
 
   /**
-   * Runs a delete until it finds the copy: NotFound soon after the copy was started (or listed while
-   * creating) is RDS's eventual consistency, not a copy gone, so it looks again for at most
-   * removalWaitMs, then leaves the copy to the janitor. 'gone': someone else removed it.
+   * Runs a delete of a copy. A copy just listed by DescribeDB* (listedAt) that Describe by its
+   * identifier does not find yet is RDS's eventual consistency: looked for again for at most
+   * removalWaitMs, then left to the janitor. A handle's copy not found soon after its restore may not be
+   * visible yet, or was removed by an earlier call of ours: nothing to do, as before. 'gone': someone
+   * else removed it.
    */
-  async untilVisible(resource: string, startedAt: string | undefined, remove: () => Promise<Removal>): Promise<'gone' | undefined> {
+  async untilVisible(resource: string, handle: { startedAt?: string | undefined; listedAt?: string | undefined }, remove: () => Promise<Removal>): Promise<'gone' | undefined> {
     const deadline = Date.now() + (this.options.removalWaitMs ?? 600_000);
     for (;;) {
       const removal = await remove();
       if (removal === undefined) return undefined;
-      if (removal === 'deleted-meanwhile' || !this.withinNotFoundGrace(startedAt)) return 'gone';
+      if (removal === 'deleted-meanwhile') return 'gone';
+      if (!handle.listedAt || !this.withinNotFoundGrace(handle.listedAt)) return this.withinNotFoundGrace(handle.startedAt) ? undefined : 'gone';
       if (Date.now() >= deadline) {
-        throw new RemovalDeferredError(`${resource} was not yet visible to Describe (RDS is eventually consistent right after a restore); the janitor removes it after its expiry`);
+        throw new RemovalDeferredError(`${resource} was listed but not yet visible to Describe by its identifier (RDS is eventually consistent right after a restore); the janitor removes it after its expiry`);
       }
       await delay(this.options.removalRetryMs ?? 10_000);
     }

@@ -22,6 +22,8 @@ export interface AuroraCopyHandle {
   expiresAt: string;
   /** When the restore was asked for: NotFound soon after it is eventual consistency. */
   startedAt?: string;
+  /** Set by listCopies: when DescribeDBClusters listed it (Describe by its identifier may lag behind). */
+  listedAt?: string;
 }
 
 /** The instance a copy's cluster gets: the copy's name and `-i1`, so that it carries our prefix too. */
@@ -214,7 +216,7 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
     },
 
     async destroy(handle) {
-      const removed = await api.untilVisible(`DB cluster "${handle.clusterId}"`, handle.startedAt, () => destroyCluster(handle));
+      const removed = await api.untilVisible(`DB cluster "${handle.clusterId}"`, handle, () => destroyCluster(handle));
       api.forgetOnSignal(handle.name);
       return removed;
     },
@@ -245,8 +247,8 @@ export function auroraProvider(config: AuroraProviderConfig, options: AwsProvide
                 source: { clusterId: '' },
                 target: { kind: 'latest' },
                 expiresAt: expiresAt?.toISOString() ?? '',
-                // Listed while still creating: Describe by its identifier may miss it a while longer.
-                startedAt: (cluster.ClusterCreateTime ?? new Date()).toISOString(),
+                ...(cluster.ClusterCreateTime ? { startedAt: cluster.ClusterCreateTime.toISOString() } : {}),
+                listedAt: new Date().toISOString(),
               },
             });
           }

@@ -20,6 +20,8 @@ export interface RdsCopyHandle {
   expiresAt: string;
   /** When the restore was asked for: NotFound soon after it is eventual consistency. */
   startedAt?: string;
+  /** Set by listCopies: when DescribeDBInstances listed it (Describe by its identifier may lag behind). */
+  listedAt?: string;
 }
 
 /** Where to restore from: the live instance, or (the bad day) the retained automated backups of a deleted one. */
@@ -171,7 +173,7 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
     },
 
     async destroy(handle) {
-      const removed = await api.untilVisible(`DB instance "${handle.instanceId}"`, handle.startedAt, () => destroyInstance(api, handle.instanceId));
+      const removed = await api.untilVisible(`DB instance "${handle.instanceId}"`, handle, () => destroyInstance(api, handle.instanceId));
       api.forgetOnSignal(handle.name);
       return removed;
     },
@@ -195,8 +197,8 @@ export function rdsInstanceProvider(config: RdsProviderConfig, options: AwsProvi
               expiresAt,
               handle: {
                 provider: 'rds', name: id, instanceId: id, region: config.region, source: { instanceId: '' }, target: { kind: 'latest' }, expiresAt: expiresAt?.toISOString() ?? '',
-                // Listed while still creating (no create time yet): Describe by its identifier may miss it a while longer.
-                startedAt: (instance.InstanceCreateTime ?? new Date()).toISOString(),
+                ...(instance.InstanceCreateTime ? { startedAt: instance.InstanceCreateTime.toISOString() } : {}),
+                listedAt: new Date().toISOString(),
               },
             });
           }

@@ -1,5 +1,6 @@
 import { RestoreDrillError } from '../../errors.ts';
-import { runPgbackrest, saidBy, type PgbackrestSource } from './command.ts';
+import { execFile } from '../../util/exec.ts';
+import { programOf, runPgbackrest, saidBy, type PgbackrestSource } from './command.ts';
 
 export interface RepoVerification {
   ok: boolean;
@@ -24,13 +25,27 @@ interface BackupResult {
  * named in its log lines. `needed` are the backup sets a restore reads (the set and those it references).
  */
 export async function verifyRepository(source: PgbackrestSource, workDir: string, needed: readonly string[]): Promise<RepoVerification> {
-  const result = await runPgbackrest(source, 'verify', { workDir, options: ['--output=text', '--verbose', '--log-level-console=info'] });
+  // Where pgBackRest has verify --set (after 2.45), only the set restored and its WAL are read; before, the whole repository.
+  const set = needed[0] !== undefined && (await verifyTakesSet(source)) ? [`--set=${needed[0]}`] : [];
+  const result = await runPgbackrest(source, 'verify', { workDir, options: ['--output=text', '--verbose', '--log-level-console=info', ...set] });
   // pgBackRest before 2.39 has no verify command: the copy's WAL is still checked record by record, by us.
   if (result.code !== 0 && /invalid command 'verify'|option 'output' not valid|option 'verbose' not valid/.test(`${result.stdout}${result.stderr}`)) {
     return { ok: true, summary: 'files not verified: this pgBackRest has no verify command (2.39 and later have it); the WAL was checked by restore-drill', problems: [], otherInvalid: [] };
   }
   if (result.code !== 0) throw new RestoreDrillError('backup', `pgbackrest verify for stanza ${source.stanza} (repo${source.repo}) failed: ${saidBy(result)}`);
   return readVerification(result.stdout, needed);
+}
+
+const takesSet = new Map<string, Promise<boolean>>();
+
+function verifyTakesSet(source: PgbackrestSource): Promise<boolean> {
+  const program = programOf(source);
+  let known = takesSet.get(program);
+  if (!known) {
+    known = execFile(program, ['help', 'verify']).then((result) => /^\s*--set\b/m.test(result.stdout), () => false);
+    takesSet.set(program, known);
+  }
+  return known;
 }
 
 export function readVerification(text: string, needed: readonly string[]): RepoVerification {

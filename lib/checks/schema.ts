@@ -107,6 +107,16 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
     const { expected, create: created } = await readExpected(kit, newest, deadline);
     details.schemas = config.schemas ? [...config.schemas] : snapshotSchemas(layout, expected).filter((name) => name !== ledger.schema || usesSchema(layout, expected, name));
     const pullOptions = { schemas: details.schemas, ledger: { schema: ledger.schema, table: ledger.table }, deadline };
+    if (layout === '0.x') {
+      const hidden = (await hiddenFromInformationSchema(context, details.schemas)).filter((table) => !ignoredBy(table, patterns));
+      if (hidden.length > 0) {
+        const names = hidden.map((table) => table.join('.'));
+        return result(
+          'error',
+          `drizzle-kit 0.x reads keys and unique constraints through information_schema.constraint_column_usage, which shows only tables owned by the user's own roles; the checks' user ${context.copy.user ?? ''} owns none of ${hidden.length} table(s) (${names.slice(0, 10).join(', ')}${names.length > 10 ? ', …' : ''}) and would see them without their keys: run the schema check as their owner or a role that is a member of it (on RDS the master user usually is), or ignore them`,
+        );
+      }
+    }
     // The snapshot built beside the copy, read back by the same pull: Postgres, not drizzle-kit, then
     // spells every expression, view and default on both sides, and only real differences remain.
     // allSettled: a failed pull must not return while the scratch database is still being built and dropped.
@@ -283,6 +293,23 @@ async function readExpected(kit: DrizzleKit, newest: NewestMigration, deadline: 
   if (kit.layout === '0.x') return { expected: await readJson(newest.file, `the snapshot of ${newest.tag}`) };
   const { state, create } = await runDiffer<{ state: Snapshot; create: string[] }>(kit, { op: 'reconstruct', layout: '1.x', kitDir: kit.dir, files: newest.folders!, id: newest.id! }, deadline);
   return { expected: state, create };
+}
+
+/** Tables and views whose constraints information_schema hides from the checks' user: owned by a role it is not a member of. */
+async function hiddenFromInformationSchema(context: CheckContext, schemas: readonly string[]): Promise<string[][]> {
+  const client = await openSession(context.copy, { statementTimeoutMs: context.statementTimeoutMs });
+  try {
+    const { rows } = await client.query<{ nspname: string; relname: string }>(
+      `select n.nspname, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = any($1) and c.relkind in ('r', 'p', 'v', 'm')
+          and not pg_has_role(c.relowner, 'USAGE')
+        order by 1, 2`,
+      [schemas],
+    );
+    return rows.map((row) => [row.nspname, row.relname]);
+  } finally {
+    await closeSession(client);
+  }
 }
 
 /** `<access method>:<operator class>` for every default operator class of the copy. */

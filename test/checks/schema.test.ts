@@ -218,12 +218,15 @@ describe('schema check: the connection to the copy', () => {
   });
 });
 
-describe('schema check, a checks user that may not create databases', () => {
+describe.each(['v0' as const, 'v1' as const])('schema check, a checks user that may not create databases (%s)', (layout) => {
   it('compares with the snapshot as written, and says why', async () => {
-    const { db, folder, sql } = await migrated('v1');
+    const { db, folder, sql } = await migrated(layout);
     await sql('alter table users add column nickname text');
     await sql(`do $$ begin if not exists (select from pg_roles where rolname = 'schema_reader') then create role schema_reader login nocreatedb; end if; end $$`);
-    await sql(`grant usage on schema drizzle to schema_reader; grant select on all tables in schema drizzle to schema_reader`);
+    await sql(`grant usage on schema drizzle to schema_reader; grant select on all tables in schema drizzle, public to schema_reader`);
+    // drizzle-kit 0.x reads keys through information_schema, which shows them only to the tables' owner
+    // and its members; membership gives no CREATEDB (role attributes are not inherited).
+    if (layout === 'v0') await sql('grant postgres to schema_reader');
 
     const { result, details } = await runSchema({ ...db, user: 'schema_reader' }, folder);
 
@@ -232,6 +235,19 @@ describe('schema check, a checks user that may not create databases', () => {
     expect(details.scratchRefused?.code).toBe('42501');
     expect(details.sql).toEqual(['ALTER TABLE "users" ADD COLUMN "nickname" text;']);
     expect(result.summary).toContain("compared with the snapshot as written, since the checks' user cannot create a scratch database on the copy");
+  });
+});
+
+describe('schema check, drizzle-kit 0.x and a checks user that does not own the tables', () => {
+  it('is an error naming the tables whose keys information_schema hides, and what to grant', async () => {
+    const { db, folder, sql } = await migrated('v0');
+    await sql(`do $$ begin if not exists (select from pg_roles where rolname = 'select_only') then create role select_only login nocreatedb; end if; end $$`);
+    await sql(`grant usage on schema drizzle to select_only; grant select on all tables in schema drizzle, public to select_only`);
+
+    const { result } = await runSchema({ ...db, user: 'select_only' }, folder);
+
+    expect(result.status).toBe('error');
+    expect(result.summary).toContain('owns none of 3 table(s) (public.audit_log, public.orders, public.users) and would see them without their keys: run the schema check as their owner');
   });
 });
 

@@ -209,6 +209,10 @@ export function interruptedReport(state: DrillState, signal: string, now = new D
         message: `interrupted by ${signal} during ${state.step}${copy && expiresAt ? `; the copy ${copy} is removed on the way out (else the janitor removes it after ${expiresAt})` : ''}`,
       });
   const report = structuredClone(cut.report);
+  // Written while the signal's cleanup removes the copy: what becomes of it is not known yet, and said so.
+  if (copy && state.step !== 'plan' && !report.copy.kept) {
+    report.copy.note = `interrupted by ${signal}: the copy, if it was made, is removed on the way out; else the janitor removes it (its marker or tags carry its expiry)`;
+  }
   report.status = drillStatus(report);
   report.finishedAt = now.toISOString();
   return report;

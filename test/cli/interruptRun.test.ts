@@ -93,6 +93,7 @@ test.each([
   expect(report.status).toBe('error');
   expect(report.error).toMatchObject({ step: 'restore', kind: 'tool' });
   expect(report.error?.message).toMatch(new RegExp(`interrupted by ${signal}`));
+  expect(report.copy.note).toMatch(/removed on the way out/);
   expect(await processesHolding(copies)).toEqual([]);
   // pg_verifybackup reads the backup alongside the copy: stopped and waited for too.
   expect(await processesHolding(backup)).toEqual([]);

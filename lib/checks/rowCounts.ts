@@ -50,8 +50,9 @@ const MAX_WORKERS = 8;
 /**
  * An index-only scan of the smallest B-tree index counts the same rows as the heap (the visibility map
  * says which heap pages need no visit), and is cheaper only when that index is much smaller than the
- * heap and nearly every page is all-visible: measured on 5 M rows, a pkey at 1/6 of the heap was about
- * 15 % faster, one at 1/2.3 slower.
+ * heap and nearly every page is all-visible: measured alone, 2 workers, JIT off, 5 M wide rows whose
+ * pkey is 14 % of the heap counted in 351 ms against 514 ms by seq scan; 10 M narrow rows whose pkey is
+ * 57 % of the heap, 876 ms against 487 ms.
  */
 const INDEX_ONLY_MAX_SHARE = 0.25;
 const INDEX_ONLY_MIN_ALL_VISIBLE = 0.95;

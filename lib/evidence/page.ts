@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { formatSeconds } from '../report/format.ts';
+import { copyFate, formatSeconds } from '../report/format.ts';
 import type { DrillReport, DrillStatus } from '../report/types.ts';
 import { toolVersion } from '../version.ts';
 import { renderChartSvg } from './charts.ts';
@@ -166,7 +166,7 @@ function latestDrill(database: DatabaseEvidence): string {
       (Array.isArray(report.backup.skipped) && report.backup.skipped.length ? `; skipped: ${report.backup.skipped.map((skip) => `${text(skip.name)} (${text(skip.reason)})`).join(', ')}` : '')
     : 'no base backup of ours (the provider restores from its own)';
   const copy = report.copy
-    ? `${text(report.copy.name ?? 'none made')}: ${report.copy.kept ? `kept${report.copy.expiresAt ? ` until ${when(report.copy.expiresAt)}` : ''}` : report.copy.removed ? 'removed' : report.copy.made === false ? 'never made' : 'not removed'}${report.copy.removeError ? ` (${text(report.copy.removeError)})` : ''}`
+    ? `${text(report.copy.name ?? 'none made')}: ${text(copyFate(report.copy) || 'not removed')}${report.copy.removeError ? ` (${text(report.copy.removeError)})` : ''}`
     : 'n/a';
   return (
     `<div class="latest-drill" id="latest-${database.anchor}" data-status="${report.status}">` +

@@ -62,7 +62,8 @@ export function summarizeDrill(report: DrillReport): DrillSummary {
   const checks = report.checks.map((check) => ({ status: check.status, line: `${CHECK_MARK[check.status]} ${check.check}: ${check.summary}` }));
   const failing = failingCount ? `failing checks: ${failingCount}` : null;
   const stopped = report.error ? `stopped at ${report.error.step}: ${report.error.message}` : null;
-  const copy = `copy: ${report.copy.name ?? 'none'}${report.copy.kept ? ` kept until ${report.copy.expiresAt}` : report.copy.removed ? ' (removed)' : report.copy.fate === 'gone' ? ' (already gone: removed by someone else before cleanup)' : report.copy.made === false ? ' (never made: nothing to remove)' : report.copy.name ? ' (NOT removed: the janitor will)' : ''}`;
+  const fate = copyFate(report.copy);
+  const copy = `copy: ${report.copy.name ?? 'none'}${report.copy.kept ? ` ${fate}` : fate ? ` (${fate})` : ''}`;
   return {
     status: report.status,
     headline: `${STATUS_MARK[report.status]} ${report.database} (${report.provider}): ${report.status}`,
@@ -77,6 +78,29 @@ export function summarizeDrill(report: DrillReport): DrillSummary {
 }
 
 /** One line for the whole run: its worst outcome and which databases did not pass. */
+/**
+ * What became of the copy, in words, for the terminal, Slack and the evidence page; '' for a report
+ * that names no copy. Reports written before `fate` existed are read by their older fields.
+ */
+export function copyFate(copy: DrillReport['copy']): string {
+  const fate = copy.fate ?? (copy.kept ? 'kept' : copy.removed ? 'removed' : copy.made === false ? 'never-made' : copy.name ? 'cleanup-failed' : undefined);
+  switch (fate) {
+    case 'kept':
+      return copy.expiresAt ? `kept until ${copy.expiresAt}` : 'kept';
+    case 'removed':
+      return 'removed';
+    case 'gone':
+      return 'already gone: removed by someone else before cleanup';
+    case 'never-made':
+      return 'never made: nothing to remove';
+    case 'left-to-janitor':
+    case 'cleanup-failed':
+      return 'NOT removed: the janitor will';
+    default:
+      return '';
+  }
+}
+
 export function summarizeRun(result: RunResult): string {
   const total = result.drills.length;
   const notPassed = result.drills.filter((report) => report.status !== 'passed');

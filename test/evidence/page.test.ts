@@ -44,6 +44,16 @@ describe('the evidence page', () => {
     expect(html).not.toContain('<h3>Latest drill</h3>');
   });
 
+  test("the latest drill tells its copy's real fate: one removed by someone else is already gone, not 'not removed'", async () => {
+    const reports = history({ databases: ['app'], days: 3, lastDay: '2026-11-30', skipRate: 0 });
+    const last = reports.at(-1)!;
+    last.report = { ...last.report, copy: { ...last.report.copy, name: 'rd-app-20261130030000-ab12', removed: false, fate: 'gone' } };
+
+    const html = await renderEvidencePage({ reports, period, now, source: 'test' });
+
+    expect(html).toContain('rd-app-20261130030000-ab12: already gone: removed by someone else before cleanup');
+  });
+
   test('a database name is text, never markup or a broken anchor', async () => {
     const reports = history({ databases: ['a"b<i>'], days: 3, lastDay: '2026-11-30' });
 

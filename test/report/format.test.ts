@@ -36,6 +36,19 @@ describe('terminal summary', () => {
   });
 });
 
+describe("the copy's fate", () => {
+  test('each fate in words; a report from before fate existed is read by its older fields', () => {
+    const copy = sampleReport().copy;
+    const line = (change: Partial<typeof copy>) => summarizeDrill(sampleReport({ copy: { ...copy, ...change } })).copy;
+    expect(line({ removed: false, fate: 'gone' })).toBe('copy: rd-app-20261125190001-ab12 (already gone: removed by someone else before cleanup)');
+    expect(line({ removed: false, fate: 'cleanup-failed' })).toBe('copy: rd-app-20261125190001-ab12 (NOT removed: the janitor will)');
+    expect(line({ removed: false, fate: 'left-to-janitor' })).toBe('copy: rd-app-20261125190001-ab12 (NOT removed: the janitor will)');
+    expect(line({ removed: false, kept: true, fate: 'kept', expiresAt: '2026-11-26T19:00:00.000Z' })).toBe('copy: rd-app-20261125190001-ab12 kept until 2026-11-26T19:00:00.000Z');
+    expect(line({ name: undefined, removed: false, made: false, fate: undefined })).toBe('copy: none (never made: nothing to remove)');
+    expect(line({ removed: false, fate: undefined })).toBe('copy: rd-app-20261125190001-ab12 (NOT removed: the janitor will)');
+  });
+});
+
 describe('the base backup and the connection', () => {
   test('the summary names the backup used, how its files were verified, each skipped one; the connection check is a line like any check', () => {
     const report = sampleReport({

@@ -9,7 +9,7 @@
  * backup holds; then, in each round, one restore to `latest` by every method, in alternating order (the
  * order reverses every round), each timed from the start of the copy until pg_is_in_recovery() is false on a
  * live server. The methods: the engine as a drill runs it (a throwaway copy), the engine as `restore --keep`
- * runs it (durable), by hand, and any that bench/pgbackrest.ts adds (bench/restoreMethods.ts). Medians, the
+ * runs it (durable), and by hand (bench/restoreMethods.ts); then the pgBackRest row (bench/pgbackrest.ts). Medians, the
  * ratio at each size, the growth table and where the time went go to the "## Restore" section of bench/RESULTS.md.
  *
  * Knobs: BENCH_SIZES (50,200; --large adds 500), BENCH_RUNS (3 rounds), BENCH_WAL_RATIO (1: WAL bytes per
@@ -36,7 +36,7 @@ import { ensureScratchRoot, scratchFolders, scratchRoot } from '../lib/providers
 import { serverUser } from '../lib/providers/local/serverUser.ts';
 import { stopServer } from '../lib/providers/local/server.ts';
 import { writeResultsSection } from './results.ts';
-import { phasesFromLog, pluginMethods, type BenchSource, type RestoreMethod, type Timed } from './restoreMethods.ts';
+import { phasesFromLog, type BenchSource, type RestoreMethod, type Timed } from './restoreMethods.ts';
 
 // Read at call time by scratchRoot(): set before anything touches the scratch root.
 process.env.RESTORE_DRILL_SCRATCH ??= join(tmpdir(), `restore-drill-bench-${userInfo().uid}`);
@@ -88,7 +88,6 @@ async function main(): Promise<void> {
   const ownScratch = !(await exists(scratchRoot()));
   const binaries = await findPgBinaries({ major: 15 });
   const user = await serverUser();
-  const plugins = await pluginMethods();
   let source: SourceCluster | undefined;
   const byHandDirs = new Set<string>();
   // On SIGINT/SIGTERM the engine removes its copies and the source itself; the rest is ours to remove.
@@ -107,7 +106,6 @@ async function main(): Promise<void> {
         { name: ENGINE_DRILL, run: () => engine(source!, true) },
         { name: ENGINE_KEEP, run: () => engine(source!, false) },
         { name: BY_HAND, run: () => byHand(context, byHandDirs) },
-        ...plugins,
       ];
       const facts = await buildSource(context, methods);
       const local = { baseBackups: source.backupsDir, walArchive: source.archiveDir };

@@ -1,11 +1,11 @@
 /**
  * What bench/restore.ts alternates: one way of restoring the same backup, timed from the start of the
  * copy until a live server answers pg_is_in_recovery() = false, with where the time went read from
- * the server's own log. Other benches add methods here: bench/pgbackrest.ts, when present, exports
- * `restoreMethods(): RestoreMethod[]`, and each of its methods runs in every round beside the engine's
- * and the one by hand (a row of its own in every table).
+ * the server's own log. A method of another tool that restores this same pgbench backup goes into
+ * bench/restore.ts's list of methods and gets a row in every table; pgBackRest has a source and a
+ * section of its own (bench/pgbackrest.ts, run after the sizes).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { PgBinaries } from '../lib/providers/local/binaries.ts';
 import type { SourceCluster } from '../lib/providers/local/sourceCluster.ts';
@@ -74,13 +74,4 @@ export async function phasesFromLog(logFile: string, started: number, promoted: 
     endOfRecoveryMs: readyAt - redoDone,
     noticeMs: promoted - readyAt,
   };
-}
-
-/** bench/pgbackrest.ts's methods when that file is there; none otherwise. */
-export async function pluginMethods(): Promise<RestoreMethod[]> {
-  const file = new URL('./pgbackrest.ts', import.meta.url);
-  if (!(await stat(file).then(() => true, () => false))) return [];
-  const module: unknown = await import(file.href);
-  const make = (module as { restoreMethods?: () => RestoreMethod[] | Promise<RestoreMethod[]> } | undefined)?.restoreMethods;
-  return make ? await make() : [];
 }

@@ -273,7 +273,7 @@ describe('props', () => {
       databases: [
         { name: 'laptop', provider: { kind: 'local', baseBackups: './b', walArchive: './w' } },
         { name: 'orders', provider: { kind: 'rds', instanceId: 'orders-prod', region: 'eu-west-1', instanceClass: 'db.t4g.medium', credentials: { iam: true } }, checks: { statementTimeoutMs: 900_000 } },
-        { name: 'analytics', provider: { kind: 'neon', projectId: 'shiny-wind-028834' } },
+        { name: 'analytics', provider: { kind: 'neon', projectId: 'shiny-wind-028834' }, checks: { ledger: { migrationsFolder: './drizzle' }, schema: {} } },
       ],
     });
     const build = () =>
@@ -294,6 +294,7 @@ describe('props', () => {
     expect(message).toContain('databases.laptop: the local provider does not run in the cloud');
     expect(message).toContain('databases.analytics.provider.apiKey: in the cloud the Neon API key comes from Secrets Manager');
     expect(message).toContain("databases.orders.checks.statementTimeoutMs: 900000 ms does not fit the verify function's 15-minute limit; at most 840000");
+    expect(message).toContain('databases.analytics.checks.schema: the schema check runs drizzle-kit, which the cloud\'s Verify function does not carry: run it with the CLI (restore-drill run) against a copy, or remove checks.schema from the cloud\'s config');
   });
 
   test('schedules EventBridge would refuse, secrets given by name, sources in two regions: each named before deploying', () => {

@@ -80,9 +80,7 @@ describe('a scratch disk that fills up while the copy replays WAL (issue 14 item
       const copies = await readdir(join(scratch, 'copies')).catch(() => [] as string[]);
       for (const name of copies) {
         if (await stat(join(scratch, 'copies', name, 'data', 'recovery.signal')).then(() => true, () => false)) {
-          const disk = await statfs(bigMount!);
-          const leave = 512 * 1024;
-          await execOk('fallocate', ['-l', String(disk.bavail * disk.bsize - leave), join(bigMount!, 'filler')]);
+          await fillDisk(bigMount!, 512 * 1024);
           filled = true;
         }
       }
@@ -100,6 +98,21 @@ describe('a scratch disk that fills up while the copy replays WAL (issue 14 item
     expect(outcome.left).toEqual([]);
   });
 });
+
+/**
+ * Fills the disk but for `leave` bytes. The copy goes on writing while we measure, so a fill sized by
+ * one reading can find less room than it asked for: measure again and fill what is left.
+ */
+async function fillDisk(mount: string, leave: number): Promise<void> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const disk = await statfs(mount);
+    const room = disk.bavail * disk.bsize - leave;
+    if (room <= 0) return;
+    const filled = await execFile('fallocate', ['-l', String(room), join(mount, `filler-${attempt}`)]);
+    if (filled.code === 0) return;
+  }
+  throw new Error(`could not fill ${mount} to within ${leave} bytes`);
+}
 
 test('a WAL cache (restoreCommand) on a disk that is full says so (kind tool), never that the archive ends there (issue 14 item 14)', async () => {
   const full = await mkdtemp('/tmp/rd-full-cache-');

@@ -33,13 +33,20 @@ function pathFields(database: DatabaseConfig): PathField[] {
   return fields;
 }
 
-/** What the ledger check reads: the 0.x journal and every migration's SQL (snapshots stay behind). */
-function migrationFiles(folder: string): string[] {
+/**
+ * What the ledger check reads: the 0.x journal and every migration's SQL. With the schema check, also
+ * the snapshots it compares the copy with (0.x `meta/<idx>_snapshot.json`, 1.x `<folder>/snapshot.json`).
+ */
+function migrationFiles(folder: string, withSnapshots: boolean): string[] {
   return readdirSync(folder, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => relative(folder, join(entry.parentPath, entry.name)).split(sep).join('/'))
-    .filter((name) => name === 'meta/_journal.json' || name.endsWith('.sql'))
+    .filter((name) => name === 'meta/_journal.json' || name.endsWith('.sql') || (withSnapshots && isSnapshot(name)))
     .sort();
+}
+
+function isSnapshot(name: string): boolean {
+  return /^meta\/\d+_snapshot\.json$/.test(name) || /^[^/]+\/snapshot\.json$/.test(name);
 }
 
 /** At synth: the config with its files read in. `withMigrations` false leaves the ledger's files out (only Verify reads them). */
@@ -53,7 +60,7 @@ export function packDeployment(config: RestoreDrillConfig, options: { withMigrat
       if (field.kind === 'file') {
         files[field.name] = readFileSync(field.value, 'utf8');
       } else if (options.withMigrations) {
-        for (const name of migrationFiles(field.value)) files[`${field.name}/${name}`] = readFileSync(join(field.value, name), 'utf8');
+        for (const name of migrationFiles(field.value, database.checks.schema !== undefined)) files[`${field.name}/${name}`] = readFileSync(join(field.value, name), 'utf8');
       }
       field.set(field.name);
     }

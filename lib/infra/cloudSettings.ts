@@ -93,11 +93,6 @@ export function cloudProblems(config: RestoreDrillConfig, settings: unknown): { 
     if (database.provider.kind === 'neon' && 'env' in database.provider.apiKey) {
       problems.push(`databases.${database.name}.provider.apiKey: in the cloud the Neon API key comes from Secrets Manager: { "secretArn": "arn:aws:secretsmanager:..." }`);
     }
-    if (database.checks.schema) {
-      problems.push(
-        `databases.${database.name}.checks.schema: the schema check runs drizzle-kit, which the cloud's Verify function does not carry: run it with the CLI (restore-drill run) against a copy, or remove checks.schema from the cloud's config`,
-      );
-    }
     if (database.source?.passwordEnv) problems.push(`databases.${database.name}.source.passwordEnv: in the cloud use source.passwordSecretArn`);
     for (const [key, arn] of secretArnsOf(database)) {
       if (!SECRET_ARN.test(arn)) problems.push(`databases.${database.name}.${key}: "${arn}" is not a secret's ARN: give arn:aws:secretsmanager:<region>:<account>:secret:<name> (IAM grants need the ARN, not the name)`);

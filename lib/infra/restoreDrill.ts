@@ -16,7 +16,7 @@ import type { DatabaseConfig, RestoreDrillConfig } from '../config/schema.ts';
 import { ConfigError } from '../errors.ts';
 import { CLEANUP_REMOVAL_WAIT_MS, COPY_SECURITY_GROUPS_ENV, COPY_SUBNET_GROUP_ENV, REPORTS_BUCKET_ENV, SLACK_SECRET_ENV } from '../drill/lambdaDependencies.ts';
 import { deploymentModules } from './deploymentModule.ts';
-import { lambdaBundling } from './bundling.ts';
+import { lambdaBundling, schemaKitLayouts } from './bundling.ts';
 import { addDeploymentOutputs } from './outputs.ts';
 import { SIGNING_KEY_SECRET_ENV } from '../evidence/secretSigning.ts';
 import { grantRds, grantReports, grantSecrets, grantSigningKey, nagForm } from './grants.ts';
@@ -96,9 +96,12 @@ export class RestoreDrill extends Construct {
     }
     // The config (and the files it names) is compiled into each function: no size limit, unlike the environment's 4 KB.
     const deployment = deploymentModules(this, props.config);
+    // drizzle-kit goes beside the Verify bundle only for the layouts of the databases that set checks.schema.
+    const schemaKit = schemaKitLayouts(props.config);
 
     const functions: Record<string, nodejs.NodejsFunction> = {};
     const fn = (name: string, entry: string, role: DrillRole, options: { timeout: Duration; inVpc?: boolean; memorySize?: number }) => {
+      const verifies = role === 'verify' || role === 'verifyInVpc';
       const logGroup = new logs.LogGroup(this, `${name}Logs`, { retention: retentionOf(settings.logRetentionDays), removalPolicy: RemovalPolicy.DESTROY });
       const environment: Record<string, string> = { ...network, [REPORTS_BUCKET_ENV]: this.reportsBucket.bucketName, NODE_OPTIONS: '--enable-source-maps' };
       if (role === 'report' && settings.slackWebhookSecretArn) environment[SLACK_SECRET_ENV] = settings.slackWebhookSecretArn;
@@ -114,7 +117,7 @@ export class RestoreDrill extends Construct {
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
         environment,
-        bundling: { ...lambdaBundling(), inject: [role === 'verify' || role === 'verifyInVpc' ? deployment.withMigrations : deployment.withoutMigrations] },
+        bundling: verifies ? { ...lambdaBundling({ schemaKit }), inject: [deployment.withMigrations] } : { ...lambdaBundling(), inject: [deployment.withoutMigrations] },
         ...(options.inVpc && vpc && verifySecurityGroup ? { vpc, vpcSubnets: { subnets: vpc.privateSubnets }, securityGroups: [verifySecurityGroup] } : {}),
       });
       const wildcards = [...grantRds(f, role, props.config.databases, stack), ...grantSecrets(f, role, props.config, settings.slackWebhookSecretArn), ...grantReports(f, role, this.reportsBucket), ...grantSigningKey(f, role, { secretArn: settings.signingKeySecretArn, kmsKeyArn: settings.signingKeyKmsKeyArn })];

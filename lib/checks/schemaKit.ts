@@ -46,7 +46,7 @@ export async function findDrizzleKit(layout: MigrationsLayout): Promise<DrizzleK
     dir = dirname(createRequire(import.meta.url).resolve(entry));
   } catch {
     throw new DrizzleKitMissingError(
-      `drizzle-kit for the ${layout} layout (${installAs}) is not installed beside restore-drill here; the cloud's Verify bundle does not carry drizzle-kit, so run the schema check from the CLI`,
+      `drizzle-kit for the ${layout} layout (${installAs}) is not installed beside restore-drill here; in the cloud, Verify carries the kits of the layouts it saw at synth (lib/infra/verifyKit.ts): synthesise the stack again with these migrations and checks.schema, and deploy`,
     );
   }
   const manifest = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { version: string };

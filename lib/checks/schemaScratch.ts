@@ -18,7 +18,9 @@ export async function withScratchDatabase<T>(copy: pg.ClientConfig, statementTim
   let extensions: { extname: string; nspname: string }[];
   try {
     try {
-      await admin.query(`create database ${quoteIdent(name)}`);
+      // template0, never the copy's template1: what template1 holds (a table, an event trigger) would hide drift
+      // and run in a database isolation never saw. The checks' database's encoding and locale, so a pull reads the same.
+      await admin.query(`create database ${quoteIdent(name)} template template0${await sameEncodingAndLocale(admin)}`);
     } catch (error) {
       // 42501: the checks' user may not create databases (a read-only user on RDS): say so, compare as written.
       if ((error as { code?: string }).code === '42501') return { built: false, refused: safeError(error) };
@@ -48,6 +50,23 @@ export async function withScratchDatabase<T>(copy: pg.ClientConfig, statementTim
     await dropScratch(copy, name, statementTimeoutMs);
     throw error;
   }
+}
+
+/** ENCODING and locale clauses that repeat the current database's (the provider and its locale from PostgreSQL 15). */
+async function sameEncodingAndLocale(admin: pg.Client): Promise<string> {
+  // to_jsonb: the columns differ by version (daticulocale in 15 and 16, datlocale from 17).
+  const { rows } = await admin.query<{ d: Record<string, string | null> }>(
+    `select to_jsonb(d) || jsonb_build_object('encoding_name', pg_encoding_to_char(d.encoding)) as d from pg_database d where d.datname = current_database()`,
+  );
+  const d = rows[0]?.d;
+  if (!d) return '';
+  const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+  let clauses = ` encoding ${literal(d.encoding_name!)} lc_collate ${literal(d.datcollate!)} lc_ctype ${literal(d.datctype!)}`;
+  const providerLocale = d.datlocale ?? d.daticulocale ?? null;
+  if (d.datlocprovider === 'i' && providerLocale) clauses += ` locale_provider icu icu_locale ${literal(providerLocale)}`;
+  else if (d.datlocprovider === 'b' && providerLocale) clauses += ` locale_provider builtin builtin_locale ${literal(providerLocale)}`;
+  else if (d.datlocprovider === 'c') clauses += ' locale_provider libc';
+  return clauses;
 }
 
 /** Drops the scratch database; returns its name when that failed, for the report. */

@@ -155,6 +155,24 @@ describe.each([
   });
 });
 
+describe('schema check: the scratch database', () => {
+  it('is made from template0: drift that the copy\'s template1 also holds is still found', async () => {
+    // Prepare: template1 holds the same hand-made table as the checks' database (so does every database made from it).
+    await source.query('create table public.audit_trail (id integer, note text)', [], 'template1');
+    try {
+      const { db, folder } = await migrated('v1');
+      // Act
+      const { result, details } = await runSchema(db, folder);
+      // Assess
+      expect(details.comparedWith).toBe('built');
+      expect(result.status).toBe('fail');
+      expect(details.extra).toEqual(['table public.audit_trail']);
+    } finally {
+      await source.query('drop table public.audit_trail', [], 'template1');
+    }
+  });
+});
+
 describe('schema check: the connection to the copy', () => {
   const password = 'pw-Very-Secret-42';
 

@@ -28,7 +28,22 @@ export interface ForeignServerState {
   error?: SafeError;
 }
 
+export interface EventTriggerState {
+  name: string;
+  /** ddl_command_start, ddl_command_end, sql_drop, table_rewrite, login. */
+  event: string;
+  disabled: boolean;
+  /** The statement that enables it again as it was (ENABLE, ENABLE REPLICA, ENABLE ALWAYS); none if it was disabled already. */
+  undo?: string;
+  error?: SafeError;
+}
+
 export interface IsolationDetails {
+  /**
+   * Every event trigger of the checks' database, disabled before any other change: isolation's own DDL
+   * (ALTER SERVER, CREATE OR REPLACE FUNCTION) would fire them, and one may call dblink or a foreign table.
+   */
+  eventTriggers: EventTriggerState[];
   servers: ForeignServerState[];
   /** Every foreign table of the checks' database: checks skip them, their rows live elsewhere. */
   foreignTables: { table: string; server: string; oid: string }[];
@@ -38,7 +53,16 @@ export interface IsolationDetails {
    * dblink's connecting functions, replaced by ones that refuse (`undo` gives them back); where the checks'
    * user may not replace them but owns the extension, the extension is dropped (`dropped`: what went with it).
    */
-  dblink: { installed: boolean; disabled: boolean; functions: string[]; undo?: string; dropped?: string[]; error?: SafeError };
+  dblink: {
+    installed: boolean;
+    disabled: boolean;
+    functions: string[];
+    undo?: string;
+    dropped?: string[];
+    /** Why the functions could not be replaced, when the extension was dropped instead. */
+    droppedBecause?: SafeError;
+    error?: SafeError;
+  };
   /**
    * Logical replication subscriptions of the checks' database, disabled (their workers would connect to
    * the publisher, production, and take its slot). A local copy starts none (max_logical_replication_workers
@@ -58,12 +82,15 @@ export async function isolateCopy(context: CheckContext): Promise<CheckResult> {
   const client = await openSession(context.copy, { statementTimeoutMs: context.statementTimeoutMs });
   try {
     const details: IsolationDetails = {
+      eventTriggers: await disableEventTriggers(client),
       servers: [],
       foreignTables: await foreignTables(client),
       wrappers: [],
       dblink: { installed: false, disabled: false, functions: [] },
       subscriptions: [],
     };
+    // An event trigger left enabled would run (and could connect out) on each statement below.
+    if (details.eventTriggers.some((trigger) => !trigger.disabled)) return verdict(details);
     const { rows: servers } = await client.query<{ name: string; wrapper: string; options: string[] | null; handler: string | null }>(
       `select s.srvname as name, w.fdwname as wrapper, s.srvoptions as options, nullif(w.fdwhandler, 0)::regproc::text as handler
          from pg_foreign_server s join pg_foreign_data_wrapper w on w.oid = s.srvfdw
@@ -84,6 +111,27 @@ export async function isolateCopy(context: CheckContext): Promise<CheckResult> {
   } finally {
     await closeSession(client);
   }
+}
+
+async function disableEventTriggers(client: pg.Client): Promise<EventTriggerState[]> {
+  const { rows } = await client.query<{ name: string; event: string; enabled: string }>(
+    `select evtname as name, evtevent as event, evtenabled as enabled from pg_event_trigger order by evtname`,
+  );
+  const enableAgain: Record<string, string> = { O: 'ENABLE', R: 'ENABLE REPLICA', A: 'ENABLE ALWAYS' };
+  const states: EventTriggerState[] = [];
+  for (const { name, event, enabled } of rows) {
+    if (enabled === 'D') {
+      states.push({ name, event, disabled: true });
+      continue;
+    }
+    try {
+      await client.query(`ALTER EVENT TRIGGER ${bareIdent(name)} DISABLE`);
+      states.push({ name, event, disabled: true, undo: `ALTER EVENT TRIGGER ${bareIdent(name)} ${enableAgain[enabled] ?? 'ENABLE'}` });
+    } catch (error) {
+      states.push({ name, event, disabled: false, error: safeError(error) });
+    }
+  }
+  return states;
 }
 
 async function foreignTables(client: pg.Client): Promise<IsolationDetails['foreignTables']> {
@@ -109,8 +157,8 @@ function literal(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/** A server name as SQL writes it: bare where Postgres would print it bare. */
-function serverIdent(name: string): string {
+/** A name as SQL writes it: bare where Postgres would print it bare. */
+function bareIdent(name: string): string {
   return /^[a-z_][a-z0-9_$]*$/.test(name) ? name : quoteIdent(name);
 }
 
@@ -126,7 +174,7 @@ async function pointNowhere(client: pg.Client, server: { name: string; wrapper: 
     changes.push(`DROP ${name}`);
     undo.push(`ADD ${name} ${literal(options.get(name)!)}`);
   }
-  const name = serverIdent(server.name);
+  const name = bareIdent(server.name);
   try {
     await client.query(`ALTER SERVER ${name} OPTIONS (${changes.join(', ')})`);
   } catch (error) {
@@ -190,7 +238,7 @@ async function disableDblink(client: pg.Client): Promise<IsolationDetails['dblin
     // Functions the checks' user does not own (a managed service's extension, made by its own superuser):
     // the extension's owner may still drop it, and with it every view built on dblink.
     const dropped = await dropDblink(client);
-    if (dropped) return { installed: true, disabled: true, functions: connecting.map((fn) => fn.signature), dropped };
+    if (dropped) return { installed: true, disabled: true, functions: connecting.map((fn) => fn.signature), dropped, droppedBecause: safeError(error) };
     return { installed: true, disabled: false, functions: connecting.map((fn) => fn.signature), error: safeError(error) };
   }
   return { installed: true, disabled: true, functions: connecting.map((fn) => fn.signature), ...(undo.length ? { undo: undo.join('\n') } : {}) };
@@ -236,17 +284,20 @@ async function disableSubscriptions(client: pg.Client): Promise<IsolationDetails
 function verdict(details: IsolationDetails): CheckResult {
   const disabled = details.servers.filter((server) => server.disabled).map((server) => server.name);
   const stuck = [
+    ...details.eventTriggers.filter((trigger) => !trigger.disabled).map((trigger) => `event trigger ${trigger.name} (${trigger.event}): ${trigger.error?.message ?? 'not disabled'}, so nothing else was changed`),
     ...details.servers.filter((server) => !server.disabled).map((server) => `server ${server.name} (${server.wrapper}): ${server.error?.message ?? server.action}`),
     ...(details.dblink.installed && !details.dblink.disabled ? [`dblink: ${details.dblink.error?.message ?? 'not disabled'}`] : []),
     ...details.subscriptions.filter((sub) => !sub.disabled).map((sub) => `subscription ${sub.name}: ${sub.error?.message ?? 'not disabled'}`),
   ];
   const tables = details.foreignTables.map((table) => table.table);
+  const triggers = details.eventTriggers.map((trigger) => trigger.name);
   const parts = [
+    ...(triggers.length ? [`event triggers disabled: ${triggers.join(', ')}`] : []),
     disabled.length ? `${disabled.length} foreign server${disabled.length === 1 ? '' : 's'} disabled (${disabled.join(', ')})` : 'no foreign servers',
     !details.dblink.installed
       ? 'no dblink'
       : details.dblink.dropped
-        ? `dblink dropped (its functions are not the checks' user's to replace)${details.dblink.dropped.length ? `, with ${details.dblink.dropped.join(', ')}` : ''}`
+        ? `dblink dropped (its connecting functions could not be replaced: ${details.dblink.droppedBecause?.message ?? 'unknown error'})${details.dblink.dropped.length ? `, with ${details.dblink.dropped.join(', ')}` : ''}`
         : `dblink's connecting functions disabled (${details.dblink.functions.length})`,
     tables.length ? `foreign tables skipped by the checks: ${tables.join(', ')}` : 'no foreign tables',
     ...(details.subscriptions.length ? [`subscriptions disabled: ${details.subscriptions.map((sub) => sub.name).join(', ')}`] : []),

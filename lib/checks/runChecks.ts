@@ -38,7 +38,7 @@ export async function runChecks(context: RunChecksContext, config: ChecksConfig,
   const isolated = isolation.details as IsolationDetails;
   full.foreignTables = Object.fromEntries(isolated.foreignTables.map(({ oid, table, server }) => [oid, { table, server }]));
   // Reported where there was something to disable or skip; a copy without any has nothing to say here.
-  const reported = isolated.servers.length > 0 || isolated.foreignTables.length > 0 || isolated.dblink.installed || isolated.subscriptions.length > 0 ? [isolation] : [];
+  const reported = isolated.servers.length > 0 || isolated.foreignTables.length > 0 || isolated.dblink.installed || isolated.dblink.functions.length > 0 || isolated.subscriptions.length > 0 || isolated.eventTriggers.length > 0 ? [isolation] : [];
   return [connection, ...reported, ...(await Promise.all(runs.map(({ check, run }) => guarded(check, run, options.deadline))))];
 }
 

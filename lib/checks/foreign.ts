@@ -206,19 +206,28 @@ async function withoutHandler(client: pg.Client, wrapper: string, handler: strin
  * dblink connects from a plain connection string (`dblink('host=prod ...', ...)`), which no server
  * option governs and a superuser's privileges ignore. Its connecting functions are replaced in place
  * (same name, arguments and result, so views that call them stay valid) by PL/pgSQL that refuses.
+ * They are found by the library they are bound to, not by the extension: `CREATE FUNCTION x(text, text)
+ * ... LANGUAGE c AS '$libdir/dblink', 'dblink_record'` in any schema, under any name, is dblink too.
+ * (postgres_fdw's library connects only as a wrapper's handler, and every wrapper's servers or handler
+ * are disabled above, whatever its handler function is called.)
  */
 async function disableDblink(client: pg.Client): Promise<IsolationDetails['dblink']> {
   const { rows } = await client.query<{ signature: string; args: string; result: string; language: string; src: string; bin: string | null; strict: boolean; parallel: string }>(
     `select format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) as signature,
             pg_get_function_arguments(p.oid) as args, pg_get_function_result(p.oid) as result,
             l.lanname as language, p.prosrc as src, p.probin as bin, p.proisstrict as strict, p.proparallel as parallel
-       from pg_extension e
-       join pg_depend d on d.refclassid = 'pg_extension'::regclass and d.refobjid = e.oid and d.classid = 'pg_proc'::regclass and d.deptype = 'e'
-       join pg_proc p on p.oid = d.objid join pg_namespace n on n.oid = p.pronamespace join pg_language l on l.oid = p.prolang
-      where e.extname = 'dblink'
+       from pg_proc p join pg_namespace n on n.oid = p.pronamespace join pg_language l on l.oid = p.prolang
+      where (l.lanname = 'c' and p.probin ~ '(^|/)dblink(\\.[a-z]+)?$')
+         or p.prosrc like '%' || $1 || '%'
+         or exists (select from pg_depend d join pg_extension e on e.oid = d.refobjid
+                     where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.refclassid = 'pg_extension'::regclass
+                       and d.deptype = 'e' and e.extname = 'dblink')
       order by 1`,
+    [DBLINK_DISABLED_MARK],
   );
-  if (rows.length === 0) return { installed: false, disabled: true, functions: [] };
+  const { rows: extension } = await client.query(`select from pg_extension where extname = 'dblink'`);
+  const installed = extension.length > 0;
+  if (rows.length === 0) return { installed, disabled: true, functions: [] };
   const connecting = rows.filter((row) => (row.language === 'c' && DBLINK_CONNECTING.has(row.src)) || row.src.includes(DBLINK_DISABLED_MARK));
   const undo: string[] = [];
   try {
@@ -237,11 +246,11 @@ async function disableDblink(client: pg.Client): Promise<IsolationDetails['dblin
     await client.query('rollback').catch(() => undefined);
     // Functions the checks' user does not own (a managed service's extension, made by its own superuser):
     // the extension's owner may still drop it, and with it every view built on dblink.
-    const dropped = await dropDblink(client);
-    if (dropped) return { installed: true, disabled: true, functions: connecting.map((fn) => fn.signature), dropped, droppedBecause: safeError(error) };
-    return { installed: true, disabled: false, functions: connecting.map((fn) => fn.signature), error: safeError(error) };
+    const dropped = installed ? await dropDblink(client) : undefined;
+    if (dropped) return { installed, disabled: true, functions: connecting.map((fn) => fn.signature), dropped, droppedBecause: safeError(error) };
+    return { installed, disabled: false, functions: connecting.map((fn) => fn.signature), error: safeError(error) };
   }
-  return { installed: true, disabled: true, functions: connecting.map((fn) => fn.signature), ...(undo.length ? { undo: undo.join('\n') } : {}) };
+  return { installed, disabled: true, functions: connecting.map((fn) => fn.signature), ...(undo.length ? { undo: undo.join('\n') } : {}) };
 }
 
 /** DROP EXTENSION dblink CASCADE; what it took along (Postgres's notices name each object), or undefined when refused. */
@@ -286,7 +295,7 @@ function verdict(details: IsolationDetails): CheckResult {
   const stuck = [
     ...details.eventTriggers.filter((trigger) => !trigger.disabled).map((trigger) => `event trigger ${trigger.name} (${trigger.event}): ${trigger.error?.message ?? 'not disabled'}, so nothing else was changed`),
     ...details.servers.filter((server) => !server.disabled).map((server) => `server ${server.name} (${server.wrapper}): ${server.error?.message ?? server.action}`),
-    ...(details.dblink.installed && !details.dblink.disabled ? [`dblink: ${details.dblink.error?.message ?? 'not disabled'}`] : []),
+    ...((details.dblink.installed || details.dblink.functions.length > 0) && !details.dblink.disabled ? [`dblink: ${details.dblink.error?.message ?? 'not disabled'}`] : []),
     ...details.subscriptions.filter((sub) => !sub.disabled).map((sub) => `subscription ${sub.name}: ${sub.error?.message ?? 'not disabled'}`),
   ];
   const tables = details.foreignTables.map((table) => table.table);
@@ -294,11 +303,11 @@ function verdict(details: IsolationDetails): CheckResult {
   const parts = [
     ...(triggers.length ? [`event triggers disabled: ${triggers.join(', ')}`] : []),
     disabled.length ? `${disabled.length} foreign server${disabled.length === 1 ? '' : 's'} disabled (${disabled.join(', ')})` : 'no foreign servers',
-    !details.dblink.installed
+    !details.dblink.installed && details.dblink.functions.length === 0
       ? 'no dblink'
       : details.dblink.dropped
         ? `dblink dropped (its connecting functions could not be replaced: ${details.dblink.droppedBecause?.message ?? 'unknown error'})${details.dblink.dropped.length ? `, with ${details.dblink.dropped.join(', ')}` : ''}`
-        : `dblink's connecting functions disabled (${details.dblink.functions.length})`,
+        : `dblink's connecting functions disabled (${details.dblink.functions.length}${details.dblink.installed ? '' : `, bound to its library outside the extension: ${details.dblink.functions.join(', ')}`})`,
     tables.length ? `foreign tables skipped by the checks: ${tables.join(', ')}` : 'no foreign tables',
     ...(details.subscriptions.length ? [`subscriptions disabled: ${details.subscriptions.map((sub) => sub.name).join(', ')}`] : []),
   ];

@@ -112,9 +112,20 @@ export interface SessionOptions {
 }
 
 /**
+ * The session's search_path with pg_catalog first, then the database's own (the source's, for a copy):
+ * an unqualified table from config (`orders`) resolves where the application's does, while `count`,
+ * `max`, `=` and every other function, operator or catalog the checks name are pg_catalog's, never a
+ * same-named one the copy's schemas hold (`public.count(*)` returning a million). Every name here is
+ * qualified: the statement runs under the search_path it replaces.
+ */
+const PG_CATALOG_FIRST =
+  `select pg_catalog.set_config('search_path', pg_catalog.concat_ws(', ', 'pg_catalog', nullif(pg_catalog.current_setting('search_path'), '')), false)`;
+
+/**
  * A connected client with its statement_timeout set (SET, not a startup option: poolers such as RDS
  * Proxy and PgBouncer reject or ignore startup options), timestamps read in UTC so that a
- * `timestamp without time zone` column compares as UTC, and, for the source, read-only transactions.
+ * `timestamp without time zone` column compares as UTC, pg_catalog first in search_path, and, for the
+ * source, read-only transactions.
  */
 export async function openSession(config: pg.ClientConfig, options: SessionOptions): Promise<pg.Client> {
   const client = newClient({
@@ -130,6 +141,7 @@ export async function openSession(config: pg.ClientConfig, options: SessionOptio
       [
         `set statement_timeout = ${Math.max(1, Math.floor(options.statementTimeoutMs))}`,
         `set timezone = 'UTC'`,
+        PG_CATALOG_FIRST,
         ...(options.readOnly ? ['set session characteristics as transaction read only'] : []),
       ].join('; '),
     );

@@ -21,6 +21,7 @@ const OURS_ONLY = new Set([
   'archive_command', 'archive_library', 'restore_command', 'recovery_target_time', 'recovery_target_action',
   'recovery_target_inclusive', 'recovery_target_timeline', 'shared_preload_libraries', 'hba_file', 'ident_file',
   'data_directory', 'config_file', 'max_logical_replication_workers', 'primary_conninfo', 'primary_slot_name',
+  'event_triggers',
 ]);
 
 export interface CopyConfOptions {
@@ -90,6 +91,9 @@ export function copyPostgresqlConf(options: CopyConfOptions): { text: string; dr
     ['shared_preload_libraries', ''],
     ['session_preload_libraries', ''],
     ['local_preload_libraries', ''],
+    // PostgreSQL 17's login event triggers run on every connection, the readiness probe's and the
+    // connection check's included, before isolation could disable them: a copy runs no event trigger.
+    ...(options.pgMajor !== undefined && options.pgMajor >= 17 ? ([['event_triggers', 'off']] as [string, string][]) : []),
     ['max_logical_replication_workers', '0'],
     ['max_sync_workers_per_subscription', '0'],
     ['autovacuum', 'off'],

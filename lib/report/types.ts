@@ -50,7 +50,7 @@ export interface DrillReport {
     stopTime?: string;
     tool?: string;
     /** Which recovery path ran: `throwaway` (a drill's copy, fsync off) or `durable` (restore --keep), with the settings that differ. */
-    recovery?: { path: 'throwaway' | 'durable'; settings: string[] };
+    recovery?: { path: 'throwaway' | 'durable'; settings: string[]; stagedWalSegments?: number };
   };
   copy: {
     name: string | null;

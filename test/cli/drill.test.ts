@@ -88,6 +88,8 @@ describe('restore-drill run', () => {
       files: expect.stringMatching(/^\d+ files verified against the backup_manifest by pg_verifybackup/),
       filesVerifiedBy: 'pg_verifybackup',
       skipped: [],
+      // A drill's copy is a throwaway: fsync off, no restartpoints (issue 18).
+      recovery: expect.objectContaining({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB'] }),
     });
     expect(report.copy.name).toMatch(/^rd-cli-drill-\d{14}-[a-z0-9]{4}$/);
     expect(Date.parse(report.startedAt)).toBeGreaterThanOrEqual(before - 1000);

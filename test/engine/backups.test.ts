@@ -95,6 +95,8 @@ describe('the files of the base backup, against its backup_manifest', () => {
       files: expect.stringMatching(/^\d+ files verified against the backup_manifest by pg_verifybackup \(size and checksum\)$/),
       filesVerifiedBy: 'pg_verifybackup',
       skipped: [{ name: 'base-1', reason: 'base-2 is newer and ends before the target' }],
+      // Which recovery path ran (issue 18): test copies are durable: false, the throwaway path.
+      recovery: expect.objectContaining({ path: 'throwaway' }),
     });
   });
 

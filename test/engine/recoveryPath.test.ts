@@ -92,7 +92,7 @@ describe('the recovery path, as a drill and a kept restore run it', () => {
   test('a drill runs the throwaway path, says so, and its copy holds every row', async () => {
     const { report, seen } = await drill(undefined);
     expect(report.status, JSON.stringify(report.error)).toBe('passed');
-    expect(report.backup?.recovery).toEqual({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB'] });
+    expect(report.backup?.recovery).toEqual({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB'], stagedWalSegments: expect.any(Number) });
     expect(seen).toMatchObject({ fsync: 'off', checkpoint_timeout: '86400', rows: '200' });
     expect(report.copy.removed).toBe(true);
   });
@@ -102,7 +102,7 @@ describe('the recovery path, as a drill and a kept restore run it', () => {
     try {
       expect(report.status, JSON.stringify(report.error)).toBe('passed');
       expect(report.copy.kept).toBe(true);
-      expect(report.backup?.recovery).toEqual({ path: 'durable', settings: ['fsync = on', 'recovery_init_sync_method = syncfs'] });
+      expect(report.backup?.recovery).toEqual({ path: 'durable', settings: ['fsync = on', 'recovery_init_sync_method = syncfs'], stagedWalSegments: expect.any(Number) });
       expect(seen).toMatchObject({ fsync: 'on', checkpoint_timeout: '300', recovery_init_sync_method: 'syncfs', rows: '200' });
     } finally {
       if (report.copy.name) await destroyCopy(report.copy.name);

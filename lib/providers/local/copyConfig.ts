@@ -140,6 +140,8 @@ export interface RecoveryPath {
   path: 'throwaway' | 'durable';
   /** The settings that make the difference, as written in the copy's postgresql.conf. */
   settings: string[];
+  /** WAL segments copied into pg_wal before the start, which replay read there instead of through restore_command. */
+  stagedWalSegments?: number;
 }
 
 /**

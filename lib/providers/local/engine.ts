@@ -18,6 +18,7 @@ import { findPgBinaries, reachableByServer, tool, type PgBinaries } from './bina
 import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
 import { unpackTarBackup, verifyUnpackedTar } from './tarUnpack.ts';
+import { skipStaged, stageWal, type StagedWal } from './stageWal.ts';
 import { OUT_OF_SPACE, copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
@@ -279,10 +280,15 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
   try {
     // The files are verified while they are copied (both read the same pages); the server starts only on a verified backup.
     const copied = copyBackup(plan, handle);
-    const [files, , archiveDir] = await Promise.all([
+    // The WAL goes into pg_wal once the folder is there, while the backup is still being verified.
+    const staging = copied.then(() =>
+      trackForCopy(handle.name, stageWal(plan.walFiles, plan.window.archiveDir, handle.dataDir, join(handle.dir, 'staged-wal'), () => assertNotAbandoned(handle.name))),
+    );
+    const [files, , archiveDir, stagedWal] = await Promise.all([
       verifyFiles(plan, binaries, handle.name, plan.backup.tar ? copied.then(() => handle.dataDir) : undefined),
       copied,
       walReachableByServer(user, plan.window.archiveDir, plan, handle),
+      staging,
     ]);
     if (!files.ok) {
       throw new BrokenBackupError(
@@ -292,7 +298,7 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
       );
     }
     handle.baseBackup = { ...handle.baseBackup, files: files.summary, filesVerifiedBy: files.method };
-    return await launchCopy(handle, { binaries, user, archiveDir, settings: options });
+    return await launchCopy(handle, { binaries, user, archiveDir, settings: options, stagedWal });
   } catch (error) {
     await destroyCopy(handle.name).catch(() => undefined);
     // The server may die of a full disk before it even listens.
@@ -370,12 +376,14 @@ export interface CopyLaunch {
   /** The folder the copy's restore_command reads WAL from (readable by the server's user). */
   archiveDir: string;
   settings: Pick<StartCopyOptions, 'durable' | 'throwaway' | 'copySettings' | 'tls'>;
+  /** WAL segments already copied into pg_wal: the restore_command skips them (stageWal.ts). */
+  stagedWal?: StagedWal | undefined;
 }
 
 /** Isolates a filled data folder (config, hba, recovery settings), hands it to the server's user and starts the server. */
 export async function launchCopy(handle: LocalCopyHandle, launch: CopyLaunch): Promise<LocalCopyHandle> {
   const { binaries, user } = launch;
-  handle.droppedSettings = await configureCopy(handle, launch.archiveDir, launch.settings);
+  handle.droppedSettings = await configureCopy(handle, launch.archiveDir, launch.settings, launch.stagedWal);
   await handOver(user, handle);
   assertNotAbandoned(handle.name);
   const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile });
@@ -744,7 +752,7 @@ export async function walReachableByServer(user: ServerUser, archiveDir: string,
   })());
 }
 
-async function configureCopy(handle: LocalCopyHandle, archiveDir: string, options: CopyLaunch['settings']): Promise<string[]> {
+async function configureCopy(handle: LocalCopyHandle, archiveDir: string, options: CopyLaunch['settings'], stagedWal?: StagedWal): Promise<string[]> {
   const sourceSettings = [];
   for (const file of ['postgresql.conf', 'postgresql.auto.conf', 'pg_hba.conf', 'pg_ident.conf']) {
     const path = join(handle.dataDir, file);
@@ -766,7 +774,7 @@ async function configureCopy(handle: LocalCopyHandle, archiveDir: string, option
   const conf = copyPostgresqlConf({
     copyName: handle.name,
     socketDir: handle.socketDir,
-    restoreCommand: restoreCommandFor(archiveDir),
+    restoreCommand: stagedWal ? skipStaged(restoreCommandFor(archiveDir), stagedWal.markerDir) : restoreCommandFor(archiveDir),
     recoveryTargetTime: handle.replayToEnd || handle.target.kind === 'latest' ? undefined : recoveryTargetTime(new Date(handle.target.time)),
     durable: options.durable ?? true,
     throwaway: options.throwaway,
@@ -776,7 +784,7 @@ async function configureCopy(handle: LocalCopyHandle, archiveDir: string, option
     tls,
   });
   await writeFile(join(handle.dataDir, 'postgresql.conf'), conf.text);
-  handle.baseBackup.recovery = conf.recovery;
+  handle.baseBackup.recovery = { ...conf.recovery, ...(stagedWal ? { stagedWalSegments: stagedWal.segments } : {}) };
   await writeFile(join(handle.dataDir, 'postgresql.auto.conf'), '# Emptied by restore-drill: see postgresql.conf\n');
   await writeFile(join(handle.dataDir, 'pg_hba.conf'), copyPgHba(tls !== undefined));
   await writeFile(join(handle.dataDir, 'pg_ident.conf'), '');

@@ -184,7 +184,8 @@ export type DifferRequest =
 /** Runs schemaDiffer (drizzle-kit's differ or 1.x's reconstruct) in a process of its own; returns its answer. */
 export async function runDiffer<T>(kit: DrizzleKit, request: DifferRequest, deadline: number): Promise<T> {
   const what = `drizzle-kit ${kit.version} ${request.op === 'diff' ? 'differ' : 'snapshot reconstruction'}`;
-  const run = await runNode([...kit.nodeArgs, sibling('schemaDiffer')], { what, cwd: kit.dir, deadline, input: JSON.stringify(request), secrets: [] });
+  // In /tmp: in Lambda, the task root (where the kit is) is read-only.
+  const run = await runNode([...kit.nodeArgs, sibling('schemaDiffer')], { what, cwd: tmpdir(), deadline, input: JSON.stringify(request), secrets: [] });
   let answer: { ok: true; value: T } | { ok: false; error: string } | undefined;
   try {
     answer = JSON.parse(run.answer) as typeof answer;

@@ -6,110 +6,102 @@ import type { MigrationsLayout } from '../checks/ledger.ts';
 
 /**
  * What the schema check runs in the Verify function beside its bundle (lib/checks/schemaKit.ts finds
- * it there as it does beside the checkout): drizzle-kit for each migrations layout the config uses, the
- * drizzle-orm it requires and the `pg` driver its `pull` loads, as a node_modules folder in the asset;
- * and the check's two child-process entries (schemaDiffer, schemaKitAlias) bundled next to index.mjs.
- * Run by esbuild's afterBundling hook as `node verifyKit.ts <asset folder> <layout>...`.
+ * it there as it finds it beside the checkout): drizzle-kit for each migrations layout the config uses,
+ * the drizzle-orm it requires and the `pg` driver its `pull` loads, in a node_modules folder of the
+ * asset; and the check's two child-process entries (schemaDiffer, schemaKitAlias) bundled next to
+ * index.mjs. Run by esbuild's afterBundling hook (bundling.ts) as `node verifyKit.ts <asset folder> <layout>...`.
  */
 
 const here = fileURLToPath(import.meta.url);
-/** The folder whose node_modules restore-drill was installed with: the checkout, or the project that installed it. */
-const checkout = (() => {
-  for (let dir = dirname(here); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'node_modules', 'pg', 'package.json'))) return dir;
-    if (dir === dirname(dir)) throw new Error(`no node_modules with pg above ${here}: the schema check's Verify asset is made from restore-drill's installed dependencies`);
-  }
-})();
 
 /**
- * The packages, without their own dependencies: drizzle-kit's (esbuild, tsx, brocli) load TypeScript
- * configs and are bundled into its bin where used; our config is CommonJS, and esbuild's binary would be
- * the deployer's platform, not Lambda's arm64. `pg` is taken with its dependency tree.
+ * The packages, without their own dependencies: drizzle-kit's (esbuild, tsx, brocli) are bundled into
+ * its bin, and our config is CommonJS, which they leave alone. `pg` comes with its dependency tree.
  */
-const KIT_FILES: Record<MigrationsLayout, string[]> = {
-  '0.x': ['drizzle-kit', 'drizzle-orm'],
-  '1.x': ['drizzle-kit-v1', 'drizzle-orm-v1'],
+const KITS: Record<MigrationsLayout, { kit: string; orm: string; entries: string[] }> = {
+  // Of a kit, its CLI and the programmatic API the check loads, each self-contained: not the other dialects' copies (90 MB in 1.x).
+  '0.x': { kit: 'drizzle-kit', orm: 'drizzle-orm', entries: ['package.json', 'bin.cjs', 'api.js'] },
+  '1.x': { kit: 'drizzle-kit-v1', orm: 'drizzle-orm-v1', entries: ['package.json', 'bin.cjs', 'api-postgres.js'] },
 };
-/** Of the kits, the CLI and the programmatic API the check loads (each a self-contained bundle): not the other dialects' copies, 90 MB in 1.x. */
-const KIT_ENTRIES: Record<string, string[]> = {
-  'drizzle-kit': ['package.json', 'bin.cjs', 'api.js'],
-  'drizzle-kit-v1': ['package.json', 'bin.cjs', 'api-postgres.js'],
-};
-const WITH_DEPENDENCIES = ['pg'];
+const DRIVER = 'pg';
 /**
- * 0.x's bin requires `esbuild` when it reads a config (tsx's loader, bundled in it), but transforms
- * only TypeScript or ESM: the JavaScript API is enough, without the platform binary it would start.
+ * 0.x's bin requires `esbuild` as it reads a config (tsx's loader, bundled in it) but transforms only
+ * TypeScript or ESM: its JavaScript API is enough, without the platform binary (the deployer's, not
+ * Lambda's arm64) it would start.
  */
-const REQUIRED_NOT_RUN: Record<string, { from: string; files: string[] }> = { esbuild: { from: 'drizzle-kit', files: ['package.json', 'lib/main.js'] } };
+const REQUIRED_NOT_RUN = { name: 'esbuild', by: 'drizzle-kit', files: ['package.json', 'lib/main.js'] };
 
 /** Types, source maps and docs: nothing a process loads. */
 const SKIPPED = /(\.d\.(c|m)?ts|\.map|\.md)$/;
 
-/** The folder of an installed package, as Node would find it from `from`. */
-function packageDir(name: string, from: string): string | null {
+function missing(name: string, from: string): Error {
+  return new Error(`${name} is not installed where ${from} can load it: the schema check's Verify asset is made from restore-drill's installed dependencies (npm ci)`);
+}
+
+/** The folder of an installed package, as Node finds it from `from`. */
+function packageDir(name: string, from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {
     const candidate = join(dir, 'node_modules', name);
     if (existsSync(join(candidate, 'package.json'))) return candidate;
-    if (dir === dirname(dir)) return null;
+    if (dir === dirname(dir)) throw missing(name, from);
   }
 }
 
-function withDependencies(name: string, from: string, found: Set<string>): void {
+/** `name` and its dependencies (optional ones when installed), by name: laid out flat, as npm would. */
+function withDependencies(name: string, from: string, found: Map<string, string>): void {
   const dir = packageDir(name, from);
-  if (!dir) throw new Error(`${name} is not installed in ${checkout}: the schema check's Verify asset needs it (npm ci)`);
-  if (found.has(dir)) return;
-  found.add(dir);
+  const known = found.get(name);
+  if (known === dir) return;
+  if (known) throw new Error(`two versions of ${name} (${known}, ${dir}) would go beside the Verify bundle: dedupe them (npm dedupe)`);
+  found.set(name, dir);
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
   for (const dependency of Object.keys(manifest.dependencies ?? {})) withDependencies(dependency, dir, found);
-  for (const dependency of Object.keys(manifest.optionalDependencies ?? {})) if (packageDir(dependency, dir)) withDependencies(dependency, dir, found);
-}
-
-/** Package folders to copy, each as installed under the checkout. */
-export function verifyKitPackages(layouts: readonly MigrationsLayout[]): string[] {
-  const found = new Set<string>();
-  for (const layout of layouts) {
-    for (const name of KIT_FILES[layout]) {
-      const dir = packageDir(name, checkout);
-      if (!dir) throw new Error(`${name} is not installed in ${checkout}: the schema check's Verify asset needs it (npm ci)`);
-      found.add(dir);
-    }
+  for (const dependency of Object.keys(manifest.optionalDependencies ?? {})) {
+    if (tryPackageDir(dependency, dir)) withDependencies(dependency, dir, found);
   }
-  for (const name of WITH_DEPENDENCIES) withDependencies(name, checkout, found);
-  return [...found].sort();
 }
 
-/** Copies the kit into `assetDir` (node_modules laid out as in the checkout) and bundles the check's child entries beside index.mjs. */
+function tryPackageDir(name: string, from: string): string | null {
+  try {
+    return packageDir(name, from);
+  } catch {
+    return null;
+  }
+}
+
+function copyPackage(dir: string, target: string): void {
+  cpSync(dir, target, {
+    recursive: true,
+    // A package's own node_modules holds its dependencies: taken (or not) by withDependencies.
+    filter: (path) => !relative(dir, path).split(sep).includes('node_modules') && !SKIPPED.test(path),
+  });
+}
+
+/** Copies the kit for `layouts` into `assetDir`'s node_modules and bundles the check's child entries beside index.mjs. */
 export function addVerifyKit(assetDir: string, layouts: readonly MigrationsLayout[]): void {
-  for (const dir of verifyKitPackages(layouts)) {
-    const target = join(assetDir, relative(checkout, dir));
-    const entries = KIT_ENTRIES[relative(join(checkout, 'node_modules'), dir)];
-    if (entries) {
-      mkdirSync(target, { recursive: true });
-      for (const name of entries) cpSync(join(dir, name), join(target, name));
-      continue;
-    }
-    cpSync(dir, target, {
-      recursive: true,
-      // A package's own node_modules holds its dependencies: taken (or not) by verifyKitPackages.
-      filter: (path) => {
-        const inside = relative(dir, path).split(sep);
-        return !inside.includes('node_modules') && !SKIPPED.test(path);
-      },
-    });
-  }
-  if (layouts.includes('0.x')) {
-    for (const [name, { from, files }] of Object.entries(REQUIRED_NOT_RUN)) {
-      const dir = packageDir(name, packageDir(from, checkout)!);
-      if (!dir) throw new Error(`${name} is not installed beside ${from} in ${checkout}: the schema check's Verify asset needs it (npm ci)`);
-      for (const file of files) {
-        mkdirSync(dirname(join(assetDir, relative(checkout, dir), file)), { recursive: true });
-        cpSync(join(dir, file), join(assetDir, relative(checkout, dir), file));
+  const modules = join(assetDir, 'node_modules');
+  const from = dirname(here);
+  for (const layout of layouts) {
+    const { kit, orm, entries } = KITS[layout];
+    const kitDir = packageDir(kit, from);
+    mkdirSync(join(modules, kit), { recursive: true });
+    for (const entry of entries) cpSync(join(kitDir, entry), join(modules, kit, entry));
+    copyPackage(packageDir(orm, from), join(modules, orm));
+    if (kit === REQUIRED_NOT_RUN.by) {
+      const dir = packageDir(REQUIRED_NOT_RUN.name, kitDir);
+      for (const file of REQUIRED_NOT_RUN.files) {
+        const target = join(modules, kit, 'node_modules', REQUIRED_NOT_RUN.name, file);
+        mkdirSync(dirname(target), { recursive: true });
+        cpSync(join(dir, file), target);
       }
     }
   }
+  const driver = new Map<string, string>();
+  withDependencies(DRIVER, from, driver);
+  for (const [name, dir] of driver) copyPackage(dir, join(modules, name));
   for (const name of ['schemaDiffer', 'schemaKitAlias']) {
     buildSync({
-      entryPoints: [join(dirname(here), '..', 'checks', `${name}${extname(here)}`)],
+      entryPoints: [join(from, '..', 'checks', `${name}${extname(here)}`)],
       outfile: join(assetDir, `${name}.mjs`),
       bundle: true,
       platform: 'node',
@@ -122,7 +114,7 @@ export function addVerifyKit(assetDir: string, layouts: readonly MigrationsLayou
   }
 }
 
-/** Bytes under a folder, for the size check against Lambda's 250 MB unzipped limit. */
+/** Bytes under a folder, for Lambda's 250 MB unzipped limit. */
 export function folderBytes(dir: string): number {
   let bytes = 0;
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
@@ -137,6 +129,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     console.error('usage: node verifyKit.ts <asset folder> <0.x|1.x>...');
     process.exit(2);
   }
-  mkdirSync(assetDir, { recursive: true });
   addVerifyKit(assetDir, layouts as MigrationsLayout[]);
 }

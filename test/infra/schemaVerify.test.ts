@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -6,6 +6,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
+import { configSchema } from '../../lib/config/schema.ts';
 import type { ReportOutput } from '../../lib/drill/tasks.ts';
 import { folderBytes } from '../../lib/infra/verifyKit.ts';
 import { RestoreDrillStack } from '../../lib/infra/restoreDrill.ts';
@@ -122,5 +123,40 @@ describe('the schema check in the deployed Verify function', () => {
     }
     const logs = [...layout.functions.values()].flatMap((fn) => fn.logs).join('\n');
     expect(logs).not.toContain(SOURCE_PASSWORD);
+  });
+
+  /** The Verify and other assets of a stack synthesised (no run) for `checks` on one Neon database with these migrations. */
+  async function assets(name: string, checks: Record<string, unknown>) {
+    const config = configSchema.parse({
+      databases: [{ name: 'app', provider: { kind: 'neon', projectId: 'shiny-wind-028834', apiKey: { secretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:neon-AbCdEf' } }, checks }],
+    });
+    const app = new App({ outdir: join(outdir, name) });
+    const stack = new RestoreDrillStack(app, name, { config, settings: { schedules: [{ name: 'nightly', expression: 'cron(0 3 * * ? *)' }] } });
+    const resources = Template.fromStack(stack).toJSON().Resources as Resources;
+    app.synth();
+    const folders: Record<string, string> = {};
+    for (const [id, resource] of Object.entries(resources)) {
+      const key = (resource.Properties.Code as { S3Key?: string } | undefined)?.S3Key;
+      if (resource.Type === 'AWS::Lambda::Function' && key) folders[id] = join(outdir, name, `asset.${key.replace(/\.zip$/, '')}`);
+    }
+    return folders;
+  }
+
+  test('the 1.x layout puts drizzle-kit 1.x beside Verify alone; without checks.schema Verify is its bundle alone', async () => {
+    const v1 = join(import.meta.dirname, '..', 'fixtures', 'drizzle', 'v1', 'migrations');
+    for (const [id, folder] of Object.entries(await assets('SchemaV1', { ledger: { migrationsFolder: v1 }, schema: {} }))) {
+      if (!id.startsWith('RestoreDrillVerify')) {
+        expect(await readdir(folder)).toEqual(['index.mjs', 'index.mjs.map']);
+        continue;
+      }
+      expect((await readdir(folder)).sort()).toEqual(['index.mjs', 'index.mjs.map', 'node_modules', 'schemaDiffer.mjs', 'schemaKitAlias.mjs']);
+      expect((await readdir(join(folder, 'node_modules'))).filter((name) => name.startsWith('drizzle'))).toEqual(['drizzle-kit-v1', 'drizzle-orm-v1']);
+      // The snapshots travelled in the deployment compiled into the bundle.
+      expect(await readFile(join(folder, 'index.mjs'), 'utf8')).toContain('/snapshot.json');
+    }
+    for (const [id, folder] of Object.entries(await assets('NoSchema', { ledger: { migrationsFolder: v1 } }))) {
+      expect(await readdir(folder), id).toEqual(['index.mjs', 'index.mjs.map']);
+      expect(await readFile(join(folder, 'index.mjs'), 'utf8')).not.toContain('/snapshot.json');
+    }
   });
 });

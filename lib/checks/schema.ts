@@ -20,6 +20,8 @@ export interface SchemaDetails {
   ignore: string[];
   /** Objects left out because an `ignore` pattern names them, in the copy or in the snapshot. */
   ignored: string[];
+  /** How many of the snapshot's objects (tables, views, enums, sequences, …, not counting what is inside them) were compared, of how many. */
+  compared: { objects: number; of: number } | null;
   /** In the copy, never made by the migrations (a db:push, a hand change). */
   extra: string[];
   /** Made by the migrations, not in the copy. */
@@ -55,6 +57,7 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
     schemas: [],
     ignore: config.ignore,
     ignored: [],
+    compared: null,
     extra: [],
     missing: [],
     sql: [],
@@ -106,6 +109,23 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
   try {
     const { expected, create: created } = await readExpected(kit, newest, deadline);
     details.schemas = config.schemas ? [...config.schemas] : snapshotSchemas(layout, expected).filter((name) => name !== ledger.schema || usesSchema(layout, expected, name));
+    const unknownSchemas = config.schemas ? await schemasNowhere(context, config.schemas, layout, expected) : [];
+    if (unknownSchemas.length > 0) {
+      return result(
+        'error',
+        `checks.schema.schemas names ${unknownSchemas.join(', ')}, which neither the copy nor the snapshot of ${newest.tag} has (a typo?): the snapshot uses ${usedSchemas(layout, expected).join(', ') || 'no schema'}`,
+      );
+    }
+    details.compared = comparedCount(layout, expected, details.schemas, patterns);
+    if (details.compared.of > 0 && details.compared.objects === 0) {
+      const inSchemas = comparedCount(layout, expected, details.schemas, []).objects;
+      return result(
+        'error',
+        inSchemas === 0
+          ? `schemas ${details.schemas.join(', ')} hold none of the snapshot's ${details.compared.of} objects (it uses ${usedSchemas(layout, expected).join(', ')}): nothing would be compared; name the schemas the migrations make, or leave schemas out`
+          : `ignore (${config.ignore.join(', ')}) leaves out every object of the snapshot of ${newest.tag} (${details.compared.of}): nothing would be compared; ignore only what a team manages outside Drizzle`,
+      );
+    }
     const pullOptions = { schemas: details.schemas, ledger: { schema: ledger.schema, table: ledger.table }, deadline };
     if (layout === '0.x') {
       const hidden = (await hiddenFromInformationSchema(context, details.schemas)).filter((table) => !ignoredBy(table, patterns));
@@ -152,6 +172,7 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
     return result('error', `the schema check could not compare the copy with migration ${newest.tag}: ${details.error.message}`);
   }
 
+  const comparedNote = details.compared ? `: ${details.compared.objects} of the snapshot's ${details.compared.of} objects compared` : '';
   const ignoredNote = `${details.ignored.length > 0 ? `; ${details.ignored.length} ignored` : ''}${
     details.scratchRefused
       ? `; compared with the snapshot as written, since the checks' user cannot create a scratch database on the copy (${details.scratchRefused?.message}): expressions, views and some defaults may differ in spelling only`
@@ -159,7 +180,7 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
   }${details.scratchLeftOver ? `; the scratch database ${details.scratchLeftOver} could not be dropped` : ''}`;
   const unknownNote = ledgerDetails.unknown.length > 0 ? `; the ledger also holds ${ledgerDetails.unknown.length} migration(s) the repo does not have (see the ledger check)` : '';
   if (details.sql.length === 0) {
-    return result('pass', `matches the snapshot of ${newest.tag}, the newest applied migration (drizzle-kit ${kit.version}; schemas ${details.schemas.join(', ')}${ignoredNote})`);
+    return result('pass', `matches the snapshot of ${newest.tag}, the newest applied migration${comparedNote} (drizzle-kit ${kit.version}; schemas ${details.schemas.join(', ')}${ignoredNote})`);
   }
   const parts: string[] = [];
   if (details.extra.length > 0) parts.push(`${details.extra.length} not made by the migrations (${details.extra.join(', ')})`);
@@ -168,7 +189,8 @@ export async function checkSchema(context: CheckContext, config: SchemaConfig, l
   const more = details.sql.length > SQL_IN_SUMMARY ? ` … and ${details.sql.length - SQL_IN_SUMMARY} more (details.sql)` : '';
   return result(
     'fail',
-    `the copy's schema drifted from the snapshot of ${newest.tag}, the newest applied migration${parts.length > 0 ? `: ${parts.join('; ')}` : ''}; drizzle-kit ${kit.version} would write: ${shown}${more}${ignoredNote}${unknownNote}`,
+    // The SQL goes last: its statements end in ";", and a note after them read ";;".
+    `the copy's schema drifted from the snapshot of ${newest.tag}, the newest applied migration${comparedNote}${parts.length > 0 ? `; ${parts.join('; ')}` : ''}${ignoredNote}${unknownNote}; drizzle-kit ${kit.version} would write: ${shown}${more}`,
   );
 }
 
@@ -224,6 +246,31 @@ function outermost(objects: readonly SchemaObject[]): string[] {
 function ledgerPatterns(ledger: LedgerConfig): IgnorePattern[] {
   const literal = (text: string) => new RegExp(`^${text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 's');
   return [{ text: `${LEDGER_PATTERN}${quoteIdent(ledger.schema)}.${quoteIdent(ledger.table)}`, parts: [literal(ledger.schema), literal(ledger.table)] }];
+}
+
+/** The snapshot's own objects, not what is inside them (a table's columns), and how many of them lie in `schemas` and no pattern ignores. */
+function comparedCount(layout: MigrationsLayout, snapshot: Snapshot, schemas: readonly string[], patterns: readonly IgnorePattern[]): { objects: number; of: number } {
+  const objects = snapshotObjects(layout, snapshot).filter((object) => object.kind !== 'schema' && object.kind !== 'role');
+  const all = outermost(objects);
+  const kept = outermost(objects.filter((object) => schemas.includes(object.path[0]!) && !ignoredBy(object.path, patterns)));
+  return { objects: kept.length, of: all.length };
+}
+
+function usedSchemas(layout: MigrationsLayout, snapshot: Snapshot): string[] {
+  return [...new Set(snapshotObjects(layout, snapshot).filter((object) => object.kind !== 'role').map((object) => object.path[0]!))].sort();
+}
+
+/** Entries of `schemas` that the copy does not have and the snapshot does not use: a typo compares nothing. */
+async function schemasNowhere(context: CheckContext, schemas: readonly string[], layout: MigrationsLayout, snapshot: Snapshot): Promise<string[]> {
+  const used = new Set(usedSchemas(layout, snapshot));
+  const client = await openSession(context.copy, { statementTimeoutMs: context.statementTimeoutMs });
+  try {
+    const { rows } = await client.query<{ nspname: string }>('select nspname from pg_namespace where nspname = any($1)', [schemas]);
+    const inCopy = new Set(rows.map((row) => row.nspname));
+    return schemas.filter((name) => !inCopy.has(name) && !used.has(name));
+  } finally {
+    await closeSession(client);
+  }
 }
 
 function usesSchema(layout: MigrationsLayout, snapshot: Snapshot, schema: string): boolean {

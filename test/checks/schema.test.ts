@@ -173,6 +173,60 @@ describe('schema check: the scratch database', () => {
   });
 });
 
+describe('schema check: what it compares', () => {
+  it.each([['v1' as const, '*'], ['v1' as const, 'public'], ['v1' as const, 'public.*'], ['v0' as const, '*']])(
+    'is an error, never "matches", when ignore (%s: %s) leaves no object of the snapshot to compare',
+    async (layout, pattern) => {
+      const { db, folder, sql } = await migrated(layout);
+      await sql('alter table users add column nickname text');
+
+      const { result } = await runSchema(db, folder, { ignore: [pattern] });
+
+      expect(result.status).toBe('error');
+      expect(result.summary).toContain(`ignore (${pattern}) leaves out every object of the snapshot`);
+      expect(result.summary).not.toContain('matches');
+    },
+  );
+
+  it('is an error naming a schemas entry that neither the copy nor the snapshot has (a typo)', async () => {
+    const { db, folder, sql } = await migrated('v1');
+    await sql('alter table users add column nickname text');
+
+    const { result } = await runSchema(db, folder, { schemas: ['nothere', 'public'] });
+
+    expect(result.status).toBe('error');
+    expect(result.summary).toContain('checks.schema.schemas names nothere, which neither the copy nor the snapshot');
+  });
+
+  it('is an error when the schemas it names hold none of the snapshot\'s objects', async () => {
+    const { db, folder, sql } = await migrated('v1');
+    await sql('alter table users add column nickname text');
+
+    const { result } = await runSchema(db, folder, { schemas: ['drizzle'] });
+
+    expect(result.status).toBe('error');
+    expect(result.summary).toContain('schemas drizzle hold none of the snapshot\'s');
+    expect(result.summary).toContain('it uses public');
+  });
+
+  it('says how many of the snapshot\'s objects it compared, and writes no ";;"', async () => {
+    const { db, folder, sql } = await migrated('v1');
+    const passed = await runSchema(db, folder, { ignore: ['public.audit_log'] });
+    await sql('alter table users add column nickname text');
+
+    const failed = await runSchema(db, folder, { ignore: ['public.audit_log'] });
+
+    expect(passed.result.status).toBe('pass');
+    expect(passed.result.summary).toMatch(/: (\d+) of the snapshot's (\d+) objects compared/);
+    const [, compared, all] = /: (\d+) of the snapshot's (\d+) objects compared/.exec(passed.result.summary)!;
+    expect(Number(compared)).toBe(Number(all) - 1);
+    expect(passed.details.compared).toEqual({ objects: Number(compared), of: Number(all) });
+    expect(failed.result.status).toBe('fail');
+    expect(failed.result.summary).toContain(`${compared} of the snapshot's ${all} objects compared`);
+    expect(failed.result.summary).not.toContain(';;');
+  });
+});
+
 describe('schema check: the connection to the copy', () => {
   const password = 'pw-Very-Secret-42';
 

@@ -5,6 +5,7 @@ import { RestoreDrillError } from '../../errors.ts';
 import { WalCorruptError } from '../local/errors.ts';
 import { isSegmentName } from '../local/wal/lsn.ts';
 import { runPgbackrest, saidBy, type PgbackrestSource } from './command.ts';
+import { stagePgControl } from './pgControl.ts';
 
 /** What the repository's archive holds for one archive id: segment names and timeline histories, from `repo-ls`. */
 export interface RepoArchiveListing {
@@ -42,12 +43,16 @@ export class WalCache {
   readonly dir: string;
   private readonly source: PgbackrestSource;
   private readonly workDir: string;
+  private readonly backup: { label: string; archiveId: string };
   private have: Set<string> | undefined;
+  private pgPath: Promise<string | undefined> | undefined;
 
-  constructor(source: PgbackrestSource, workDir: string, archiveId: string) {
+  /** The cache of the archive `backup` reads (its archive id). */
+  constructor(source: PgbackrestSource, workDir: string, backup: { label: string; archiveId: string }) {
     this.source = source;
     this.workDir = workDir;
-    this.dir = join(workDir, 'wal', archiveId);
+    this.backup = backup;
+    this.dir = join(workDir, 'wal', backup.archiveId);
   }
 
   async has(name: string): Promise<boolean> {
@@ -62,7 +67,10 @@ export class WalCache {
   async fetch(name: string): Promise<boolean> {
     if (await this.has(name)) return true;
     const partial = join(this.dir, `.${name}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
-    const result = await runPgbackrest(this.source, 'archive-get', { workDir: this.workDir }, [name, partial]);
+    this.pgPath ??= stagePgControl(this.source, this.workDir, this.backup);
+    const pgPath = await this.pgPath;
+    const options = pgPath ? [`--pg1-path=${pgPath}`] : [];
+    const result = await runPgbackrest(this.source, 'archive-get', { workDir: this.workDir, options }, [name, partial]);
     if (result.code === 0 && (await stat(partial).then((info) => info.size > 0, () => false))) {
       await rename(partial, join(this.dir, name));
       this.have!.add(name);

@@ -23,6 +23,13 @@ export interface PgbackrestSource {
 /** Commands that accept --lock-path (verify and repo-ls refuse it: they take no lock). */
 const TAKES_LOCK_PATH = new Set(['info', 'archive-get', 'restore']);
 
+/**
+ * Commands that act on a PostgreSQL data folder. A repository host's stanza names the database host
+ * (pg1-host), and pgBackRest then refuses them there ([072]); ours always act on this machine (our
+ * cache, our copy's folder), so the host and its pg1-host-* options are reset to their defaults.
+ */
+const ACTS_LOCALLY = new Set(['archive-get', 'restore']);
+
 export interface PgbackrestRun {
   /** The folder pgBackRest's lock and log files go to (never /tmp/pgbackrest nor /var/log/pgbackrest). */
   workDir: string;
@@ -41,6 +48,7 @@ export function pgbackrestArgs(source: PgbackrestSource, command: string, run: P
     '--log-level-stderr=off',
     '--log-timestamp=n',
     ...(TAKES_LOCK_PATH.has(command) ? [`--lock-path=${join(run.workDir, 'lock')}`] : []),
+    ...(ACTS_LOCALLY.has(command) ? ['--reset-pg1-host'] : []),
     ...(run.options ?? []),
     command,
     ...args,

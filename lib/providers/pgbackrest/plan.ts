@@ -76,7 +76,7 @@ interface PreparedWal {
  */
 async function prepareWal(source: PgbackrestSource, workDir: string, from: RepoBackup): Promise<PreparedWal> {
   const repo = await listRepoArchive(source, workDir, from.archiveId);
-  const cache = new WalCache(source, workDir, from.archiveId);
+  const cache = new WalCache(source, workDir, from);
   if (!repo.segments.has(from.archiveStart) || !(await cache.fetch(from.archiveStart))) {
     throw new WalGapError(
       `WAL segment ${from.archiveStart}, where backup ${from.label} starts, is missing from the repository (stanza ${source.stanza}, repo${source.repo}): ` +

@@ -51,6 +51,8 @@ export interface DrillReport {
     tool?: string;
     /** Which recovery path ran: `throwaway` (a drill's copy, fsync off) or `durable` (restore --keep), with the settings that differ. */
     recovery?: { path: 'throwaway' | 'durable'; settings: string[]; stagedWalSegments?: number };
+    /** Whether the copy's server ran in a network namespace of its own (local and pgBackRest copies), and how or why not. */
+    network?: { isolated: boolean; how: string };
   };
   copy: {
     name: string | null;

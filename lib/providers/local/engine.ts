@@ -24,7 +24,7 @@ import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, ty
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
 import { ensureScratchRoot, scratchFolders } from './scratch.ts';
-import { isRunning, logReasonOf, serverOf, serverStatus, startServer, stopServer } from './server.ts';
+import { isRunning, logReasonOf, serverOf, serverStatus, startServer, stopServer, type NetworkIsolation } from './server.ts';
 import { serverUser, serverUserCan, type ServerUser } from './serverUser.ts';
 
 export const MARKER_FILE = 'restore-drill.json';
@@ -96,6 +96,8 @@ export interface BaseBackupUsed {
   skipped: { name: string; reason: string }[];
   /** Which recovery path ran: a drill's throwaway copy, or a durable one (restore --keep), with the settings that differ. */
   recovery?: RecoveryPath;
+  /** Whether the copy's server ran in a network namespace of its own (server.ts), and how or why not. */
+  network?: NetworkIsolation;
 }
 
 interface Marker {
@@ -386,7 +388,10 @@ export async function launchCopy(handle: LocalCopyHandle, launch: CopyLaunch): P
   handle.droppedSettings = await configureCopy(handle, launch.archiveDir, launch.settings, launch.stagedWal);
   await handOver(user, handle);
   assertNotAbandoned(handle.name);
-  const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile });
+  // A copy serving TLS stands in for a cloud copy (the emulators reach it over loopback): it shares the network.
+  const isolateNetwork = launch.settings.tls === undefined;
+  const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile, isolateNetwork });
+  handle.baseBackup.network = isolateNetwork ? server.network : { isolated: false, how: 'not asked for: the copy serves TLS over loopback (an emulated cloud copy)' };
   if (abandoned.has(handle.name)) {
     await stopServer({ pid: server.pid, dataDir: handle.dataDir }, 'immediate');
     assertNotAbandoned(handle.name);

@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, fchmodSync, openSync } from 'node:fs';
-import { readdir, readFile, realpath } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RestoreFailedError } from '../../errors.ts';
+import { execFile } from '../../util/exec.ts';
 import { tool, type PgBinaries } from './binaries.ts';
 import type { ServerUser } from './serverUser.ts';
 import { serverUserEnv } from './childEnv.ts';
@@ -16,6 +17,14 @@ export interface ServerLocation {
   dataDir: string;
   socketDir: string;
   logFile: string;
+  /** Whether the server runs in a network namespace of its own, and how (or why not). */
+  network?: NetworkIsolation;
+}
+
+export interface NetworkIsolation {
+  /** In a network namespace of its own: no TCP/IP connection leaves it, loopback included (its loopback is down). */
+  isolated: boolean;
+  how: string;
 }
 
 export interface StartServerOptions {
@@ -24,6 +33,48 @@ export interface StartServerOptions {
   dataDir: string;
   socketDir: string;
   logFile: string;
+  /**
+   * Start the server in a network namespace of its own where the machine allows it (root, with
+   * util-linux's unshare): code in the copy (COPY ... TO PROGRAM, an untrusted language) then cannot
+   * reach production over the network. Clients reach it over its Unix socket, which is a file.
+   */
+  isolateNetwork?: boolean | undefined;
+}
+
+const UNSHARE_PATHS = ['/usr/bin/unshare', '/bin/unshare'];
+let namespaceProbe: Promise<{ unshare: string } | { unavailable: string }> | undefined;
+
+/** Whether `unshare --net` works here: as root (it needs CAP_SYS_ADMIN), with unshare installed, outside a container that forbids it. */
+export function networkNamespaceSupport(): Promise<{ unshare: string } | { unavailable: string }> {
+  namespaceProbe ??= (async () => {
+    if (process.getuid?.() !== 0) return { unavailable: 'not run as root (a network namespace needs CAP_SYS_ADMIN)' };
+    const unshare = (await Promise.all(UNSHARE_PATHS.map(async (path) => ((await stat(path).catch(() => undefined))?.isFile() ? path : undefined)))).find(Boolean);
+    if (!unshare) return { unavailable: `unshare (util-linux) is not installed (looked for ${UNSHARE_PATHS.join(', ')})` };
+    const probe = await execFile(unshare, ['--net', '/bin/true']).catch((error: Error) => ({ code: 1, stdout: '', stderr: error.message }));
+    if (probe.code !== 0) return { unavailable: `unshare --net failed here: ${probe.stderr.trim() || `exit ${probe.code}`}` };
+    return { unshare };
+  })();
+  return namespaceProbe;
+}
+
+/**
+ * The command that starts postgres. In a namespace: unshare makes it as root, switches to the server's
+ * user (-G drops the supplementary groups) and execs postgres, so the pid we spawn is the postmaster's.
+ */
+async function serverCommand(options: StartServerOptions, args: string[]): Promise<{ file: string; args: string[]; runAs: ServerUser['runAs']; network: NetworkIsolation }> {
+  const postgres = tool(options.binaries, 'postgres');
+  const plain = (how: string) => ({ file: postgres, args, runAs: options.user.runAs, network: { isolated: false, how } });
+  if (!options.isolateNetwork) return plain('not asked for');
+  const support = await networkNamespaceSupport();
+  if ('unavailable' in support) return plain(`shares the machine's network: ${support.unavailable}`);
+  const { runAs } = options.user;
+  const switchUser = runAs ? ['--setgid', String(runAs.gid), '--setuid', String(runAs.uid)] : [];
+  return {
+    file: support.unshare,
+    args: ['--net', ...switchUser, postgres, ...args],
+    runAs: undefined,
+    network: { isolated: true, how: `its own network namespace (unshare --net): loopback down, no route out; clients use its Unix socket` },
+  };
 }
 
 const POLL_MS = 25;
@@ -41,17 +92,18 @@ export async function startServer(options: StartServerOptions): Promise<ServerLo
     // The log may hold what a copy of production says about itself: ours alone (the server writes through the inherited descriptor).
     const log = openSync(options.logFile, 'a', 0o600);
     fchmodSync(log, 0o600);
-    const child = spawn(tool(options.binaries, 'postgres'), ['-D', options.dataDir, '-p', String(port), '-k', options.socketDir], {
+    const command = await serverCommand(options, ['-D', options.dataDir, '-p', String(port), '-k', options.socketDir]);
+    const child = spawn(command.file, command.args, {
       detached: true,
       stdio: ['ignore', log, log],
       env: serverUserEnv(),
-      ...(options.user.runAs ?? {}),
+      ...(command.runAs ?? {}),
     });
     closeSync(log);
     child.unref();
     const pid = child.pid;
     if (pid === undefined) throw new RestoreFailedError(`could not start ${tool(options.binaries, 'postgres')}`);
-    const location = { pid, port, dataDir: options.dataDir, socketDir: options.socketDir, logFile: options.logFile };
+    const location = { pid, port, dataDir: options.dataDir, socketDir: options.socketDir, logFile: options.logFile, network: command.network };
     for (;;) {
       const status = await serverStatus(location);
       if (status.alive && status.listening) return location;

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, cp, mkdir, mkdtemp, readdir, rm, stat, truncate } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm, stat, statfs, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -16,7 +16,8 @@ import { readWindow, type LocalSource, type RestoreTarget } from '../../lib/prov
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import { serverUser } from '../../lib/providers/local/serverUser.ts';
 import { readEntries, readMembers } from '../../lib/providers/local/tarEntries.ts';
-import type { TarFile } from '../../lib/providers/local/tarFiles.ts';
+import { unpackTarBackup } from '../../lib/providers/local/tarUnpack.ts';
+import { findTarLayout, type TarFile } from '../../lib/providers/local/tarFiles.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { serverUserEnv } from '../../lib/providers/local/childEnv.ts';
 import { microsToDate } from '../../lib/providers/local/wal/lsn.ts';
@@ -87,8 +88,8 @@ async function damageable(format: string, name: string): Promise<string> {
   return dir;
 }
 
-/** Rewrites a tar, with `extra` entries put in just before the entry named `before` (pg_control, near the end). */
-async function repack(path: string, before: string, extra: { header: Header | Pick<Header, 'name'> & Partial<Header>; body?: string }[]): Promise<void> {
+/** Rewrites a tar, with `extra` entries put in just before the entry named `before` (pg_control, near the end), or at its end for ''. */
+async function repack(path: string, before: string, extra: { header: Header | Pick<Header, 'name'> & Partial<Header>; body?: string | Buffer }[]): Promise<void> {
   const input = extract();
   const output = pack();
   const written = pipeline(output, createWriteStream(`${path}.new`));
@@ -102,6 +103,9 @@ async function repack(path: string, before: string, extra: { header: Header | Pi
     await new Promise<void>((resolve, reject) => output.entry(entry.header, Buffer.concat(chunks), (error) => (error ? reject(error) : resolve())));
   }
   await read;
+  if (before === '') {
+    for (const item of extra) await new Promise<void>((resolve, reject) => output.entry(item.header, item.body ?? '', (error) => (error ? reject(error) : resolve())));
+  }
   output.finalize();
   await written;
   await execOk('mv', [`${path}.new`, path]);
@@ -324,6 +328,65 @@ describe('tar-format base backups (pg_basebackup -Ft)', () => {
     expect(error).toBeInstanceOf(RestoreDrillError);
     expect((error as RestoreDrillError).kind).toBe('input');
     expect((error as Error).message).toContain(`has tablespaces (pg_tblspc: ${oid}.tar.gz, ${oid} (was ${location}))`);
+  });
+});
+
+describe('what a tar may put under pg_wal, and the space it may take', () => {
+  const NOT_WAL = 'is not a WAL segment, a .history, .backup or .partial file, or archive_status';
+  test.each([
+    ['base.tar', 'pg_wal/sparse', 'x'],
+    ['pg_wal.tar', 'sparse', 'x'],
+    ['pg_wal.tar', 'sub/000000010000000000000099', 'x'],
+    ['pg_wal.tar', '000000010000000000000099', 'a segment and a byte'],
+    ['pg_wal.tar', '00000002.history', 'a segment and a byte'],
+  ])('%s: an entry %s under pg_wal that a WAL folder does not hold is refused, naming it', async (tarName, name, content) => {
+    // The test cluster's segments are 1 MB (initdb --wal-segsize).
+    const segment = source.walSegmentSize;
+    const body = content === 'x' ? 'x' : Buffer.alloc(segment + 1);
+    const why = content === 'x' ? NOT_WAL : `holds ${segment + 1} bytes, more than a WAL segment of this cluster (${segment})`;
+    const dir = await damageable('plain-tar', `wal-${tarName}-${name.replace(/\W/g, '_')}`);
+    await repack(join(dir, 'base-1', tarName), tarName === 'base.tar' ? 'global/pg_control' : '', [{ header: { name, type: 'file', size: body.length }, body }]);
+
+    const error = await restoreCopy(options(between(), sourceOf(dir))).then(
+      async (restored) => (await destroyCopy(restored.handle.name), restored),
+      (e: unknown) => e,
+    );
+
+    expect(error).toBeInstanceOf(BrokenBackupError);
+    expect((error as Error).message).toContain(`base backup base-1: ${tarName} holds the entry ${JSON.stringify(name)} under pg_wal, which ${why}`);
+  });
+
+  test('the WAL files, histories and archive_status of real backups pass (fetch into base.tar, stream into pg_wal.tar)', async () => {
+    const dir = await damageable('plain-tar', 'wal-kinds');
+    await repack(join(dir, 'base-1', 'pg_wal.tar'), '', [
+      { header: { name: '00000001.history', type: 'file' }, body: '' },
+      { header: { name: '000000010000000000000001.00000028.backup', type: 'file' }, body: 'START WAL LOCATION: 0/1000028\n' },
+      { header: { name: 'archive_status/000000010000000000000001.done', type: 'file' }, body: '' },
+    ]);
+    const data = join(work, 'wal-kinds-data');
+    await mkdir(data);
+    const totals = await unpackTarBackup((await findTarLayout(join(dir, 'base-1')))!, 'base-1', data, { segmentSize: source.walSegmentSize });
+    expect(totals.files).toBeGreaterThan(900);
+    expect((await readdir(join(data, 'pg_wal'))).sort()).toEqual(expect.arrayContaining(['00000001.history', 'archive_status']));
+  });
+
+  test('an unpack that would leave less than its reserve free stops before writing the entry, naming it and the space, never filling the disk', async () => {
+    const layout = (await findTarLayout(join(backupsOf('gzip'), 'base-1')))!;
+    const data = join(work, 'space-data');
+    await mkdir(data);
+    const disk = await statfs(data);
+    const free = disk.bavail * disk.bsize;
+    // Room for 2 MB of the backup: pg_basebackup's first files fit, the whole (about 30 MB with its WAL) does not.
+    const reserveBytes = free - 2 * 1024 * 1024;
+
+    const error = await unpackTarBackup(layout, 'base-1', data, { segmentSize: source.walSegmentSize, reserveBytes }).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(RestoreDrillError);
+    expect((error as RestoreDrillError).kind).toBe('tool');
+    expect((error as Error).message).toMatch(/^not enough free space in .*: unpacking base\.tar\.gz, the entry ".+" \(\d+ bytes\) would leave less than \d+ MB free; it stopped before writing it\. Free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk$/);
+    const written = (await execOk('find', [data, '-type', 'f', '-printf', '%s\n'])).stdout.split('\n').filter(Boolean).reduce((sum, size) => sum + Number(size), 0);
+    expect(written).toBeGreaterThan(0);
+    expect(written).toBeLessThanOrEqual(2 * 1024 * 1024);
   });
 });
 

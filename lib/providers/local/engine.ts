@@ -193,10 +193,10 @@ function trackForCopy<T>(name: string, work: Promise<T>): Promise<T> {
 /** Tar backups being unpacked into a copy (in this process): destroyCopy stops and waits for them, as for its children. */
 const unpacking = new Map<string, { stop: AbortController; done: Promise<unknown> }>();
 
-function unpackForCopy(handle: LocalCopyHandle, backup: RestorePlan['backup']): Promise<void> {
+function unpackForCopy(handle: LocalCopyHandle, backup: RestorePlan['backup'], segmentSize: number): Promise<void> {
   if (abandoned.has(handle.name)) return Promise.reject(new RestoreFailedError(`copy ${handle.name} is being removed`));
   const stop = new AbortController();
-  const done = unpackTarBackup(backup.tar!.layout, backup.name, handle.dataDir, stop.signal);
+  const done = unpackTarBackup(backup.tar!.layout, backup.name, handle.dataDir, { signal: stop.signal, segmentSize });
   unpacking.set(handle.name, { stop, done });
   return done.then(() => undefined).finally(() => unpacking.delete(handle.name));
 }
@@ -717,7 +717,7 @@ export const NOT_COPIED = ['postmaster.pid', 'postmaster.opts', 'standby.signal'
 async function copyBackup(plan: RestorePlan, handle: LocalCopyHandle): Promise<void> {
   // Into a folder of our own: `cp -a` of a backup folder that is itself a link would make the data folder that link.
   await mkdir(handle.dataDir, { mode: 0o700 });
-  const copying = plan.backup.tar ? unpackForCopy(handle, plan.backup) : runForCopy(handle.name, 'cp', ['-a', `${plan.backup.path}/.`, handle.dataDir]);
+  const copying = plan.backup.tar ? unpackForCopy(handle, plan.backup, plan.replayEnd.segmentSize) : runForCopy(handle.name, 'cp', ['-a', `${plan.backup.path}/.`, handle.dataDir]);
   await copying.catch((error: Error) => {
     // The disk filled up after the check (another copy, another program): said as such, not as a broken backup.
     if (/No space left on device/.test(error.message)) {

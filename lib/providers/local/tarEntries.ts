@@ -154,3 +154,21 @@ export async function readMembers(
   );
   return found;
 }
+
+/** archive_status holds empty .ready and .done markers. */
+const STATUS_LIMIT = 4096;
+
+/**
+ * Why an entry below pg_wal (its path relative to pg_wal) is not what a WAL folder holds, or undefined.
+ * pg_basebackup puts there only WAL segments, timeline histories, backup history files, .partial
+ * segments and archive_status; none is bigger than a segment. Checked on the header, before a byte is
+ * written: pg_verifybackup skips pg_wal, so nothing else would stop a small tar unpacking gigabytes there.
+ */
+export function walEntryProblem(relative: string, type: TarEntry['type'], size: number, segmentSize: number): string | undefined {
+  const notWal = 'is not a WAL segment, a .history, .backup or .partial file, or archive_status';
+  if (type === 'directory') return relative === '' || relative === 'archive_status' ? undefined : notWal;
+  const status = /^archive_status\/[0-9A-F]{8}([0-9A-F]{16}(\.partial|\.[0-9A-F]{8}\.backup)?|\.history)\.(ready|done)$/.test(relative);
+  if (status) return size > STATUS_LIMIT ? `holds ${size} bytes, more than an archive_status marker (at most ${STATUS_LIMIT})` : undefined;
+  if (!/^([0-9A-F]{24}(\.partial|\.[0-9A-F]{8}\.backup)?|[0-9A-F]{8}\.history)$/.test(relative)) return notWal;
+  return size > segmentSize ? `holds ${size} bytes, more than a WAL segment of this cluster (${segmentSize})` : undefined;
+}

@@ -1,11 +1,12 @@
 import { createWriteStream } from 'node:fs';
-import { lstat, mkdir, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { RestoreDrillError } from '../../errors.ts';
 import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
 import type { TarBackup } from './tarBackup.ts';
-import { readEntries, type TarEntry } from './tarEntries.ts';
+import { readEntries, walEntryProblem, type TarEntry } from './tarEntries.ts';
 import type { TarFile, TarLayout } from './tarFiles.ts';
 
 /**
@@ -24,12 +25,20 @@ export async function verifyUnpackedTar(backupPath: string, tar: TarBackup, data
  * link, files are created exclusively (an existing path, a link included, is never written through),
  * and the folder itself is never created here, so once a removal has taken it nothing comes back.
  */
-export async function unpackTarBackup(layout: TarLayout, backup: string, dataDir: string, signal?: AbortSignal): Promise<{ files: number; bytes: number }> {
+export async function unpackTarBackup(layout: TarLayout, backup: string, dataDir: string, options: UnpackOptions = {}): Promise<{ files: number; bytes: number }> {
   const totals = { files: 0, bytes: 0 };
-  await unpackInto(layout.base, backup, dataDir, totals, signal);
+  const segmentSize = options.segmentSize ?? LARGEST_SEGMENT;
+  const unpack: Unpack = {
+    backup,
+    totals,
+    signal: options.signal,
+    segmentSize,
+    space: new SpaceBudget(dataDir, options.reserveBytes ?? 4 * segmentSize + 16 * MB),
+  };
+  await unpackInto(layout.base, dataDir, 'base', unpack);
   if (layout.wal) {
     await ensureFolder(dataDir, 'pg_wal');
-    await unpackInto(layout.wal, backup, join(dataDir, 'pg_wal'), totals, signal);
+    await unpackInto(layout.wal, join(dataDir, 'pg_wal'), 'pg_wal', unpack);
   }
   // pg_basebackup writes global/pg_control last (only WAL comes after it): a tar cut at an entry's edge still lacks it.
   if (!(await stat(join(dataDir, 'global', 'pg_control')).then((info) => info.isFile(), () => false))) {
@@ -48,7 +57,60 @@ export async function unpackTarBackup(layout: TarLayout, backup: string, dataDir
 const SMALL_FILE = 1 << 20;
 const WRITES_IN_FLIGHT = 16;
 
-async function unpackInto(file: TarFile, backup: string, root: string, totals: { files: number; bytes: number }, signal: AbortSignal | undefined): Promise<void> {
+export interface UnpackOptions {
+  signal?: AbortSignal | undefined;
+  /** The cluster's WAL segment size: no file under pg_wal may be bigger. @default 1 GB, the largest Postgres allows */
+  segmentSize?: number | undefined;
+  /** What must stay free on the copy's disk once unpacked (replay writes WAL). @default 4 segments and 16 MB */
+  reserveBytes?: number | undefined;
+}
+
+const MB = 1024 * 1024;
+const LARGEST_SEGMENT = 1024 * MB;
+
+interface Unpack {
+  backup: string;
+  totals: { files: number; bytes: number };
+  signal: AbortSignal | undefined;
+  segmentSize: number;
+  space: SpaceBudget;
+}
+
+/**
+ * The free space an unpack may still take, counted from each entry's header before it is written. The
+ * free-space check before a copy counts the manifest's files, but WAL in the tar is not in the manifest,
+ * and a compressed tar may hold far more than it weighs: this stops the unpack with the disk not yet full.
+ */
+class SpaceBudget {
+  private left: number | undefined;
+  private readonly dir: string;
+  readonly reserve: number;
+
+  constructor(dir: string, reserve: number) {
+    this.dir = dir;
+    this.reserve = reserve;
+  }
+
+  async take(bytes: number, file: TarFile, path: string): Promise<void> {
+    // Measured again only when the count says no: another copy may have freed space meanwhile.
+    if (this.left === undefined || bytes > this.left) {
+      const disk = await statfs(this.dir);
+      this.left = disk.bavail * disk.bsize - this.reserve;
+    }
+    if (bytes > this.left) {
+      throw new RestoreDrillError(
+        'tool',
+        `not enough free space in ${this.dir}: unpacking ${file.name}, the entry ${JSON.stringify(path)} (${bytes} bytes) would leave less than ` +
+          `${Math.ceil(this.reserve / MB)} MB free; it stopped before writing it. Free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk`,
+      );
+    }
+    this.left -= bytes;
+  }
+}
+
+/** Unpacks one tar below root: base.tar into the data folder (its pg_wal/ entries checked as WAL), pg_wal.tar into pg_wal. */
+async function unpackInto(file: TarFile, root: string, kind: 'base' | 'pg_wal', unpack: Unpack): Promise<void> {
+  const { backup, totals, signal } = unpack;
   const made = new Set<string>(['']);
   const writing = new Set<Promise<void>>();
   let failed: unknown;
@@ -63,12 +125,23 @@ async function unpackInto(file: TarFile, backup: string, root: string, totals: {
     }
     return error;
   };
+  const underWal = (path: string): string | undefined => (kind === 'pg_wal' ? path : path === 'pg_wal' ? '' : path.startsWith('pg_wal/') ? path.slice('pg_wal/'.length) : undefined);
   try {
     await readEntries(
       file,
       async (entry: TarEntry) => {
         signal?.throwIfAborted();
         if (failed) throw failed;
+        const wal = underWal(entry.path);
+        const walProblem = wal === undefined ? undefined : walEntryProblem(wal, entry.type, entry.size, unpack.segmentSize);
+        if (walProblem) {
+          throw new BrokenBackupError(
+            `base backup ${backup}: ${file.name} holds the entry ${JSON.stringify(entry.path)} under pg_wal, which ${walProblem}; ` +
+              `pg_basebackup writes only WAL there, so ${file.path} is not as it wrote it, and restore-drill refuses it before writing it`,
+            backup,
+          );
+        }
+        if (entry.type === 'file') await unpack.space.take(entry.size, file, entry.path);
         const parent = entry.path.includes('/') ? entry.path.slice(0, entry.path.lastIndexOf('/')) : '';
         await ensureFolder(root, parent, made);
         if (entry.type === 'directory') {

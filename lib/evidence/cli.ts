@@ -60,17 +60,27 @@ export async function runEvidence(options: EvidenceOptions, io: CommandIo = proc
   await writeFile(`${options.out}.tmp`, html);
   await rename(`${options.out}.tmp`, options.out);
   const drills = evidence.databases.flatMap((database) => database.drills);
-  io.out(`wrote ${options.out}: ${evidence.databases.length} database(s), ${drills.length} drill(s) since ${period.since.toISOString()} from ${source}\n`);
+  const counted = evidence.databases.flatMap((database) => database.counted);
+  const duplicates = evidence.databases.flatMap((database) => database.duplicates);
+  const drillCount = publicKey ? `${counted.length} verified drill(s) of ${drills.length}` : `${drills.length} drill(s)`;
+  io.out(`wrote ${options.out}: ${evidence.databases.length} database(s), ${drillCount} since ${period.since.toISOString()} from ${source}\n`);
   if (evidence.unreadable.length) io.err(`restore-drill: ${evidence.unreadable.length} file(s) were not readable drill reports; the page names them\n`);
+  for (const duplicate of duplicates) io.err(`${'duplicate'.padEnd(22)} ${duplicate.origin}: the same drill as ${duplicate.of}\n`);
+  if (duplicates.length) io.err(`restore-drill: ${duplicates.length} report(s) repeat a drill already read under another name; each drill is counted once\n`);
   if (!publicKey) return 0;
   // Altered or signed by another key: the history cannot be vouched for, and each is named. Unsigned
-  // reports (from before signing was turned on, or written while the key could not be read) are counted.
-  const failed = drills.filter((drill) => drill.signature === 'altered' || drill.signature === 'other-key' || drill.signature === 'unchecked');
+  // reports (from before signing was turned on, or written while the key could not be read) are shown,
+  // not counted; one newer than a signed report of its database that does not say its signing failed
+  // may stand in for a signed one, and fails the command.
+  const failed = [...drills, ...duplicates].filter((drill) => drill.signature === 'altered' || drill.signature === 'other-key' || drill.signature === 'unchecked');
   for (const drill of failed) io.err(`${STATE_TEXT[drill.signature === 'other-key' ? 'other-key' : 'altered'].padEnd(22)} ${drill.origin} (${drill.report.database}, ${drill.report.startedAt})\n`);
+  const suspect = evidence.databases.flatMap((database) => database.unsignedAfterSigning);
+  for (const drill of suspect) io.err(`${'unsigned after signing'.padEnd(22)} ${drill.origin} (${drill.report.database}, ${drill.report.startedAt})\n`);
   const unsigned = drills.filter((drill) => drill.signature === 'unsigned').length;
-  if (unsigned) io.err(`restore-drill: ${unsigned} report(s) are unsigned (written before signing was turned on, or when the key could not be read: such a report says why in its error); the page marks them\n`);
+  if (unsigned) io.err(`restore-drill: ${unsigned} report(s) are unsigned and not counted as verified drills (written before signing was turned on, or when the key could not be read: such a report says why in its error); the page names them\n`);
+  if (suspect.length) io.err(`restore-drill: ${suspect.length} unsigned report(s) are newer than a signed report of their database and do not say their signing failed: each may stand in for a signed report; the page names them\n`);
   if (failed.length) io.err(`restore-drill: ${failed.length} report(s) do not verify against the public key (key ${keyIdOf(publicKey)}); the page marks them\n`);
-  return failed.length ? 1 : 0;
+  return failed.length || suspect.length ? 1 : 0;
 }
 
 export interface VerifyResult {
@@ -130,7 +140,7 @@ export function evidenceCommands(): Command[] {
     .option('-d, --database <name...>', 'only these databases (default: all)')
     .option('--since <duration>', 'the period: this long before now', '90d')
     .option('--expect-every <duration>', 'a drill is expected this often (the schedule): days without one are "missing" (default: derived from the reports\' spacing)')
-    .option('--public-key <key>', 'check each report\'s signature with this Ed25519 public key (a PEM file or PEM text): each report not intact is named, exit 1 when one is altered or signed by another key')
+    .option('--public-key <key>', 'check each report\'s signature with this Ed25519 public key (a PEM file or PEM text): only intact reports are counted, each report not intact is named, exit 1 when one is altered, signed by another key, or unsigned though newer than a signed report of its database')
     .option('-o, --out <file>', 'where the page is written', 'evidence.html')
     .addHelpText('after', '\nExamples:\n  restore-drill evidence --since 90d --expect-every 1d --public-key signing.pub.pem\n  restore-drill evidence --bucket my-reports-bucket --database app --out app-evidence.html')
     .action(async (options: EvidenceOptions) => {

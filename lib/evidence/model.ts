@@ -48,6 +48,15 @@ export interface DrillEntry {
   signature: SignatureState;
 }
 
+/** A report of a drill already on the page under another name (a copy, or a replayed file): counted once. */
+export interface DuplicateReport {
+  report: DrillReport;
+  origin: string;
+  /** The origin of the report that is counted. */
+  of: string;
+  signature: SignatureState;
+}
+
 export type Expectation =
   | { source: 'option'; everySeconds: number }
   | { source: 'derived'; everySeconds: number; gaps: number }
@@ -79,7 +88,21 @@ export interface TargetRecord {
 export interface DatabaseEvidence {
   name: string;
   anchor: string;
+  /** Every drill of the period, once each. */
   drills: DrillEntry[];
+  /**
+   * The drills the counts, targets and schedule are made of: with a public key only the intact ones
+   * (an unsigned report proves nothing: anyone who can write to the store can write one), else all.
+   */
+  counted: DrillEntry[];
+  /** With a public key, the drills whose report is not intact: shown, named, not counted. */
+  notCounted: DrillEntry[];
+  /**
+   * Unsigned reports newer than the database's oldest intact one that do not say their signing failed
+   * (ReportSigningError): signing was on by then, so such a report may stand in for a signed one.
+   */
+  unsignedAfterSigning: DrillEntry[];
+  duplicates: DuplicateReport[];
   counts: Record<DrillStatus, number> & { restoredAndVerified: number };
   missing: Date[];
   expectation: Expectation;
@@ -213,6 +236,36 @@ function isReport(value: unknown): value is DrillReport {
   );
 }
 
+/**
+ * Each drill once: reports with the same drill (its start and drillId) or the same signature are
+ * copies of one report, or one replayed under other names. The best-verified copy is kept (intact
+ * first), then the first by origin; the others are named as its duplicates.
+ */
+function withoutDuplicates(entries: readonly EvidenceReport[], publicKey: KeyObject | undefined): { entries: EvidenceReport[]; duplicates: DuplicateReport[] } {
+  const ranked = entries
+    .map((entry) => ({ entry, signature: signatureStateOf(entry.report, publicKey) }))
+    .sort((a, b) => SIGNATURE_RANK[a.signature] - SIGNATURE_RANK[b.signature] || (a.entry.origin < b.entry.origin ? -1 : a.entry.origin > b.entry.origin ? 1 : 0));
+  const keptBy = new Map<string, string>();
+  const kept: EvidenceReport[] = [];
+  const duplicates: DuplicateReport[] = [];
+  for (const { entry, signature } of ranked) {
+    const value = (entry.report.signature as { value?: unknown } | undefined)?.value;
+    const keys = [
+      typeof entry.report.drillId === 'string' ? `drill\0${entry.report.startedAt}\0${entry.report.drillId}` : undefined,
+      typeof value === 'string' ? `signature\0${value}` : undefined,
+    ].filter((key): key is string => key !== undefined);
+    const of = keys.map((key) => keptBy.get(key)).find((origin) => origin !== undefined);
+    if (of !== undefined) {
+      duplicates.push({ report: entry.report, origin: entry.origin, of, signature });
+      continue;
+    }
+    for (const key of keys) keptBy.set(key, entry.origin);
+    kept.push(entry);
+  }
+  duplicates.sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0));
+  return { entries: kept, duplicates };
+}
+
 /** Why a parsed JSON document is not a drill report, or undefined when it is one. */
 export function notAReport(value: unknown): string | undefined {
   return isReport(value) ? undefined : 'not a drill report (database, startedAt, status, rpo and rto expected)';
@@ -245,9 +298,10 @@ export function buildEvidence(input: EvidenceInput): Evidence {
   }
   const databases = [...byDatabase.entries()]
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, entries]): DatabaseEvidence => {
+    .map(([name, all]): DatabaseEvidence => {
       const anchor = anchorOf(name);
       const used = new Set<string>();
+      const { entries, duplicates } = withoutDuplicates(all, input.publicKey);
       const drills = entries
         .map((entry) => ({ ...entry, startedMs: Date.parse(entry.report.startedAt) }))
         .sort((a, b) => a.startedMs - b.startedMs || (a.origin < b.origin ? -1 : 1))
@@ -258,26 +312,35 @@ export function buildEvidence(input: EvidenceInput): Evidence {
           used.add(id);
           return { report: entry.report, origin: entry.origin, id, startedMs: entry.startedMs, signature: signatureStateOf(entry.report, input.publicKey) };
         });
-      const starts = drills.map((drill) => drill.startedMs);
+      const counted = input.publicKey ? drills.filter((drill) => drill.signature === 'intact') : drills;
+      const notCounted = input.publicKey ? drills.filter((drill) => drill.signature !== 'intact') : [];
+      const firstSigned = counted.find((drill) => drill.signature === 'intact')?.startedMs;
+      const unsignedAfterSigning =
+        firstSigned === undefined ? [] : notCounted.filter((drill) => drill.signature === 'unsigned' && drill.startedMs > firstSigned && drill.report.error?.name !== 'ReportSigningError');
+      const starts = counted.map((drill) => drill.startedMs);
       const expectation = expectationOf(starts, input.expectEverySeconds);
       const missing = expectation.source === 'none' || expectation.everySeconds <= 0 ? [] : missingDrills(starts, expectation.everySeconds * 1000, { sinceMs, untilMs }, expectation.source === 'option');
       const counts = { passed: 0, failed: 0, error: 0, restoredAndVerified: 0 };
       const signatures: Record<SignatureState, number> = { intact: 0, altered: 0, 'other-key': 0, unsigned: 0, unchecked: 0 };
-      for (const drill of drills) {
+      for (const drill of counted) {
         counts[drill.report.status]++;
         if (drill.report.rto.restoreSeconds !== null && drill.report.rto.verifySeconds !== null) counts.restoredAndVerified++;
-        signatures[drill.signature]++;
       }
+      for (const drill of drills) signatures[drill.signature]++;
       return {
         name,
         anchor,
         drills,
+        counted,
+        notCounted,
+        unsignedAfterSigning,
+        duplicates,
         counts,
         missing,
         expectation,
-        latest: drills[drills.length - 1],
-        rpo: targetRecord(drills, (report) => report.rpo),
-        rto: targetRecord(drills, (report) => report.rto),
+        latest: counted[counted.length - 1],
+        rpo: targetRecord(counted, (report) => report.rpo),
+        rto: targetRecord(counted, (report) => report.rto),
         signatures,
         calendar: calendarOf(drills, missing, input.period),
       };

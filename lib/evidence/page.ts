@@ -54,27 +54,46 @@ function expectationText(database: DatabaseEvidence): string {
   return `no schedule to expect drills from: ${text(expectation.reason)}`;
 }
 
-/** Counted above as they read, but a report that does not verify is no evidence: the sentence says so. */
+/** Not counted above: a report that does not verify is no evidence, and the sentence says so. */
 function untrusted(database: DatabaseEvidence): string {
   const bad = database.drills.filter((drill) => drill.signature === 'altered' || drill.signature === 'other-key');
   if (!bad.length) return '';
-  return ` <span class="missed">${plural(bad.length, 'report does', 'reports do')} not verify (altered since signing, or signed by another key): ${dateLinks(bad.map((drill) => ({ ...drill, id: `sig-${drill.id}` })))}; what ${bad.length === 1 ? 'it says' : 'they say'} cannot be trusted.</span>`;
+  return ` <span class="missed">${plural(bad.length, 'report does', 'reports do')} not verify (altered since signing, or signed by another key): ${dateLinks(bad.map((drill) => ({ ...drill, id: `sig-${drill.id}` })))}; what ${bad.length === 1 ? 'it says' : 'they say'} cannot be trusted, and is not counted.</span>`;
+}
+
+/** With a key, unsigned reports are shown but not counted: anyone who can write to the store can write one. */
+function unsignedNotCounted(database: DatabaseEvidence): string {
+  const unsigned = database.notCounted.filter((drill) => drill.signature === 'unsigned');
+  if (!unsigned.length) return '';
+  const suspect = database.unsignedAfterSigning.length;
+  const after = suspect
+    ? `; ${suspect} of them ${suspect === 1 ? 'was' : 'were'} written after signing was on and ${suspect === 1 ? 'does' : 'do'} not say ${suspect === 1 ? 'its' : 'their'} signing failed`
+    : '';
+  return ` <span class="missed">${plural(unsigned.length, 'unsigned report', 'unsigned reports')} not counted (${dateLinks(unsigned.map((drill) => ({ ...drill, id: `sig-${drill.id}` })))})${after}.</span>`;
+}
+
+function duplicatesNotCounted(database: DatabaseEvidence): string {
+  const count = database.duplicates.length;
+  return count ? ` <span class="missed">${plural(count, 'duplicate report', 'duplicate reports')} not counted (the same drill under another name).</span>` : '';
 }
 
 /** "restored and verified N times between A and B; last on C; N passed, M failed (dates linked)". */
 function auditorSentence(database: DatabaseEvidence, evidence: Evidence): string {
   const name = `<strong>${text(database.name)}</strong>`;
-  const between = `between ${utcDay(evidence.period.since.getTime())} and ${utcDay(evidence.period.until.getTime())}`;
   const missing = database.missing.length ? ` <span class="missing-count">${plural(database.missing.length, 'expected drill')} missing</span> (${expectationText(database)}).` : '';
-  if (!database.latest) return `${name}: no drill ${between}.${missing}`;
-  const failed = database.drills.filter((drill) => drill.report.status === 'failed');
-  const errors = database.drills.filter((drill) => drill.report.status === 'error');
+  const notes = `${unsignedNotCounted(database)}${duplicatesNotCounted(database)}${untrusted(database)}`;
+  const drillWord = evidence.keyId ? 'verified drill' : 'drill';
+  if (!database.latest) return `${name}: no ${drillWord} between ${utcDay(evidence.period.since.getTime())} and ${utcDay(evidence.period.until.getTime())}.${missing}${notes}`;
+  // The drills' own first and last days: the period's start would read as history the drills do not have.
+  const between = `between ${utcDay(database.counted[0]!.startedMs)} and ${utcDay(database.latest.startedMs)}`;
+  const failed = database.counted.filter((drill) => drill.report.status === 'failed');
+  const errors = database.counted.filter((drill) => drill.report.status === 'error');
   const latest = database.latest;
   return (
-    `${name}: restored and verified ${plural(database.counts.restoredAndVerified, 'time')} ${between} (${plural(database.drills.length, 'drill')}); ` +
+    `${name}: restored and verified ${plural(database.counts.restoredAndVerified, 'time')} ${between} (${plural(database.counted.length, drillWord)}); ` +
     `last on <a href="#latest-${database.anchor}">${when(latest.report.startedAt)}</a> (${STATUS_WORD[latest.report.status]}); ` +
     `${database.counts.passed} passed, ${failed.length} failed${failed.length ? ` (${dateLinks(failed)})` : ''}` +
-    `${errors.length ? `, ${plural(errors.length, 'error')} (${dateLinks(errors)})` : ''}.${missing}${untrusted(database)}`
+    `${errors.length ? `, ${plural(errors.length, 'error')} (${dateLinks(errors)})` : ''}.${missing}${notes}`
   );
 }
 
@@ -203,13 +222,23 @@ function failedDrill(drill: DrillEntry): string {
 const MAX_LISTED_REPORTS = 50;
 
 function notIntact(database: DatabaseEvidence): string {
-  // Unsigned reports are worth listing one by one only beside signed ones: a history kept without a key says so once.
-  const someSigned = database.drills.length > database.signatures.unsigned;
+  // Unsigned reports are worth listing one by one only beside signed ones, or when a key left them uncounted:
+  // a history kept without a key says so once.
+  const someSigned = database.drills.length > database.signatures.unsigned || database.notCounted.length > 0;
   const bad = database.drills.filter((drill) => drill.signature === 'altered' || drill.signature === 'other-key' || (someSigned && drill.signature === 'unsigned'));
   if (!bad.length) return '';
   const items = bad.slice(0, MAX_LISTED_REPORTS).map((drill) => `<li class="signature-${drill.signature}" id="sig-${drill.id}">${when(drill.report.startedAt)}: ${SIGNATURE_WORD[drill.signature]} (${text(drill.origin)})</li>`);
   if (bad.length > MAX_LISTED_REPORTS) items.push(`<li>and ${bad.length - MAX_LISTED_REPORTS} more</li>`);
   return `<h3>Reports that are not intact (${bad.length})</h3><ul class="not-intact">${items.join('')}</ul>`;
+}
+
+function duplicateList(database: DatabaseEvidence): string {
+  if (!database.duplicates.length) return '';
+  const items = database.duplicates
+    .slice(0, MAX_LISTED_REPORTS)
+    .map((duplicate) => `<li class="signature-${duplicate.signature}">${text(duplicate.origin)}: the same drill as ${text(duplicate.of)} (${when(duplicate.report.startedAt)}; ${SIGNATURE_WORD[duplicate.signature]})</li>`);
+  if (database.duplicates.length > MAX_LISTED_REPORTS) items.push(`<li>and ${database.duplicates.length - MAX_LISTED_REPORTS} more</li>`);
+  return `<h3>Duplicate reports (${database.duplicates.length})</h3><p>Counted once: each is a drill already on this page, under another name.</p><ul class="duplicates">${items.join('')}</ul>`;
 }
 
 const RPO_SERIES = [
@@ -224,8 +253,8 @@ const RTO_SERIES = [
 
 async function databaseSection(database: DatabaseEvidence, evidence: Evidence): Promise<string> {
   const [rpo, rto] = await Promise.all([
-    renderChartSvg({ title: `RPO of ${database.name}: claimed and measured, target dashed`, drills: database.drills, series: RPO_SERIES, target: (drill) => drill.report.rpo.targetSeconds, period: evidence.period }),
-    renderChartSvg({ title: `Restore, verify and RTO of ${database.name}, target dashed`, drills: database.drills, series: RTO_SERIES, target: (drill) => drill.report.rto.targetSeconds, period: evidence.period }),
+    renderChartSvg({ title: `RPO of ${database.name}: claimed and measured, target dashed`, drills: database.counted, series: RPO_SERIES, target: (drill) => drill.report.rpo.targetSeconds, period: evidence.period }),
+    renderChartSvg({ title: `Restore, verify and RTO of ${database.name}, target dashed`, drills: database.counted, series: RTO_SERIES, target: (drill) => drill.report.rto.targetSeconds, period: evidence.period }),
   ]);
   const failed = database.drills.filter((drill) => drill.report.status !== 'passed');
   return (
@@ -238,6 +267,7 @@ async function databaseSection(database: DatabaseEvidence, evidence: Evidence): 
     (database.latest ? `<h3>Latest drill</h3>${latestDrill(database)}` : '') +
     (failed.length ? `<h3>Drills that did not pass (${failed.length})</h3>${failed.map(failedDrill).join('')}` : '') +
     notIntact(database) +
+    duplicateList(database) +
     `</section>`
   );
 }

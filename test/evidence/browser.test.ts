@@ -89,13 +89,15 @@ describe('the evidence page in headless Chromium, network off', () => {
     expect(dom.title).toMatch(/^Restore drill evidence/);
     expect(dom.images).toBe(0);
     expect(dom.brokenLinks).toEqual([]);
-    expect(dom.summaries[1]).toMatch(/1 report does not verify \(altered since signing, or signed by another key\): \d{4}-\d\d-\d\d; what it says cannot be trusted\.$/);
+    expect(dom.summaries[1]).toMatch(/1 report does not verify \(altered since signing, or signed by another key\): \d{4}-\d\d-\d\d; what it says cannot be trusted, and is not counted\.$/);
     expect(dom.summaries).toHaveLength(3);
     for (const [index, database] of evidence.databases.entries()) {
       const section = dom.sections[index]!;
       expect(section.name).toBe(database.name);
       expect(dom.summaries[index]).toBe(section.sentence);
-      expect(section.sentence).toMatch(new RegExp(`^${database.name}: restored and verified ${database.counts.restoredAndVerified} times between 2026-10-01 and 2026-11-30 \\(${database.drills.length} drills\\); last on 2026-11-30 03:\\d\\d UTC`));
+      // From the first verified drill's day, not the period's start; only verified drills are counted.
+      const first = new Date(database.counted[0]!.startedMs).toISOString().slice(0, 10);
+      expect(section.sentence).toMatch(new RegExp(`^${database.name}: restored and verified ${database.counts.restoredAndVerified} times between ${first} and 2026-11-30 \\(${database.counted.length} verified drills\\); last on 2026-11-30 03:\\d\\d UTC`));
       expect(section.sentence).toContain(`${database.counts.passed} passed, ${database.counts.failed} failed`);
       expect(section.charts.map((chart) => [chart.measure, chart.lines])).toEqual([
         ['rpo', 2],

@@ -59,6 +59,14 @@ function put(report: DrillReport): string {
   return key;
 }
 
+function putAt(key: string, report: DrillReport): string {
+  s3.buckets.get(BUCKET)!.set(key, { body: Buffer.from(JSON.stringify(report, null, 2)), contentType: 'application/json', modified: new Date() });
+  return key;
+}
+
+/** shop: one signed pass, two signed failures turned into unsigned passes (finding 6), the pass under two more keys (finding 7). */
+const forgery = { passed: '', forged: [] as string[], replays: [] as string[] };
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rd-evidence-cli-'));
   publicKeyFile = join(dir, 'signing.pub.pem');
@@ -75,6 +83,13 @@ beforeAll(async () => {
   keys.otherKey = put(signReport(third!, theirs.privateKey));
   keys.unsigned = put(fourth!);
   for (const report of rest) put(signReport(report, ours.privateKey));
+  const shop = history({ databases: ['shop'], days: 3, lastDay, skipRate: 0, failRate: 0, errorRate: 0 }).map((entry, index) => signReport({ ...entry.report, drillId: `shop${index}`, status: index === 0 ? 'passed' : 'failed' }, ours.privateKey));
+  forgery.passed = put(shop[0]!);
+  forgery.forged = shop.slice(1).map((report) => {
+    const { signature: _removed, ...content } = report;
+    return put({ ...content, status: 'passed' });
+  });
+  forgery.replays = [0, 1].map((n) => putAt(`reports/shop/replayed-${n}.json`, shop[0]!));
 });
 
 afterAll(async () => {
@@ -86,15 +101,15 @@ describe('restore-drill evidence --bucket, through the CLI', () => {
   test('with the public key: the page is written, each report that does not verify is named, exit 1', async () => {
     const out = join(dir, 'checked.html');
 
-    const result = await evidence(['--public-key', publicKeyFile, '--out', out]);
+    const result = await evidence(['--public-key', publicKeyFile, '--database', 'app', 'billing', '--out', out]);
 
     expect(result.code, result.stderr).toBe(1);
-    expect(result.stdout).toMatch(new RegExp(`^wrote ${out}: 2 database\\(s\\), 6 drill\\(s\\)`));
+    expect(result.stdout).toMatch(new RegExp(`^wrote ${out}: 2 database\\(s\\), 3 verified drill\\(s\\) of 6`));
     expect(result.stderr).toContain(`ALTERED                s3://${BUCKET}/${keys.altered}`);
     expect(result.stderr).toContain(`signed by another key  s3://${BUCKET}/${keys.otherKey}`);
     expect(result.stderr).toContain(`2 report(s) do not verify against the public key`);
-    // Unsigned is counted, but it is not a failed verification: reports from before signing was turned on are unsigned.
-    expect(result.stderr).toContain('restore-drill: 1 report(s) are unsigned');
+    // Unsigned is not counted, but older than every signed report of its database it is no failed verification: reports from before signing was turned on are unsigned.
+    expect(result.stderr).toContain('restore-drill: 1 report(s) are unsigned and not counted as verified drills');
     expect(result.stderr).not.toContain(keys.unsigned);
     expect(result.stderr).not.toContain(keys.intact);
     const page = await readFile(out, 'utf8');
@@ -103,8 +118,23 @@ describe('restore-drill evidence --bucket, through the CLI', () => {
     expect(s3.requests.every((request) => request.method === 'GET' && !request.denied)).toBe(true);
   });
 
+  test('with the public key: forged unsigned reports and replayed copies are not counted, each is named, exit 1', async () => {
+    const out = join(dir, 'shop.html');
+
+    const result = await evidence(['--public-key', publicKeyFile, '--database', 'shop', '--out', out]);
+
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout).toContain(': 1 database(s), 1 verified drill(s) of 3');
+    for (const key of forgery.forged) expect(result.stderr).toMatch(new RegExp(`unsigned after signing\\s+s3://${BUCKET}/${key} \\(shop, `));
+    for (const key of forgery.replays) expect(result.stderr).toContain(`duplicate              s3://${BUCKET}/${key}: the same drill as s3://${BUCKET}/${forgery.passed}`);
+    expect(result.stderr).toContain('2 unsigned report(s) are newer than a signed report of their database and do not say their signing failed');
+    const page = (await readFile(out, 'utf8')).replace(/<[^>]+>/g, '');
+    expect(page).toMatch(/shop: restored and verified 1 time between \d{4}-\d\d-\d\d and \d{4}-\d\d-\d\d \(1 verified drill\)/);
+    expect(page).toContain('1 passed, 0 failed');
+  });
+
   test('without a public key: nothing is checked, exit 0; every report intact: exit 0', async () => {
-    const unchecked = await evidence(['--out', join(dir, 'unchecked.html')]);
+    const unchecked = await evidence(['--database', 'app', 'billing', '--out', join(dir, 'unchecked.html')]);
     const onlyBilling = await evidence(['--public-key', publicKeyFile, '--database', 'billing', '--out', join(dir, 'billing.html')]);
 
     expect(unchecked.code, unchecked.stderr).toBe(0);

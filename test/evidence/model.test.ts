@@ -1,5 +1,7 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { buildEvidence, missingDrills, type EvidenceReport } from '../../lib/evidence/model.ts';
+import { signReport } from '../../lib/evidence/signing.ts';
 import { history } from './history.ts';
 
 const DAY = 86_400_000;
@@ -98,5 +100,86 @@ describe('evidence per database', () => {
     const evidence = buildEvidence({ reports: [...reports, { report: { hello: 'world' } as never, origin: 'x.json' }], period: { since, until: now }, now, source: 'test' });
 
     expect(evidence.unreadable).toEqual([{ origin: 'x.json', reason: expect.stringContaining('not a drill report') }]);
+  });
+});
+
+describe('evidence with a public key: only what verifies is counted', () => {
+  const now = new Date('2026-12-01T12:00:00Z');
+  const since = new Date(now.getTime() - 90 * DAY);
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  /** Three signed drills on the period's last three days: passed, failed, failed. */
+  function signed(): EvidenceReport[] {
+    const reports = history({ databases: ['app'], days: 3, lastDay: '2026-12-01', skipRate: 0, failRate: 0, errorRate: 0 });
+    return reports.map((entry, index) => {
+      const report = { ...entry.report, drillId: `dr${index}`, status: index === 0 ? ('passed' as const) : ('failed' as const) };
+      return { ...entry, origin: `drill-reports/app-${index}.json`, report: signReport(report, privateKey) };
+    });
+  }
+  /** A failed report turned into a pass, its signature removed (finding 6). */
+  function forged(entry: EvidenceReport): EvidenceReport {
+    const { signature: _removed, error: _error, ...content } = entry.report;
+    return { ...entry, report: { ...content, status: 'passed' } };
+  }
+
+  test('unsigned reports newer than a signed one of the database are not counted, and named as suspect', () => {
+    const [passed, failed1, failed2] = signed();
+    const reports = [passed!, forged(failed1!), forged(failed2!)];
+
+    const app = buildEvidence({ reports, period: { since, until: now }, now, source: 'test', publicKey }).databases[0]!;
+
+    expect(app.counts.passed).toBe(1);
+    expect(app.counts.failed).toBe(0);
+    expect(app.counted.map((drill) => drill.origin)).toEqual([passed!.origin]);
+    expect(app.notCounted.map((drill) => drill.origin)).toEqual([failed1!.origin, failed2!.origin]);
+    expect(app.unsignedAfterSigning.map((drill) => drill.origin)).toEqual([failed1!.origin, failed2!.origin]);
+    expect(app.rpo.judged).toBe(1);
+  });
+
+  test('an unsigned report older than the first signed one, or one that says its signing failed, is not suspect', () => {
+    const [first, second, third] = signed();
+    const { signature: _s, ...before } = first!.report;
+    const { signature: _t, ...signingFailed } = third!.report;
+    const reports = [
+      { ...first!, report: before },
+      second!,
+      { ...third!, report: { ...signingFailed, status: 'error' as const, error: { step: 'report' as const, message: 'the report is stored unsigned: …', kind: 'tool' as const, name: 'ReportSigningError' } } },
+    ];
+
+    const app = buildEvidence({ reports, period: { since, until: now }, now, source: 'test', publicKey }).databases[0]!;
+
+    expect(app.unsignedAfterSigning).toEqual([]);
+    expect(app.notCounted).toHaveLength(2);
+    expect(app.counted).toHaveLength(1);
+  });
+
+  test('the same report under several names counts once; the copies are named as duplicates (finding 7)', () => {
+    const [passed, failed1, failed2] = signed();
+    const replays = [0, 1, 2, 3].map((n) => ({ ...passed!, origin: `drill-reports/app-replayed-${n}.json` }));
+    // The same drill id, the content changed and re-signed by nobody: still that drill, once.
+    const sameId = { ...forged(failed1!), origin: 'drill-reports/app-same-id.json' };
+    const reports = [passed!, failed1!, failed2!, ...replays, sameId];
+
+    const evidence = buildEvidence({ reports, period: { since, until: now }, now, source: 'test', publicKey });
+    const app = evidence.databases[0]!;
+
+    expect(app.drills).toHaveLength(3);
+    expect(app.counts).toMatchObject({ passed: 1, failed: 2 });
+    expect(app.duplicates.map((duplicate) => [duplicate.origin, duplicate.of])).toEqual([
+      ['drill-reports/app-replayed-0.json', passed!.origin],
+      ['drill-reports/app-replayed-1.json', passed!.origin],
+      ['drill-reports/app-replayed-2.json', passed!.origin],
+      ['drill-reports/app-replayed-3.json', passed!.origin],
+      ['drill-reports/app-same-id.json', failed1!.origin],
+    ]);
+    expect(app.duplicates.at(-1)!.signature).toBe('unsigned');
+  });
+
+  test('without a key nothing can be verified: every report counts, as before', () => {
+    const [passed, failed1, failed2] = signed();
+
+    const app = buildEvidence({ reports: [passed!, forged(failed1!), failed2!], period: { since, until: now }, now, source: 'test' }).databases[0]!;
+
+    expect(app.counted).toHaveLength(3);
+    expect(app.unsignedAfterSigning).toEqual([]);
   });
 });

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import { redactSecrets } from '../../lib/util/redact.ts';
 import { renderEvidencePage } from '../../lib/evidence/page.ts';
+import { signReport } from '../../lib/evidence/signing.ts';
 import { history } from './history.ts';
 import { plantedReports } from './planted.ts';
 
@@ -81,6 +82,43 @@ describe('the evidence page', () => {
     expect(days.match(/<i class=s-u>/g)).toHaveLength(1);
     expect(unchecked).toContain('Reports: 1 unsigned, 4 signed, not checked (no public key given).');
     expect(unchecked).toContain('Signatures were not checked: no public key was given');
+  });
+});
+
+describe('the evidence page with a public key: forged and replayed reports', () => {
+  const today = new Date('2026-12-01T12:00:00Z');
+  const longAgo = { since: new Date(today.getTime() - 90 * 86_400_000), until: today };
+
+  test('the headline counts only verified drills, names the unsigned and the duplicates, and runs from the first drill to the last', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    const signed = history({ databases: ['app'], days: 3, lastDay: '2026-12-01', skipRate: 0, failRate: 0, errorRate: 0 }).map((entry, index) => ({
+      ...entry,
+      report: signReport({ ...entry.report, drillId: `dr${index}`, status: index === 0 ? ('passed' as const) : ('failed' as const) }, privateKey),
+    }));
+    const forged = signed.slice(1).map((entry) => {
+      const { signature: _removed, ...content } = entry.report;
+      return { ...entry, report: { ...content, status: 'passed' as const } };
+    });
+    const replays = [0, 1].map((n) => ({ ...signed[0]!, origin: `reports/app/replayed-${n}.json` }));
+
+    const html = await renderEvidencePage({ reports: [signed[0]!, ...forged, ...replays], period: longAgo, now: today, source: 'test', publicKey });
+    const sentence = /<p class="auditor-sentence">(.*?)<\/p>/.exec(html)![1]!.replace(/<[^>]+>/g, '');
+
+    expect(sentence).toContain('app: restored and verified 1 time between 2026-11-29 and 2026-11-29 (1 verified drill)');
+    expect(sentence).toContain('1 passed, 0 failed');
+    expect(sentence).toContain('2 unsigned reports not counted');
+    expect(sentence).toContain('2 duplicate reports not counted');
+    expect(sentence).not.toContain('2026-09-02');
+    expect(html).toContain('<h3>Duplicate reports (2)</h3>');
+    expect(html).toContain(`reports/app/replayed-0.json: the same drill as ${signed[0]!.origin}`);
+  });
+
+  test('without a key, "between" is the first and the last drill too, not the period', async () => {
+    const reports = history({ databases: ['app'], days: 3, lastDay: '2026-12-01', skipRate: 0 });
+
+    const html = await renderEvidencePage({ reports, period: longAgo, now: today, source: 'test' });
+
+    expect(html).toMatch(/restored and verified \d times? between 2026-11-29 and 2026-12-01 \(3 drills\)/);
   });
 });
 

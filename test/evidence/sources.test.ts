@@ -112,10 +112,10 @@ describe('restore-drill evidence', () => {
 
     const result = await cli(['evidence', '--report-dir', folder, '--since', '7d', '--expect-every', '1d', '--public-key', 'key.pub.pem', '--out', 'page.html']);
 
-    // An unsigned report is no failed verification (exit 0), but it is counted.
-    expect(result.stderr).toBe('restore-drill: 1 report(s) are unsigned (written before signing was turned on, or when the key could not be read: such a report says why in its error); the page marks them\n');
+    // An unsigned report is no failed verification (exit 0), but it is not counted.
+    expect(result.stderr).toBe('restore-drill: 1 report(s) are unsigned and not counted as verified drills (written before signing was turned on, or when the key could not be read: such a report says why in its error); the page names them\n');
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^wrote page\.html: 1 database\(s\), \d drill\(s\) since \S+ from the folder \S+drill-reports\n$/);
+    expect(result.stdout).toMatch(/^wrote page\.html: 1 database\(s\), 4 verified drill\(s\) of 5 since \S+ from the folder \S+drill-reports\n$/);
     const html = await readFile(join(dir, 'page.html'), 'utf8');
     expect(html).toContain('(from --expect-every)');
     expect(html).toMatch(/Reports: \d signature intact, 1 unsigned\./);

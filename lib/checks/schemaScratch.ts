@@ -91,6 +91,8 @@ async function dropScratch(copy: pg.ClientConfig, name: string, statementTimeout
 export async function buildInScratch(scratch: pg.ClientConfig, statements: readonly string[], statementTimeoutMs: number): Promise<void> {
   const session = await openSession(scratch, { statementTimeoutMs });
   try {
+    // drizzle-kit's unqualified names are public's, not pg_catalog's (openSession puts pg_catalog first).
+    await session.query(`select pg_catalog.set_config('search_path', 'public', false)`);
     for (const statement of statements) {
       try {
         await session.query(statement);

@@ -83,6 +83,35 @@ describe('isolation holds against code in the copy (red team, session 2)', () =>
     }
   });
 
+  test('finding 2, a checks\' user that may not disable an event trigger (not a superuser): isolation is an error naming the trigger, changes nothing else (the trigger would fire on each change), and no other check runs', async () => {
+    const copy = await cluster();
+    try {
+      await copy.query(`
+        create extension postgres_fdw;
+        create role checker login;
+        grant usage on foreign data wrapper postgres_fdw to checker;
+        create function public.ddl_audit() returns event_trigger language plpgsql as $$ begin raise notice 'ddl'; end $$;
+        create event trigger ddl_audit on ddl_command_start execute function public.ddl_audit();
+      `);
+      await copy.query(`set role checker; create server prod_srv foreign data wrapper postgres_fdw options (host '${production.server.socketDir}')`);
+
+      const results = await runChecks(
+        { copy: { ...copy.clientConfig(), user: 'checker' }, target: new Date(), rpoTargetSeconds: 300 },
+        checksConfigSchema.parse({ rowCounts: [{ table: 'pg_class', min: 1 }] }),
+      );
+
+      expect(results.map((result) => [result.check, result.status])).toEqual([
+        ['connection', 'pass'],
+        ['isolation', 'error'],
+        ['rowCounts', 'error'],
+      ]);
+      expect(results[1]!.summary).toMatch(/event trigger ddl_audit \(ddl_command_start\): must be owner of event trigger ddl_audit, so nothing else was changed/);
+      expect(await copy.query<{ options: string[] }>(`select srvoptions as options from pg_foreign_server`)).toEqual([{ options: [`host=${production.server.socketDir}`] }]);
+    } finally {
+      await copy.remove();
+    }
+  });
+
   test('finding 3: a LANGUAGE c function outside the dblink extension, bound to dblink\'s library, is disabled too: a view on it no longer reads production, with or without the extension', async () => {
     const copy = await cluster();
     try {

@@ -497,7 +497,9 @@ export function connectionOf(handle: LocalCopyHandle): ConnectionInfo {
     port: handle.port,
     database: handle.connection.database,
     user: handle.connection.user,
-    passwordFrom: 'none: the copy trusts its private Unix socket (loopback TCP needs the role\'s password from the source)',
+    passwordFrom: handle.baseBackup?.network?.isolated
+      ? 'none: the copy trusts its private Unix socket (its 127.0.0.1 is inside its own network namespace: connect through the socket)'
+      : 'none: the copy trusts its private Unix socket (loopback TCP needs the role\'s password from the source)',
   };
 }
 

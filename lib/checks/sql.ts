@@ -112,19 +112,22 @@ export interface SessionOptions {
 }
 
 /**
- * The session's search_path with pg_catalog first, then the database's own (the source's, for a copy):
- * an unqualified table from config (`orders`) resolves where the application's does, while `count`,
- * `max`, `=` and every other function, operator or catalog the checks name are pg_catalog's, never a
- * same-named one the copy's schemas hold (`public.count(*)` returning a million). Every name here is
- * qualified: the statement runs under the search_path it replaces.
+ * The session's search_path: the database's own (the source's, for a copy) without an explicit
+ * pg_catalog, so that Postgres searches pg_catalog first, implicitly. `count`, `max`, `=` and every
+ * other function, operator or catalog the checks name are then pg_catalog's, never a same-named one of
+ * the copy's schemas (`public.count(*)` returning a million under `search_path = public, pg_catalog`);
+ * an unqualified table from config (`orders`) resolves, and what a check creates unqualified (amcheck)
+ * lands, where the application's would. (Naming pg_catalog first instead would make it the schema
+ * things are created in.) Every name here is qualified: the statement runs under the path it replaces.
  */
 const PG_CATALOG_FIRST =
-  `select pg_catalog.set_config('search_path', pg_catalog.concat_ws(', ', 'pg_catalog', nullif(pg_catalog.current_setting('search_path'), '')), false)`;
+  `select pg_catalog.set_config('search_path', coalesce((select pg_catalog.string_agg(pg_catalog.quote_ident(s.name), ', ' order by s.n) ` +
+  `from pg_catalog.unnest(pg_catalog.current_schemas(false)) with ordinality as s(name, n) where s.name operator(pg_catalog.<>) 'pg_catalog'), ''), false)`;
 
 /**
  * A connected client with its statement_timeout set (SET, not a startup option: poolers such as RDS
  * Proxy and PgBouncer reject or ignore startup options), timestamps read in UTC so that a
- * `timestamp without time zone` column compares as UTC, pg_catalog first in search_path, and, for the
+ * `timestamp without time zone` column compares as UTC, pg_catalog searched first, and, for the
  * source, read-only transactions.
  */
 export async function openSession(config: pg.ClientConfig, options: SessionOptions): Promise<pg.Client> {

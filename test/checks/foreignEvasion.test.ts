@@ -4,6 +4,7 @@ import { checksConfigSchema } from '../../lib/checks/config.ts';
 import type { IsolationDetails } from '../../lib/checks/foreign.ts';
 import type { RowCountsDetails } from '../../lib/checks/rowCounts.ts';
 import { runChecks } from '../../lib/checks/runChecks.ts';
+import { closeSession, openSession } from '../../lib/checks/sql.ts';
 import { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { machineBinaries } from '../support/source.ts';
 
@@ -163,6 +164,14 @@ describe('isolation holds against code in the copy (red team, session 2)', () =>
       const rowCounts = results.find((result) => result.check === 'rowCounts')!;
       expect((rowCounts.details as RowCountsDetails).counts).toEqual({ users: 103 });
       expect(rowCounts.status).toBe('fail');
+      // What a check creates unqualified (integrity's CREATE EXTENSION amcheck) still goes where the database's
+      // search_path says, never into pg_catalog.
+      const session = await openSession(copy.clientConfig(), { statementTimeoutMs: 10_000 });
+      try {
+        expect((await session.query<{ schema: string }>('select current_schema() as schema')).rows).toEqual([{ schema: 'app' }]);
+      } finally {
+        await closeSession(session);
+      }
     } finally {
       await copy.remove();
     }

@@ -222,6 +222,10 @@ export function interruptedReport(state: DrillState, signal: string, now = new D
 export function recordFailure(state: DrillState, failure: Failure): DrillState {
   const report = structuredClone(state.report);
   report.error = { step: state.step, message: failure.message, kind: failure.kind, ...(failure.name ? { name: failure.name } : {}) };
+  if (failure.copyRemoved) {
+    report.copy.removed = true;
+    report.copy.fate = 'removed';
+  }
   return { ...state, report };
 }
 
@@ -229,12 +233,15 @@ export interface Failure {
   message: string;
   kind: FailureKind;
   name?: string;
+  /** The provider made the copy's folder and removed it itself as the start failed (a refused tar). */
+  copyRemoved?: true;
 }
 
 /** What any error means for a drill: the one classification the CLI and the cloud's tasks share. */
 export function failureOf(error: unknown): Failure {
   const name = error instanceof Error ? error.name : undefined;
-  return { message: error instanceof Error ? error.message : String(error), kind: failureKindOf(error), ...(name ? { name } : {}) };
+  const copyRemoved = (error as { copyRemoved?: unknown } | null)?.copyRemoved === true;
+  return { message: error instanceof Error ? error.message : String(error), kind: failureKindOf(error), ...(name ? { name } : {}), ...(copyRemoved ? { copyRemoved } : {}) };
 }
 
 /**
@@ -244,7 +251,7 @@ export function failureOf(error: unknown): Failure {
 export async function cleanupStep(state: DrillState, provider: RestoreProvider, context: StepContext = {}): Promise<DrillState> {
   const now = context.now ?? (() => new Date());
   const report = structuredClone(state.report);
-  if (state.handle === undefined && report.copy.name) {
+  if (state.handle === undefined && report.copy.name && report.copy.fate !== 'removed') {
     // A Start that failed for the tool's reasons (a time limit, a dropped connection, a 5xx) may still have made the copy,
     // its answer lost after the provider accepted it: looked for by its planned name. A refusal made nothing.
     const unknownOutcome = report.error?.step === 'restore' && report.error.kind === 'tool';

@@ -331,7 +331,7 @@ describe('tar-format base backups (pg_basebackup -Ft)', () => {
   });
 });
 
-describe('what a tar may put under pg_wal, and the space it may take', () => {
+describe('what a tar may unpack: under pg_wal, one name once, within the free space', () => {
   const NOT_WAL = 'is not a WAL segment, a .history, .backup or .partial file, or archive_status';
   test.each([
     ['base.tar', 'pg_wal/sparse', 'x'],
@@ -354,6 +354,30 @@ describe('what a tar may put under pg_wal, and the space it may take', () => {
 
     expect(error).toBeInstanceOf(BrokenBackupError);
     expect((error as Error).message).toContain(`base backup base-1: ${tarName} holds the entry ${JSON.stringify(name)} under pg_wal, which ${why}`);
+  });
+
+  test.each([
+    ['a file then a folder of the same name, one after the other', [{ name: 'global/twice', type: 'file' as const }, { name: 'global/twice', type: 'directory' as const }], 'global/twice'],
+    ['a folder over a file written long before', [{ name: 'PG_VERSION', type: 'directory' as const }], 'PG_VERSION'],
+    ['a folder then a file of the same name', [{ name: 'global/twice', type: 'directory' as const }, { name: 'global/twice', type: 'file' as const }], 'global/twice'],
+  ])('%s: always a broken backup naming the entry (exit 1), and the drill says its copy was made and removed', async (_, entries, named) => {
+    const dir = await damageable('plain-tar', `same-name-${entries.map((entry) => entry.type).join('-')}-${named.length}`);
+    await repack(join(dir, 'base-1', 'base.tar'), 'global/pg_control', entries.map((header) => ({ header, body: header.type === 'file' ? 'x' : '' })));
+    const config = await validateConfig(
+      {
+        rpoTargetSeconds: 86_400,
+        databases: [{ name: 'tars', provider: { kind: 'local', baseBackups: dir, walArchive: source.archiveDir }, connection: { database: 'postgres', user: 'postgres' } }],
+      },
+      work,
+    );
+    const database = config.databases[0]!;
+
+    const { report } = await runDrill(config, database, providerFor(database, { durable: false }), { trigger: 'cli', target: 'latest', pollIntervalMs: 20 });
+
+    expect(report.error).toMatchObject({ step: 'restore', kind: 'backup', message: expect.stringContaining(`base.tar holds ${JSON.stringify(named)} twice`) });
+    expect(report.copy).toMatchObject({ removed: true, fate: 'removed' });
+    expect(report.copy.made).toBeUndefined();
+    expect(await copyFolders('tars')).toEqual([]);
   });
 
   test('the WAL files, histories and archive_status of real backups pass (fetch into base.tar, stream into pg_wal.tar)', async () => {

@@ -302,11 +302,20 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     handle.baseBackup = { ...handle.baseBackup, files: files.summary, filesVerifiedBy: files.method };
     return await launchCopy(handle, { binaries, user, archiveDir, settings: options, stagedWal });
   } catch (error) {
-    await destroyCopy(handle.name).catch(() => undefined);
+    const removed = await destroyCopy(handle.name).then(() => true, () => false);
     // The server may die of a full disk before it even listens.
-    if (error instanceof RestoreFailedError && OUT_OF_SPACE.test(error.message)) throw outOfSpaceDuringReplay(error.message);
-    throw error;
+    if (error instanceof RestoreFailedError && OUT_OF_SPACE.test(error.message)) throw madeAndRemoved(outOfSpaceDuringReplay(error.message), removed);
+    throw madeAndRemoved(error, removed);
   }
+}
+
+/**
+ * Marks a failed start whose copy folder was made (and written into) and then removed here, so that
+ * the drill's report says "removed", not "never made" (drill/steps.ts reads `copyRemoved`).
+ */
+export function madeAndRemoved(error: unknown, removed: boolean): unknown {
+  if (removed && error instanceof Error) Object.defineProperty(error, 'copyRemoved', { value: true, enumerable: false, configurable: true });
+  return error;
 }
 
 /** Refuses, before anything exists, a copy name not of our form and copySettings that would break the copy's isolation. */
@@ -366,8 +375,7 @@ export async function openCopy(opening: CopyOpening): Promise<LocalCopyHandle> {
     await writeMarker(handle);
     startLease(handle, opening.leaseRenewMs ?? DEFAULT_LEASE_RENEW_MS);
   } catch (error) {
-    await destroyCopy(handle.name).catch(() => undefined);
-    throw error;
+    throw madeAndRemoved(error, await destroyCopy(handle.name).then(() => true, () => false));
   }
   return handle;
 }

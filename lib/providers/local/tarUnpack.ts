@@ -114,16 +114,30 @@ async function unpackInto(file: TarFile, root: string, kind: 'base' | 'pg_wal', 
   const made = new Set<string>(['']);
   const writing = new Set<Promise<void>>();
   let failed: unknown;
+  const twice = (path: string) =>
+    new BrokenBackupError(
+      `base backup ${backup}: ${file.name} holds ${JSON.stringify(path)} twice (or over a folder); pg_basebackup writes each file once, so ${file.path} is not as it wrote it`,
+      backup,
+    );
   const named = (error: unknown, path: string): unknown => {
     // Said as the copy's cp says it, so that the engine names a full disk as such.
     if ((error as NodeJS.ErrnoException).code === 'ENOSPC') return new Error(`No space left on device, unpacking ${file.name}: ${path}`);
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
-      return new BrokenBackupError(
-        `base backup ${backup}: ${file.name} holds ${JSON.stringify(path)} twice (or over a folder); pg_basebackup writes each file once, so ${file.path} is not as it wrote it`,
-        backup,
-      );
-    }
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return twice(path);
     return error;
+  };
+  // What the tar has named so far: a name used twice is refused from the names alone, before the file system
+  // sees it, since a small file's write may land before or after a folder of the same name is made.
+  const seen = new Map<string, TarEntry['type']>();
+  const sameName = (entry: TarEntry): string | undefined => {
+    const parts = entry.path.split('/');
+    for (let depth = 1; depth < parts.length; depth++) {
+      const parent = parts.slice(0, depth).join('/');
+      if (seen.get(parent) === 'file') return parent;
+    }
+    const earlier = seen.get(entry.path);
+    if (earlier === 'file' || (earlier === 'directory' && entry.type === 'file')) return entry.path;
+    seen.set(entry.path, entry.type);
+    return undefined;
   };
   const underWal = (path: string): string | undefined => (kind === 'pg_wal' ? path : path === 'pg_wal' ? '' : path.startsWith('pg_wal/') ? path.slice('pg_wal/'.length) : undefined);
   try {
@@ -141,6 +155,8 @@ async function unpackInto(file: TarFile, root: string, kind: 'base' | 'pg_wal', 
             backup,
           );
         }
+        const reused = sameName(entry);
+        if (reused !== undefined) throw twice(reused);
         if (entry.type === 'file') await unpack.space.take(entry.size, file, entry.path);
         const parent = entry.path.includes('/') ? entry.path.slice(0, entry.path.lastIndexOf('/')) : '';
         await ensureFolder(root, parent, made);

@@ -7,6 +7,7 @@ import {
   assertCopyRequest,
   destroyCopy,
   launchCopy,
+  madeAndRemoved,
   NOT_COPIED,
   openCopy,
   outputForCopy,
@@ -108,8 +109,7 @@ export async function startRepoCopy(options: RepoCopyOptions): Promise<LocalCopy
     handle.baseBackup = { ...handle.baseBackup, files: verification.summary };
     return await launchCopy(handle, { binaries, user, archiveDir, settings: { durable: options.durable ?? true, throwaway: options.throwaway, copySettings: options.copySettings } });
   } catch (error) {
-    await destroyCopy(handle.name).catch(() => undefined);
-    throw error;
+    throw madeAndRemoved(error, await destroyCopy(handle.name).then(() => true, () => false));
   }
 }
 

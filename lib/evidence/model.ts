@@ -194,14 +194,15 @@ function targetRecord(drills: readonly DrillEntry[], pick: (report: DrillReport)
   return { targetSeconds: typeof newest === 'number' ? newest : null, targetsSeen: seen.length > 1 ? seen : [], held, judged };
 }
 
-function calendarOf(drills: readonly DrillEntry[], missing: readonly Date[], period: EvidencePeriod): CalendarDay[] {
+/** Days coloured by the counted drills alone; every report's signature marks its day, so an uncounted one still shows. */
+function calendarOf(drills: readonly DrillEntry[], counted: readonly DrillEntry[], missing: readonly Date[], period: EvidencePeriod): CalendarDay[] {
   const days = new Map<string, CalendarDay>();
   const first = Date.parse(`${utcDay(period.since.getTime())}T00:00:00Z`);
   for (let t = first; t <= period.until.getTime(); t += DAY_MS) {
     const day = utcDay(t);
     days.set(day, { day, status: 'none', drills: 0, missing: 0 });
   }
-  for (const drill of drills) {
+  for (const drill of counted) {
     const cell = days.get(utcDay(drill.startedMs));
     if (!cell) continue;
     cell.drills++;
@@ -209,6 +210,10 @@ function calendarOf(drills: readonly DrillEntry[], missing: readonly Date[], per
       cell.status = drill.report.status;
       cell.drillId = drill.id;
     }
+  }
+  for (const drill of drills) {
+    const cell = days.get(utcDay(drill.startedMs));
+    if (!cell) continue;
     if (cell.signature === undefined || SIGNATURE_RANK[drill.signature] > SIGNATURE_RANK[cell.signature]) cell.signature = drill.signature;
   }
   for (const time of missing) {
@@ -342,7 +347,7 @@ export function buildEvidence(input: EvidenceInput): Evidence {
         rpo: targetRecord(counted, (report) => report.rpo),
         rto: targetRecord(counted, (report) => report.rto),
         signatures,
-        calendar: calendarOf(drills, missing, input.period),
+        calendar: calendarOf(drills, counted, missing, input.period),
       };
     });
   return {

@@ -121,7 +121,7 @@ function calendar(database: DatabaseEvidence): string {
   // Weeks run left to right, Monday on top.
   const weekday = (new Date(first).getUTCDay() + 6) % 7;
   const months: string[] = [];
-  const someSigned = database.drills.length > database.signatures.unsigned;
+  const someSigned = database.drills.length > database.signatures.unsigned || database.notCounted.length > 0;
   const cells = days.map((day, index) => {
     const date = new Date(first + index * 86_400_000);
     const column = Math.floor((index + weekday) / 7);

@@ -133,6 +133,12 @@ describe('evidence with a public key: only what verifies is counted', () => {
     expect(app.notCounted.map((drill) => drill.origin)).toEqual([failed1!.origin, failed2!.origin]);
     expect(app.unsignedAfterSigning.map((drill) => drill.origin)).toEqual([failed1!.origin, failed2!.origin]);
     expect(app.rpo.judged).toBe(1);
+    // The forged days are not coloured as passed; their mark says why.
+    expect(app.calendar.slice(-3).map((day) => [day.day, day.status, day.signature])).toEqual([
+      ['2026-11-29', 'passed', 'intact'],
+      ['2026-11-30', 'none', 'unsigned'],
+      ['2026-12-01', 'none', 'unsigned'],
+    ]);
   });
 
   test('an unsigned report older than the first signed one, or one that says its signing failed, is not suspect', () => {

@@ -5,9 +5,10 @@ import { checksConfigProblems, checksConfigSchema, ledgerConfigSchema, schemaCon
 import { runChecks } from '../../lib/checks/runChecks.ts';
 import { checkSchema, type SchemaDetails } from '../../lib/checks/schema.ts';
 import { findDrizzleKit, pullSnapshot } from '../../lib/checks/schemaKit.ts';
+import { withScratchDatabase } from '../../lib/checks/schemaScratch.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { testSource } from '../support/source.ts';
-import { checkContext, createDatabase, fixtureCopy, fixturesDir, migrateWithV0, migrateWithV1, scratchDir } from './helpers.ts';
+import { checkContext, createDatabase, fixtureCopy, fixturesDir, migrateWithV0, migrateWithV1, scratchDir, withClient } from './helpers.ts';
 
 let source: SourceCluster;
 let scratch: { dir: string; remove: () => Promise<void> };
@@ -170,6 +171,16 @@ describe('schema check: the scratch database', () => {
     } finally {
       await source.query('drop table public.audit_trail', [], 'template1');
     }
+  });
+
+  it('has the checks\' database\'s encoding and locale, not the server\'s defaults', async () => {
+    await source.query(`create database schema_latin1 template template0 encoding 'LATIN1' lc_collate 'C' lc_ctype 'C'`);
+    const db = source.clientConfig('schema_latin1');
+    const read = `select pg_encoding_to_char(encoding) as encoding, datcollate, datctype from pg_database where datname = current_database()`;
+
+    const outcome = await withScratchDatabase(db, 30_000, (scratch) => withClient(scratch, async (client) => (await client.query(read)).rows[0]));
+
+    expect(outcome).toMatchObject({ built: true, value: { encoding: 'LATIN1', datcollate: 'C', datctype: 'C' }, leftOver: null });
   });
 });
 

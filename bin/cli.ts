@@ -125,14 +125,15 @@ program
   .description('remove a copy kept by restore --keep (only copies restore-drill made and marked)')
   .requiredOption('--copy <name>', 'the copy, rd-<database>-<yyyymmddhhmmss>-<4 random>')
   .option('-c, --config <file>', 'config file (RDS and Aurora copies are found through their database\'s provider)')
+  .option('--force', 'remove a local copy even while the drill that made it still runs (it then reports the copy gone)')
   .addHelpText('after', '\nExample:\n  restore-drill drop --copy rd-app-20261125150102-x7k2')
-  .action(async (options: { copy: string; config?: string }) => {
+  .action(async (options: { copy: string; config?: string; force?: boolean }) => {
     // Without --config, a config in this folder is used when there is a readable one (a local copy needs none).
     const loaded = await loadConfig(process.cwd(), options.config, { checkFolders: false }).catch((error: unknown) => {
       if (options.config) throw error;
       return undefined;
     });
-    await dropCopy(options.copy, { config: loaded?.config });
+    await dropCopy(options.copy, { config: loaded?.config, force: options.force === true });
     process.stdout.write(`removed ${options.copy}\n`);
   });
 

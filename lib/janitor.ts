@@ -1,5 +1,5 @@
 import type { DatabaseConfig, RestoreDrillConfig } from './config/schema.ts';
-import { NotOurCopyError, RemovalDeferredError } from './errors.ts';
+import { NotOurCopyError, RemovalDeferredError, RestoreDrillError } from './errors.ts';
 import { COPY_NAME } from './providers/copyName.ts';
 import { providerFor, type ProviderOptions } from './providers/index.ts';
 import type { ListedCopy, RestoreProvider } from './providers/types.ts';
@@ -32,12 +32,15 @@ export interface DropOptions extends ProviderOptions {
   config?: Pick<RestoreDrillConfig, 'databases'> | undefined;
   /** How a database's provider is made (tests inject one). @default providerFor */
   providerFor?: (database: DatabaseConfig) => RestoreProvider;
+  /** Remove a local copy even while the drill that made it still runs (drop --force). */
+  force?: boolean;
 }
 
 /**
  * Removes one copy a person names (`drop --copy`): only a copy of ours (isOurCopyName, then listed
  * as ours by its database's provider); anything else is refused (NotOurCopyError) and nothing is
- * touched. A local copy is found by its folder in the scratch root, whose marker the local engine reads.
+ * touched. A local copy is found by its folder in the scratch root, whose marker the local engine reads;
+ * one whose maker still runs (a drill in another process) is refused unless `force`.
  */
 export async function dropCopy(name: string, options: DropOptions = {}): Promise<{ name: string; provider: string; database?: string }> {
   if (!isOurCopyName(name)) throw new NotOurCopyError(`"${name}" is not a restore-drill copy name (${COPY_NAME_HINT})`);
@@ -51,6 +54,17 @@ export async function dropCopy(name: string, options: DropOptions = {}): Promise
   }
   // Also a folder whose marker was never written (a crash right after it was made): the engine decides by name and place.
   const { destroyCopy } = await import('./providers/local/index.ts');
+  if (!options.force) {
+    const { liveOwnerOf } = await import('./providers/local/engine.ts');
+    const owner = await liveOwnerOf(name);
+    if (owner) {
+      throw new RestoreDrillError(
+        'input',
+        `copy ${name} belongs to a drill still running (pid ${owner.pid}${owner.leaseUntil ? `, its lease renewed until ${owner.leaseUntil}` : ''}): ` +
+          'removing it would break that drill, and its copy is removed when it ends. Wait for it, or pass --force to remove it anyway',
+      );
+    }
+  }
   await destroyCopy(name);
   return { name, provider: 'local', ...(database ? { database: database.name } : {}) };
 }

@@ -130,6 +130,52 @@ async function ownerGone(marker: Marker): Promise<boolean> {
   return startTime !== undefined && startTime !== marker.owner.startTime;
 }
 
+/**
+ * The live process, other than this one, that made a copy and still uses it (a running drill), with
+ * its lease; undefined for a kept copy, an orphan, or a copy of this process. drop refuses such a copy.
+ */
+export async function liveOwnerOf(name: string): Promise<{ pid: number; leaseUntil?: string | undefined } | undefined> {
+  if (!COPY_NAME.test(name)) return undefined;
+  const marker = await readMarker(join(scratchFolders.copies(), name));
+  if (!marker?.owner || marker.kept || marker.owner.pid === process.pid || (await ownerGone(marker))) return undefined;
+  return { pid: marker.owner.pid, leaseUntil: marker.leaseUntil };
+}
+
+/**
+ * Written into a copy's folder by the process removing it, before it stops anything: the owner,
+ * finding it as its drill ends, knows its copy was taken from under it (gone), and waits, rather
+ * than racing the removal and reporting it as its own.
+ */
+const REMOVING_FILE = 'restore-drill.removing';
+
+/** Claims the removal of a copy: true when this process removes it, false when another live process already is. */
+async function claimRemoval(dir: string): Promise<{ by: number } | undefined> {
+  const path = join(dir, REMOVING_FILE);
+  const mine = JSON.stringify({ pid: process.pid, startTime: await owner.startTime });
+  for (;;) {
+    const made = await writeFile(path, mine, { flag: 'wx', mode: 0o600 }).then(() => true, (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return false;
+      throw error;
+    });
+    if (made) return undefined;
+    const holder = JSON.parse(await readFile(path, 'utf8').catch(() => '{}') || '{}') as { pid?: number; startTime?: string };
+    const alive = holder.pid !== undefined && holder.pid !== process.pid && (await isRunning(holder.pid)) && (await startTimeOf(holder.pid)) === holder.startTime;
+    if (alive) return { by: holder.pid! };
+    // Left by a removal that died part way, or by an earlier attempt of this process: taken over.
+    await rm(path, { force: true });
+  }
+}
+
+/** Waits (a bounded while) for another process's removal of a copy folder to finish. */
+async function removedByOther(name: string, dir: string, by: number): Promise<never> {
+  abandoned.add(name);
+  stopLease(name);
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && (await stat(dir).then(() => true, () => false))) await delay(25);
+  forgetCleanup(name);
+  throw new CopyGoneError(`copy ${name} was removed by another process (pid ${by}: drop --force, or the janitor) while it was in use`);
+}
+
 const cleanups = new Map<string, () => void>();
 /** Copies this process is making or using: their lease (renewed on a timer) and their marker's writes, one at a time. */
 const leases = new Map<string, { handle: LocalCopyHandle; until?: string; timer?: NodeJS.Timeout }>();
@@ -610,9 +656,15 @@ async function destroyOnce(name: string): Promise<void> {
     const exists = await stat(dir).then(() => true, () => false);
     if (!exists) throw new CopyGoneError(`there is no copy named ${name} in ${scratchFolders.copies()}`);
     // A folder made before the marker was written (a crash right after mkdir): ours by its name and place, but empty of servers.
-    const entries = await readdirSafe(dir);
+    const entries = (await readdirSafe(dir)).filter((entry) => entry !== REMOVING_FILE);
     if (entries.length > 0) throw new NotOurCopyError(`${dir} carries no ${MARKER_FILE} marker; restore-drill removes only copies it marked as its own`);
   }
+  const other = await claimRemoval(dir).catch((error: NodeJS.ErrnoException) => {
+    // Removed meanwhile, by someone else.
+    if (error.code === 'ENOENT') throw new CopyGoneError(`copy ${name} was removed by someone else while it was being removed here`);
+    throw error;
+  });
+  if (other) await removedByOther(name, dir, other.by);
   abandoned.add(name);
   stopLease(name);
   await markerWrites.get(name)?.catch(() => undefined);
@@ -626,7 +678,7 @@ async function destroyOnce(name: string): Promise<void> {
   }
   // The marker goes last: a removal cut short leaves a folder that drop and the janitor still know as ours.
   for (const entry of await readdirSafe(dir)) {
-    if (entry !== MARKER_FILE) await rm(join(dir, entry), { recursive: true, force: true });
+    if (entry !== MARKER_FILE && entry !== REMOVING_FILE) await rm(join(dir, entry), { recursive: true, force: true });
   }
   await rm(join(dir, MARKER_FILE), { force: true });
   await rm(dir, { recursive: true, force: true });
@@ -667,7 +719,7 @@ const UNMARKED_AGE_MS = 60_000;
  */
 async function unmarkedLeftover(dir: string): Promise<LocalCopyHandle | undefined> {
   const info = await lstat(dir).catch(() => undefined);
-  if (!info?.isDirectory() || Date.now() - info.mtimeMs < UNMARKED_AGE_MS || (await readdirSafe(dir)).length > 0) return undefined;
+  if (!info?.isDirectory() || Date.now() - info.mtimeMs < UNMARKED_AGE_MS || (await readdirSafe(dir)).some((entry) => entry !== REMOVING_FILE)) return undefined;
   const made = info.mtime.toISOString();
   const name = basename(dir);
   // Only the name, folder and times are read (the janitor removes it by name); the rest says there is nothing in it.

@@ -97,6 +97,8 @@ describe('the files of the base backup, against its backup_manifest', () => {
       skipped: [{ name: 'base-1', reason: 'base-2 is newer and ends before the target' }],
       // Which recovery path ran (issue 18): test copies are durable: false, the throwaway path.
       recovery: expect.objectContaining({ path: 'throwaway' }),
+      // Whether the copy had a network of its own depends on the machine (root and unshare): either way it is said.
+      network: { isolated: expect.any(Boolean), how: expect.any(String) },
     });
   });
 

@@ -400,7 +400,7 @@ describe('what a tar may unpack: under pg_wal, one name once, within the free sp
     await mkdir(data);
     const disk = await statfs(data);
     const free = disk.bavail * disk.bsize;
-    // Room for 2 MB of the backup: pg_basebackup's first files fit, the whole (about 30 MB with its WAL) does not.
+    // Room for 2 MB of the backup: pg_basebackup's first files fit, the whole (about 24 MB with its WAL) does not.
     const reserveBytes = free - 2 * 1024 * 1024;
 
     const error = await unpackTarBackup(layout, 'base-1', data, { segmentSize: source.walSegmentSize, reserveBytes }).catch((e: unknown) => e);
@@ -410,7 +410,8 @@ describe('what a tar may unpack: under pg_wal, one name once, within the free sp
     expect((error as Error).message).toMatch(/^not enough free space in .*: unpacking base\.tar\.gz, the entry ".+" \(\d+ bytes\) would leave less than \d+ MB free; it stopped before writing it\. Free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk$/);
     const written = (await execOk('find', [data, '-type', 'f', '-printf', '%s\n'])).stdout.split('\n').filter(Boolean).reduce((sum, size) => sum + Number(size), 0);
     expect(written).toBeGreaterThan(0);
-    expect(written).toBeLessThanOrEqual(2 * 1024 * 1024);
+    // Other tests write and free space on the same disk between this reading and the unpack's own: a few MB of slack.
+    expect(written).toBeLessThanOrEqual(8 * 1024 * 1024);
   });
 });
 

@@ -92,8 +92,8 @@ class SpaceBudget {
   }
 
   async take(bytes: number, file: TarFile, path: string): Promise<void> {
-    // Measured again only when the count says no: another copy may have freed space meanwhile.
-    if (this.left === undefined || bytes > this.left) {
+    // Measured once, as the unpack begins: what it writes is then counted, not read back from a disk others share.
+    if (this.left === undefined) {
       const disk = await statfs(this.dir);
       this.left = disk.bavail * disk.bsize - this.reserve;
     }

@@ -208,11 +208,13 @@ export async function planRepoRestore(source: PgbackrestSource, workDir: string,
   }
   if (!chosen) throw new TargetOutsideWindowError(`no backup set ends before the target; ${describe}`);
   const { backup } = chosen;
-  const { wal, segmentSize } = backup === window.backups.at(-1)!.backup ? newestWal : await prepareWal(source, workDir, backup);
+  const { wal, segmentSize, gap } = backup === window.backups.at(-1)!.backup ? newestWal : await prepareWal(source, workDir, backup);
   const base = asBaseBackup(backup);
   const path = wal.timelinePath(base);
   const startSegno = segnoOf(backup.startLsn, segmentSize);
-  const endSegno = Math.max(wal.endSegno(path, base), segnoOf(backup.stopLsn, segmentSize));
+  // Up to the gap the repository's listing shows, whatever the cache holds beyond it: the cache is filled only up
+  // to a gap, so segments archived after one would otherwise never be seen, and latest would end quietly before it.
+  const endSegno = Math.max(wal.endSegno(path, base), segnoOf(backup.stopLsn, segmentSize), gap?.segno ?? -1);
   const walFiles: WalFile[] = [];
   for (let segno = startSegno; segno <= endSegno; segno++) {
     const file = wal.fileFor(path, segno, base);

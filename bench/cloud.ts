@@ -14,19 +14,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { validateConfig } from '../lib/config/load.ts';
 import type { ReportOutput } from '../lib/drill/tasks.ts';
 import { RestoreDrillStack } from '../lib/infra/restoreDrill.ts';
 import type { DrillReport } from '../lib/report/types.ts';
 import { databaseConfig, rdsWorld, useFakeAwsCredentials, useOwnScratch } from '../test/emulators/rds/world.ts';
 import { S3Emulator } from '../test/emulators/s3/emulator.ts';
-import { definitionFromTemplate } from '../test/support/definition.ts';
-import { IamAuthority } from '../test/support/iam/authority.ts';
-import { principalsFromTemplate } from '../test/support/iam/template.ts';
-import { layOutFunctions } from '../test/support/lambda/runtime.ts';
-import { stackTokenResolver, taskHandlers } from '../test/support/lambda/stack.ts';
+import { stackOnStandIns, stackTokenResolver, taskHandlers } from '../test/support/lambda/stack.ts';
 import { writeResultsSection } from './results.ts';
 
 useOwnScratch('bench-cloud');
@@ -38,7 +32,6 @@ const POLLS_MS = (process.env.BENCH_POLL_MS ?? '1000,10000').split(',').map(Numb
 const BUCKET = 'restore-drill-reports-bench';
 const log = (text: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 23)}] ${text}\n`);
 
-type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
 interface Span {
   state: string;
@@ -75,22 +68,9 @@ try {
       mapConcurrency: 1,
     },
   });
-  const resources = Template.fromStack(stack).toJSON().Resources as Resources;
-  app.synth();
-  const definition = definitionFromTemplate({ Resources: resources });
-  const principals = principalsFromTemplate({ Resources: resources }, { accountId: world.emulator.accountId, region: world.emulator.region, resolve: resolveToken });
-  const iam = new IamAuthority(principals.values());
-  world.emulator.iam = iam;
-  s3.iam = iam;
-  const layout = await layOutFunctions(resources, {
-    assemblyDir: outdir,
-    resolve: (value) => resolveToken(value) ?? (() => { throw new Error(`no stand-in for ${JSON.stringify(value)}`); })(),
-    credentialsFor: (id) => principals.get(id) ?? (() => { throw new Error(`no role for ${id}`); })(),
-    region: world.emulator.region,
-    extraEnvironment: { AWS_ENDPOINT_URL_S3: s3.url, AWS_ENDPOINT_URL_SECRETS_MANAGER: world.emulator.url },
-  });
+  const layout = await stackOnStandIns(app, stack, { outdir, resolve: resolveToken, emulators: { aws: world.emulator, s3 } });
   removeLayout = layout.remove;
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
+  const { definition, machine } = layout;
 
   const byInterval = new Map<number, Execution[]>();
   let cold: Execution | undefined;

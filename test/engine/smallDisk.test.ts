@@ -2,6 +2,7 @@ import { mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { OUT_OF_SPACE } from '../../lib/providers/local/copyConfig.ts';
 import { execFile, execOk } from '../../lib/util/exec.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { testSource } from '../support/source.ts';
@@ -97,6 +98,13 @@ describe('a scratch disk that fills up while the copy replays WAL (issue 14 item
     expect(outcome.message).not.toMatch(/checkpoint record|incomplete|damaged/);
     expect(outcome.left).toEqual([]);
   });
+});
+
+test("a full disk in either of the server's words is out of space: ENOSPC, and a write that got only part of its bytes down", () => {
+  expect(OUT_OF_SPACE.test('FATAL:  could not extend file "base/5/16384": No space left on device')).toBe(true);
+  // Seen in CI: the disk filled in the middle of an 8 kB page write, so the write returned short, not ENOSPC.
+  expect(OUT_OF_SPACE.test('FATAL:  could not extend file "base/5/16384": wrote only 4096 of 8192 bytes at block 57')).toBe(true);
+  expect(OUT_OF_SPACE.test('FATAL:  could not locate required checkpoint record')).toBe(false);
 });
 
 /**

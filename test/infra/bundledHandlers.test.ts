@@ -3,8 +3,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import type { ReportOutput } from '../../lib/drill/tasks.ts';
@@ -14,13 +12,10 @@ import { NEON_API_KEY, neonDatabaseConfig, neonWorld, ROLE_PASSWORD, type NeonWo
 import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
 import { S3Emulator } from '../emulators/s3/emulator.ts';
 import { slackWebhook } from '../emulators/slack/webhook.ts';
-import { definitionFromTemplate } from '../support/definition.ts';
 import { IamAuthority } from '../support/iam/authority.ts';
-import { principalsFromTemplate } from '../support/iam/template.ts';
 import type { Principal } from '../support/iam/types.ts';
 import { runCli } from '../support/cli.ts';
-import { layOutFunctions } from '../support/lambda/runtime.ts';
-import { stackTokenResolver, taskHandlers } from '../support/lambda/stack.ts';
+import { stackOnStandIns, stackTokenResolver } from '../support/lambda/stack.ts';
 
 // The deployed functions as Lambda runs them: the stack is synthesised, esbuild bundles each handler
 // with the config compiled in, each asset folder is laid out alone outside the checkout and runs in a
@@ -39,7 +34,6 @@ let slack: Awaited<ReturnType<typeof slackWebhook>>;
 let outdir: string;
 let removeLayout: (() => Promise<void>) | undefined;
 
-type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
 beforeAll(async () => {
   [rds, neon] = await Promise.all([rdsWorld(), neonWorld()]);
@@ -109,32 +103,19 @@ describe('the deployed functions, laid out as Lambda runs them, with IAM enforce
     };
     const app = new App({ outdir });
     const stack = new RestoreDrillStack(app, 'BundledHandlers', { config, settings });
-    const resources = Template.fromStack(stack).toJSON().Resources as Resources;
-    app.synth();
-    const definition = definitionFromTemplate({ Resources: resources });
-    const [, bucketResource] = Object.entries(resources).find(([id, resource]) => resource.Type === 'AWS::S3::Bucket' && id.startsWith('RestoreDrillReports'))!;
+    // IAM: each function's role from the template; the account refuses restores of one database (an SCP would).
+    const denyOneRestore = (principals: Map<string, Principal>) => {
+      const startId = [...principals.keys()].find((id) => id.startsWith('RestoreDrillStart'))!;
+      principals.set(startId, withDeny(principals.get(startId)!, { Action: 'rds:RestoreDBInstanceToPointInTime', Resource: '*', Condition: { StringEquals: { 'aws:RequestTag/restore-drill:database': 'bh-rds-denied' } } }));
+    };
+    const layout = await stackOnStandIns(app, stack, { outdir, resolve: resolveToken, emulators: { aws: rds.emulator, s3 }, adjustPrincipals: denyOneRestore });
+    removeLayout = layout.remove;
+    const { principals } = layout;
+    const [, bucketResource] = Object.entries(layout.resources).find(([id, resource]) => resource.Type === 'AWS::S3::Bucket' && id.startsWith('RestoreDrillReports'))!;
     s3.configureBucket(BUCKET, S3Emulator.bucketSettingsOf(bucketResource.Properties));
 
-    // IAM: each function's role from the template; the account refuses restores of one database (an SCP would).
-    const principals = principalsFromTemplate({ Resources: resources }, { accountId: rds.emulator.accountId, region: rds.emulator.region, resolve: resolveToken });
-    const startId = [...principals.keys()].find((id) => id.startsWith('RestoreDrillStart'))!;
-    principals.set(startId, withDeny(principals.get(startId)!, { Action: 'rds:RestoreDBInstanceToPointInTime', Resource: '*', Condition: { StringEquals: { 'aws:RequestTag/restore-drill:database': 'bh-rds-denied' } } }));
-    const iam = new IamAuthority(principals.values());
-    rds.emulator.iam = iam;
-    s3.iam = iam;
-
-    const layout = await layOutFunctions(resources, {
-      assemblyDir: outdir,
-      resolve: (value) => resolveToken(value) ?? (() => { throw new Error(`no stand-in for ${JSON.stringify(value)}`); })(),
-      credentialsFor: (id) => principals.get(id) ?? (() => { throw new Error(`no role for ${id}`); })(),
-      region: rds.emulator.region,
-      extraEnvironment: { AWS_ENDPOINT_URL_S3: s3.url, AWS_ENDPOINT_URL_SECRETS_MANAGER: rds.emulator.url },
-    });
-    removeLayout = layout.remove;
-    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
-
     // Act
-    const result = (await machine.run({ mode: 'drill', trigger: 'schedule' }, { overrides: { taskResourceLocalHandlers: taskHandlers(definition, layout.functions) as never, waitTimeOverrides: { WaitForCopy: 50 } } }).result) as unknown as ReportOutput;
+    const result = (await layout.run({ mode: 'drill', trigger: 'schedule' }, 50).result) as unknown as ReportOutput;
 
     // Assess: the execution's answer, and the reports the functions saved in the bucket.
     const objects = s3.objects(BUCKET);
@@ -243,7 +224,7 @@ describe('the deployed functions, laid out as Lambda runs them, with IAM enforce
     rds.emulator.iam = refusedKey;
     s3.iam = refusedKey;
     await Promise.all([...layout.functions.values()].map((fn) => fn.stop()));
-    const unsignedRun = (await machine.run({ mode: 'drill', trigger: 'schedule', databases: ['bh-rds-pass'] }, { overrides: { taskResourceLocalHandlers: taskHandlers(definition, layout.functions) as never, waitTimeOverrides: { WaitForCopy: 50 } } }).result) as unknown as ReportOutput;
+    const unsignedRun = (await layout.run({ mode: 'drill', trigger: 'schedule', databases: ['bh-rds-pass'] }, 50).result) as unknown as ReportOutput;
     const [unsignedKey] = unsignedRun.reportKeys;
     const unsigned = JSON.parse(s3.objects(BUCKET).get(unsignedKey!)!) as DrillReport;
     // Kept, with all it found (an auditor still sees the restore), unsigned, and its error says why; not a passed drill.

@@ -2,8 +2,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import type { ReportOutput } from '../../lib/drill/tasks.ts';
@@ -12,11 +10,7 @@ import type { DrillReport } from '../../lib/report/types.ts';
 import { CLUSTER_LIFECYCLES, INSTANCE_LIFECYCLES } from '../emulators/rds/behaviour.ts';
 import { databaseConfig, leftoverCopies, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
 import { S3Emulator } from '../emulators/s3/emulator.ts';
-import { definitionFromTemplate } from '../support/definition.ts';
-import { IamAuthority } from '../support/iam/authority.ts';
-import { principalsFromTemplate } from '../support/iam/template.ts';
-import { layOutFunctions } from '../support/lambda/runtime.ts';
-import { stackTokenResolver, taskHandlers } from '../support/lambda/stack.ts';
+import { stackOnStandIns, stackTokenResolver } from '../support/lambda/stack.ts';
 
 // 50 RDS databases in one scheduled run, through the synthesised state machine over the real bundles,
 // laid out as Lambda runs them, IAM enforced on every call (the harness of bundledHandlers.test.ts),
@@ -39,7 +33,6 @@ let s3: S3Emulator;
 let outdir: string;
 let removeLayout: (() => Promise<void>) | undefined;
 
-type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
 
 beforeAll(async () => {
   world = await rdsWorld({
@@ -83,27 +76,13 @@ describe('scale', () => {
         mapConcurrency: MAP_CONCURRENCY,
       },
     });
-    const resources = Template.fromStack(stack).toJSON().Resources as Resources;
-    app.synth();
-    const definition = definitionFromTemplate({ Resources: resources });
-    const principals = principalsFromTemplate({ Resources: resources }, { accountId: world.emulator.accountId, region: world.emulator.region, resolve: resolveToken });
-    const iam = new IamAuthority(principals.values());
-    world.emulator.iam = iam;
-    s3.iam = iam;
-    const layout = await layOutFunctions(resources, {
-      assemblyDir: outdir,
-      resolve: (value) => resolveToken(value) ?? (() => { throw new Error(`no stand-in for ${JSON.stringify(value)}`); })(),
-      credentialsFor: (id) => principals.get(id) ?? (() => { throw new Error(`no role for ${id}`); })(),
-      region: world.emulator.region,
-      extraEnvironment: { AWS_ENDPOINT_URL_S3: s3.url, AWS_ENDPOINT_URL_SECRETS_MANAGER: world.emulator.url },
-    });
+    const layout = await stackOnStandIns(app, stack, { outdir, resolve: resolveToken, emulators: { aws: world.emulator, s3 } });
     removeLayout = layout.remove;
-    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
     world.emulator.faults.throttleRate = THROTTLE_RATE;
     const startedAt = Date.now();
 
     // Act
-    const execution = machine.run({ mode: 'drill', trigger: 'schedule' }, { overrides: { taskResourceLocalHandlers: taskHandlers(definition, layout.functions) as never, waitTimeOverrides: { WaitForCopy: 20 } } });
+    const execution = layout.run({ mode: 'drill', trigger: 'schedule' }, 20);
     const events: { type: string; state?: { name: string; type?: string } }[] = [];
     const collecting = (async () => {
       for await (const event of execution.eventLogs) events.push(event as never);

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { StateMachine } from 'aws-local-stepfunctions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { validateConfig } from '../../lib/config/load.ts';
 import { configSchema } from '../../lib/config/schema.ts';
@@ -14,11 +13,7 @@ import type { DrillReport } from '../../lib/report/types.ts';
 import { NEON_API_KEY, neonDatabaseConfig, neonWorld, type NeonWorld } from '../emulators/neon/world.ts';
 import { databaseConfig, rdsWorld, SOURCE_PASSWORD, useFakeAwsCredentials, useOwnScratch, type RdsWorld } from '../emulators/rds/world.ts';
 import { S3Emulator } from '../emulators/s3/emulator.ts';
-import { definitionFromTemplate } from '../support/definition.ts';
-import { IamAuthority } from '../support/iam/authority.ts';
-import { principalsFromTemplate } from '../support/iam/template.ts';
-import { layOutFunctions } from '../support/lambda/runtime.ts';
-import { stackTokenResolver, taskHandlers } from '../support/lambda/stack.ts';
+import { stackOnStandIns, stackTokenResolver } from '../support/lambda/stack.ts';
 
 // The schema check in the cloud: the stack synthesised with checks.schema, the Verify asset (its
 // bundle, drizzle-kit beside it, the snapshots compiled in) laid out alone outside the checkout as
@@ -73,25 +68,11 @@ describe('the schema check in the deployed Verify function', () => {
     };
     const app = new App({ outdir });
     const stack = new RestoreDrillStack(app, 'SchemaVerify', { config, settings });
-    const resources = Template.fromStack(stack).toJSON().Resources as Resources;
-    app.synth();
-    const definition = definitionFromTemplate({ Resources: resources });
-    const principals = principalsFromTemplate({ Resources: resources }, { accountId: rds.emulator.accountId, region: rds.emulator.region, resolve: resolveToken });
-    const iam = new IamAuthority(principals.values());
-    rds.emulator.iam = iam;
-    s3.iam = iam;
-    const layout = await layOutFunctions(resources, {
-      assemblyDir: outdir,
-      resolve: (value) => resolveToken(value) ?? (() => { throw new Error(`no stand-in for ${JSON.stringify(value)}`); })(),
-      credentialsFor: (id) => principals.get(id) ?? (() => { throw new Error(`no role for ${id}`); })(),
-      region: rds.emulator.region,
-      extraEnvironment: { AWS_ENDPOINT_URL_S3: s3.url, AWS_ENDPOINT_URL_SECRETS_MANAGER: rds.emulator.url },
-    });
+    const layout = await stackOnStandIns(app, stack, { outdir, resolve: resolveToken, emulators: { aws: rds.emulator, s3 } });
     removeLayout = layout.remove;
-    const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false } });
 
     // Act
-    const result = (await machine.run({ mode: 'drill', trigger: 'schedule' }, { overrides: { taskResourceLocalHandlers: taskHandlers(definition, layout.functions) as never, waitTimeOverrides: { WaitForCopy: 50 } } }).result) as unknown as ReportOutput;
+    const result = (await layout.run({ mode: 'drill', trigger: 'schedule' }, 50).result) as unknown as ReportOutput;
 
     // Assess: the reports the functions saved in the bucket.
     const stored = [...s3.objects(BUCKET)].filter(([key]) => key.startsWith('reports/')).map(([, text]) => JSON.parse(text) as DrillReport);

@@ -192,8 +192,12 @@ export function restoreCommandFor(archiveDir: string): string {
   return `if [ -f ${file} ]; then cp ${file} '%p' || exit 255; elif [ -f ${gz} ]; then gzip -dc ${gz} > '%p' || exit 255; else exit 1; fi`;
 }
 
-/** What a copy's server log says when the scratch disk filled up (the restore command's cp, or the server's own writes). */
-export const OUT_OF_SPACE = /No space left on device/;
+/**
+ * What a copy's server log says when the scratch disk filled up: the restore command's cp, or the
+ * server's own writes, which say ENOSPC, or, when a write got only part of its bytes down, "wrote only
+ * N of M bytes" with the hint to check free disk space.
+ */
+export const OUT_OF_SPACE = /No space left on device|wrote only \d+ of \d+ bytes|Check free disk space/;
 
 function shellQuote(text: string): string {
   return `'${text.replaceAll("'", `'\\''`)}'`;

@@ -22,7 +22,7 @@ import type { CopyTarget } from '../types.ts';
 import { pgbackrestArgs, pgbackrestEnv, programOf, saidBy, stanzaWorkDir, type PgbackrestSource } from './command.ts';
 import { describeBackup } from './info.ts';
 import { planRepoRestore, type RepoPlan } from './plan.ts';
-import { recoveryTargetTime } from '../local/copyConfig.ts';
+import { OUT_OF_SPACE, recoveryTargetTime } from '../local/copyConfig.ts';
 import { verifyRepository } from './verify.ts';
 
 export interface RepoCopyOptions {
@@ -141,7 +141,7 @@ async function restoreInto(handle: LocalCopyHandle, plan: RepoPlan, source: Pgba
   const result = await outputForCopy(handle.name, programOf(source), args, { env: await pgbackrestEnv(source), group: true });
   if (result.code !== 0) {
     const said = saidBy(result);
-    if (/No space left on device/.test(said)) {
+    if (OUT_OF_SPACE.test(said)) {
       throw new RestoreDrillError('tool', `not enough free space in ${scratchFolders.copies()}: pgbackrest restore of ${plan.backup.label} ran out of space (${said}); free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk`);
     }
     throw new RestoreDrillError('backup', `pgbackrest restore of backup ${plan.backup.label} (stanza ${source.stanza}, repo${source.repo}) failed: ${said}`);

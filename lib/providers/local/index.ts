@@ -1,6 +1,6 @@
 import { CopyGoneError } from '../../errors.ts';
 import type { CopyPoll, RestoreProvider, RestoreWindow } from '../types.ts';
-import { destroyCopy, keepCopy, listCopies, pollCopy, POLL_MS, startCopy, type LocalCopyHandle } from './engine.ts';
+import { destroyCopy, keepCopy, listCopies, pollCopy, POLL_MS, startCopy, type LocalCopyHandle, type StartCopyOptions } from './engine.ts';
 import { readWindow } from './plan.ts';
 
 export interface LocalProviderConfig {
@@ -40,9 +40,25 @@ export function localProvider(config: LocalProviderConfig, options: LocalProvide
       ];
       return { earliest: window.earliest, latest: window.latest, ...(notes.length ? { note: notes.join('; ') } : {}) };
     },
+    ...engineServed(config, options, (request) => startCopy({ source, ...request })),
+  };
+}
+
+/** What a start asks of the engine, beside its source. */
+export type EngineStartRequest = Omit<StartCopyOptions, 'source'>;
+
+/**
+ * The part of a provider whose copies the local engine serves (local, pgBackRest): how a drill's start
+ * becomes the engine's, and the copy's poll, removal, keeping and listing.
+ */
+export function engineServed(
+  config: { pgBin?: string | undefined; copySettings?: Record<string, string> | undefined },
+  options: Pick<LocalProviderOptions, 'connection' | 'durable' | 'leaseRenewMs'>,
+  startWith: (request: EngineStartRequest) => Promise<LocalCopyHandle>,
+): Omit<RestoreProvider<LocalCopyHandle>, 'kind' | 'pollIntervalMs' | 'window'> {
+  return {
     start: ({ target, copyName, expiresAt, keep }) =>
-      startCopy({
-        source,
+      startWith({
         target,
         name: copyName,
         expiresAt,

@@ -1,9 +1,10 @@
 import type { PgbackrestProviderConfig } from '../../config/schema.ts';
 import { RestoreDrillError } from '../../errors.ts';
 import { secretStrings } from '../../util/secrets.ts';
-import { destroyCopy, keepCopy, listCopies, pollCopy, POLL_MS, type LocalCopyHandle } from '../local/engine.ts';
+import { POLL_MS, type LocalCopyHandle } from '../local/engine.ts';
+import { engineServed } from '../local/index.ts';
 import { ensureScratchRoot } from '../local/scratch.ts';
-import type { CopyPoll, RestoreProvider, RestoreWindow } from '../types.ts';
+import type { RestoreProvider, RestoreWindow } from '../types.ts';
 import { stanzaWorkDir, type PgbackrestSource } from './command.ts';
 import { startRepoCopy } from './copy.ts';
 import { readRepoWindow } from './plan.ts';
@@ -57,24 +58,6 @@ export function pgbackrestProvider(config: PgbackrestProviderConfig, options: Pg
       const { window } = await readRepoWindow(source, await stanzaWorkDir(source));
       return { earliest: window.earliest, latest: window.latest, ...(window.note ? { note: window.note } : {}) };
     },
-    start: ({ target, copyName, expiresAt, keep }) =>
-      startRepoCopy({
-        source,
-        target,
-        name: copyName,
-        expiresAt,
-        connection: options.connection,
-        pgBin: config.pgBin,
-        copySettings: config.copySettings,
-        durable: options.durable ?? true,
-        // As the local provider: only a drill that says so gets the throwaway recovery path; a kept copy must survive a crash.
-        throwaway: keep === false,
-        leaseRenewMs: options.leaseRenewMs,
-      }),
-    poll: (handle): Promise<CopyPoll> => pollCopy(handle),
-    destroy: (handle) => destroyCopy(handle.name),
-    keep: (handle) => keepCopy(handle.name),
-    copyNameOf: (handle) => handle.name,
-    listCopies: async () => (await listCopies()).map((handle) => ({ name: handle.name, expiresAt: new Date(handle.expiresAt), handle })),
+    ...engineServed(config, options, (request) => startRepoCopy({ source, ...request })),
   };
 }

@@ -103,7 +103,9 @@ describe('restore-drill evidence', () => {
     const { privateKey, publicKey } = generateKeyPairSync('ed25519');
     const folder = join(dir, 'drill-reports');
     await mkdir(folder, { recursive: true });
-    const recent = history({ databases: ['app'], days: 5, lastDay: new Date().toISOString().slice(0, 10), skipRate: 0 });
+    // Drills run at 03:00 UTC: the last one yesterday, so none lies in the future whenever the test runs (today's, run before 03:00, would).
+    const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+    const recent = history({ databases: ['app'], days: 5, lastDay: yesterday, skipRate: 0 });
     for (const [index, entry] of recent.entries()) {
       const report = index === 0 ? entry.report : signReport(entry.report, privateKey);
       await writeFile(join(folder, `app-${index}.json`), JSON.stringify(report));

@@ -6,6 +6,8 @@ import { runJanitor } from '../../lib/janitor.ts';
 import { localProvider } from '../../lib/providers/local/index.ts';
 import { ensureScratchRoot, scratchFolders } from '../../lib/providers/local/scratch.ts';
 import { rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { destroyCopy, openCopy, type CopyOpening } from '../../lib/providers/local/engine.ts';
 
 const config = { databases: [{ name: 'stray', provider: { kind: 'local', baseBackups: '/nonexistent' } }] } as unknown as RestoreDrillConfig;
 const provider = localProvider({ kind: 'local', baseBackups: '/nonexistent' }, { connection: { database: 'postgres', user: 'postgres' } });
@@ -43,4 +45,31 @@ test('an unmarked folder of our name that is new (a copy being made right now) o
   expect(result.removed.map((copy) => copy.name)).not.toContain('rd-stray-20261125000000-ab03');
   expect(await exists(fresh)).toBe(true);
   expect(await exists(join(holding, 'data.bin'))).toBe(true);
+});
+
+test('a copy removed while its first marker is being written (a signal right after its mkdir) leaves no folder behind', async () => {
+  await ensureScratchRoot();
+  for (let round = 0; round < 20; round++) {
+    const name = `rd-stray-20261202000000-c${String(round).padStart(3, '0')}`;
+    const dir = join(scratchFolders.copies(), name);
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const opening = {
+      name,
+      target: { kind: 'latest' },
+      expiresAt: new Date(Date.now() + 600_000),
+      connection: { database: 'postgres', user: 'postgres' },
+      pgVersion: '15',
+      backup: '/nonexistent',
+      replayToEnd: true,
+      baseBackup: { used: 'none', files: 'none', filesVerifiedBy: 'none', skipped: [] },
+      replayEnd: {},
+    } as unknown as CopyOpening;
+    const opened = openCopy(opening).then(() => 'opened', (error: Error) => error.name);
+    // The signal's cleanup comes as soon as the folder is there: before, during or after the marker's write.
+    while (!existsSync(dir)) await new Promise((resolve) => setImmediate(resolve));
+    const removal = await destroyCopy(name).then(() => 'removed', (error: Error) => `${error.name}: ${error.message}`);
+    await opened;
+    expect(removal).toBe('removed');
+    expect(await exists(dir)).toBe(false);
+  }
 });

@@ -147,6 +147,9 @@ export async function liveOwnerOf(name: string): Promise<{ pid: number; leaseUnt
  * than racing the removal and reporting it as its own.
  */
 const REMOVING_FILE = 'restore-drill.removing';
+/** Markers are written beside themselves and renamed into place; the janitor and drop know these names as ours. */
+const MARKER_TEMPORARY = /^restore-drill\.json\.[0-9a-f]{8}\.tmp$/;
+const markerTemporary = (marker: string) => `${marker}.${randomBytes(4).toString('hex')}.tmp`;
 
 /** Claims the removal of a copy: true when this process removes it, false when another live process already is. */
 async function claimRemoval(dir: string): Promise<{ by: number } | undefined> {
@@ -419,6 +422,7 @@ export async function openCopy(opening: CopyOpening): Promise<LocalCopyHandle> {
   cleanups.set(handle.name, onShutdown(() => destroyCopy(handle.name)));
   try {
     await writeMarker(handle);
+    assertNotAbandoned(handle.name);
     startLease(handle, opening.leaseRenewMs ?? DEFAULT_LEASE_RENEW_MS);
   } catch (error) {
     throw madeAndRemoved(error, await destroyCopy(handle.name).then(() => true, () => false));
@@ -596,7 +600,7 @@ export function keepCopy(name: string): void {
   try {
     const marker = JSON.parse(readFileSync(path, 'utf8')) as Marker;
     const { leaseUntil: _lease, ...rest } = marker;
-    const temporary = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+    const temporary = markerTemporary(path);
     writeFileSync(temporary, JSON.stringify({ ...rest, kept: true }, null, 2));
     renameSync(temporary, path);
   } catch {
@@ -651,12 +655,15 @@ export async function destroyCopy(name: string): Promise<void> {
 async function destroyOnce(name: string): Promise<void> {
   if (!COPY_NAME.test(name)) throw new NotOurCopyError(`"${name}" is not a restore-drill copy name (rd-<database>-<yyyymmddhhmmss>-<4 random>)`);
   const dir = join(scratchFolders.copies(), name);
+  // A marker being written (a signal right after the copy's mkdir) is waited for: its temporary file is ours too.
+  await markerWrites.get(name)?.catch(() => undefined);
   const marker = await readMarker(dir);
   if (!marker) {
     const exists = await stat(dir).then(() => true, () => false);
     if (!exists) throw new CopyGoneError(`there is no copy named ${name} in ${scratchFolders.copies()}`);
     // A folder made before the marker was written (a crash right after mkdir): ours by its name and place, but empty of servers.
-    const entries = (await readdirSafe(dir)).filter((entry) => entry !== REMOVING_FILE);
+    // A marker's temporary file is a write under way (its mkdir just happened): waited for once the removal is claimed.
+    const entries = (await readdirSafe(dir)).filter((entry) => entry !== REMOVING_FILE && !MARKER_TEMPORARY.test(entry));
     if (entries.length > 0) throw new NotOurCopyError(`${dir} carries no ${MARKER_FILE} marker; restore-drill removes only copies it marked as its own`);
   }
   const other = await claimRemoval(dir).catch((error: NodeJS.ErrnoException) => {
@@ -763,7 +770,7 @@ function writeMarker(handle: LocalCopyHandle): Promise<void> {
       ...(keptCopies.has(handle.name) ? { kept: true } : {}),
       ...(lease && !keptCopies.has(handle.name) ? { leaseUntil: lease } : {}),
     };
-    const temporary = join(handle.dir, `${MARKER_FILE}.${randomBytes(4).toString('hex')}.tmp`);
+    const temporary = markerTemporary(join(handle.dir, MARKER_FILE));
     await writeFile(temporary, JSON.stringify(marker, null, 2));
     await rename(temporary, join(handle.dir, MARKER_FILE));
   });

@@ -1,11 +1,13 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { copyName, destroyCopy, restoreCopy } from '../../lib/providers/local/engine.ts';
 import type { LocalSource, RestoreTarget } from '../../lib/providers/local/plan.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
-import { skipStaged } from '../../lib/providers/local/stageWal.ts';
+import { skipStaged, stagingMayOverlapReplay, startWalStaging } from '../../lib/providers/local/stageWal.ts';
+import { scratchFolders } from '../../lib/providers/local/scratch.ts';
+import type { WalFile } from '../../lib/providers/local/wal/archive.ts';
 import { newClient } from '../../lib/util/pgClient.ts';
 import { folderFingerprint } from '../support/archive.ts';
 import { insertRow, localSourceOf, testSource } from '../support/source.ts';
@@ -35,7 +37,7 @@ afterAll(async () => {
   await source?.remove();
 });
 
-async function restore(from: LocalSource, target: RestoreTarget): Promise<{ ids: number[]; log: string; staged: number | undefined }> {
+async function restore(from: LocalSource, target: RestoreTarget, path: 'throwaway' | 'durable' = 'throwaway'): Promise<{ ids: number[]; log: string; staged: number | undefined }> {
   const { handle, connection } = await restoreCopy({
     source: from,
     target,
@@ -43,7 +45,7 @@ async function restore(from: LocalSource, target: RestoreTarget): Promise<{ ids:
     expiresAt: new Date(Date.now() + 3_600_000),
     connection: { database: 'postgres', user: 'postgres' },
     timeoutMs: 60_000,
-    throwaway: true,
+    ...(path === 'throwaway' ? { throwaway: true } : { durable: true }),
   });
   try {
     const client = newClient({ host: connection.host, port: connection.port, user: connection.user, database: connection.database });
@@ -60,14 +62,26 @@ async function restore(from: LocalSource, target: RestoreTarget): Promise<{ ids:
 const restoredSegments = (log: string) => [...log.matchAll(/restored log file "([0-9A-F]{24})" from archive/g)].map((match) => match[1]);
 
 describe('WAL staged into the copy\'s pg_wal', () => {
-  test('a plain archive: every planned segment is read from pg_wal, none through restore_command, and the copy is complete; the archive is untouched', async () => {
+  test('a durable copy (restore --keep) starts once every planned segment is staged: none is read through restore_command; the archive is untouched', async () => {
+    const before = await folderFingerprint(source.archiveDir);
+
+    const { ids, log, staged } = await restore(local, { kind: 'latest' }, 'durable');
+
+    expect(ids).toEqual([0, 1, 2, 3]);
+    expect(staged).toBeGreaterThan(0);
+    expect(restoredSegments(log)).toEqual([]);
+    expect(await folderFingerprint(source.archiveDir)).toEqual(before);
+  });
+
+  test('a drill\'s throwaway copy starts while staging goes on: each segment is read once, from pg_wal or through restore_command, and the copy is complete', async () => {
     const before = await folderFingerprint(source.archiveDir);
 
     const { ids, log, staged } = await restore(local, { kind: 'latest' });
 
     expect(ids).toEqual([0, 1, 2, 3]);
     expect(staged).toBeGreaterThan(0);
-    expect(restoredSegments(log)).toEqual([]);
+    const fetched = restoredSegments(log);
+    expect(new Set(fetched).size).toBe(fetched.length);
     expect(await folderFingerprint(source.archiveDir)).toEqual(before);
   });
 
@@ -101,5 +115,59 @@ describe('WAL staged into the copy\'s pg_wal', () => {
   test('the restore_command fails at once for a staged segment and runs the command for any other file, % in the folder written as %%', () => {
     const command = skipStaged("cp '/a/%f' '%p'", '/copies/rd-x-%p/staged-wal');
     expect(command).toBe("test ! -e '/copies/rd-x-%%p/staged-wal/%f' && { cp '/a/%f' '%p'; }");
+  });
+});
+
+describe('startWalStaging on its own', () => {
+  const segment = (name: string, dir: string) => ({ name, path: join(dir, name), gzip: false }) as unknown as WalFile;
+
+  test('stages in replay order, each segment whole in pg_wal before its marker, and leaves no partial file', async () => {
+    const dir = await mkdtemp(join(scratchFolders.sources(), 'staging-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(join(dir, 'archive'));
+    await mkdir(join(dir, 'data', 'pg_wal'), { recursive: true });
+    const names = ['000000010000000000000003', '000000010000000000000004', '000000010000000000000005'];
+    for (const [i, name] of names.entries()) await writeFile(join(dir, 'archive', name), Buffer.alloc(64 * 1024, i + 1));
+
+    const staging = await startWalStaging(names.map((name) => segment(name, join(dir, 'archive'))), join(dir, 'archive'), join(dir, 'data'), join(dir, 'staged'));
+    const result = await staging.done;
+
+    expect(result).toEqual({ staged: 3 });
+    expect(staging.segments).toBe(3);
+    expect((await readdir(join(dir, 'staged'))).sort()).toEqual(names);
+    for (const [i, name] of names.entries()) expect((await readFile(join(dir, 'data', 'pg_wal', name))).equals(Buffer.alloc(64 * 1024, i + 1))).toBe(true);
+  });
+
+  test('a segment that cannot be staged stops the staging: no marker, no file in pg_wal and no partial file for it, and restore_command is left to fetch the rest', async () => {
+    const dir = await mkdtemp(join(scratchFolders.sources(), 'staging-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(join(dir, 'archive'));
+    await mkdir(join(dir, 'data', 'pg_wal'), { recursive: true });
+    const names = ['000000010000000000000003', '000000010000000000000004', '000000010000000000000005', '000000010000000000000006'];
+    // The second is listed but gone from the archive (a cleanup run, a disk error).
+    for (const name of [names[0]!, names[2]!, names[3]!]) await writeFile(join(dir, 'archive', name), Buffer.alloc(1024, 7));
+    let calls = 0;
+
+    const staging = await startWalStaging(names.map((name) => segment(name, join(dir, 'archive'))), join(dir, 'archive'), join(dir, 'data'), join(dir, 'staged'), {
+      beforeEach: () => void calls++,
+    });
+    const result = await staging.done;
+
+    expect(result.stoppedBy).toMatch(/^000000010000000000000004: .*ENOENT/);
+    const markers = await readdir(join(dir, 'staged'));
+    expect(markers).not.toContain(names[1]);
+    expect(markers.filter((name) => name.endsWith('.partial'))).toEqual([]);
+    expect(await readdir(join(dir, 'data', 'pg_wal'))).not.toContain(names[1]);
+    // Both workers stop at their next segment: only the one already under way beside the failed one may still be staged.
+    expect(result.staged).toBeLessThanOrEqual(2);
+    expect(calls).toBeLessThanOrEqual(3);
+  });
+
+  test('the server may start before staging ends only on the throwaway path, and not when copySettings bring restartpoints back', () => {
+    expect(stagingMayOverlapReplay({ durable: false, throwaway: true })).toBe(true);
+    expect(stagingMayOverlapReplay({ durable: true, throwaway: undefined })).toBe(false);
+    expect(stagingMayOverlapReplay({ durable: false, throwaway: true, copySettings: { max_wal_size: '1GB' } })).toBe(false);
+    expect(stagingMayOverlapReplay({ durable: false, throwaway: true, copySettings: { ' Checkpoint_Timeout': '5min' } })).toBe(false);
+    expect(stagingMayOverlapReplay({ durable: false, throwaway: true, copySettings: { work_mem: '64MB' } })).toBe(true);
   });
 });

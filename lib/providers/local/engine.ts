@@ -18,7 +18,7 @@ import { findPgBinaries, reachableByServer, tool, type PgBinaries } from './bina
 import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
 import { unpackTarBackup, verifyUnpackedTar } from './tarUnpack.ts';
-import { skipStaged, stageWal, type StagedWal } from './stageWal.ts';
+import { skipStaged, stagingMayOverlapReplay, startWalStaging, type StagedWal } from './stageWal.ts';
 import { OUT_OF_SPACE, copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
@@ -331,16 +331,23 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
   try {
     // The files are verified while they are copied (both read the same pages); the server starts only on a verified backup.
     const copied = copyBackup(plan, handle);
-    // The WAL goes into pg_wal once the folder is there, while the backup is still being verified.
-    const staging = copied.then(() =>
-      trackForCopy(handle.name, stageWal(plan.walFiles, plan.window.archiveDir, handle.dataDir, join(handle.dir, 'staged-wal'), () => assertNotAbandoned(handle.name))),
-    );
+    // The WAL goes into pg_wal once the folder is there, while the backup is still being verified, and on
+    // alongside replay where the copy makes no restartpoints (they recycle segments under the names staging writes).
+    const staging = copied.then(async () => {
+      const started = await startWalStaging(plan.walFiles, plan.window.archiveDir, handle.dataDir, join(handle.dir, 'staged-wal'), {
+        beforeEach: () => assertNotAbandoned(handle.name),
+        owner: user.runAs ? user : undefined,
+      });
+      void trackForCopy(handle.name, started.done);
+      return started;
+    });
     const [files, , archiveDir, stagedWal] = await Promise.all([
       verifyFiles(plan, binaries, handle.name, plan.backup.tar ? copied.then(() => handle.dataDir) : undefined),
       copied,
       walReachableByServer(user, plan.window.archiveDir, plan, handle),
       staging,
     ]);
+    if (!stagingMayOverlapReplay({ durable: options.durable ?? true, throwaway: options.throwaway, copySettings: options.copySettings })) await stagedWal.done;
     if (!files.ok) {
       throw new BrokenBackupError(
         `base backup ${plan.backup.name} (${plan.backup.path}) is damaged: ${files.summary}. Restore from it would give a copy with ` +

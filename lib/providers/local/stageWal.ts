@@ -1,46 +1,69 @@
 import { constants } from 'node:fs';
-import { copyFile, mkdir, writeFile } from 'node:fs/promises';
+import { chown, copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { WalFile } from './wal/archive.ts';
+import { recoverySettings, type CopyConfOptions } from './copyConfig.ts';
 
-/** Segments copied at once: enough to keep a disk busy, few enough to leave a core to the base backup's verification. */
+/** Segments copied at once: enough to keep a disk busy, few enough to leave a core to replay. */
 const PARALLEL_COPIES = 2;
 
 export interface StagedWal {
   /** Where an empty file per staged segment says "already in pg_wal": the copy's restore_command reads it. */
   markerDir: string;
+  /** Segments offered for staging (the archive's plain ones that recovery reads). */
   segments: number;
+}
+
+export interface WalStaging extends StagedWal {
+  /** Settles once every segment is staged, or staging stopped; never rejects (what is not staged is restore_command's). */
+  done: Promise<{ staged: number; stoppedBy?: string }>;
+}
+
+export interface StageOptions {
+  /** Called before each segment: throws to stop (the copy is being removed). */
+  beforeEach?: () => void;
+  /** The server's OS user, when it is not us: each staged file is its own before its marker says "staged" (Postgres recycles them). */
+  owner?: { uid: number; gid: number } | undefined;
 }
 
 /**
  * Copies the archive's plain WAL segments that recovery will read (the plan read and checked every
- * record of them) into the copy's pg_wal before the server starts, so that replay reads them there
- * instead of waiting on one restore_command process per segment (measured on 3 GB of WAL: replay 10 s
- * instead of 21 s). A clone where the filesystem can (COPYFILE_FICLONE), a copy otherwise; never a hard
+ * record of them) into the copy's pg_wal, in replay order and alongside replay: the server starts as
+ * soon as its base backup is verified, and a segment staged ahead of replay is read from pg_wal
+ * instead of through one restore_command process per segment (3 GB of WAL: replay 10 s instead of
+ * 21 s). A segment counts as staged only once it is whole and the server's: until then its marker
+ * does not exist and restore_command fetches it itself, so replay overtaking the staging only costs
+ * a copy twice (staging stops at the first failure for the same reason). A clone where the filesystem can (COPYFILE_FICLONE), a copy otherwise; never a hard
  * link, since the server recycles and overwrites the files in its pg_wal. Compressed segments are left
  * to restore_command, and so are segments the backup's own pg_wal holds (they are not the archive's).
  */
-export async function stageWal(
-  files: readonly WalFile[],
-  archiveDir: string,
-  dataDir: string,
-  markerDir: string,
-  /** Called before each segment: throws to stop (the copy is being removed). */
-  beforeEach: () => void = () => undefined,
-): Promise<StagedWal> {
+export async function startWalStaging(files: readonly WalFile[], archiveDir: string, dataDir: string, markerDir: string, options: StageOptions = {}): Promise<WalStaging> {
   const wanted = files.filter((file) => !file.gzip && file.path.startsWith(`${archiveDir}/`));
   await mkdir(markerDir, { mode: 0o755 });
   let next = 0;
+  let staged = 0;
+  let stoppedBy: string | undefined;
   const worker = async () => {
-    while (next < wanted.length) {
-      beforeEach();
+    while (next < wanted.length && stoppedBy === undefined) {
       const file = wanted[next++]!;
-      await copyFile(file.path, join(dataDir, 'pg_wal', file.name), constants.COPYFILE_FICLONE);
-      await writeFile(join(markerDir, file.name), '', { mode: 0o644 });
+      // Written beside the markers and renamed into pg_wal whole: the server may have put the same segment
+      // there itself (it keeps what restore_command fetched) and be reading it, so it is never written in place.
+      const partial = join(markerDir, `${file.name}.partial`);
+      try {
+        options.beforeEach?.();
+        await copyFile(file.path, partial, constants.COPYFILE_FICLONE);
+        if (options.owner) await chown(partial, options.owner.uid, options.owner.gid);
+        await rename(partial, join(dataDir, 'pg_wal', file.name));
+        await writeFile(join(markerDir, file.name), '', { mode: 0o644 });
+        staged++;
+      } catch (error) {
+        stoppedBy ??= `${file.name}: ${(error as Error).message}`;
+        await rm(partial, { force: true }).catch(() => undefined);
+      }
     }
   };
-  await Promise.all(Array.from({ length: PARALLEL_COPIES }, worker));
-  return { markerDir, segments: wanted.length };
+  const done = Promise.all(Array.from({ length: PARALLEL_COPIES }, worker)).then(() => ({ staged, ...(stoppedBy ? { stoppedBy } : {}) }));
+  return { markerDir, segments: wanted.length, done };
 }
 
 /**
@@ -53,3 +76,16 @@ export function skipStaged(restoreCommand: string, markerDir: string): string {
   const marker = `'${`${markerDir.replaceAll('%', '%%')}/%f`.replaceAll("'", `'\\''`)}'`;
   return `test ! -e ${marker} && { ${restoreCommand}; }`;
 }
+
+/**
+ * Whether the server may start before staging ends: only on the throwaway path, which makes no
+ * restartpoints during replay. A restartpoint recycles old segments into names just ahead of replay,
+ * the names staging writes; a recycled file landing on a staged one would be read as that segment.
+ */
+export function stagingMayOverlapReplay(settings: Pick<CopyConfOptions, 'durable' | 'throwaway'> & { copySettings?: Readonly<Record<string, string>> | undefined }): boolean {
+  if (recoverySettings(settings).path !== 'throwaway') return false;
+  const own = Object.keys(settings.copySettings ?? {}).map((key) => key.trim().toLowerCase());
+  return !own.some((key) => RESTARTPOINT_SETTINGS.has(key));
+}
+
+const RESTARTPOINT_SETTINGS = new Set(['checkpoint_timeout', 'max_wal_size']);

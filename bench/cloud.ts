@@ -5,7 +5,7 @@
  * doing a real restore with the local engine. Timed: the execution, the restore itself (the copy's
  * record appearing in the emulator until it is `available`), and each task.
  *
- *   npm run bench:cloud        (BENCH_RUNS=3 executions per poll interval, BENCH_POLL_MS=1000,10000 the waits between polls, BENCH_NO_WRITE=1 prints only)
+ *   npm run bench:cloud        (BENCH_RUNS=3 executions per poll interval, BENCH_POLL_MS=10000,60000 the waits between polls, BENCH_NO_WRITE=1 prints only)
  *
  * Writes the "## Cloud overhead" section of bench/RESULTS.md. Not a test: it measures and says whether
  * the overhead is within one poll interval.
@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { validateConfig } from '../lib/config/load.ts';
 import type { ReportOutput } from '../lib/drill/tasks.ts';
+import { POLL_INTERVAL_SECONDS } from '../lib/infra/cloudSettings.ts';
 import { RestoreDrillStack } from '../lib/infra/restoreDrill.ts';
 import type { DrillReport } from '../lib/report/types.ts';
 import { databaseConfig, rdsWorld, useFakeAwsCredentials, useOwnScratch } from '../test/emulators/rds/world.ts';
@@ -27,8 +28,9 @@ useOwnScratch('bench-cloud');
 useFakeAwsCredentials();
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-/** 1 s, and 10 s: the stack's shortest pollIntervalSeconds. */
-const POLLS_MS = (process.env.BENCH_POLL_MS ?? '1000,10000').split(',').map(Number);
+/** The stack's shortest pollIntervalSeconds (10 s) and its default (60 s); shorter ones are measured when asked for, with no target. */
+const POLLS_MS = (process.env.BENCH_POLL_MS ?? `${POLL_INTERVAL_SECONDS.min * 1000},${POLL_INTERVAL_SECONDS.default * 1000}`).split(',').map(Number);
+const STACK_MIN_POLL_MS = POLL_INTERVAL_SECONDS.min * 1000;
 const BUCKET = 'restore-drill-reports-bench';
 const log = (text: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 23)}] ${text}\n`);
 
@@ -159,13 +161,13 @@ function report(byInterval: Map<number, Execution[]>, cold: Execution): string {
     const overhead = med(executions.map((e) => e.totalMs - e.restoreMs));
     const lag = med(executions.map((e) => e.pollLagMs));
     lines.push(
-      `- poll interval ${s(pollMs)}: cloud overhead: ${s(overhead)} beyond the restore itself (target at most one poll interval: ${overhead <= pollMs ? 'met' : 'NOT met'}); ` +
+      `- poll interval ${s(pollMs)}: cloud overhead: ${s(overhead)} beyond the restore itself (${pollMs < STACK_MIN_POLL_MS ? `no target: below the stack's shortest pollIntervalSeconds, ${s(STACK_MIN_POLL_MS)}` : `target at most one poll interval: ${overhead <= pollMs ? 'met' : 'NOT met'}`}); ` +
         `${s(lag)} of it waiting for the next poll, ${s(overhead - lag)} the drill's own work; execution ${s(med(executions.map((e) => e.totalMs)))}, restore itself ${s(med(executions.map((e) => e.restoreMs)))}`,
     );
   }
   lines.push(
     `- the cold execution: ${s(cold.totalMs)} in all, overhead ${s(cold.totalMs - cold.restoreMs)}`,
-    '- in production the stack polls every pollIntervalSeconds (10 to 3600, default 60), and RDS readiness reads the copy 3 times 5 s apart inside the Poll that finds it available (10 s more there than here)',
+    `- in production the stack polls every pollIntervalSeconds (${POLL_INTERVAL_SECONDS.min} to ${POLL_INTERVAL_SECONDS.max}, default ${POLL_INTERVAL_SECONDS.default}), and RDS readiness reads the copy 3 times 5 s apart inside the Poll that finds it available (10 s more there than here)`,
     '',
     '| task | invocations | time per execution (median, warm) | cold execution |',
     '|---|---|---|---|',

@@ -6,6 +6,9 @@ import { readSchedule } from './schedule.ts';
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
 
 /** The cloud settings bin/app.ts reads next to the config file (cdk.json context `restore-drill:cloud`). */
+/** How often the state machine polls a copy being restored (its Wait state), in seconds. */
+export const POLL_INTERVAL_SECONDS = { min: 10, max: 3600, default: 60 } as const;
+
 export const cloudSettingsSchema = z
   .object({
     /** One EventBridge Scheduler schedule per drill group. */
@@ -33,7 +36,7 @@ export const cloudSettingsSchema = z
       })
       .strict()
       .optional(),
-    pollIntervalSeconds: z.number().int().min(10).max(3600).default(60),
+    pollIntervalSeconds: z.number().int().min(POLL_INTERVAL_SECONDS.min).max(POLL_INTERVAL_SECONDS.max).default(POLL_INTERVAL_SECONDS.default),
     /** Map concurrency. @default the config's `concurrency` */
     mapConcurrency: z.number().int().min(1).max(40).optional(),
     /** Secrets Manager secret holding the Slack incoming webhook URL. @default no Slack messages */

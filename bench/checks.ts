@@ -55,7 +55,7 @@ async function naiveCounts(config: pg.ClientConfig, tables: string[]): Promise<M
 
 async function ourCounts(config: pg.ClientConfig, tables: string[]): Promise<{ counts: Map<string, number>; queries: number; strategies: Map<string, number> }> {
   const result = await checkRowCounts(
-    { copy: config, target: new Date(), rpoTargetSeconds: 300, statementTimeoutMs: 600_000, concurrency: CONCURRENCY },
+    { copy: config, target: new Date(), rpoTargetSeconds: 300, statementTimeoutMs: 600_000, concurrency: CONCURRENCY, copyCpus: availableParallelism() },
     tables.map((table) => ({ table })),
   );
   if (result.status !== 'pass') throw new Error(`rowCounts did not pass: ${result.summary}`);
@@ -227,8 +227,9 @@ function rowCountsSection(measured: Measured[], machine: string): string {
     `Written by \`npm run bench:checks\` (bench/checks.ts) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
     `Exact counts of every table, concurrency ${CONCURRENCY}, median of ${ROUNDS} rounds after one warm-up, alternating who goes first. Plain pg:`,
     'one `count(*)` per table, in the config\'s (alphabetical) order, the server\'s own planner settings. restore-drill: the rowCounts',
-    'check (small tables batched, the biggest first, the others with parallel workers, the server\'s max_parallel_workers shared among',
-    'the sessions, an index-only scan where the index is at most a quarter of the heap and its pages all-visible, JIT off). Target: ours at most 0.8x plain pg.',
+    'check as a drill runs it on a copy on this machine (small tables batched, the biggest first, the others with parallel workers only where',
+    `cores are left over (here ${availableParallelism()} cores for ${CONCURRENCY} sessions: the strategies below say what each table got); an index-only scan where the index is at most a quarter of the heap and`,
+    'its pages all-visible, JIT off). Target: ours at most 0.8x plain pg.',
     '',
   ];
   for (const m of measured) {

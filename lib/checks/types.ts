@@ -24,6 +24,8 @@ export interface CheckContext {
   statementTimeoutMs: number;
   /** Row-count queries in flight at once, per database. @default 4 */
   concurrency?: number | undefined;
+  /** CPUs of the machine serving the copy, where known (a copy on this machine): parallel workers only where cores are left over. */
+  copyCpus?: number | undefined;
   /** The previous drill's counts (its rowCounts details' `counts`), by table as configured. */
   previousCounts?: Readonly<Record<string, number>> | undefined;
   /** The copy's last replayed commit, where the provider knows it (before any restart of the copy). */

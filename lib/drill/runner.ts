@@ -11,6 +11,7 @@ import { runDrill, type DrillOptions, type DrillResult } from './drill.ts';
 import { interruptedReport, type DrillState } from './steps.ts';
 import { targetProblem } from './target.ts';
 import { worstDrillStatus } from './outcome.ts';
+import { copyOnThisMachine } from '../providers/onThisMachine.ts';
 
 export interface RunOptions extends Omit<DrillOptions, 'previousReport'>, ProviderOptions {
   /** Only these databases (--database); all when empty. */
@@ -109,7 +110,7 @@ export async function runDrills(config: RestoreDrillConfig, options: RunOptions)
   const drillsAtOnce = Math.min(config.concurrency, databases.length);
   const concurrency = { configured: config.concurrency, drillsAtOnce, cores };
   // Local copies restore and are checked on this machine: more of them than cores slow each other.
-  const localAtOnce = Math.min(drillsAtOnce, databases.filter((database) => database.provider.kind === 'local' || database.provider.kind === 'pgbackrest').length);
+  const localAtOnce = Math.min(drillsAtOnce, databases.filter((database) => copyOnThisMachine(database.provider.kind)).length);
   if (localAtOnce > cores) {
     options.warn?.(
       `concurrency ${config.concurrency} runs ${localAtOnce} local drills at once on ${cores} core${cores === 1 ? '' : 's'}: they compete for CPU and disk, so each restore and RTO is measured longer than a drill alone would take (the reports record it)`,

@@ -11,6 +11,8 @@ import { drillCopyExpiry } from './copyLifetime.ts';
 import { secondsBetween } from './metrics.ts';
 import { drillStatus } from './outcome.ts';
 import { parseTargetSpec, resolveTarget, TARGET_HINT } from './target.ts';
+import { copyOnThisMachine } from '../providers/onThisMachine.ts';
+import { availableParallelism } from 'node:os';
 
 /**
  * One drill between its steps: plain JSON, so that Step Functions can carry it from one Lambda to
@@ -176,6 +178,7 @@ export async function verifyStep(state: DrillState, database: DatabaseConfig, pr
         copyRequestedAt: state.restoreStartedAt ? new Date(state.restoreStartedAt) : undefined,
         checksStartedAt: verifyStart,
         provider: database.provider.kind,
+        copyCpus: copyOnThisMachine(database.provider.kind) ? availableParallelism() : undefined,
       },
       database.checks,
       { deadline: context.checksDeadline },

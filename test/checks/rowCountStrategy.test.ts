@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkRowCounts, type RowCountsDetails } from '../../lib/checks/rowCounts.ts';
+import { checkRowCounts, parallelWorkerBudget, type RowCountsDetails } from '../../lib/checks/rowCounts.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { testSource } from '../support/source.ts';
 import { checkContext, createDatabase, withClient } from './helpers.ts';
@@ -117,5 +117,30 @@ describe('row count strategies', () => {
     const details = result.details as RowCountsDetails;
     expect(details.counts).toEqual({ large: 400000 });
     expect(details.rules[0]!.strategy).toBe('parallel seq scan (up to 1 worker, as the planner sizes them)');
+  });
+
+  test('a copy on this machine: parallel workers only from the cores our sessions leave idle, none when they take every core', async () => {
+    // Act: 4 sessions on a 2-core machine, then on a 16-core one
+    const busy = await checkRowCounts(checkContext(db, { concurrency: 4, copyCpus: 2 }), [{ table: 'large' }, { table: 'wide' }]);
+    const roomy = await checkRowCounts(checkContext(db, { concurrency: 4, copyCpus: 16 }), [{ table: 'large' }, { table: 'wide' }]);
+
+    // Assess: the same exact counts either way
+    const [busyDetails, roomyDetails] = [busy.details as RowCountsDetails, roomy.details as RowCountsDetails];
+    expect(busyDetails.counts).toEqual({ large: 700000, wide: 50000 });
+    expect(roomyDetails.counts).toEqual(busyDetails.counts);
+    expect(busyDetails.rules[0]!.strategy).toBe("seq scan (no parallel workers: our sessions take every core of the copy's machine)");
+    expect(busyDetails.rules[1]!.strategy).toMatch(/^index-only scan on public\.wide_pkey/);
+    // 16 cores for 4 sessions: 3 spare each, below the server's 8 shared by 4 (2 each), which stays the limit.
+    expect(roomyDetails.rules[0]!.strategy).toBe('parallel seq scan (up to 2 workers, as the planner sizes them)');
+  });
+
+  test('the worker budget: the cores left over where known, else the server\'s workers shared, never more than either', () => {
+    expect(parallelWorkerBudget(8, 4, 2)).toBe(0);
+    expect(parallelWorkerBudget(8, 4, 8)).toBe(1);
+    expect(parallelWorkerBudget(32, 4, 16)).toBe(3);
+    expect(parallelWorkerBudget(8, 4, 64)).toBe(2);
+    expect(parallelWorkerBudget(8, 4, undefined)).toBe(2);
+    expect(parallelWorkerBudget(null, 4, undefined)).toBe(2);
+    expect(parallelWorkerBudget(3, 4, undefined)).toBe(1);
   });
 });

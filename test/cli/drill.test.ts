@@ -90,7 +90,7 @@ describe('restore-drill run', () => {
       filesVerifiedBy: 'pg_verifybackup',
       skipped: [],
       // A drill's copy is a throwaway: fsync off, no restartpoints (issue 18).
-      recovery: expect.objectContaining({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB'] }),
+      recovery: expect.objectContaining({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB', 'maintenance_io_concurrency = 100', 'wal_decode_buffer_size = 4MB'] }),
       // Whether the copy had a network of its own depends on the machine (root and unshare): either way it is said.
       network: { isolated: expect.any(Boolean), how: expect.any(String) },
     });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -9,7 +9,6 @@ import { runCloudCheck, type CloudCheckOptions } from '../../lib/cloud/check.ts'
 import { FUNCTION_ROLES, OUTPUT } from '../../lib/cloud/deploymentOutputs.ts';
 import { formatCloudCheck } from '../../lib/cloud/format.ts';
 import { AUTHORISATIONS, actionsOf } from '../../lib/cloud/simulation.ts';
-import { validateConfig } from '../../lib/config/load.ts';
 import type { RestoreDrillConfig } from '../../lib/config/schema.ts';
 import { drillTasks, type ExecutionInput } from '../../lib/drill/tasks.ts';
 import { ConfigError } from '../../lib/errors.ts';
@@ -21,7 +20,8 @@ import { memoryReportStore } from '../../lib/report/s3Store.ts';
 import type { Caller } from '../emulators/cloudcheck/auth.ts';
 import type { PolicyDocument, Template as CfnTemplate } from '../emulators/cloudcheck/deployment.ts';
 import { ACCOUNT, CloudCheckWorld } from '../emulators/cloudcheck/world.ts';
-import { repoRoot, runCli, type CliResult } from '../support/cli.ts';
+import { runCli, type CliResult } from '../support/cli.ts';
+import { loadCloudExample } from '../support/cloudExample.ts';
 
 // The check against stand-ins of CloudFormation, Lambda, IAM and CloudWatch that serve the template
 // synthesized from RestoreDrillStack (the example's RDS, Aurora and Neon databases, with Slack), as
@@ -29,14 +29,14 @@ import { repoRoot, runCli, type CliResult } from '../support/cli.ts';
 
 const STACK = 'RestoreDrill';
 const REGION = 'eu-west-1';
-const exampleDir = join(repoRoot, 'examples/cloud');
 let config: RestoreDrillConfig;
 let synthesized: CfnTemplate;
 const outdir = mkdtempSync(join(tmpdir(), 'rd-cloud-check-'));
 
 beforeAll(async () => {
-  config = await validateConfig(JSON.parse(readFileSync(join(exampleDir, 'restore-drill.config.json'), 'utf8')), exampleDir);
-  const settings = JSON.parse(readFileSync(join(exampleDir, 'cloud.json'), 'utf8')) as Record<string, unknown>;
+  const example = await loadCloudExample();
+  config = example.config;
+  const settings = example.settings;
   // No esbuild: the check never runs the bundles, it reads what the stack declares.
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new RestoreDrillStack(app, STACK, { config, settings: settings as never, env: { account: ACCOUNT, region: REGION } });

@@ -18,6 +18,9 @@ const conf = (options: Partial<Parameters<typeof copyPostgresqlConf>[0]>) =>
 /** The value a postgresql.conf gives a setting: its last line wins, as Postgres reads it. */
 const valueIn = (text: string, name: string) => text.split('\n').filter((line) => line.startsWith(`${name} = `)).at(-1)?.slice(name.length + 3);
 
+/** Replay's prefetch, deeper than the defaults, where the server prefetches (PostgreSQL 15+ on Linux). */
+const PREFETCH = ['maintenance_io_concurrency = 100', 'wal_decode_buffer_size = 4MB'];
+
 describe('the recovery path, in the copy configuration', () => {
   test('a throwaway copy: fsync off, no restartpoints during replay, over the source\'s own checkpoint settings', () => {
     const { text, recovery } = conf({
@@ -25,7 +28,7 @@ describe('the recovery path, in the copy configuration', () => {
       pgMajor: 15,
       sourceSettings: [{ name: 'checkpoint_timeout', value: '5min' }, { name: 'max_wal_size', value: '1GB' }],
     });
-    expect(recovery).toEqual({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB'] });
+    expect(recovery).toEqual({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB', ...PREFETCH] });
     expect(valueIn(text, 'fsync')).toBe("'off'");
     expect(valueIn(text, 'checkpoint_timeout')).toBe("'1d'");
     expect(valueIn(text, 'max_wal_size')).toBe("'1TB'");
@@ -33,7 +36,7 @@ describe('the recovery path, in the copy configuration', () => {
 
   test('a durable copy keeps fsync and the source\'s checkpoints, and syncs its data folder with syncfs from PostgreSQL 14 on', () => {
     const { text, recovery } = conf({ throwaway: false, pgMajor: 15, sourceSettings: [{ name: 'checkpoint_timeout', value: '5min' }] });
-    expect(recovery).toEqual({ path: 'durable', settings: ['fsync = on', 'recovery_init_sync_method = syncfs'] });
+    expect(recovery).toEqual({ path: 'durable', settings: ['fsync = on', 'recovery_init_sync_method = syncfs', ...PREFETCH] });
     expect(valueIn(text, 'fsync')).toBe("'on'");
     expect(valueIn(text, 'checkpoint_timeout')).toBe("'5min'");
   });
@@ -42,6 +45,14 @@ describe('the recovery path, in the copy configuration', () => {
     const { text, recovery } = conf({ throwaway: false, pgMajor });
     expect(recovery.settings).toEqual(['fsync = on']);
     expect(text).not.toContain('recovery_init_sync_method');
+  });
+
+  test.each([
+    ['PostgreSQL 14 (no recovery prefetch)', 14, 'linux'],
+    ['a server without posix_fadvise (macOS), which refuses a non-zero io concurrency', 15, 'darwin'],
+  ] as const)('%s: no prefetch settings', (_, pgMajor, platform) => {
+    expect(recoverySettings({ durable: false, pgMajor }, platform).settings).toEqual(['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB']);
+    expect(recoverySettings({ durable: true, pgMajor: 17 }, 'linux').settings).toEqual(['fsync = on', 'recovery_init_sync_method = syncfs', ...PREFETCH]);
   });
 
   test('durable: false (test copies) is the throwaway path whatever else is said', () => {
@@ -80,7 +91,7 @@ describe('the recovery path, as a drill and a kept restore run it', () => {
       inspect: async (copy) =>
         withClient(copy, async (client) => {
           const { rows } = await client.query<{ name: string; setting: string }>(
-            "select name, setting from pg_settings where name in ('fsync', 'checkpoint_timeout', 'recovery_init_sync_method')",
+            "select name, setting from pg_settings where name in ('fsync', 'checkpoint_timeout', 'recovery_init_sync_method', 'maintenance_io_concurrency')",
           );
           for (const row of rows) seen[row.name] = row.setting;
           seen.rows = String((await client.query<{ count: string }>('select count(*) from events')).rows[0]!.count);
@@ -92,8 +103,8 @@ describe('the recovery path, as a drill and a kept restore run it', () => {
   test('a drill runs the throwaway path, says so, and its copy holds every row', async () => {
     const { report, seen } = await drill(undefined);
     expect(report.status, JSON.stringify(report.error)).toBe('passed');
-    expect(report.backup?.recovery).toEqual({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB'], stagedWalSegments: expect.any(Number) });
-    expect(seen).toMatchObject({ fsync: 'off', checkpoint_timeout: '86400', rows: '200' });
+    expect(report.backup?.recovery).toEqual({ path: 'throwaway', settings: ['fsync = off', 'synchronous_commit = off', 'checkpoint_timeout = 1d', 'max_wal_size = 1TB', ...PREFETCH], stagedWalSegments: expect.any(Number) });
+    expect(seen).toMatchObject({ fsync: 'off', checkpoint_timeout: '86400', maintenance_io_concurrency: '100', rows: '200' });
     expect(report.copy.removed).toBe(true);
   });
 
@@ -102,7 +113,7 @@ describe('the recovery path, as a drill and a kept restore run it', () => {
     try {
       expect(report.status, JSON.stringify(report.error)).toBe('passed');
       expect(report.copy.kept).toBe(true);
-      expect(report.backup?.recovery).toEqual({ path: 'durable', settings: ['fsync = on', 'recovery_init_sync_method = syncfs'], stagedWalSegments: expect.any(Number) });
+      expect(report.backup?.recovery).toEqual({ path: 'durable', settings: ['fsync = on', 'recovery_init_sync_method = syncfs', ...PREFETCH], stagedWalSegments: expect.any(Number) });
       expect(seen).toMatchObject({ fsync: 'on', checkpoint_timeout: '300', recovery_init_sync_method: 'syncfs', rows: '200' });
     } finally {
       if (report.copy.name) await destroyCopy(report.copy.name);

@@ -112,9 +112,9 @@ describe('WAL staged into the copy\'s pg_wal', () => {
     expect(restoredSegments(log).length).toBeGreaterThan(0);
   });
 
-  test('the restore_command fails at once for a staged segment and runs the command for any other file, % in the folder written as %%', () => {
+  test('the restore_command says which file the server asked for, fails at once for a staged segment and runs the command for any other file, % in the folder written as %%', () => {
     const command = skipStaged("cp '/a/%f' '%p'", '/copies/rd-x-%p/staged-wal');
-    expect(command).toBe("test ! -e '/copies/rd-x-%%p/staged-wal/%f' && { cp '/a/%f' '%p'; }");
+    expect(command).toBe("echo %f > '/copies/rd-x-%%p/staged-wal/asked'; test ! -e '/copies/rd-x-%%p/staged-wal/%f' && { cp '/a/%f' '%p'; }");
   });
 });
 
@@ -134,7 +134,7 @@ describe('startWalStaging on its own', () => {
 
     expect(result).toEqual({ staged: 3 });
     expect(staging.segments).toBe(3);
-    expect((await readdir(join(dir, 'staged'))).sort()).toEqual(names);
+    expect((await readdir(join(dir, 'staged'))).sort()).toEqual([...names, 'asked']);
     for (const [i, name] of names.entries()) expect((await readFile(join(dir, 'data', 'pg_wal', name))).equals(Buffer.alloc(64 * 1024, i + 1))).toBe(true);
   });
 
@@ -163,11 +163,50 @@ describe('startWalStaging on its own', () => {
     expect(calls).toBeLessThanOrEqual(3);
   });
 
-  test('the server may start before staging ends only on the throwaway path, and not when copySettings bring restartpoints back', () => {
+  test('with a lead, staging stays that many segments ahead of the one the server last asked for, and stops when the copy is removed', async () => {
+    const dir = await mkdtemp(join(scratchFolders.sources(), 'staging-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(join(dir, 'archive'));
+    await mkdir(join(dir, 'data', 'pg_wal'), { recursive: true });
+    const names = Array.from({ length: 6 }, (_, i) => `00000001000000000000001${i}`);
+    for (const name of names) await writeFile(join(dir, 'archive', name), Buffer.alloc(1024, 3));
+    let removed = false;
+    const staging = await startWalStaging(names.map((name) => segment(name, join(dir, 'archive'))), join(dir, 'archive'), join(dir, 'data'), join(dir, 'staged'), {
+      lead: 1,
+      beforeEach: () => {
+        if (removed) throw new Error('the copy is being removed');
+      },
+    });
+    const markers = async () => (await readdir(join(dir, 'staged'))).filter((name) => /^[0-9A-F]{24}$/.test(name)).sort();
+    const until = async (wanted: string[]) => {
+      while ((await markers()).join() !== wanted.join()) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    const settled = () => new Promise((resolve) => setTimeout(resolve, 150));
+
+    // Nothing asked yet: the first segment only.
+    await until(names.slice(0, 1));
+    await settled();
+    expect(await markers()).toEqual(names.slice(0, 1));
+    // The server asks for the first (through the restore_command's echo): one more.
+    await writeFile(join(dir, 'staged', 'asked'), `${names[0]}\n`);
+    await until(names.slice(0, 2));
+    // A history file asked for says nothing about replay.
+    await writeFile(join(dir, 'staged', 'asked'), '00000002.history\n');
+    await settled();
+    expect(await markers()).toEqual(names.slice(0, 2));
+    await writeFile(join(dir, 'staged', 'asked'), `${names[2]}\n`);
+    await until(names.slice(0, 4));
+    removed = true;
+    const result = await staging.done;
+
+    expect(result.staged).toBe(4);
+    expect(result.stoppedBy).toMatch(/the copy is being removed/);
+    expect((await readdir(join(dir, 'data', 'pg_wal'))).sort()).toEqual(names.slice(0, 4));
+  });
+
+  test('the server may start before staging ends only on the throwaway path', () => {
     expect(stagingMayOverlapReplay({ durable: false, throwaway: true })).toBe(true);
+    expect(stagingMayOverlapReplay({ durable: false, throwaway: undefined })).toBe(true);
     expect(stagingMayOverlapReplay({ durable: true, throwaway: undefined })).toBe(false);
-    expect(stagingMayOverlapReplay({ durable: false, throwaway: true, copySettings: { max_wal_size: '1GB' } })).toBe(false);
-    expect(stagingMayOverlapReplay({ durable: false, throwaway: true, copySettings: { ' Checkpoint_Timeout': '5min' } })).toBe(false);
-    expect(stagingMayOverlapReplay({ durable: false, throwaway: true, copySettings: { work_mem: '64MB' } })).toBe(true);
   });
 });

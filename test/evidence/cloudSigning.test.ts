@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Validations } from 'aws-cdk-lib';
@@ -16,7 +16,6 @@ import { memoryReportStore } from '../../lib/report/s3Store.ts';
 import type { PolicyDocument, Template as CfnTemplate } from '../emulators/cloudcheck/deployment.ts';
 import { CloudCheckWorld } from '../emulators/cloudcheck/world.ts';
 import { simulationRequests, type SimulationScope } from '../../lib/cloud/simulation.ts';
-import { validateConfig } from '../../lib/config/load.ts';
 import type { RestoreDrillConfig } from '../../lib/config/schema.ts';
 import { SIGNING_KEY_SECRET_ENV, secretReportSigner } from '../../lib/evidence/secretSigning.ts';
 import { signatureStateOf } from '../../lib/evidence/signing.ts';
@@ -30,10 +29,10 @@ import { makeTestCa } from '../emulators/rds/tls.ts';
 import { S3Emulator } from '../emulators/s3/emulator.ts';
 import { IamAuthority } from '../support/iam/authority.ts';
 import type { Principal } from '../support/iam/types.ts';
-import { repoRoot } from '../support/cli.ts';
 import { history } from './history.ts';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { loadCloudExample } from '../support/cloudExample.ts';
 
 // The cloud's signing key, from the settings to the template (environment and grants, only for the
 // functions that write reports), to `restore-drill cloud check`'s simulation, to the report store.
@@ -43,14 +42,12 @@ const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
 const SIGNING_SECRET = `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:restore-drill/signing-key-AbCdEf`;
 const SIGNING_CMK = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
-const exampleDir = join(repoRoot, 'examples/cloud');
 let config: RestoreDrillConfig;
 let settings: Record<string, unknown>;
 let outdir: string;
 
 beforeAll(async () => {
-  config = await validateConfig(JSON.parse(await readFile(join(exampleDir, 'restore-drill.config.json'), 'utf8')), exampleDir);
-  settings = JSON.parse(await readFile(join(exampleDir, 'cloud.json'), 'utf8')) as Record<string, unknown>;
+  ({ config, settings } = await loadCloudExample());
   outdir = await mkdtemp(join(tmpdir(), 'rd-cloud-signing-'));
 });
 afterAll(async () => {

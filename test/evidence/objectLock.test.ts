@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,6 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { validateConfig } from '../../lib/config/load.ts';
 import type { RestoreDrillConfig } from '../../lib/config/schema.ts';
 import { RestoreDrillStack } from '../../lib/infra/restoreDrill.ts';
 import { s3ReportStore } from '../../lib/report/s3Store.ts';
@@ -15,8 +14,8 @@ import { S3Emulator, type S3BucketSettings } from '../emulators/s3/emulator.ts';
 import { CfnSchemas } from '../support/awsData/index.ts';
 import { IamAuthority } from '../support/iam/authority.ts';
 import type { Principal } from '../support/iam/types.ts';
-import { repoRoot } from '../support/cli.ts';
 import { sampleReport } from '../report/helpers.ts';
+import { loadCloudExample } from '../support/cloudExample.ts';
 
 // The reports bucket with S3 Object Lock: the template as CloudFormation's schema and S3 take it, and
 // the S3 stand-in refusing what S3 refuses for a locked object version (so our writes are proved to
@@ -25,14 +24,12 @@ import { sampleReport } from '../report/helpers.ts';
 const REGION = 'eu-west-1';
 const ACCOUNT = '123456789012';
 const DAY_MS = 86_400_000;
-const exampleDir = join(repoRoot, 'examples/cloud');
 let config: RestoreDrillConfig;
 let settings: Record<string, unknown>;
 let outdir: string;
 
 beforeAll(async () => {
-  config = await validateConfig(JSON.parse(await readFile(join(exampleDir, 'restore-drill.config.json'), 'utf8')), exampleDir);
-  settings = JSON.parse(await readFile(join(exampleDir, 'cloud.json'), 'utf8')) as Record<string, unknown>;
+  ({ config, settings } = await loadCloudExample());
   outdir = await mkdtemp(join(tmpdir(), 'rd-object-lock-'));
 });
 afterAll(async () => {

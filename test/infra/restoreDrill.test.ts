@@ -6,15 +6,13 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, describe, expect, test } from 'vitest';
-import { validateConfig } from '../../lib/config/load.ts';
 import { configSchema } from '../../lib/config/schema.ts';
 import { CLEANUP_REMOVAL_WAIT_MS } from '../../lib/drill/lambdaDependencies.ts';
 import { executionTimeout, RestoreDrillStack } from '../../lib/infra/restoreDrill.ts';
 import { repoRoot } from '../support/cli.ts';
+import { loadCloudExample } from '../support/cloudExample.ts';
 
-const exampleDir = join(repoRoot, 'examples/cloud');
-const config = await validateConfig(JSON.parse(readFileSync(join(exampleDir, 'restore-drill.config.json'), 'utf8')), exampleDir);
-const settings = JSON.parse(readFileSync(join(exampleDir, 'cloud.json'), 'utf8')) as Record<string, unknown>;
+const { config, settings } = await loadCloudExample();
 
 // One synthesis of the example (its esbuild bundles included) for the whole file.
 const outdir = mkdtempSync(join(tmpdir(), 'rd-stack-'));

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -28,6 +28,7 @@ import {
   type ServiceRequest,
 } from '../support/awsData/index.ts';
 import { repoRoot } from '../support/cli.ts';
+import { loadCloudExample } from '../support/cloudExample.ts';
 
 // The stack's templates held to AWS's own published data, not to what our code expects: the
 // CloudFormation resource provider schemas (vendored in test/fixtures/cfn-schemas), asl-validator,
@@ -108,10 +109,8 @@ async function builtTemplate(): Promise<TemplateUnderTest> {
 
 /** examples/cloud, as a user copies it: no account or region in the stack (the template says AWS::AccountId). */
 async function exampleTemplate(): Promise<TemplateUnderTest> {
-  const dir = join(repoRoot, 'examples', 'cloud');
-  const config = await validateConfig(JSON.parse(readFileSync(join(dir, 'restore-drill.config.json'), 'utf8')), dir);
-  const settings = JSON.parse(readFileSync(join(dir, 'cloud.json'), 'utf8')) as never;
-  const template = synth('example', 'Drills', { config, settings });
+  const { config, settings } = await loadCloudExample();
+  const template = synth('example', 'Drills', { config, settings: settings as never });
   return { name: 'examples/cloud', env: { account: ACCOUNT, region: REGION, partition: 'aws', stackName: 'Drills' }, template, database: config.databases[0]!.name };
 }
 

@@ -18,7 +18,7 @@ import { findPgBinaries, reachableByServer, tool, type PgBinaries } from './bina
 import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
 import { unpackTarBackup, verifyUnpackedTar } from './tarUnpack.ts';
-import { skipStaged, stagingMayOverlapReplay, startWalStaging, type StagedWal } from './stageWal.ts';
+import { skipStaged, STAGING_LEAD_BYTES, stagingMayOverlapReplay, startWalStaging, type StagedWal } from './stageWal.ts';
 import { OUT_OF_SPACE, copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
@@ -333,10 +333,12 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     const copied = copyBackup(plan, handle);
     // The WAL goes into pg_wal once the folder is there, while the backup is still being verified, and on
     // alongside replay where the copy makes no restartpoints (they recycle segments under the names staging writes).
+    const overlap = stagingMayOverlapReplay({ durable: options.durable ?? true, throwaway: options.throwaway });
     const staging = copied.then(async () => {
       const started = await startWalStaging(plan.walFiles, plan.window.archiveDir, handle.dataDir, join(handle.dir, 'staged-wal'), {
         beforeEach: () => assertNotAbandoned(handle.name),
         owner: user.runAs ? user : undefined,
+        lead: overlap ? Math.ceil(STAGING_LEAD_BYTES / plan.replayEnd.segmentSize) : undefined,
       });
       void trackForCopy(handle.name, started.done);
       return started;
@@ -347,7 +349,7 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
       walReachableByServer(user, plan.window.archiveDir, plan, handle),
       staging,
     ]);
-    if (!stagingMayOverlapReplay({ durable: options.durable ?? true, throwaway: options.throwaway, copySettings: options.copySettings })) await stagedWal.done;
+    if (!overlap) await stagedWal.done;
     if (!files.ok) {
       throw new BrokenBackupError(
         `base backup ${plan.backup.name} (${plan.backup.path}) is damaged: ${files.summary}. Restore from it would give a copy with ` +

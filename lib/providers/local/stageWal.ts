@@ -1,11 +1,13 @@
 import { constants } from 'node:fs';
-import { chown, copyFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { WalFile } from './wal/archive.ts';
 import { recoverySettings, type CopyConfOptions } from './copyConfig.ts';
 
 /** Segments copied at once: enough to keep a disk busy, few enough to leave a core to replay. */
 const PARALLEL_COPIES = 2;
+const LEAD_POLL_MS = 25;
 
 export interface StagedWal {
   /** Where an empty file per staged segment says "already in pg_wal": the copy's restore_command reads it. */
@@ -24,7 +26,23 @@ export interface StageOptions {
   beforeEach?: () => void;
   /** The server's OS user, when it is not us: each staged file is its own before its marker says "staged" (Postgres recycles them). */
   owner?: { uid: number; gid: number } | undefined;
+  /**
+   * How many segments staging may run ahead of the one the server last asked for (skipStaged's
+   * restore_command writes its name). Unset: all at once, for a server that starts only once staging is done.
+   */
+  lead?: number | undefined;
 }
+
+/** The file the copy's restore_command writes the name of each file it is asked for into (see skipStaged). */
+export const ASKED_FILE = 'asked';
+
+/**
+ * Staging's lead over replay for a server that starts before staging ends: far enough that replay
+ * never waits (staging copies several times faster than replay reads), near enough that staging does
+ * not fill the page cache with dirty WAL that replay reads minutes later (at 7 GB of WAL, staging all
+ * at once slowed replay down).
+ */
+export const STAGING_LEAD_BYTES = 512 * 1024 * 1024;
 
 /**
  * Copies the archive's plain WAL segments that recovery will read (the plan read and checked every
@@ -40,6 +58,21 @@ export interface StageOptions {
 export async function startWalStaging(files: readonly WalFile[], archiveDir: string, dataDir: string, markerDir: string, options: StageOptions = {}): Promise<WalStaging> {
   const wanted = files.filter((file) => !file.gzip && file.path.startsWith(`${archiveDir}/`));
   await mkdir(markerDir, { mode: 0o755 });
+  const asked = join(markerDir, ASKED_FILE);
+  await writeFile(asked, '', { mode: 0o644 });
+  if (options.owner) await chown(asked, options.owner.uid, options.owner.gid);
+  const order = new Map(wanted.map((file, index) => [file.name, index]));
+  let replaying = -1;
+  /** Waits until segment `index` is within the lead of the one the server asked for last. */
+  const withinLead = async (index: number) => {
+    if (options.lead === undefined) return;
+    while (index - replaying > options.lead) {
+      options.beforeEach?.();
+      await delay(LEAD_POLL_MS, undefined, { ref: false });
+      const name = (await readFile(asked, 'utf8').catch(() => '')).trim();
+      replaying = Math.max(replaying, order.get(name) ?? -1);
+    }
+  };
   let next = 0;
   let staged = 0;
   let stoppedBy: string | undefined;
@@ -50,6 +83,7 @@ export async function startWalStaging(files: readonly WalFile[], archiveDir: str
       // there itself (it keeps what restore_command fetched) and be reading it, so it is never written in place.
       const partial = join(markerDir, `${file.name}.partial`);
       try {
+        await withinLead(order.get(file.name)!);
         options.beforeEach?.();
         await copyFile(file.path, partial, constants.COPYFILE_FICLONE);
         if (options.owner) await chown(partial, options.owner.uid, options.owner.gid);
@@ -73,19 +107,17 @@ export async function startWalStaging(files: readonly WalFile[], archiveDir: str
  */
 export function skipStaged(restoreCommand: string, markerDir: string): string {
   // Postgres replaces %f, %p, %r and %% anywhere in restore_command: a % of the folder's own name is written %%.
-  const marker = `'${`${markerDir.replaceAll('%', '%%')}/%f`.replaceAll("'", `'\\''`)}'`;
-  return `test ! -e ${marker} && { ${restoreCommand}; }`;
+  const dir = markerDir.replaceAll('%', '%%').replaceAll("'", `'\\''`);
+  // Where replay stands, for staging's lead: the shell's own echo, no program run.
+  return `echo %f > '${dir}/${ASKED_FILE}'; test ! -e '${dir}/%f' && { ${restoreCommand}; }`;
 }
 
 /**
  * Whether the server may start before staging ends: only on the throwaway path, which makes no
- * restartpoints during replay. A restartpoint recycles old segments into names just ahead of replay,
- * the names staging writes; a recycled file landing on a staged one would be read as that segment.
+ * restartpoints during replay (its checkpoint settings are written after copySettings, so they hold).
+ * A restartpoint recycles old segments into names just ahead of replay, the names staging writes; a
+ * recycled file landing on a staged one would be read as that segment.
  */
-export function stagingMayOverlapReplay(settings: Pick<CopyConfOptions, 'durable' | 'throwaway'> & { copySettings?: Readonly<Record<string, string>> | undefined }): boolean {
-  if (recoverySettings(settings).path !== 'throwaway') return false;
-  const own = Object.keys(settings.copySettings ?? {}).map((key) => key.trim().toLowerCase());
-  return !own.some((key) => RESTARTPOINT_SETTINGS.has(key));
+export function stagingMayOverlapReplay(settings: Pick<CopyConfOptions, 'durable' | 'throwaway'>): boolean {
+  return recoverySettings(settings).path === 'throwaway';
 }
-
-const RESTARTPOINT_SETTINGS = new Set(['checkpoint_timeout', 'max_wal_size']);

@@ -163,20 +163,14 @@ describe('startWalStaging on its own', () => {
     expect(calls).toBeLessThanOrEqual(3);
   });
 
-  test('with a lead, staging stays that many segments ahead of the one the server last asked for, and stops when the copy is removed', async () => {
+  test('with a lead, staging stays that many segments ahead of the one the server last asked for, and skips what replay already asked for', async () => {
     const dir = await mkdtemp(join(scratchFolders.sources(), 'staging-'));
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await mkdir(join(dir, 'archive'));
     await mkdir(join(dir, 'data', 'pg_wal'), { recursive: true });
     const names = Array.from({ length: 6 }, (_, i) => `00000001000000000000001${i}`);
     for (const name of names) await writeFile(join(dir, 'archive', name), Buffer.alloc(1024, 3));
-    let removed = false;
-    const staging = await startWalStaging(names.map((name) => segment(name, join(dir, 'archive'))), join(dir, 'archive'), join(dir, 'data'), join(dir, 'staged'), {
-      lead: 1,
-      beforeEach: () => {
-        if (removed) throw new Error('the copy is being removed');
-      },
-    });
+    const staging = await startWalStaging(names.map((name) => segment(name, join(dir, 'archive'))), join(dir, 'archive'), join(dir, 'data'), join(dir, 'staged'), { lead: 1 });
     const markers = async () => (await readdir(join(dir, 'staged'))).filter((name) => /^[0-9A-F]{24}$/.test(name)).sort();
     const until = async (wanted: string[]) => {
       while ((await markers()).join() !== wanted.join()) await new Promise((resolve) => setTimeout(resolve, 10));
@@ -194,14 +188,40 @@ describe('startWalStaging on its own', () => {
     await writeFile(join(dir, 'staged', 'asked'), '00000002.history\n');
     await settled();
     expect(await markers()).toEqual(names.slice(0, 2));
+    // The server asked for the third before it was staged (restore_command fetched it itself): skipped, the fourth staged.
     await writeFile(join(dir, 'staged', 'asked'), `${names[2]}\n`);
-    await until(names.slice(0, 4));
+    await until([names[0]!, names[1]!, names[3]!]);
+    // Replay overtook staging again: the fifth is skipped, the sixth staged.
+    await writeFile(join(dir, 'staged', 'asked'), `${names[4]}\n`);
+    const result = await staging.done;
+
+    expect(result).toEqual({ staged: 4 });
+    expect((await readdir(join(dir, 'data', 'pg_wal'))).sort()).toEqual([names[0], names[1], names[3], names[5]]);
+  });
+
+  test('staging that waits for replay stops when the copy is removed', async () => {
+    const dir = await mkdtemp(join(scratchFolders.sources(), 'staging-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    await mkdir(join(dir, 'archive'));
+    await mkdir(join(dir, 'data', 'pg_wal'), { recursive: true });
+    const name = '000000010000000000000020';
+    await writeFile(join(dir, 'archive', name), Buffer.alloc(1024, 3));
+    let removed = false;
+    let waits = 0;
+    // A lead of 0 with nothing asked: it waits for the server, which never asks.
+    const staging = await startWalStaging([segment(name, join(dir, 'archive'))], join(dir, 'archive'), join(dir, 'data'), join(dir, 'staged'), {
+      lead: 0,
+      beforeEach: () => {
+        waits++;
+        if (removed) throw new Error('the copy is being removed');
+      },
+    });
+    while (waits < 2) await new Promise((resolve) => setTimeout(resolve, 10));
     removed = true;
     const result = await staging.done;
 
-    expect(result.staged).toBe(4);
-    expect(result.stoppedBy).toMatch(/the copy is being removed/);
-    expect((await readdir(join(dir, 'data', 'pg_wal'))).sort()).toEqual(names.slice(0, 4));
+    expect(result).toEqual({ staged: 0, stoppedBy: `${name}: the copy is being removed` });
+    expect(await readdir(join(dir, 'data', 'pg_wal'))).toEqual([]);
   });
 
   test('the server may start before staging ends only on the throwaway path', () => {

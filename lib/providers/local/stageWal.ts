@@ -50,10 +50,11 @@ export const STAGING_LEAD_BYTES = 512 * 1024 * 1024;
  * soon as its base backup is verified, and a segment staged ahead of replay is read from pg_wal
  * instead of through one restore_command process per segment (3 GB of WAL: replay 10 s instead of
  * 21 s). A segment counts as staged only once it is whole and the server's: until then its marker
- * does not exist and restore_command fetches it itself, so replay overtaking the staging only costs
- * a copy twice (staging stops at the first failure for the same reason). A clone where the filesystem can (COPYFILE_FICLONE), a copy otherwise; never a hard
- * link, since the server recycles and overwrites the files in its pg_wal. Compressed segments are left
- * to restore_command, and so are segments the backup's own pg_wal holds (they are not the archive's).
+ * does not exist and restore_command fetches it itself, so replay overtaking the staging costs
+ * nothing but that fetch (staging stops at its first failure for the same reason). A clone where the
+ * filesystem can (COPYFILE_FICLONE), a copy otherwise; never a hard link, since the server recycles
+ * and overwrites the files in its pg_wal. Compressed segments are left to restore_command, and so are
+ * segments the backup's own pg_wal holds (they are not the archive's).
  */
 export async function startWalStaging(files: readonly WalFile[], archiveDir: string, dataDir: string, markerDir: string, options: StageOptions = {}): Promise<WalStaging> {
   const wanted = files.filter((file) => !file.gzip && file.path.startsWith(`${archiveDir}/`));
@@ -63,15 +64,21 @@ export async function startWalStaging(files: readonly WalFile[], archiveDir: str
   if (options.owner) await chown(asked, options.owner.uid, options.owner.gid);
   const order = new Map(wanted.map((file, index) => [file.name, index]));
   let replaying = -1;
-  /** Waits until segment `index` is within the lead of the one the server asked for last. */
-  const withinLead = async (index: number) => {
-    if (options.lead === undefined) return;
+  const readAsked = async () => {
+    const name = (await readFile(asked, 'utf8').catch(() => '')).trim();
+    replaying = Math.max(replaying, order.get(name) ?? -1);
+  };
+  /** Whether segment `index` is still worth staging, once it is within the lead of the one the server asked for last. */
+  const aheadOfReplay = async (index: number) => {
+    if (options.lead === undefined) return true;
+    await readAsked();
     while (index - replaying > options.lead) {
       options.beforeEach?.();
       await delay(LEAD_POLL_MS, undefined, { ref: false });
-      const name = (await readFile(asked, 'utf8').catch(() => '')).trim();
-      replaying = Math.max(replaying, order.get(name) ?? -1);
+      await readAsked();
     }
+    // Asked for already: restore_command fetched it itself.
+    return index > replaying;
   };
   let next = 0;
   let staged = 0;
@@ -83,7 +90,7 @@ export async function startWalStaging(files: readonly WalFile[], archiveDir: str
       // there itself (it keeps what restore_command fetched) and be reading it, so it is never written in place.
       const partial = join(markerDir, `${file.name}.partial`);
       try {
-        await withinLead(order.get(file.name)!);
+        if (!(await aheadOfReplay(order.get(file.name)!))) continue;
         options.beforeEach?.();
         await copyFile(file.path, partial, constants.COPYFILE_FICLONE);
         if (options.owner) await chown(partial, options.owner.uid, options.owner.gid);

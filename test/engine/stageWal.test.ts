@@ -120,12 +120,17 @@ describe('WAL staged into the copy\'s pg_wal', () => {
 
 describe('startWalStaging on its own', () => {
   const segment = (name: string, dir: string) => ({ name, path: join(dir, name), gzip: false }) as unknown as WalFile;
-
-  test('stages in replay order, each segment whole in pg_wal before its marker, and leaves no partial file', async () => {
+  /** An archive folder and a data folder with its pg_wal, removed after the test. */
+  const stagingFolders = async () => {
     const dir = await mkdtemp(join(scratchFolders.sources(), 'staging-'));
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await mkdir(join(dir, 'archive'));
     await mkdir(join(dir, 'data', 'pg_wal'), { recursive: true });
+    return dir;
+  };
+
+  test('stages in replay order, each segment whole in pg_wal before its marker, and leaves no partial file', async () => {
+    const dir = await stagingFolders();
     const names = ['000000010000000000000003', '000000010000000000000004', '000000010000000000000005'];
     for (const [i, name] of names.entries()) await writeFile(join(dir, 'archive', name), Buffer.alloc(64 * 1024, i + 1));
 
@@ -139,10 +144,7 @@ describe('startWalStaging on its own', () => {
   });
 
   test('a segment that cannot be staged stops the staging: no marker, no file in pg_wal and no partial file for it, and restore_command is left to fetch the rest', async () => {
-    const dir = await mkdtemp(join(scratchFolders.sources(), 'staging-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }));
-    await mkdir(join(dir, 'archive'));
-    await mkdir(join(dir, 'data', 'pg_wal'), { recursive: true });
+    const dir = await stagingFolders();
     const names = ['000000010000000000000003', '000000010000000000000004', '000000010000000000000005', '000000010000000000000006'];
     // The second is listed but gone from the archive (a cleanup run, a disk error).
     for (const name of [names[0]!, names[2]!, names[3]!]) await writeFile(join(dir, 'archive', name), Buffer.alloc(1024, 7));
@@ -164,10 +166,7 @@ describe('startWalStaging on its own', () => {
   });
 
   test('with a lead, staging stays that many segments ahead of the one the server last asked for, and skips what replay already asked for', async () => {
-    const dir = await mkdtemp(join(scratchFolders.sources(), 'staging-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }));
-    await mkdir(join(dir, 'archive'));
-    await mkdir(join(dir, 'data', 'pg_wal'), { recursive: true });
+    const dir = await stagingFolders();
     const names = Array.from({ length: 6 }, (_, i) => `00000001000000000000001${i}`);
     for (const name of names) await writeFile(join(dir, 'archive', name), Buffer.alloc(1024, 3));
     const staging = await startWalStaging(names.map((name) => segment(name, join(dir, 'archive'))), join(dir, 'archive'), join(dir, 'data'), join(dir, 'staged'), { lead: 1 });
@@ -200,10 +199,7 @@ describe('startWalStaging on its own', () => {
   });
 
   test('staging that waits for replay stops when the copy is removed', async () => {
-    const dir = await mkdtemp(join(scratchFolders.sources(), 'staging-'));
-    onTestFinished(() => rm(dir, { recursive: true, force: true }));
-    await mkdir(join(dir, 'archive'));
-    await mkdir(join(dir, 'data', 'pg_wal'), { recursive: true });
+    const dir = await stagingFolders();
     const name = '000000010000000000000020';
     await writeFile(join(dir, 'archive', name), Buffer.alloc(1024, 3));
     let removed = false;

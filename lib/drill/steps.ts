@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
 import { runChecks } from '../checks/runChecks.ts';
@@ -12,7 +13,6 @@ import { secondsBetween } from './metrics.ts';
 import { drillStatus } from './outcome.ts';
 import { parseTargetSpec, resolveTarget, TARGET_HINT } from './target.ts';
 import { copyOnThisMachine } from '../providers/onThisMachine.ts';
-import { availableParallelism } from 'node:os';
 
 /**
  * One drill between its steps: plain JSON, so that Step Functions can carry it from one Lambda to

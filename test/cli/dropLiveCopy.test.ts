@@ -1,14 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { configSchema, type RestoreDrillConfig } from '../../lib/config/schema.ts';
-import { runDrill } from '../../lib/drill/drill.ts';
-import type { DrillState } from '../../lib/drill/steps.ts';
-import { localProvider } from '../../lib/providers/local/index.ts';
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { runCli } from '../support/cli.ts';
 import { copyFolders, copyServers } from '../support/leftovers.ts';
+import { longVerifyDrill } from '../support/longVerifyDrill.ts';
 import { testSource } from '../support/source.ts';
 
 // `restore-drill drop` run from another process (as a person runs it) against the copy of a drill
@@ -27,36 +24,9 @@ afterAll(async () => {
   await source?.remove();
 });
 
-/** A drill whose verify waits in pg_sleep, and the moment its checks begin. */
-function slowDrill() {
-  const config = configSchema.parse({
-    restoreTimeoutSeconds: 60,
-    databases: [
-      {
-        name: 'droplive',
-        provider: { kind: 'local', baseBackups: source.backupsDir, walArchive: source.archiveDir },
-        checks: { sql: [{ name: 'a long verify', query: 'select count(*) from (select pg_sleep(60)) s', expect: { equals: 1 } }] },
-      },
-    ],
-  }) as RestoreDrillConfig;
-  const provider = localProvider({ kind: 'local', baseBackups: source.backupsDir, walArchive: source.archiveDir }, {
-    connection: { database: 'postgres', user: 'postgres' },
-    durable: false,
-    leaseRenewMs: 50,
-  });
-  let state: DrillState | undefined;
-  let verifying!: () => void;
-  const verifyBegins = new Promise<void>((resolve) => (verifying = resolve));
-  const drill = runDrill(config, config.databases[0]!, provider, {
-    trigger: 'manual',
-    onState: (next) => (state = next),
-    onProgress: (event) => event.step === 'verify' && verifying(),
-  });
-  return { drill, verifyBegins, state: () => state! };
-}
 
 test('drop refuses the copy of a drill whose owner is alive (naming its pid, exit 2, nothing touched); with --force it removes it, and the drill reports the copy gone', async () => {
-  const run = slowDrill();
+  const run = longVerifyDrill(source, 'droplive', 60);
   await run.verifyBegins;
   const name = run.state().report.copy.name!;
 

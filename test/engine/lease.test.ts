@@ -2,15 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { configSchema, type RestoreDrillConfig } from '../../lib/config/schema.ts';
-import { runDrill } from '../../lib/drill/drill.ts';
-import type { DrillState } from '../../lib/drill/steps.ts';
 import { dropCopy, runJanitor } from '../../lib/janitor.ts';
 import { MARKER_FILE } from '../../lib/providers/local/engine.ts';
-import { localProvider } from '../../lib/providers/local/index.ts';
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { copyFolders, copyServers } from '../support/leftovers.ts';
+import { longVerifyDrill } from '../support/longVerifyDrill.ts';
 import { testSource } from '../support/source.ts';
 
 let source: SourceCluster;
@@ -27,37 +24,9 @@ afterAll(async () => {
   await source?.remove();
 });
 
-/** A drill whose verify lasts `sleepSeconds` (an SQL assertion waiting in pg_sleep), and a promise of the moment its checks begin. */
-function longVerifyDrill(sleepSeconds: number) {
-  const config = configSchema.parse({
-    restoreTimeoutSeconds: 60,
-    databases: [
-      {
-        name: 'lease',
-        provider: { kind: 'local', baseBackups: source.backupsDir, walArchive: source.archiveDir },
-        checks: { sql: [{ name: 'a long verify', query: `select count(*) from (select pg_sleep(${sleepSeconds})) s`, expect: { equals: 1 } }] },
-      },
-    ],
-  }) as RestoreDrillConfig;
-  const database = config.databases[0]!;
-  const provider = localProvider({ kind: 'local', baseBackups: source.backupsDir, walArchive: source.archiveDir }, {
-    connection: { database: 'postgres', user: 'postgres' },
-    durable: false,
-    leaseRenewMs: 50,
-  });
-  let state: DrillState | undefined;
-  let verifying!: () => void;
-  const verifyBegins = new Promise<void>((resolve) => (verifying = resolve));
-  const drill = runDrill(config, database, provider, {
-    trigger: 'manual',
-    onState: (next) => (state = next),
-    onProgress: (event) => event.step === 'verify' && verifying(),
-  });
-  return { config, provider, drill, verifyBegins, state: () => state! };
-}
 
 test('a live drill keeps its copy leased: a janitor run past the copy\'s first expiry, during a long verify, leaves it alone, and the drill removes it itself (issue 14 item 10)', async () => {
-  const run = longVerifyDrill(6);
+  const run = longVerifyDrill(source, 'lease', 6);
   let finished = false;
   void run.drill.finally(() => (finished = true));
   await run.verifyBegins;
@@ -85,7 +54,7 @@ test('a live drill keeps its copy leased: a janitor run past the copy\'s first e
 });
 
 test('a copy removed under a running drill (drop, the janitor) is reported as gone, never as removed by the drill (issue 14 item 10)', async () => {
-  const run = longVerifyDrill(60);
+  const run = longVerifyDrill(source, 'lease', 60);
   await run.verifyBegins;
   const name = run.state().report.copy.name!;
 

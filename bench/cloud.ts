@@ -5,7 +5,7 @@
  * doing a real restore with the local engine. Timed: the execution, the restore itself (the copy's
  * record appearing in the emulator until it is `available`), and each task.
  *
- *   npm run bench:cloud        (BENCH_RUNS=3 executions per poll interval, BENCH_POLL_MS=10000,60000 the waits between polls, BENCH_NO_WRITE=1 prints only)
+ *   npm run bench:cloud        (BENCH_RUNS=3 executions per stack, BENCH_POLL_MS=10000,60000 the stacks' pollIntervalSeconds in ms, BENCH_NO_WRITE=1 prints only)
  *
  * Writes the "## Cloud overhead" section of bench/RESULTS.md. Not a test: it measures and says whether
  * the overhead is within one poll interval.
@@ -28,9 +28,8 @@ useOwnScratch('bench-cloud');
 useFakeAwsCredentials();
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-/** The stack's shortest pollIntervalSeconds (10 s) and its default (60 s); shorter ones are measured when asked for, with no target. */
+/** The stack's shortest pollIntervalSeconds (10 s) and its default (60 s). */
 const POLLS_MS = (process.env.BENCH_POLL_MS ?? `${POLL_INTERVAL_SECONDS.min * 1000},${POLL_INTERVAL_SECONDS.default * 1000}`).split(',').map(Number);
-const STACK_MIN_POLL_MS = POLL_INTERVAL_SECONDS.min * 1000;
 const BUCKET = 'restore-drill-reports-bench';
 const log = (text: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 23)}] ${text}\n`);
 
@@ -53,89 +52,97 @@ interface Execution {
 const world = await rdsWorld();
 const s3 = new S3Emulator([BUCKET]);
 await s3.start();
-const outdir = await mkdtemp(join(tmpdir(), 'rd-bench-cloud-'));
-let removeLayout: (() => Promise<void>) | undefined;
+const outdirs: string[] = [];
+const removeLayouts: (() => Promise<void>)[] = [];
 try {
   const resolveToken = stackTokenResolver({ bucket: BUCKET, subnetGroup: 'drill-subnets', securityGroup: 'sg-0drill000000000001' });
   const database = databaseConfig(world, 'rds', { name: 'bench-cloud' }) as { provider: Record<string, unknown> };
   delete database.provider.subnetGroup;
   delete database.provider.securityGroupIds;
   const config = await validateConfig({ rpoTargetSeconds: 3600, rtoTargetSeconds: 600, databases: [database] }, world.project);
-  const app = new App({ outdir });
-  const stack = new RestoreDrillStack(app, 'BenchCloud', {
-    config,
-    settings: {
-      schedules: [{ name: 'nightly', expression: 'cron(0 3 * * ? *)' }],
-      vpc: { vpcId: 'vpc-0123abcd', subnetIds: ['subnet-0123abcd', 'subnet-0456abcd'], availabilityZones: ['us-east-1a', 'us-east-1b'] },
-      mapConcurrency: 1,
-    },
-  });
-  const layout = await stackOnStandIns(app, stack, { outdir, resolve: resolveToken, emulators: { aws: world.emulator, s3 } });
-  removeLayout = layout.remove;
-  const { definition, machine } = layout;
-
   const byInterval = new Map<number, Execution[]>();
-  let cold: Execution | undefined;
-  // One untimed execution first: the sandboxes' first invocations load their bundles (Lambda's cold starts); it is reported apart.
-  const plan = [POLLS_MS[0]!, ...POLLS_MS.flatMap((pollMs) => Array.from({ length: RUNS }, () => pollMs))];
-  for (const [run, pollMs] of plan.entries()) {
-    const spans: Span[] = [];
-    const handlers = Object.fromEntries(
-      Object.entries(taskHandlers(definition, layout.functions)).map(([state, handler]) => [
-        state,
-        async (input: unknown) => {
-          const start = Date.now();
-          try {
-            return await handler(input);
-          } finally {
-            spans.push({ state, start, end: Date.now() });
-          }
-        },
-      ]),
-    );
-    // The restore itself, on the emulator's own records: the copy appears (RestoreDBInstanceToPointInTime) until it is available.
-    let appeared: number | undefined;
-    let available: number | undefined;
-    let watching = true;
-    const watcher = (async () => {
-      while (watching) {
-        for (const [id, record] of world.emulator.instances) {
-          if (!id.startsWith('rd-')) continue;
-          appeared ??= Date.now();
-          if (available === undefined && record.status === 'available') available = Date.now();
-        }
-        await new Promise((done) => setTimeout(done, 2));
-      }
-    })();
-    const started = Date.now();
-    const result = (await machine.run({ mode: 'drill', trigger: 'schedule' }, { overrides: { taskResourceLocalHandlers: handlers as never, waitTimeOverrides: { WaitForCopy: pollMs } } }).result) as unknown as ReportOutput;
-    const totalMs = Date.now() - started;
-    watching = false;
-    await watcher;
-    const report = [...s3.objects(BUCKET)]
-      .filter(([key]) => key.startsWith('reports/'))
-      .map(([, text]) => JSON.parse(text) as DrillReport)
-      .find((r) => r.startedAt >= new Date(started).toISOString());
-    if (result.drills[0]?.status !== 'passed' || !report) throw new Error(`the drill did not pass: ${JSON.stringify(result.drills)}`);
-    if (appeared === undefined || available === undefined) throw new Error('the copy was never seen available in the emulator');
-    const readyPoll = spans.filter((span) => span.state === 'Poll' && span.end >= available!).sort((a, b) => a.start - b.start)[0];
-    const execution = { totalMs, restoreMs: available - appeared, pollLagMs: readyPoll ? Math.max(0, readyPoll.start - available) : 0, spans, report };
-    log(`${run === 0 ? 'cold' : `run ${run}, poll every ${pollMs} ms`}: ${totalMs} ms in all, restore ${execution.restoreMs} ms, overhead ${totalMs - execution.restoreMs} ms; ` +
-      spans.map((span) => `${span.state} ${span.end - span.start}`).join(', '));
-    if (run === 0) cold = execution;
-    else byInterval.set(pollMs, [...(byInterval.get(pollMs) ?? []), execution]);
-    for (const id of [...world.emulator.instances.keys()].filter((name) => name.startsWith('rd-'))) await world.emulator.gone(id, 60_000);
+  const cold = new Map<number, Execution>();
+  // A stack per interval, and no wait overridden: each Wait waits what the stack and the tasks ask for.
+  for (const pollMs of POLLS_MS) {
+    const outdir = await mkdtemp(join(tmpdir(), 'rd-bench-cloud-'));
+    outdirs.push(outdir);
+    const app = new App({ outdir });
+    const stack = new RestoreDrillStack(app, `BenchCloud${pollMs / 1000}`, {
+      config,
+      settings: {
+        schedules: [{ name: 'nightly', expression: 'cron(0 3 * * ? *)' }],
+        vpc: { vpcId: 'vpc-0123abcd', subnetIds: ['subnet-0123abcd', 'subnet-0456abcd'], availabilityZones: ['us-east-1a', 'us-east-1b'] },
+        mapConcurrency: 1,
+        pollIntervalSeconds: pollMs / 1000,
+      },
+    });
+    const layout = await stackOnStandIns(app, stack, { outdir, resolve: resolveToken, emulators: { aws: world.emulator, s3 } });
+    removeLayouts.push(layout.remove);
+    // One untimed execution first: the sandboxes' first invocations load their bundles (Lambda's cold starts); it is reported apart.
+    for (let run = 0; run <= RUNS; run++) {
+      const execution = await executeOnce(layout);
+      log(`${run === 0 ? 'cold' : `run ${run}`}, pollIntervalSeconds ${pollMs / 1000}: ${execution.totalMs} ms in all, restore ${execution.restoreMs} ms, overhead ${execution.totalMs - execution.restoreMs} ms; ` +
+        execution.spans.map((span) => `${span.state} ${span.end - span.start}`).join(', '));
+      if (run === 0) cold.set(pollMs, execution);
+      else byInterval.set(pollMs, [...(byInterval.get(pollMs) ?? []), execution]);
+    }
   }
-  const section = report(byInterval, cold!);
+  const section = report(byInterval, cold);
   process.stdout.write(`\n${section}\n`);
   if (process.env.BENCH_NO_WRITE !== '1') await writeResultsSection('## Cloud overhead', section);
 } finally {
-  await removeLayout?.();
+  for (const remove of removeLayouts) await remove();
   await Promise.all([world.remove(), s3.stop()]);
-  await rm(outdir, { recursive: true, force: true });
+  for (const outdir of outdirs) await rm(outdir, { recursive: true, force: true });
 }
 
-function report(byInterval: Map<number, Execution[]>, cold: Execution): string {
+/** One drill execution, timed task by task, and the restore itself as the emulator's records show it. */
+async function executeOnce(layout: Awaited<ReturnType<typeof stackOnStandIns>>): Promise<Execution> {
+  const spans: Span[] = [];
+  const handlers = Object.fromEntries(
+    Object.entries(taskHandlers(layout.definition, layout.functions)).map(([state, handler]) => [
+      state,
+      async (input: unknown) => {
+        const start = Date.now();
+        try {
+          return await handler(input);
+        } finally {
+          spans.push({ state, start, end: Date.now() });
+        }
+      },
+    ]),
+  );
+  // The restore itself, on the emulator's own records: the copy appears (RestoreDBInstanceToPointInTime) until it is available.
+  let appeared: number | undefined;
+  let available: number | undefined;
+  let watching = true;
+  const watcher = (async () => {
+    while (watching) {
+      for (const [id, record] of world.emulator.instances) {
+        if (!id.startsWith('rd-')) continue;
+        appeared ??= Date.now();
+        if (available === undefined && record.status === 'available') available = Date.now();
+      }
+      await new Promise((done) => setTimeout(done, 2));
+    }
+  })();
+  const started = Date.now();
+  const result = (await layout.machine.run({ mode: 'drill', trigger: 'schedule' }, { overrides: { taskResourceLocalHandlers: handlers as never } }).result) as unknown as ReportOutput;
+  const totalMs = Date.now() - started;
+  watching = false;
+  await watcher;
+  const report = [...s3.objects(BUCKET)]
+    .filter(([key]) => key.startsWith('reports/'))
+    .map(([, text]) => JSON.parse(text) as DrillReport)
+    .find((r) => r.startedAt >= new Date(started).toISOString());
+  if (result.drills[0]?.status !== 'passed' || !report) throw new Error(`the drill did not pass: ${JSON.stringify(result.drills)}`);
+  if (appeared === undefined || available === undefined) throw new Error('the copy was never seen available in the emulator');
+  const readyPoll = spans.filter((span) => span.state === 'Poll' && span.end >= available!).sort((a, b) => a.start - b.start)[0];
+  for (const id of [...world.emulator.instances.keys()].filter((name) => name.startsWith('rd-'))) await world.emulator.gone(id, 60_000);
+  return { totalMs, restoreMs: available - appeared, pollLagMs: readyPoll ? Math.max(0, readyPoll.start - available) : 0, spans, report };
+}
+
+function report(byInterval: Map<number, Execution[]>, cold: Map<number, Execution>): string {
   const med = (values: number[]) => {
     const sorted = [...values].sort((a, b) => a - b);
     const middle = Math.floor(sorted.length / 2);
@@ -151,7 +158,8 @@ function report(byInterval: Map<number, Execution[]>, cold: Execution): string {
     `Written by \`npm run bench:cloud\` (bench/cloud.ts) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores, Node ${process.version}.`,
     'One RDS drill (checks: connection, ledger, rowCounts, freshness) through the synthesised state machine, each Task run by its',
     'esbuild bundle laid out as Lambda lays it out, IAM enforced, the RDS emulator restoring for real with the local engine (readiness:',
-    `3 reads 0.05 s apart, as the tests configure it). Median of ${RUNS} executions per poll interval (the wait of WaitForCopy) after one cold execution`,
+    `3 reads 0.05 s apart, as the tests configure it). A stack per pollIntervalSeconds, no wait overridden (each Wait waits what Start or Poll`,
+    `asked for: half the restore's time so far, at least 1 s, at most the interval). Median of ${RUNS} executions per stack after one cold execution`,
     '(each sandbox loads its bundle on its first invocation, as a Lambda cold start). "The restore itself" is the copy\'s record in the',
     'emulator from its creation until `available`; the overhead is the rest of the execution: the wait for the poll after the copy was',
     'available, and the drill\'s own work (plan, start, polls, verify, cleanup, report, the state machine).',
@@ -161,17 +169,17 @@ function report(byInterval: Map<number, Execution[]>, cold: Execution): string {
     const overhead = med(executions.map((e) => e.totalMs - e.restoreMs));
     const lag = med(executions.map((e) => e.pollLagMs));
     lines.push(
-      `- poll interval ${s(pollMs)}: cloud overhead: ${s(overhead)} beyond the restore itself (${pollMs < STACK_MIN_POLL_MS ? `no target: below the stack's shortest pollIntervalSeconds, ${s(STACK_MIN_POLL_MS)}` : `target at most one poll interval: ${overhead <= pollMs ? 'met' : 'NOT met'}`}); ` +
+      `- pollIntervalSeconds ${pollMs / 1000}: cloud overhead: ${s(overhead)} beyond the restore itself (target at most one poll interval: ${overhead <= pollMs ? 'met' : 'NOT met'}); ` +
         `${s(lag)} of it waiting for the next poll, ${s(overhead - lag)} the drill's own work; execution ${s(med(executions.map((e) => e.totalMs)))}, restore itself ${s(med(executions.map((e) => e.restoreMs)))}`,
     );
   }
   lines.push(
-    `- the cold execution: ${s(cold.totalMs)} in all, overhead ${s(cold.totalMs - cold.restoreMs)}`,
-    `- in production the stack polls every pollIntervalSeconds (${POLL_INTERVAL_SECONDS.min} to ${POLL_INTERVAL_SECONDS.max}, default ${POLL_INTERVAL_SECONDS.default}), and RDS readiness reads the copy 3 times 5 s apart inside the Poll that finds it available (10 s more there than here)`,
+    ...[...cold].map(([pollMs, execution]) => `- the cold execution, pollIntervalSeconds ${pollMs / 1000}: ${s(execution.totalMs)} in all, overhead ${s(execution.totalMs - execution.restoreMs)}`),
+    `- in production pollIntervalSeconds is ${POLL_INTERVAL_SECONDS.min} to ${POLL_INTERVAL_SECONDS.max} (default ${POLL_INTERVAL_SECONDS.default}); a restore of minutes reaches it after a few polls, and is noticed at most half its time late. RDS readiness reads the copy 3 times 5 s apart inside the Poll that finds it available (10 s more there than here)`,
     '',
     '| task | invocations | time per execution (median, warm) | cold execution |',
     '|---|---|---|---|',
-    ...states.map((state) => `| ${state} | ${med(all.map((e) => e.spans.filter((span) => span.state === state).length))} | ${s(med(all.map((e) => taskMs(e, state))))} | ${s(taskMs(cold, state))} |`),
+    ...states.map((state) => `| ${state} | ${med(all.map((e) => e.spans.filter((span) => span.state === state).length))} | ${s(med(all.map((e) => taskMs(e, state))))} | ${s(taskMs(cold.values().next().value!, state))} |`),
     '',
   );
   return lines.join('\n');

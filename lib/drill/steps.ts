@@ -28,8 +28,11 @@ export interface DrillState {
   handle?: unknown;
   restoreStartedAt?: string;
   expiresAt?: string;
-  /** The last poll: the state machine's Choice loops on it. */
-  poll?: { state: 'pending' | 'ready'; detail?: string };
+  /**
+   * The last poll: the state machine's Choice loops on it. `waitSeconds`: how long to wait before the
+   * next poll (nextPollWaitSeconds); the state machine caps it at its pollIntervalSeconds.
+   */
+  poll?: { state: 'pending' | 'ready'; detail?: string; waitSeconds?: number };
   connection?: ConnectionInfo;
   lastReplayedAt?: string | null;
   /** The target is the end of what is restorable (RDS restores it with UseLatestRestorableTime). */
@@ -121,7 +124,17 @@ export async function startStep(state: DrillState, config: RestoreDrillConfig, p
   // RDS and Aurora: the source's resource id, by which its retained backups are found once it is deleted.
   const resourceId = (handle as { source?: { resourceId?: string } } | null)?.source?.resourceId;
   const report = { ...state.report, ...(backup ? { backup } : {}), ...(resourceId ? { source: { resourceId } } : {}) };
-  return { ...state, report, step: 'wait', handle, restoreStartedAt: startAt.toISOString(), expiresAt: expiresAt.toISOString(), poll: { state: 'pending' } };
+  return { ...state, report, step: 'wait', handle, restoreStartedAt: startAt.toISOString(), expiresAt: expiresAt.toISOString(), poll: { state: 'pending', waitSeconds: nextPollWaitSeconds(0) } };
+}
+
+/**
+ * The wait before the next poll of a copy being restored: half the time the restore has taken so
+ * far, at least 1 s. A copy ready in seconds (a Neon branch) is seen in seconds, and the time a copy
+ * waits to be noticed stays under half its restore time; the state machine caps the wait at its
+ * pollIntervalSeconds, which long restores reach after a few polls.
+ */
+export function nextPollWaitSeconds(elapsedSeconds: number): number {
+  return Math.max(1, Math.ceil(elapsedSeconds / 2));
 }
 
 /** One look at the copy: pending, or ready with its connection; a failed or timed-out restore throws. */
@@ -136,10 +149,11 @@ export async function pollStep(state: DrillState, config: RestoreDrillConfig, da
     return { ...state, report, step: 'verify', poll: { state: 'ready' }, connection: poll.connection, lastReplayedAt: poll.lastReplayedAt };
   }
   const timeoutSeconds = database.restoreTimeoutSeconds ?? config.restoreTimeoutSeconds;
-  if (secondsBetween(new Date(state.restoreStartedAt), now()) > timeoutSeconds) {
+  const elapsedSeconds = secondsBetween(new Date(state.restoreStartedAt), now());
+  if (elapsedSeconds > timeoutSeconds) {
     throw new RestoreTimeoutError(`copy ${state.report.copy.name} was not ready after ${timeoutSeconds} s (restoreTimeoutSeconds)`);
   }
-  return { ...state, poll: { state: 'pending', ...(poll.detail ? { detail: poll.detail } : {}) } };
+  return { ...state, poll: { state: 'pending', ...(poll.detail ? { detail: poll.detail } : {}), waitSeconds: nextPollWaitSeconds(elapsedSeconds) } };
 }
 
 export interface VerifyContext extends StepContext {

@@ -6,7 +6,7 @@ import { readSchedule } from './schedule.ts';
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/;
 
 /** The cloud settings bin/app.ts reads next to the config file (cdk.json context `restore-drill:cloud`). */
-/** How often the state machine polls a copy being restored (its Wait state), in seconds. */
+/** The longest wait, in seconds, between two polls of a copy being restored (earlier waits are shorter: nextPollWaitSeconds). */
 export const POLL_INTERVAL_SECONDS = { min: 10, max: 3600, default: 60 } as const;
 
 export const cloudSettingsSchema = z

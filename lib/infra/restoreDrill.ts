@@ -281,7 +281,13 @@ export function drillDefinition(scope: Construct, f: DrillFunctions, pollInterva
   const start = catchIntoCleanup(invoke('Start', f.start));
   const poll = catchIntoCleanup(invoke('Poll', f.poll));
   const verify = catchIntoCleanup(invoke('Verify', f.verify));
-  const wait = new sfn.Wait(scope, 'WaitForCopy', { time: sfn.WaitTime.duration(Duration.seconds(pollIntervalSeconds)) });
+  // Start and Poll say how long to wait (half the restore's time so far, from 1 s): capped here at the interval.
+  const wait = new sfn.Wait(scope, 'WaitForCopy', { time: sfn.WaitTime.secondsPath('$.poll.waitSeconds') });
+  const atInterval = new sfn.Pass(scope, 'WaitAtInterval', { result: sfn.Result.fromNumber(pollIntervalSeconds), resultPath: '$.poll.waitSeconds' });
+  atInterval.next(wait);
+  const nextPoll = new sfn.Choice(scope, 'NextPoll')
+    .when(sfn.Condition.and(sfn.Condition.isPresent('$.poll.waitSeconds'), sfn.Condition.numberLessThanEquals('$.poll.waitSeconds', pollIntervalSeconds)), wait)
+    .otherwise(atInterval);
   verify.next(cleanup);
   let verifyStep: sfn.IChainable = verify;
   if (f.verifyInVpc) {
@@ -291,9 +297,9 @@ export function drillDefinition(scope: Construct, f: DrillFunctions, pollInterva
       .when(sfn.Condition.or(sfn.Condition.stringEquals('$.report.provider', 'rds'), sfn.Condition.stringEquals('$.report.provider', 'aurora')), verifyInVpc)
       .otherwise(verify);
   }
-  const ready = new sfn.Choice(scope, 'CopyReady').when(failed, cleanup).when(sfn.Condition.stringEquals('$.poll.state', 'ready'), verifyStep).otherwise(wait);
+  const ready = new sfn.Choice(scope, 'CopyReady').when(failed, cleanup).when(sfn.Condition.stringEquals('$.poll.state', 'ready'), verifyStep).otherwise(nextPoll);
   wait.next(poll).next(ready);
-  const started = new sfn.Choice(scope, 'Started').when(failed, cleanup).otherwise(wait);
+  const started = new sfn.Choice(scope, 'Started').when(failed, cleanup).otherwise(nextPoll);
 
   const planned = new sfn.Choice(scope, 'Planned').when(failed, cleanup).otherwise(start.next(started));
 

@@ -107,13 +107,16 @@ describe('the state machine', () => {
       expect(inner[name]!.Catch).toEqual([{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'Cleanup' }]);
     }
     expect(inner.Start!.Next).toBe('Started');
-    expect(inner.Started).toMatchObject({ Choices: [{ Variable: '$.report.error', IsPresent: true, Next: 'Cleanup' }], Default: 'WaitForCopy' });
-    expect(inner.WaitForCopy!.Next).toBe('Poll');
+    expect(inner.Started).toMatchObject({ Choices: [{ Variable: '$.report.error', IsPresent: true, Next: 'Cleanup' }], Default: 'NextPoll' });
+    // The wait Start or Poll asked for, cut to pollIntervalSeconds (60 here) when longer or missing.
+    expect(inner.NextPoll).toMatchObject({ Choices: [{ And: [{ Variable: '$.poll.waitSeconds', IsPresent: true }, { Variable: '$.poll.waitSeconds', NumericLessThanEquals: 60 }], Next: 'WaitForCopy' }], Default: 'WaitAtInterval' });
+    expect(inner.WaitAtInterval).toMatchObject({ Type: 'Pass', Result: 60, ResultPath: '$.poll.waitSeconds', Next: 'WaitForCopy' });
+    expect(inner.WaitForCopy).toMatchObject({ SecondsPath: '$.poll.waitSeconds', Next: 'Poll' });
     expect(inner.Poll!.Next).toBe('CopyReady');
     const ready = inner.CopyReady as { Choices: { Variable: string; StringEquals: string; Next: string }[]; Default: string };
     expect(ready.Choices[0]).toMatchObject({ Variable: '$.report.error', IsPresent: true, Next: 'Cleanup' });
     expect(ready.Choices[1]).toMatchObject({ Variable: '$.poll.state', StringEquals: 'ready', Next: 'VerifyWhere' });
-    expect(ready.Default).toBe('WaitForCopy');
+    expect(ready.Default).toBe('NextPoll');
     expect(inner.Verify!.Next).toBe('Cleanup');
     expect(inner.Planned).toMatchObject({ Choices: [{ Variable: '$.report.error', IsPresent: true, Next: 'Cleanup' }], Default: 'Start' });
     // A Cleanup that fails still ends the item, as an error: the other databases go on.

@@ -10,7 +10,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import pg from 'pg';
 import { checkIntegrity, type IntegrityDetails } from '../lib/checks/integrity.ts';
-import { checkRowCounts, type RowCountsDetails } from '../lib/checks/rowCounts.ts';
+import { checkRowCounts, countSessions, type RowCountsDetails } from '../lib/checks/rowCounts.ts';
 import { findPgBinaries, tool, type PgBinaries } from '../lib/providers/local/binaries.ts';
 import { execFile } from '../lib/util/exec.ts';
 import { SourceCluster } from '../lib/providers/local/sourceCluster.ts';
@@ -227,9 +227,10 @@ function rowCountsSection(measured: Measured[], machine: string): string {
     `Written by \`npm run bench:checks\` (bench/checks.ts) on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${machine}.`,
     `Exact counts of every table, concurrency ${CONCURRENCY}, median of ${ROUNDS} rounds after one warm-up, alternating who goes first. Plain pg:`,
     'one `count(*)` per table, in the config\'s (alphabetical) order, the server\'s own planner settings. restore-drill: the rowCounts',
-    'check as a drill runs it on a copy on this machine (small tables batched, the biggest first, the others with parallel workers only where',
-    `cores are left over (here ${availableParallelism()} cores for ${CONCURRENCY} sessions: the strategies below say what each table got); an index-only scan where the index is at most a quarter of the heap and`,
-    'its pages all-visible, JIT off). Target: ours at most 0.8x plain pg.',
+    'check as a drill runs it on a copy on this machine: one catalog pass while the other sessions open, at most one session per core',
+    `(here ${countSessions(CONCURRENCY, availableParallelism())} of the ${CONCURRENCY} allowed, on ${availableParallelism()} cores), small tables batched, the biggest first, the others with parallel workers only where`,
+    'cores are left over (the strategies below say what each table got), an index-only scan where the index is at most a quarter of the heap and',
+    'its pages all-visible, JIT off. Target: ours at most 0.8x plain pg.',
     '',
   ];
   for (const m of measured) {

@@ -27,6 +27,8 @@ export interface RowCountsDetails {
   /** Counts by table as configured: the next drill's `previousCounts`. */
   counts: Record<string, number>;
   concurrency: number;
+  /** Sessions the counts may open on the copy: `concurrency`, or fewer on a copy on this machine with fewer cores. */
+  sessions: number;
   /** Queries sent to the copy for the plain counts; small tables share one. */
   countQueries: number;
   /** Foreign tables among the rules, not counted (schema.table). */
@@ -108,6 +110,15 @@ class SessionPool {
     }
   }
 
+  /**
+   * Opens sessions up to `count` in the background, so that their start-up overlaps other work. Settles
+   * when they are open or have failed (a failure recurs for the work that needs the session).
+   */
+  async prewarm(count: number): Promise<void> {
+    const missing = Math.max(0, Math.min(count, this.size) - this.all.length - this.opening);
+    await Promise.all(Array.from({ length: missing }, () => this.use(async () => {}).catch(() => undefined)));
+  }
+
   private release(client: pg.Client): void {
     this.idle.push(client);
     this.waiting.shift()?.();
@@ -163,7 +174,21 @@ async function resolveTables(client: pg.Client, names: readonly string[]): Promi
     index_bytes: string | null;
     max_parallel_workers: string | null;
   }>(
-    `select n.ord, c.oid::int8::text as oid, c.relkind::text as relkind,
+    // The smallest index of every table in one join (hashed on the tables' oids), not a lookup per table:
+    // 8 ms for 1,000 tables against 31 ms.
+    `with n as materialized (
+       select n.ord, to_regclass(n.name)::oid as oid from unnest($1::text[]) with ordinality as n(name, ord)
+     ), ix as (
+       select distinct on (i.indrelid) i.indrelid,
+              quote_ident(ns.nspname) || '.' || quote_ident(ic.relname) as name, ic.relpages::int8 * current_setting('block_size')::int8 as bytes
+         from pg_index i
+         join pg_class ic on ic.oid = i.indexrelid
+         join pg_namespace ns on ns.oid = ic.relnamespace
+         join pg_am am on am.oid = ic.relam
+        where i.indrelid in (select oid from n) and am.amname = 'btree'
+          and i.indisvalid and i.indisready and i.indislive and i.indpred is null
+        order by i.indrelid, ic.relpages, ic.oid)
+     select n.ord, c.oid::int8::text as oid, c.relkind::text as relkind,
             case when c.relkind = 'r' and c.relpages > 0 then c.relallvisible::float8 / c.relpages end as all_visible,
             ix.name as index_name, ix.bytes::text as index_bytes,
             current_setting('max_parallel_workers', true) as max_parallel_workers,
@@ -175,18 +200,9 @@ async function resolveTables(client: pg.Client, names: readonly string[]): Promi
                      from tree join pg_class p on p.oid = tree.relid
                     where p.relkind in ('r', 'm', 't'))
             end::text as bytes
-       from unnest($1::text[]) with ordinality as n(name, ord)
-       left join pg_class c on c.oid = to_regclass(n.name)
-       left join lateral (
-         select quote_ident(ns.nspname) || '.' || quote_ident(ic.relname) as name, ic.relpages::int8 * current_setting('block_size')::int8 as bytes
-           from pg_index i
-           join pg_class ic on ic.oid = i.indexrelid
-           join pg_namespace ns on ns.oid = ic.relnamespace
-           join pg_am am on am.oid = ic.relam
-          where i.indrelid = c.oid and c.relkind = 'r' and am.amname = 'btree'
-            and i.indisvalid and i.indisready and i.indislive and i.indpred is null
-          order by ic.relpages, ic.oid
-          limit 1) ix on true
+       from n
+       left join pg_class c on c.oid = n.oid
+       left join ix on ix.indrelid = c.oid and c.relkind = 'r'
       order by n.ord`,
     [names],
   );
@@ -225,10 +241,19 @@ function aloneStrategy(target: Target, workerBudget: number): { strategy: string
  * Else the server's max_parallel_workers shared among our sessions (PostgreSQL before 10 has no such
  * setting: 2 each, the default per query), never fewer than 1 nor more than MAX_WORKERS.
  */
-export function parallelWorkerBudget(maxParallelWorkers: number | null, concurrency: number, copyCpus: number | undefined): number {
-  const shared = maxParallelWorkers === null ? 2 : Math.min(MAX_WORKERS, Math.max(1, Math.floor(maxParallelWorkers / concurrency)));
+export function parallelWorkerBudget(maxParallelWorkers: number | null, sessions: number, copyCpus: number | undefined): number {
+  const shared = maxParallelWorkers === null ? 2 : Math.min(MAX_WORKERS, Math.max(1, Math.floor(maxParallelWorkers / sessions)));
   if (copyCpus === undefined) return shared;
-  return Math.min(shared, Math.max(0, Math.floor(copyCpus / concurrency) - 1));
+  return Math.min(shared, Math.max(0, Math.floor(copyCpus / sessions) - 1));
+}
+
+/**
+ * Sessions counting on the copy at once. Counting is CPU-bound once the pages are in memory, so where
+ * the copy's cores are known, no more sessions than cores: on 2 cores, 4 sessions took 925 ms of CPU for
+ * what 2 did in 855 (10 M rows in 1,000 tables, all pages read from the page cache).
+ */
+export function countSessions(concurrency: number, copyCpus: number | undefined): number {
+  return copyCpus === undefined ? concurrency : Math.max(1, Math.min(concurrency, copyCpus));
 }
 
 /** null: the server's own planner settings (the asOf counts, whose filter the planner should plan freely). */
@@ -255,14 +280,14 @@ async function useSettings(client: pg.Client, wanted: ScanSettings): Promise<voi
  * first into the lightest batch), so that no session is left with the tail. Then the work runs
  * largest first.
  */
-function planCountQueries(targets: readonly Target[], concurrency: number): Target[][] {
+function planCountQueries(targets: readonly Target[], sessions: number): Target[][] {
   const small = targets.filter((t) => t.bytes !== null && t.bytes <= SMALL_TABLE_BYTES).sort((a, b) => b.bytes! - a.bytes!);
   const alone = targets.filter((t) => !small.includes(t));
   const weight = (t: Target) => (t.bytes ?? Number.MAX_SAFE_INTEGER / 4) + TABLE_OVERHEAD_BYTES;
   const smallBytes = small.reduce((sum, t) => sum + weight(t), 0);
   const batchCount = Math.min(
     small.length,
-    Math.max(concurrency * BATCHES_PER_SESSION, Math.ceil(smallBytes / MAX_BATCH_BYTES), Math.ceil(small.length / MAX_BATCH_TABLES)),
+    Math.max(sessions * BATCHES_PER_SESSION, Math.ceil(smallBytes / MAX_BATCH_BYTES), Math.ceil(small.length / MAX_BATCH_TABLES)),
   );
   const batches = Array.from({ length: batchCount }, () => ({ tables: [] as Target[], bytes: 0 }));
   for (const target of small) {
@@ -315,6 +340,7 @@ function failureText(table: string, outcome: Outcome & { ok: false }, where: 'co
  */
 export async function checkRowCounts(context: CheckContext, rules: readonly RowCountRule[]): Promise<CheckResult> {
   const concurrency = Math.max(1, context.concurrency ?? 4);
+  const sessions = countSessions(concurrency, context.copyCpus);
   const timeoutMs = context.statementTimeoutMs;
   const results: RowCountRuleResult[] = rules.map((rule) => ({
     table: rule.table,
@@ -325,7 +351,7 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
     ...(rule.max !== undefined && { max: rule.max }),
     ...(rule.maxDropPercent !== undefined && { maxDropPercent: rule.maxDropPercent }),
   }));
-  const details: RowCountsDetails = { rules: results, counts: {}, concurrency, countQueries: 0, skippedForeignTables: [] };
+  const details: RowCountsDetails = { rules: results, counts: {}, concurrency, sessions, countQueries: 0, skippedForeignTables: [] };
 
   const sqlNames: (string | null)[] = rules.map((rule, index) => {
     try {
@@ -336,12 +362,17 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
     }
   });
 
-  const copyPool = new SessionPool(context.copy, { statementTimeoutMs: timeoutMs }, concurrency);
+  const copyPool = new SessionPool(context.copy, { statementTimeoutMs: timeoutMs }, sessions);
   const sourcePool = context.source ? new SessionPool(context.source, { statementTimeoutMs: timeoutMs, readOnly: true }, concurrency) : null;
+  let warming: Promise<void> = Promise.resolve();
   try {
     const valid = sqlNames.flatMap((sql, index) => (sql === null ? [] : [{ sql, index }]));
-    const { tables: resolved, maxParallelWorkers } = await copyPool.use((client) => resolveTables(client, valid.map((v) => v.sql)));
-    const workerBudget = parallelWorkerBudget(maxParallelWorkers, concurrency, context.copyCpus);
+    const { tables: resolved, maxParallelWorkers } = await copyPool.use((client) => {
+      // The other sessions open while the catalog is read: the counts start on all of them at once.
+      warming = copyPool.prewarm(valid.length);
+      return resolveTables(client, valid.map((v) => v.sql));
+    });
+    const workerBudget = parallelWorkerBudget(maxParallelWorkers, sessions, context.copyCpus);
     const targets = new Map<number, Target>();
     const targetOf = new Map<number, Target>();
     for (const [i, { sql, index }] of valid.entries()) {
@@ -366,7 +397,7 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
       targetOf.set(index, target);
     }
 
-    const queries = planCountQueries([...targets.values()], concurrency);
+    const queries = planCountQueries([...targets.values()], sessions);
     details.countQueries = queries.length;
     const cutoffs = new Map<number, Date>();
     const asOfWork: Promise<void>[] = [];
@@ -415,6 +446,7 @@ export async function checkRowCounts(context: CheckContext, rules: readonly RowC
       if (count !== null) details.counts[rule.table] = count;
     }
   } finally {
+    await warming;
     await Promise.all([copyPool.close(), sourcePool?.close()]);
   }
 

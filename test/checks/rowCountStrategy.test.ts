@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checkRowCounts, parallelWorkerBudget, type RowCountsDetails } from '../../lib/checks/rowCounts.ts';
+import { checkRowCounts, countSessions, parallelWorkerBudget, type RowCountsDetails } from '../../lib/checks/rowCounts.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { testSource } from '../support/source.ts';
 import { checkContext, createDatabase, withClient } from './helpers.ts';
@@ -132,6 +132,32 @@ describe('row count strategies', () => {
     expect(busyDetails.rules[1]!.strategy).toMatch(/^index-only scan on public\.wide_pkey/);
     // 16 cores for 4 sessions: 3 spare each, below the server's 8 shared by 4 (2 each), which stays the limit.
     expect(roomyDetails.rules[0]!.strategy).toBe('parallel seq scan (up to 2 workers, as the planner sizes them)');
+  });
+
+  test('a copy on this machine is counted with no more sessions than it has cores; elsewhere with concurrency sessions', async () => {
+    // Prepare: a role that may hold two connections at once (a superuser's are never limited)
+    await withClient(db, async (c) => {
+      await c.query('create role two_sessions login connection limit 2');
+      await c.query('grant select on all tables in schema public to two_sessions');
+    });
+    const asTwo = { ...db, user: 'two_sessions' };
+    const tables = ['wide', 'wide_dirty', 'wide_noindex', 'large', ...Array.from({ length: 60 }, (_, i) => `tiny_${i}`)];
+
+    // Act: concurrency 4 on a 2-core machine, then on a copy whose cores are unknown
+    const onTwoCores = await checkRowCounts(checkContext(asTwo, { concurrency: 4, copyCpus: 2 }), tables.map((table) => ({ table })));
+    // A closed session's backend leaves the server a moment after the client hangs up.
+    await expect.poll(() => source.query<{ n: number }>("select count(*)::int as n from pg_stat_activity where usename = 'two_sessions'").then((rows) => rows[0]!.n)).toBe(0);
+    const unknownCores = await checkRowCounts(checkContext(asTwo, { concurrency: 4 }), tables.map((table) => ({ table })));
+
+    // Assess: two sessions did every count; four asked for a third connection the server refused
+    expect(onTwoCores.summary).toBe(`${tables.length} tables counted, every rule holds`);
+    expect(onTwoCores.details).toMatchObject({ concurrency: 4, sessions: 2, counts: { wide: 50000, large: 700000, tiny_59: 60 } });
+    expect(unknownCores.status).toBe('error');
+    expect(unknownCores.summary).toMatch(/too many connections for role "two_sessions"/);
+    expect(countSessions(4, 2)).toBe(2);
+    expect(countSessions(4, 16)).toBe(4);
+    expect(countSessions(4, undefined)).toBe(4);
+    expect(countSessions(1, 1)).toBe(1);
   });
 
   test('the worker budget: the cores left over where known, else the server\'s workers shared, never more than either', () => {

@@ -33,7 +33,8 @@ beforeAll(async () => {
   drop = await mkdtemp(join(tmpdir(), 'rd-netns-'));
   await chmod(drop, 0o777);
   source = await testSource();
-  const program = `touch ${drop}/ran-$$; bash -c 'exec 3<>/dev/tcp/127.0.0.1/${productionPort}' || true`;
+  // It reads what COPY sends first: a program gone before the row is written fails the COPY with EPIPE (XX000).
+  const program = `cat > /dev/null; touch ${drop}/ran-$$; bash -c 'exec 3<>/dev/tcp/127.0.0.1/${productionPort}' || true`;
   await source.query(`
     create table users (id int primary key);
     insert into users select generate_series(1, 10);

@@ -3,6 +3,7 @@ import { validateConfig } from '../../lib/config/load.ts';
 import { runDrill } from '../../lib/drill/drill.ts';
 import { copyPostgresqlConf, recoverySettings } from '../../lib/providers/local/copyConfig.ts';
 import { destroyCopy } from '../../lib/providers/local/engine.ts';
+import { stagingMayOverlapReplay } from '../../lib/providers/local/stageWal.ts';
 import { localProvider } from '../../lib/providers/local/index.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
 import { withClient } from '../../lib/util/pgClient.ts';
@@ -32,6 +33,21 @@ describe('the recovery path, in the copy configuration', () => {
     expect(valueIn(text, 'fsync')).toBe("'off'");
     expect(valueIn(text, 'checkpoint_timeout')).toBe("'1d'");
     expect(valueIn(text, 'max_wal_size')).toBe("'1TB'");
+  });
+
+  test('copySettings win over the path\'s own settings, the report says which did, and a copy that may make restartpoints waits for its staged WAL', () => {
+    const { text, recovery } = conf({ throwaway: true, pgMajor: 15, extraSettings: { fsync: 'on', max_wal_size: '4GB', maintenance_io_concurrency: '8', work_mem: '64MB' } });
+    expect(valueIn(text, 'fsync')).toBe("'on'");
+    expect(valueIn(text, 'max_wal_size')).toBe("'4GB'");
+    expect(valueIn(text, 'maintenance_io_concurrency')).toBe("'8'");
+    expect(recovery).toEqual({
+      path: 'throwaway',
+      settings: ['synchronous_commit = off', 'checkpoint_timeout = 1d', 'wal_decode_buffer_size = 4MB', 'fsync = on (copySettings)', 'max_wal_size = 4GB (copySettings)', 'maintenance_io_concurrency = 8 (copySettings)'],
+    });
+    // Restartpoints recycle segments into the names staging writes: with the user's max_wal_size they may happen.
+    expect(stagingMayOverlapReplay({ durable: false, extraSettings: { max_wal_size: '4GB' } })).toBe(false);
+    expect(stagingMayOverlapReplay({ durable: false, extraSettings: { checkpoint_timeout: '5min' } })).toBe(false);
+    expect(stagingMayOverlapReplay({ durable: false, extraSettings: { work_mem: '64MB' } })).toBe(true);
   });
 
   test('a durable copy keeps fsync and the source\'s checkpoints, and syncs its data folder with syncfs from PostgreSQL 14 on', () => {

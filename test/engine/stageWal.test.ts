@@ -126,6 +126,8 @@ describe('startWalStaging on its own', () => {
     onTestFinished(() => rm(dir, { recursive: true, force: true }));
     await mkdir(join(dir, 'archive'));
     await mkdir(join(dir, 'data', 'pg_wal'), { recursive: true });
+    // A copy in recovery, as the engine starts it: the server removes this when recovery ends.
+    await writeFile(join(dir, 'data', 'recovery.signal'), '');
     return dir;
   };
 
@@ -219,6 +221,26 @@ describe('startWalStaging on its own', () => {
     expect(result).toEqual({ staged: 0, stoppedBy: `${name}: the copy is being removed` });
     expect(await readdir(join(dir, 'data', 'pg_wal'))).toEqual([]);
   });
+
+  test('staging that waits for replay ends once recovery has (the server removed its recovery.signal): nothing more will be read', async () => {
+    const dir = await stagingFolders();
+    const names = Array.from({ length: 4 }, (_, i) => `00000001000000000000003${i}`);
+    for (const name of names) await writeFile(join(dir, 'archive', name), Buffer.alloc(1024, 3));
+    const staging = await startWalStaging(names.map((name) => segment(name, join(dir, 'archive'))), join(dir, 'archive'), join(dir, 'data'), join(dir, 'staged'), { lead: 1 });
+    const inPgWal = async (name: string) => {
+      while (!(await readdir(join(dir, 'data', 'pg_wal'))).includes(name)) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    // Before the server asks for anything a missing signal says nothing (it may not be written yet); once it has asked, it does.
+    await inPgWal(names[0]!);
+    await writeFile(join(dir, 'staged', 'asked'), `${names[0]}\n`);
+    await inPgWal(names[1]!);
+    // A time target reached at the second segment: the server promotes and removes the signal.
+    await rm(join(dir, 'data', 'recovery.signal'));
+    const result = await staging.done;
+
+    expect(result).toEqual({ staged: 2 });
+    expect((await readdir(join(dir, 'data', 'pg_wal'))).sort()).toEqual(names.slice(0, 2));
+  }, 10_000);
 
   test('the server may start before staging ends only on the throwaway path', () => {
     expect(stagingMayOverlapReplay({ durable: false, throwaway: true })).toBe(true);

@@ -153,14 +153,21 @@ export interface RecoveryPath {
  * A durable copy keeps fsync on, and syncs its data folder at start with one syncfs() where the
  * server has recovery_init_sync_method (PostgreSQL 14+) instead of an fsync per file.
  */
-export function recoverySettings(options: Pick<CopyConfOptions, 'durable' | 'throwaway' | 'pgMajor'>, platform: NodeJS.Platform = process.platform): RecoveryPath & { pairs: [string, string][] } {
+export function recoverySettings(options: Pick<CopyConfOptions, 'durable' | 'throwaway' | 'pgMajor' | 'extraSettings'>, platform: NodeJS.Platform = process.platform): RecoveryPath & { pairs: [string, string][] } {
   const throwaway = options.throwaway === true || !options.durable;
   const pairs: [string, string][] = throwaway
     ? [['fsync', 'off'], ['synchronous_commit', 'off'], ['checkpoint_timeout', '1d'], ['max_wal_size', '1TB']]
     : [['fsync', 'on'], ...(options.pgMajor !== undefined && options.pgMajor >= 14 ? ([['recovery_init_sync_method', 'syncfs']] as [string, string][]) : [])];
   pairs.push(...prefetchSettings(options.pgMajor, platform));
-  return { path: throwaway ? 'throwaway' : 'durable', settings: pairs.map(([name, value]) => `${name} = ${value}`), pairs };
+  // The user's copySettings are theirs to choose: one that names a setting of the path's wins, and the report says so.
+  const user = options.extraSettings ?? {};
+  const ours = pairs.filter(([name]) => !Object.hasOwn(user, name));
+  const theirs = pairs.filter(([name]) => Object.hasOwn(user, name)).map(([name]) => `${name} = ${user[name]} (copySettings)`);
+  return { path: throwaway ? 'throwaway' : 'durable', settings: [...ours.map(([name, value]) => `${name} = ${value}`), ...theirs], pairs: ours };
 }
+
+/** The settings that decide whether replay makes restartpoints (which recycle old WAL segments into new names). */
+export const RESTARTPOINT_SETTINGS = ['checkpoint_timeout', 'max_wal_size'] as const;
 
 /**
  * Replay's prefetch (PostgreSQL 15+, `recovery_prefetch = try` by default) reads the data pages the WAL

@@ -333,7 +333,7 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     const copied = copyBackup(plan, handle);
     // The WAL goes into pg_wal once the folder is there, while the backup is still being verified, and on
     // alongside replay where the copy makes no restartpoints (they recycle segments under the names staging writes).
-    const overlap = stagingMayOverlapReplay({ durable: options.durable ?? true, throwaway: options.throwaway });
+    const overlap = stagingMayOverlapReplay({ durable: options.durable ?? true, throwaway: options.throwaway, extraSettings: options.copySettings });
     const staging = copied.then(async () => {
       const started = await startWalStaging(plan.walFiles, plan.window.archiveDir, handle.dataDir, join(handle.dir, 'staged-wal'), {
         beforeEach: () => assertNotAbandoned(handle.name),

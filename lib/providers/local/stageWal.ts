@@ -1,9 +1,9 @@
 import { constants } from 'node:fs';
-import { chown, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, chown, copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { WalFile } from './wal/archive.ts';
-import { recoverySettings, type CopyConfOptions } from './copyConfig.ts';
+import { recoverySettings, RESTARTPOINT_SETTINGS, type CopyConfOptions } from './copyConfig.ts';
 
 /** Segments copied at once: enough to keep a disk busy, few enough to leave a core to replay. */
 const PARALLEL_COPIES = 2;
@@ -68,12 +68,19 @@ export async function startWalStaging(files: readonly WalFile[], archiveDir: str
     const name = (await readFile(asked, 'utf8').catch(() => '')).trim();
     replaying = Math.max(replaying, order.get(name) ?? -1);
   };
+  let recoveryEnded = false;
   /** Whether segment `index` is still worth staging, once it is within the lead of the one the server asked for last. */
   const aheadOfReplay = async (index: number) => {
     if (options.lead === undefined) return true;
     await readAsked();
     while (index - replaying > options.lead) {
       options.beforeEach?.();
+      // A server that has asked for WAL removes recovery.signal when recovery ends (a time target reached
+      // early): it reads no more, so staging ends too. Before it asks, the file may not be written yet.
+      if (replaying >= 0 && !(await access(join(dataDir, 'recovery.signal')).then(() => true, () => false))) {
+        recoveryEnded = true;
+        return false;
+      }
       await delay(LEAD_POLL_MS, undefined, { ref: false });
       await readAsked();
     }
@@ -84,7 +91,7 @@ export async function startWalStaging(files: readonly WalFile[], archiveDir: str
   let staged = 0;
   let stoppedBy: string | undefined;
   const worker = async () => {
-    while (next < wanted.length && stoppedBy === undefined) {
+    while (next < wanted.length && stoppedBy === undefined && !recoveryEnded) {
       const file = wanted[next++]!;
       // Written beside the markers and renamed into pg_wal whole: the server may have put the same segment
       // there itself (it keeps what restore_command fetched) and be reading it, so it is never written in place.
@@ -121,10 +128,11 @@ export function skipStaged(restoreCommand: string, markerDir: string): string {
 
 /**
  * Whether the server may start before staging ends: only on the throwaway path, which makes no
- * restartpoints during replay (its checkpoint settings are written after copySettings, so they hold).
- * A restartpoint recycles old segments into names just ahead of replay, the names staging writes; a
+ * restartpoints during replay, and only while copySettings leave its checkpoint settings alone. A
+ * restartpoint recycles old segments into names just ahead of replay, the names staging writes; a
  * recycled file landing on a staged one would be read as that segment.
  */
-export function stagingMayOverlapReplay(settings: Pick<CopyConfOptions, 'durable' | 'throwaway'>): boolean {
-  return recoverySettings(settings).path === 'throwaway';
+export function stagingMayOverlapReplay(settings: Pick<CopyConfOptions, 'durable' | 'throwaway' | 'extraSettings'>): boolean {
+  const user = settings.extraSettings ?? {};
+  return recoverySettings(settings).path === 'throwaway' && !RESTARTPOINT_SETTINGS.some((name) => Object.hasOwn(user, name));
 }

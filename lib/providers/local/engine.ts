@@ -672,7 +672,8 @@ async function destroyOnce(name: string): Promise<void> {
     if (!exists) throw new CopyGoneError(`there is no copy named ${name} in ${scratchFolders.copies()}`);
     // A folder made before the marker was written (a crash right after mkdir): ours by its name and place, but empty of servers.
     // A marker's temporary file is a write under way (its mkdir just happened): waited for once the removal is claimed.
-    const entries = (await readdirSafe(dir)).filter((entry) => entry !== REMOVING_FILE && !MARKER_TEMPORARY.test(entry));
+    // The marker itself may have appeared since it was read: the write began and ended in between.
+    const entries = (await readdirSafe(dir)).filter((entry) => entry !== REMOVING_FILE && entry !== MARKER_FILE && !MARKER_TEMPORARY.test(entry));
     if (entries.length > 0) throw new NotOurCopyError(`${dir} carries no ${MARKER_FILE} marker; restore-drill removes only copies it marked as its own`);
   }
   const other = await claimRemoval(dir).catch((error: NodeJS.ErrnoException) => {

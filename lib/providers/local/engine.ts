@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, chown, copyFile, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
@@ -152,16 +152,31 @@ const MARKER_TEMPORARY = /^restore-drill\.json\.[0-9a-f]{8}\.tmp$/;
 const markerTemporary = (marker: string) => `${marker}.${randomBytes(4).toString('hex')}.tmp`;
 
 /** Claims the removal of a copy: true when this process removes it, false when another live process already is. */
+/** How long an empty removal claim (being written, or left empty by a full disk) keeps others out. */
+const EMPTY_CLAIM_RESPECT_MS = 60_000;
+
 async function claimRemoval(dir: string): Promise<{ by: number } | undefined> {
   const path = join(dir, REMOVING_FILE);
   const mine = JSON.stringify({ pid: process.pid, startTime: await owner.startTime });
   for (;;) {
-    const made = await writeFile(path, mine, { flag: 'wx', mode: 0o600 }).then(() => true, (error: NodeJS.ErrnoException) => {
-      if (error.code === 'EEXIST') return false;
+    const claim = await open(path, 'wx', 0o600).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EEXIST') return undefined;
       throw error;
     });
-    if (made) return undefined;
-    const holder = JSON.parse(await readFile(path, 'utf8').catch(() => '{}') || '{}') as { pid?: number; startTime?: string };
+    if (claim) {
+      // On a full disk (a copy that filled it) the claim is made but stays empty: it still claims, and the removal frees the space.
+      await claim.writeFile(mine).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOSPC') throw error;
+      }).finally(() => claim.close());
+      return undefined;
+    }
+    const text = await readFile(path, 'utf8').catch(() => '');
+    // An empty claim is one being written, or one a full disk left empty: respected while it is recent.
+    if (text === '' && Date.now() - (await stat(path).then((info) => info.mtimeMs, () => 0)) < EMPTY_CLAIM_RESPECT_MS) {
+      await delay(50);
+      continue;
+    }
+    const holder = JSON.parse(text || '{}') as { pid?: number; startTime?: string };
     const alive = holder.pid !== undefined && holder.pid !== process.pid && (await isRunning(holder.pid)) && (await startTimeOf(holder.pid)) === holder.startTime;
     if (alive) return { by: holder.pid! };
     // Left by a removal that died part way, or by an earlier attempt of this process: taken over.
@@ -360,9 +375,14 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     handle.baseBackup = { ...handle.baseBackup, files: files.summary, filesVerifiedBy: files.method };
     return await launchCopy(handle, { binaries, user, archiveDir, settings: options, stagedWal });
   } catch (error) {
+    // Read before the copy goes and frees its space. The server's last words may not be about space (its log says
+    // so earlier), or it could not even write its log.
+    const full = error instanceof RestoreFailedError && ((await scratchNearlyFull()) || OUT_OF_SPACE.test(await readFile(handle.logFile, 'utf8').catch(() => '')));
     const removed = await destroyCopy(handle.name).then(() => true, () => false);
     // The server may die of a full disk before it even listens.
-    if (error instanceof RestoreFailedError && OUT_OF_SPACE.test(error.message)) throw madeAndRemoved(outOfSpaceDuringReplay(error.message), removed);
+    if (error instanceof RestoreFailedError && (OUT_OF_SPACE.test(error.message) || full)) throw madeAndRemoved(outOfSpaceDuringReplay(error.message), removed);
+    // Our own writes beside the server's (its marker once it runs) may meet the full disk first.
+    if ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') throw madeAndRemoved(outOfSpaceDuringReplay((error as Error).message, 'us'), removed);
     throw madeAndRemoved(error, removed);
   }
 }
@@ -523,11 +543,11 @@ export async function pollCopy(handle: LocalCopyHandle): Promise<CopyPoll> {
   }
 }
 
-function outOfSpaceDuringReplay(said: string): RestoreDrillError {
+function outOfSpaceDuringReplay(said: string, who: 'server' | 'us' = 'server'): RestoreDrillError {
   return new RestoreDrillError(
     'tool',
     `not enough free space in ${scratchFolders.copies()}: the disk filled up while the copy replayed WAL (No space left on device); ` +
-      `free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk. The server said: ${said}`,
+      `free space there, or set RESTORE_DRILL_SCRATCH to a bigger disk. ${who === 'server' ? 'The server said' : 'Writing the copy\'s own files'}: ${said}`,
   );
 }
 
@@ -672,9 +692,10 @@ async function destroyOnce(name: string): Promise<void> {
     if (!exists) throw new CopyGoneError(`there is no copy named ${name} in ${scratchFolders.copies()}`);
     // A folder made before the marker was written (a crash right after mkdir): ours by its name and place, but empty of servers.
     // A marker's temporary file is a write under way (its mkdir just happened): waited for once the removal is claimed.
-    // The marker itself may have appeared since it was read: the write began and ended in between.
-    const entries = (await readdirSafe(dir)).filter((entry) => entry !== REMOVING_FILE && entry !== MARKER_FILE && !MARKER_TEMPORARY.test(entry));
-    if (entries.length > 0) throw new NotOurCopyError(`${dir} carries no ${MARKER_FILE} marker; restore-drill removes only copies it marked as its own`);
+    const entries = (await readdirSafe(dir)).filter((entry) => entry !== REMOVING_FILE && !MARKER_TEMPORARY.test(entry));
+    // A marker there now was written since it was read (the write began and ended in between): it must read as ours.
+    const markedMeanwhile = entries.length === 1 && entries[0] === MARKER_FILE && (await readMarker(dir)) !== undefined;
+    if (entries.length > 0 && !markedMeanwhile) throw new NotOurCopyError(`${dir} carries no ${MARKER_FILE} marker; restore-drill removes only copies it marked as its own`);
   }
   const other = await claimRemoval(dir).catch((error: NodeJS.ErrnoException) => {
     // Removed meanwhile, by someone else.
@@ -899,6 +920,12 @@ async function folderBytes(path: string): Promise<number> {
 }
 
 const MB = 1024 * 1024;
+
+/** Less than a WAL segment's worth of room left where copies live: no server can start or replay there. */
+async function scratchNearlyFull(): Promise<boolean> {
+  const disk = await statfs(scratchFolders.copies()).catch(() => undefined);
+  return disk !== undefined && disk.bavail * disk.bsize < 16 * MB;
+}
 
 /**
  * A full scratch disk would otherwise read as a broken backup (the copy's restore command cannot

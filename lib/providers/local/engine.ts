@@ -166,7 +166,7 @@ async function claimRemoval(dir: string): Promise<{ by: number } | undefined> {
     if (claim) {
       // On a full disk (a copy that filled it) the claim is made but stays empty: it still claims, and the removal frees the space.
       await claim.writeFile(mine).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOSPC') throw error;
+        if (error.code !== 'ENOSPC' && error.code !== 'EDQUOT') throw error;
       }).finally(() => claim.close());
       return undefined;
     }
@@ -377,12 +377,14 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
   } catch (error) {
     // Read before the copy goes and frees its space. The server's last words may not be about space (its log says
     // so earlier), or it could not even write its log.
-    const full = error instanceof RestoreFailedError && ((await scratchNearlyFull()) || OUT_OF_SPACE.test(await readFile(handle.logFile, 'utf8').catch(() => '')));
+    const log = await readFile(handle.logFile, 'utf8').catch(() => '');
+    // The disk's free space is a snapshot of a shared disk: trusted only when the server left no words at all.
+    const full = error instanceof RestoreFailedError && (OUT_OF_SPACE.test(log) || (log.trim() === '' && (await scratchNearlyFull())));
     const removed = await destroyCopy(handle.name).then(() => true, () => false);
     // The server may die of a full disk before it even listens.
     if (error instanceof RestoreFailedError && (OUT_OF_SPACE.test(error.message) || full)) throw madeAndRemoved(outOfSpaceDuringReplay(error.message), removed);
     // Our own writes beside the server's (its marker once it runs) may meet the full disk first.
-    if ((error as NodeJS.ErrnoException | undefined)?.code === 'ENOSPC') throw madeAndRemoved(outOfSpaceDuringReplay((error as Error).message, 'us'), removed);
+    if (['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException | undefined)?.code ?? '')) throw madeAndRemoved(outOfSpaceDuringReplay((error as Error).message, 'us'), removed);
     throw madeAndRemoved(error, removed);
   }
 }
@@ -693,8 +695,9 @@ async function destroyOnce(name: string): Promise<void> {
     // A folder made before the marker was written (a crash right after mkdir): ours by its name and place, but empty of servers.
     // A marker's temporary file is a write under way (its mkdir just happened): waited for once the removal is claimed.
     const entries = (await readdirSafe(dir)).filter((entry) => entry !== REMOVING_FILE && !MARKER_TEMPORARY.test(entry));
-    // A marker there now was written since it was read (the write began and ended in between): it must read as ours.
-    const markedMeanwhile = entries.length === 1 && entries[0] === MARKER_FILE && (await readMarker(dir)) !== undefined;
+    // A marker there now was written since it was read (the write began and ended in between), by this process: a
+    // signal's cleanup racing its own copy's start. Another process's copy, just marked, goes by drop's and the janitor's rules.
+    const markedMeanwhile = entries.length === 1 && entries[0] === MARKER_FILE && (await readMarker(dir))?.owner?.pid === process.pid;
     if (entries.length > 0 && !markedMeanwhile) throw new NotOurCopyError(`${dir} carries no ${MARKER_FILE} marker; restore-drill removes only copies it marked as its own`);
   }
   const other = await claimRemoval(dir).catch((error: NodeJS.ErrnoException) => {

@@ -151,10 +151,10 @@ const REMOVING_FILE = 'restore-drill.removing';
 const MARKER_TEMPORARY = /^restore-drill\.json\.[0-9a-f]{8}\.tmp$/;
 const markerTemporary = (marker: string) => `${marker}.${randomBytes(4).toString('hex')}.tmp`;
 
-/** Claims the removal of a copy: true when this process removes it, false when another live process already is. */
 /** How long an empty removal claim (being written, or left empty by a full disk) keeps others out. */
 const EMPTY_CLAIM_RESPECT_MS = 60_000;
 
+/** Claims the removal of a copy: undefined when this process removes it, the holder when another live process already is. */
 async function claimRemoval(dir: string): Promise<{ by: number } | undefined> {
   const path = join(dir, REMOVING_FILE);
   const mine = JSON.stringify({ pid: process.pid, startTime: await owner.startTime });
@@ -165,9 +165,12 @@ async function claimRemoval(dir: string): Promise<{ by: number } | undefined> {
     });
     if (claim) {
       // On a full disk (a copy that filled it) the claim is made but stays empty: it still claims, and the removal frees the space.
-      await claim.writeFile(mine).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOSPC' && error.code !== 'EDQUOT') throw error;
-      }).finally(() => claim.close());
+      const unwritten = await claim.writeFile(mine).then(() => undefined, (error: NodeJS.ErrnoException) => (error.code === 'ENOSPC' || error.code === 'EDQUOT' ? undefined : error));
+      await claim.close();
+      if (unwritten) {
+        await rm(path, { force: true });
+        throw unwritten;
+      }
       return undefined;
     }
     const text = await readFile(path, 'utf8').catch(() => '');
@@ -378,11 +381,12 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     // Read before the copy goes and frees its space. The server's last words may not be about space (its log says
     // so earlier), or it could not even write its log.
     const log = await readFile(handle.logFile, 'utf8').catch(() => '');
-    // The disk's free space is a snapshot of a shared disk: trusted only when the server left no words at all.
-    const full = error instanceof RestoreFailedError && (OUT_OF_SPACE.test(log) || (log.trim() === '' && (await scratchNearlyFull())));
+    // The server may die of a full disk before it even listens. The disk's free space is a snapshot of a shared
+    // disk: trusted only for a server that exited at start (startServer's words) leaving no log at all.
+    const silentStart = error instanceof RestoreFailedError && error.message.includes('exited at start') && log.trim() === '';
+    const full = error instanceof RestoreFailedError && (OUT_OF_SPACE.test(error.message) || OUT_OF_SPACE.test(log) || (silentStart && (await scratchNearlyFull())));
     const removed = await destroyCopy(handle.name).then(() => true, () => false);
-    // The server may die of a full disk before it even listens.
-    if (error instanceof RestoreFailedError && (OUT_OF_SPACE.test(error.message) || full)) throw madeAndRemoved(outOfSpaceDuringReplay(error.message), removed);
+    if (full) throw madeAndRemoved(outOfSpaceDuringReplay((error as Error).message), removed);
     // Our own writes beside the server's (its marker once it runs) may meet the full disk first.
     if (['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException | undefined)?.code ?? '')) throw madeAndRemoved(outOfSpaceDuringReplay((error as Error).message, 'us'), removed);
     throw madeAndRemoved(error, removed);

@@ -166,6 +166,9 @@ export function recoverySettings(options: Pick<CopyConfOptions, 'durable' | 'thr
   return { path: throwaway ? 'throwaway' : 'durable', settings: [...ours.map(([name, value]) => `${name} = ${value}`), ...theirs], pairs: ours };
 }
 
+/** The file that puts a copy's server into archive recovery; the server removes it when recovery ends. */
+export const RECOVERY_SIGNAL = 'recovery.signal';
+
 /** The settings that decide whether replay makes restartpoints (which recycle old WAL segments into new names). */
 export const RESTARTPOINT_SETTINGS = ['checkpoint_timeout', 'max_wal_size'] as const;
 

@@ -19,7 +19,7 @@ import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
 import { unpackTarBackup, verifyUnpackedTar } from './tarUnpack.ts';
 import { skipStaged, STAGING_LEAD_BYTES, stagingMayOverlapReplay, startWalStaging, type StagedWal } from './stageWal.ts';
-import { OUT_OF_SPACE, copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
+import { OUT_OF_SPACE, RECOVERY_SIGNAL, copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
@@ -900,7 +900,7 @@ async function configureCopy(handle: LocalCopyHandle, archiveDir: string, option
   await writeFile(join(handle.dataDir, 'postgresql.auto.conf'), '# Emptied by restore-drill: see postgresql.conf\n');
   await writeFile(join(handle.dataDir, 'pg_hba.conf'), copyPgHba(tls !== undefined));
   await writeFile(join(handle.dataDir, 'pg_ident.conf'), '');
-  await writeFile(join(handle.dataDir, 'recovery.signal'), '');
+  await writeFile(join(handle.dataDir, RECOVERY_SIGNAL), '');
   return conf.dropped;
 }
 

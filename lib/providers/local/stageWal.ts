@@ -3,7 +3,7 @@ import { access, chown, copyFile, mkdir, readFile, rename, rm, writeFile } from 
 import { setTimeout as delay } from 'node:timers/promises';
 import { join } from 'node:path';
 import type { WalFile } from './wal/archive.ts';
-import { recoverySettings, RESTARTPOINT_SETTINGS, type CopyConfOptions } from './copyConfig.ts';
+import { RECOVERY_SIGNAL, recoverySettings, RESTARTPOINT_SETTINGS, type CopyConfOptions } from './copyConfig.ts';
 
 /** Segments copied at once: enough to keep a disk busy, few enough to leave a core to replay. */
 const PARALLEL_COPIES = 2;
@@ -77,7 +77,7 @@ export async function startWalStaging(files: readonly WalFile[], archiveDir: str
       options.beforeEach?.();
       // A server that has asked for WAL removes recovery.signal when recovery ends (a time target reached
       // early): it reads no more, so staging ends too. Before it asks, the file may not be written yet.
-      if (replaying >= 0 && !(await access(join(dataDir, 'recovery.signal')).then(() => true, () => false))) {
+      if (replaying >= 0 && !(await access(join(dataDir, RECOVERY_SIGNAL)).then(() => true, () => false))) {
         recoveryEnded = true;
         return false;
       }

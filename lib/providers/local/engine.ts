@@ -382,8 +382,8 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     // so earlier), or it could not even write its log.
     const log = await readFile(handle.logFile, 'utf8').catch(() => '');
     // The server may die of a full disk before it even listens. The disk's free space is a snapshot of a shared
-    // disk: trusted only for a server that exited at start (startServer's words) leaving no log at all.
-    const silentStart = error instanceof RestoreFailedError && error.message.includes('exited at start') && log.trim() === '';
+    // disk: trusted only for a server that exited at start leaving no reason in its log (startServer's words).
+    const silentStart = error instanceof RestoreFailedError && error.message.includes('exited at start: no log output');
     const full = error instanceof RestoreFailedError && (OUT_OF_SPACE.test(error.message) || OUT_OF_SPACE.test(log) || (silentStart && (await scratchNearlyFull())));
     const removed = await destroyCopy(handle.name).then(() => true, () => false);
     if (full) throw madeAndRemoved(outOfSpaceDuringReplay((error as Error).message), removed);

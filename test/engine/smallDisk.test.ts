@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
+import { chmod, mkdtemp, open, readdir, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -108,19 +108,63 @@ test("a full disk in either of the server's words is out of space: ENOSPC, and a
 });
 
 /**
- * Fills the disk but for `leave` bytes. The copy goes on writing while we measure, so a fill sized by
- * one reading can find less room than it asked for: measure again and fill what is left.
+ * Fills the disk but for `leave` bytes. The copy goes on writing while we measure, so a write sized by one
+ * reading can find less room than it asked for: it keeps what it got (a short write) and we measure again.
+ * Never a fallocate: tmpfs gives a failed one back whole, so the disk would be full for a moment and then
+ * roomy again, and a server that died in that moment would look as if it had died of something else.
  */
 async function fillDisk(mount: string, leave: number): Promise<void> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const disk = await statfs(mount);
-    const room = disk.bavail * disk.bsize - leave;
-    if (room <= 0) return;
-    const filled = await execFile('fallocate', ['-l', String(room), join(mount, `filler-${attempt}`)]);
-    if (filled.code === 0) return;
+  const filler = await open(join(mount, 'filler'), 'w');
+  const zeros = Buffer.alloc(4 * 1024 * 1024);
+  try {
+    for (let refused = 0; refused < 20; ) {
+      const disk = await statfs(mount);
+      const room = disk.bavail * disk.bsize - leave;
+      if (room <= 0) return;
+      await filler.write(zeros, 0, Math.min(room, zeros.length)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOSPC') throw error;
+        refused++;
+      });
+    }
+  } finally {
+    await filler.close();
   }
   throw new Error(`could not fill ${mount} to within ${leave} bytes`);
 }
+
+test('a server that exits at start leaving nothing in its log, on a disk with room, is not blamed on the backup (kind tool), and nothing is left', async () => {
+  // The machine's binaries but for postgres, which exits at once without a word when started as a server (-k
+  // is the socket folder the engine always passes), as one killed from outside would.
+  const bin = await mkdtemp('/tmp/rd-silent-bin-');
+  try {
+    await chmod(bin, 0o755);
+    for (const name of await readdir(source.binaries.bindir)) await symlink(join(source.binaries.bindir, name), join(bin, name));
+    await rm(join(bin, 'postgres'));
+    const postgres = join(source.binaries.bindir, 'postgres');
+    await writeFile(join(bin, 'postgres'), `#!/bin/sh\ncase " $* " in *" -k "*) exit 1 ;; esac\nexec ${postgres} "$@"\n`, { mode: 0o755 });
+    await source.takeBaseBackup('base-2');
+    const scratch = await mkdtemp('/tmp/rd-silent-scratch-');
+    try {
+      await chmod(scratch, 0o755);
+      const result = await execFile(process.execPath, [join(import.meta.dirname, 'fixtures', 'restore-to-scratch.ts'), source.backupsDir, source.archiveDir], {
+        env: { ...process.env, RESTORE_DRILL_SCRATCH: join(scratch, 'scratch'), RESTORE_DRILL_PG_BIN: bin },
+      });
+      expect(result.code, result.stderr).toBe(0);
+      const outcome = JSON.parse(result.stdout) as { kind?: string; message?: string; left: string[] };
+
+      expect(outcome.kind, outcome.message).toBe('tool');
+      expect(outcome.message).toMatch(/exited at start: no log output/);
+      expect(outcome.message).toMatch(/says nothing about the backup/);
+      expect(outcome.message).toMatch(/it has \d+ MB free now/);
+      expect(outcome.message).not.toMatch(/No space left on device/);
+      expect(outcome.left).toEqual([]);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
+  } finally {
+    await rm(bin, { recursive: true, force: true });
+  }
+});
 
 test('a WAL cache (restoreCommand) on a disk that is full says so (kind tool), never that the archive ends there (issue 14 item 14)', async () => {
   const full = await mkdtemp('/tmp/rd-full-cache-');

@@ -378,15 +378,7 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     handle.baseBackup = { ...handle.baseBackup, files: files.summary, filesVerifiedBy: files.method };
     return await launchCopy(handle, { binaries, user, archiveDir, settings: options, stagedWal });
   } catch (error) {
-    // Read before the copy goes and frees its space. The server's last words may not be about space (its log says
-    // so earlier), or it could not even write its log.
-    const log = await readFile(handle.logFile, 'utf8').catch(() => '');
-    // The server may die of a full disk before it even listens. The disk's free space is a snapshot of a shared
-    // disk: trusted only for a server that exited at start leaving no reason in its log (startServer's words).
-    const silentStart = error instanceof RestoreFailedError && error.message.includes('exited at start: no log output');
-    const full = error instanceof RestoreFailedError && (OUT_OF_SPACE.test(error.message) || OUT_OF_SPACE.test(log) || (silentStart && (await scratchNearlyFull())));
     const removed = await destroyCopy(handle.name).then(() => true, () => false);
-    if (full) throw madeAndRemoved(outOfSpaceDuringReplay((error as Error).message), removed);
     // Our own writes beside the server's (its marker once it runs) may meet the full disk first.
     if (['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException | undefined)?.code ?? '')) throw madeAndRemoved(outOfSpaceDuringReplay((error as Error).message, 'us'), removed);
     throw madeAndRemoved(error, removed);
@@ -483,7 +475,11 @@ export async function launchCopy(handle: LocalCopyHandle, launch: CopyLaunch): P
   assertNotAbandoned(handle.name);
   // A copy serving TLS stands in for a cloud copy (the emulators reach it over loopback): it shares the network.
   const isolateNetwork = launch.settings.tls === undefined;
-  const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile, isolateNetwork });
+  const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile, isolateNetwork }).catch(
+    async (error: unknown) => {
+      throw await startFailure(error, handle);
+    },
+  );
   handle.baseBackup.network = isolateNetwork ? server.network : { isolated: false, how: 'not asked for: the copy serves TLS over loopback (an emulated cloud copy)' };
   if (abandoned.has(handle.name)) {
     await stopServer({ pid: server.pid, dataDir: handle.dataDir }, 'immediate');
@@ -928,10 +924,38 @@ async function folderBytes(path: string): Promise<number> {
 
 const MB = 1024 * 1024;
 
-/** Less than a WAL segment's worth of room left where copies live: no server can start or replay there. */
-async function scratchNearlyFull(): Promise<boolean> {
+/**
+ * What a server that would not start means, read before the copy goes and frees its space. A full disk
+ * may be named in its log, or may have kept it from writing one: Postgres logs why it stops (FATAL or
+ * PANIC), a broken backup included, so a server that gave no reason could not write it or was stopped
+ * from outside, and the drill is not blamed on the backup. The free space is a snapshot of a shared
+ * disk, read only then.
+ */
+async function startFailure(error: unknown, handle: LocalCopyHandle): Promise<unknown> {
+  if (!(error instanceof RestoreFailedError)) return error;
+  const log = await readFile(handle.logFile, 'utf8').catch(() => '');
+  const silent = !/\b(FATAL|PANIC):/.test(log);
+  const free = silent ? await scratchFreeBytes() : undefined;
+  if (OUT_OF_SPACE.test(error.message) || OUT_OF_SPACE.test(log) || (free !== undefined && free < SERVER_START_ROOM)) return outOfSpaceDuringReplay(error.message);
+  return silent ? silentStartError(error.message, free) : error;
+}
+
+/** Less than a (default-sized) WAL segment's worth of room where copies live: no server can start or replay there. */
+const SERVER_START_ROOM = 16 * MB;
+
+async function scratchFreeBytes(): Promise<number | undefined> {
   const disk = await statfs(scratchFolders.copies()).catch(() => undefined);
-  return disk !== undefined && disk.bavail * disk.bsize < 16 * MB;
+  return disk && disk.bavail * disk.bsize;
+}
+
+function silentStartError(said: string, free: number | undefined): RestoreDrillError {
+  const room = free === undefined ? 'its free space could not be read' : `it has ${Math.floor(free / MB)} MB free now`;
+  return new RestoreDrillError(
+    'tool',
+    `${said}. The server gave no reason (no FATAL or PANIC in its log), so this says nothing about the backup: either it could not write it (the disk where copies live, ` +
+      `${scratchFolders.copies()}, may have been full at that moment; ${room}) or something outside stopped it (the kernel's OOM killer, ` +
+      `another program): see the system log, and run the drill again`,
+  );
 }
 
 /**

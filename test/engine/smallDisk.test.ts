@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, open, readdir, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -132,37 +132,50 @@ async function fillDisk(mount: string, leave: number): Promise<void> {
   throw new Error(`could not fill ${mount} to within ${leave} bytes`);
 }
 
-test('a server that exits at start leaving nothing in its log, on a disk with room, is not blamed on the backup (kind tool), and nothing is left', async () => {
-  // The machine's binaries but for postgres, which exits at once without a word when started as a server (-k
-  // is the socket folder the engine always passes), as one killed from outside would.
-  const bin = await mkdtemp('/tmp/rd-silent-bin-');
-  try {
-    await chmod(bin, 0o755);
-    for (const name of await readdir(source.binaries.bindir)) await symlink(join(source.binaries.bindir, name), join(bin, name));
-    await rm(join(bin, 'postgres'));
-    const postgres = join(source.binaries.bindir, 'postgres');
-    await writeFile(join(bin, 'postgres'), `#!/bin/sh\ncase " $* " in *" -k "*) exit 1 ;; esac\nexec ${postgres} "$@"\n`, { mode: 0o755 });
-    await source.takeBaseBackup('base-2');
-    const scratch = await mkdtemp('/tmp/rd-silent-scratch-');
+describe('a server that exits at start (a postgres that does so when started as a server: -k, the socket folder, is always passed)', () => {
+  test('giving no reason, on a disk with room, is not blamed on the backup (kind tool), and nothing is left', async () => {
+    const outcome = await restoreWithServer('exit 1');
+
+    expect(outcome.kind, outcome.message).toBe('tool');
+    expect(outcome.message).toMatch(/exited at start: no log output/);
+    expect(outcome.message).toMatch(/says nothing about the backup/);
+    expect(outcome.message).toMatch(/it has \d+ MB free now/);
+    expect(outcome.message).not.toMatch(/No space left on device/);
+    expect(outcome.left).toEqual([]);
+  });
+
+  test('whose startup process died of a signal has given its reason: the restore failed (kind backup)', async () => {
+    const outcome = await restoreWithServer(
+      `echo "LOG:  startup process (PID $$) was terminated by signal 11: Segmentation fault" >&2; echo "LOG:  aborting startup due to startup process failure" >&2; exit 1`,
+    );
+
+    expect(outcome.kind, outcome.message).toBe('backup');
+    expect(outcome.message).toMatch(/terminated by signal 11/);
+    expect(outcome.left).toEqual([]);
+  });
+
+  let backupsTaken = 1;
+
+  /** A restore whose copy's server is `script` (sh) while every other program is the machine's. */
+  async function restoreWithServer(script: string): Promise<{ kind?: string; message?: string; left: string[] }> {
+    const folder = await mkdtemp('/tmp/rd-fake-server-');
     try {
-      await chmod(scratch, 0o755);
+      await chmod(folder, 0o755);
+      const bin = join(folder, 'bin');
+      await mkdir(bin, { mode: 0o755 });
+      for (const name of await readdir(source.binaries.bindir)) await symlink(join(source.binaries.bindir, name), join(bin, name));
+      await rm(join(bin, 'postgres'));
+      const postgres = join(source.binaries.bindir, 'postgres');
+      await writeFile(join(bin, 'postgres'), `#!/bin/sh\ncase " $* " in *" -k "*) ${script} ;; esac\nexec ${postgres} "$@"\n`, { mode: 0o755 });
+      await source.takeBaseBackup(`base-${++backupsTaken}`);
       const result = await execFile(process.execPath, [join(import.meta.dirname, 'fixtures', 'restore-to-scratch.ts'), source.backupsDir, source.archiveDir], {
-        env: { ...process.env, RESTORE_DRILL_SCRATCH: join(scratch, 'scratch'), RESTORE_DRILL_PG_BIN: bin },
+        env: { ...process.env, RESTORE_DRILL_SCRATCH: join(folder, 'scratch'), RESTORE_DRILL_PG_BIN: bin },
       });
       expect(result.code, result.stderr).toBe(0);
-      const outcome = JSON.parse(result.stdout) as { kind?: string; message?: string; left: string[] };
-
-      expect(outcome.kind, outcome.message).toBe('tool');
-      expect(outcome.message).toMatch(/exited at start: no log output/);
-      expect(outcome.message).toMatch(/says nothing about the backup/);
-      expect(outcome.message).toMatch(/it has \d+ MB free now/);
-      expect(outcome.message).not.toMatch(/No space left on device/);
-      expect(outcome.left).toEqual([]);
+      return JSON.parse(result.stdout) as { kind?: string; message?: string; left: string[] };
     } finally {
-      await rm(scratch, { recursive: true, force: true });
+      await rm(folder, { recursive: true, force: true });
     }
-  } finally {
-    await rm(bin, { recursive: true, force: true });
   }
 });
 

@@ -926,15 +926,15 @@ const MB = 1024 * 1024;
 
 /**
  * What a server that would not start means, read before the copy goes and frees its space. A full disk
- * may be named in its log, or may have kept it from writing one: Postgres logs why it stops (FATAL or
- * PANIC), a broken backup included, so a server that gave no reason could not write it or was stopped
- * from outside, and the drill is not blamed on the backup. The free space is a snapshot of a shared
- * disk, read only then.
+ * may be named in its log, or may have kept it from writing one: Postgres logs why it stops, a broken
+ * backup included (a FATAL or PANIC line, or a process that died of a signal), so a server that gave no
+ * reason could not write it or was stopped from outside, and the drill is not blamed on the backup.
+ * The free space is a snapshot of a shared disk, read only then.
  */
 async function startFailure(error: unknown, handle: LocalCopyHandle): Promise<unknown> {
   if (!(error instanceof RestoreFailedError)) return error;
   const log = await readFile(handle.logFile, 'utf8').catch(() => '');
-  const silent = !/\b(FATAL|PANIC):/.test(log);
+  const silent = !/\b(FATAL|PANIC):|terminated by signal/.test(log);
   const free = silent ? await scratchFreeBytes() : undefined;
   if (OUT_OF_SPACE.test(error.message) || OUT_OF_SPACE.test(log) || (free !== undefined && free < SERVER_START_ROOM)) return outOfSpaceDuringReplay(error.message);
   return silent ? silentStartError(error.message, free) : error;
@@ -952,7 +952,7 @@ function silentStartError(said: string, free: number | undefined): RestoreDrillE
   const room = free === undefined ? 'its free space could not be read' : `it has ${Math.floor(free / MB)} MB free now`;
   return new RestoreDrillError(
     'tool',
-    `${said}. The server gave no reason (no FATAL or PANIC in its log), so this says nothing about the backup: either it could not write it (the disk where copies live, ` +
+    `${said}. The server gave no reason (no FATAL or PANIC line in its log, no process killed by a signal), so this says nothing about the backup: either it could not write it (the disk where copies live, ` +
       `${scratchFolders.copies()}, may have been full at that moment; ${room}) or something outside stopped it (the kernel's OOM killer, ` +
       `another program): see the system log, and run the drill again`,
   );

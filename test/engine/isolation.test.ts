@@ -163,6 +163,8 @@ describe('copySettings as the copy\'s server reads them (issue 14 item 1, the en
     [{ include: '/tmp/evil.conf' }, 'include'],
     [{ include_dir: '/tmp' }, 'include_dir'],
     [{ work_mem: "4MB'\nhba_file = '/tmp/evil_hba.conf" }, 'work_mem'],
+    // The engine reads the server's log for why it stopped: a translated FATAL would read as no reason.
+    [{ lc_messages: 'sv_SE.UTF-8' }, "lc_messages is set by restore-drill to read the copy server's log, which it needs in English (C)"],
   ])('%j is refused before anything is made, naming it', async (copySettings, named) => {
     const outcome = await restoreCopy(options({ copySettings })).then(
       async ({ handle }) => {

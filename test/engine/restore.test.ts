@@ -1,11 +1,13 @@
 import { cp, mkdtemp, readdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
 import { newClient } from '../../lib/util/pgClient.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { walCacheDir } from '../../lib/providers/local/wal/fetch.ts';
 import { TargetOutsideWindowError, WalGapError, RestoreFailedError } from '../../lib/errors.ts';
-import { copyName, destroyCopy, restoreCopy, type RestoreCopyOptions } from '../../lib/providers/local/engine.ts';
+import { copyName, destroyCopy, pollCopy, restoreCopy, startCopy, type RestoreCopyOptions } from '../../lib/providers/local/engine.ts';
+import { isRunning } from '../../lib/providers/local/server.ts';
 import { readWindow, type LocalSource, type RestoreTarget } from '../../lib/providers/local/plan.ts';
 import { scratchFolders } from '../../lib/providers/local/scratch.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
@@ -210,6 +212,23 @@ describe('a restore that fails', () => {
     const error = await restoreCopy(options({ kind: 'latest' }, { copySettings: { work_mem: 'plenty' } })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RestoreFailedError);
     expect((error as Error).message).toMatch(/work_mem/);
+  });
+
+  test('a copy whose server is killed from outside (SIGKILL: it says nothing) is not blamed on the backup (kind tool)', async () => {
+    const handle = await startCopy(options({ kind: 'latest' }));
+    try {
+      process.kill(handle.pid, 'SIGKILL');
+      while (await isRunning(handle.pid)) await delay(5);
+
+      const error = await pollCopy(handle).then(
+        (poll) => new Error(`polled as ${poll.state}`),
+        (caught: Error & { kind?: string }) => caught,
+      );
+      expect((error as { kind?: string }).kind, error.message).toBe('tool');
+      expect(error.message).toMatch(/^the copy's server stopped during recovery: .*says nothing about the backup/);
+    } finally {
+      await destroyCopy(handle.name);
+    }
   });
 
   test('isolates the copy: no archiving, no preload libraries, loopback only', async () => {

@@ -1,10 +1,11 @@
-import { chmod, mkdir, mkdtemp, open, readdir, rm, stat, statfs, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, open, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { OUT_OF_SPACE } from '../../lib/providers/local/copyConfig.ts';
 import { execFile, execOk } from '../../lib/util/exec.ts';
 import type { SourceCluster } from '../../lib/providers/local/sourceCluster.ts';
+import { fakeServerBin, SERVER_SAYS_CHECKPOINT_MISSING, SERVER_SAYS_NOTHING } from '../support/fakeServer.ts';
 import { testSource } from '../support/source.ts';
 
 let source: SourceCluster;
@@ -132,9 +133,20 @@ async function fillDisk(mount: string, leave: number): Promise<void> {
   throw new Error(`could not fill ${mount} to within ${leave} bytes`);
 }
 
-describe('a server that exits at start (a postgres that does so when started as a server: -k, the socket folder, is always passed)', () => {
+describe('a copy whose server exits at start', () => {
+  let ownSource: SourceCluster;
+
+  beforeAll(async () => {
+    ownSource = await testSource();
+    await ownSource.takeBaseBackup('base-1');
+  });
+
+  afterAll(async () => {
+    await ownSource?.remove();
+  });
+
   test('giving no reason, on a disk with room, is not blamed on the backup (kind tool), and nothing is left', async () => {
-    const outcome = await restoreWithServer('exit 1');
+    const outcome = await restoreWithServer(SERVER_SAYS_NOTHING);
 
     expect(outcome.kind, outcome.message).toBe('tool');
     expect(outcome.message).toMatch(/exited at start: no log output/);
@@ -144,37 +156,35 @@ describe('a server that exits at start (a postgres that does so when started as 
     expect(outcome.left).toEqual([]);
   });
 
-  test('whose startup process died of a signal has given its reason: the restore failed (kind backup)', async () => {
-    const outcome = await restoreWithServer(
+  test.each([
+    ['a FATAL line', SERVER_SAYS_CHECKPOINT_MISSING, /could not locate required checkpoint record/],
+    [
+      'its startup process killed by a signal',
       `echo "LOG:  startup process (PID $$) was terminated by signal 11: Segmentation fault" >&2; echo "LOG:  aborting startup due to startup process failure" >&2; exit 1`,
-    );
+      /terminated by signal 11/,
+    ],
+  ])('giving its reason (%s) fails the restore (kind backup), naming it', async (_reason, script, said) => {
+    const outcome = await restoreWithServer(script);
 
     expect(outcome.kind, outcome.message).toBe('backup');
-    expect(outcome.message).toMatch(/terminated by signal 11/);
+    expect(outcome.message).toMatch(said);
+    expect(outcome.message).not.toMatch(/says nothing about the backup/);
     expect(outcome.left).toEqual([]);
   });
 
-  let backupsTaken = 1;
-
-  /** A restore whose copy's server is `script` (sh) while every other program is the machine's. */
   async function restoreWithServer(script: string): Promise<{ kind?: string; message?: string; left: string[] }> {
-    const folder = await mkdtemp('/tmp/rd-fake-server-');
+    const fake = await fakeServerBin(ownSource.binaries.bindir, script);
+    const scratch = await mkdtemp('/tmp/rd-fake-scratch-');
     try {
-      await chmod(folder, 0o755);
-      const bin = join(folder, 'bin');
-      await mkdir(bin, { mode: 0o755 });
-      for (const name of await readdir(source.binaries.bindir)) await symlink(join(source.binaries.bindir, name), join(bin, name));
-      await rm(join(bin, 'postgres'));
-      const postgres = join(source.binaries.bindir, 'postgres');
-      await writeFile(join(bin, 'postgres'), `#!/bin/sh\ncase " $* " in *" -k "*) ${script} ;; esac\nexec ${postgres} "$@"\n`, { mode: 0o755 });
-      await source.takeBaseBackup(`base-${++backupsTaken}`);
-      const result = await execFile(process.execPath, [join(import.meta.dirname, 'fixtures', 'restore-to-scratch.ts'), source.backupsDir, source.archiveDir], {
-        env: { ...process.env, RESTORE_DRILL_SCRATCH: join(folder, 'scratch'), RESTORE_DRILL_PG_BIN: bin },
+      await chmod(scratch, 0o755);
+      const result = await execFile(process.execPath, [join(import.meta.dirname, 'fixtures', 'restore-to-scratch.ts'), ownSource.backupsDir, ownSource.archiveDir], {
+        env: { ...process.env, RESTORE_DRILL_SCRATCH: join(scratch, 'scratch'), RESTORE_DRILL_PG_BIN: fake.bin },
       });
       expect(result.code, result.stderr).toBe(0);
       return JSON.parse(result.stdout) as { kind?: string; message?: string; left: string[] };
     } finally {
-      await rm(folder, { recursive: true, force: true });
+      await fake.remove();
+      await rm(scratch, { recursive: true, force: true });
     }
   }
 });

@@ -4,6 +4,7 @@ import { validateConfig } from '../../lib/config/load.ts';
 import { runDrills } from '../../lib/drill/runner.ts';
 import { summarizeDrill } from '../../lib/report/format.ts';
 import { copyFolders, copyServers } from '../support/leftovers.ts';
+import { fakeServerBin, SERVER_SAYS_CHECKPOINT_MISSING, SERVER_SAYS_NOTHING } from '../support/fakeServer.ts';
 import { insertRow } from '../support/source.ts';
 import { repoSource, type RepoSource } from './repoSource.ts';
 import { checksums, pastBackupStop, repoProvider, restoreAndRead } from './support.ts';
@@ -102,6 +103,25 @@ test('a drill to latest through the config restores every row, passes its checks
   expect(summarizeDrill(report).backup).toMatch(/^backup: \S+I \(incr against \S+D, stopped \S+Z, repo1\), restored by pgBackRest 2\.\d+ restore, \d+ files of backup \S+ \(with the 2 it references\) and \d+ WAL files verified by pgbackrest verify/);
   expect({ repo: await checksums(repo.repoPath), data: await checksums(repo.source.dataDir) }).toEqual(before);
   await repo.source.restart();
+});
+
+test.each([
+  ['giving no reason is not blamed on the backup (kind tool)', SERVER_SAYS_NOTHING, 'tool', /says nothing about the backup/],
+  ['naming its reason fails the restore (kind backup)', SERVER_SAYS_CHECKPOINT_MISSING, 'backup', /could not locate required checkpoint record/],
+])('a pgBackRest copy whose server exits at start %s', async (_case, script, kind, said) => {
+  const fake = await fakeServerBin(repo.source.binaries.bindir, script);
+  try {
+    const provider = repoProvider({ config: repo.drillConfig, pgBin: fake.bin }, 'pgbr');
+    const error = await restoreAndRead(provider, 'pgbr', { kind: 'latest' }).then(
+      () => undefined,
+      (caught: Error & { kind?: string }) => caught,
+    );
+    expect(error?.kind, error?.message).toBe(kind);
+    expect(error?.message).toMatch(/exited at start/);
+    expect(error?.message).toMatch(said);
+  } finally {
+    await fake.remove();
+  }
 });
 
 test('a damaged file of the backup set is named by pgbackrest verify, and the copy is never started', async () => {

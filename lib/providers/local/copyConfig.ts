@@ -21,8 +21,11 @@ const OURS_ONLY = new Set([
   'archive_command', 'archive_library', 'restore_command', 'recovery_target_time', 'recovery_target_action',
   'recovery_target_inclusive', 'recovery_target_timeline', 'shared_preload_libraries', 'hba_file', 'ident_file',
   'data_directory', 'config_file', 'max_logical_replication_workers', 'primary_conninfo', 'primary_slot_name',
-  'event_triggers',
+  'event_triggers', 'lc_messages',
 ]);
+
+/** Of those, the ones whose reason is not isolation: restore-drill reads the copy server's log, in English. */
+const READ_BY_US = new Set(['lc_messages']);
 
 export interface CopyConfOptions {
   copyName: string;
@@ -62,14 +65,10 @@ export function copySettingsProblems(settings: Readonly<Record<string, string>>)
   for (const [key, value] of Object.entries(settings)) {
     if (!SETTING_NAME.test(key)) problems.push(`${JSON.stringify(key)} is not a setting name as Postgres reads it (lowercase letters, digits, _ and one .)`);
     else if (INCLUDES.has(key)) problems.push(`${key} would read another file into the copy's configuration`);
-    else if (OURS_ONLY.has(key)) problems.push(`${key} is set by restore-drill to keep the copy isolated`);
+    else if (OURS_ONLY.has(key)) problems.push(`${key} is set by restore-drill ${READ_BY_US.has(key) ? "to read the copy server's log, which it needs in English (C)" : 'to keep the copy isolated'}`);
     if (/[\r\n\0]/.test(value)) problems.push(`the value of ${JSON.stringify(key)} holds a line break or a NUL character`);
   }
   return problems;
-}
-
-export function forbiddenCopySettings(names: readonly string[]): string[] {
-  return names.filter((name) => OURS_ONLY.has(name.toLowerCase()));
 }
 
 export function copyPostgresqlConf(options: CopyConfOptions): { text: string; dropped: string[]; recovery: RecoveryPath } {
@@ -100,6 +99,8 @@ export function copyPostgresqlConf(options: CopyConfOptions): { text: string; dr
     // Without hot standby nobody can connect before promotion, and no setting has to match the source's.
     ['hot_standby', 'off'],
     ['logging_collector', 'off'],
+    // What the server says is read (why it stopped, a full disk): in English whatever the machine's locale.
+    ['lc_messages', 'C'],
     ['log_destination', 'stderr'],
     ['log_line_prefix', '%m [%p] '],
     ['log_timezone', 'UTC'],

@@ -19,7 +19,7 @@ import { BrokenBackupError } from './errors.ts';
 import { verifyBackupFiles, type FilesVerification } from './manifest.ts';
 import { unpackTarBackup, verifyUnpackedTar } from './tarUnpack.ts';
 import { skipStaged, STAGING_LEAD_BYTES, stagingMayOverlapReplay, startWalStaging, type StagedWal } from './stageWal.ts';
-import { OUT_OF_SPACE, RECOVERY_SIGNAL, copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, forbiddenCopySettings, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
+import { OUT_OF_SPACE, RECOVERY_SIGNAL, copyPgHba, copyPostgresqlConf, type RecoveryPath, copySettingsProblems, recoveryTargetTime, restoreCommandFor } from './copyConfig.ts';
 import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, type ReplayEnd, type RestorePlan, type RestoreTarget } from './plan.ts';
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
@@ -401,10 +401,6 @@ export function assertCopyRequest(name: string, copySettings: Readonly<Record<st
   }
   const problems = copySettingsProblems(copySettings ?? {});
   if (problems.length > 0) throw new RestoreDrillError('input', `copySettings refused: ${problems.join('; ')}`);
-  const forbidden = forbiddenCopySettings(Object.keys(copySettings ?? {}));
-  if (forbidden.length > 0) {
-    throw new RestoreDrillError('input', `copySettings may not set ${forbidden.join(', ')}: restore-drill sets them to keep the copy isolated`);
-  }
 }
 
 /** What a copy on this machine is made from, whichever tool fills its data folder (cp of a base backup, pgbackrest restore). */
@@ -477,7 +473,7 @@ export async function launchCopy(handle: LocalCopyHandle, launch: CopyLaunch): P
   const isolateNetwork = launch.settings.tls === undefined;
   const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile, isolateNetwork }).catch(
     async (error: unknown) => {
-      throw await startFailure(error, handle);
+      throw (error instanceof RestoreFailedError && (await deathNotTheBackups(handle, error.message))) || error;
     },
   );
   handle.baseBackup.network = isolateNetwork ? server.network : { isolated: false, how: 'not asked for: the copy serves TLS over loopback (an emulated cloud copy)' };
@@ -515,10 +511,10 @@ async function newestBackupMajor(baseBackups: string): Promise<number | undefine
 export async function pollCopy(handle: LocalCopyHandle): Promise<CopyPoll> {
   const status = await serverStatus(handle);
   if (!status.alive) {
-    const reason = await logReasonOf(handle);
-    // A scratch disk that filled up stops recovery as well: the machine's trouble, not the backup's.
-    if (OUT_OF_SPACE.test(await readFile(handle.logFile, 'utf8').catch(() => ''))) throw outOfSpaceDuringReplay(reason);
-    return { state: 'failed', reason: `the copy's server stopped during recovery: ${reason}` };
+    const reason = `the copy's server stopped during recovery: ${await logReasonOf(handle)}`;
+    const notTheBackups = await deathNotTheBackups(handle, reason);
+    if (notTheBackups) throw notTheBackups;
+    return { state: 'failed', reason };
   }
   if (status.state !== 'ready') return { state: 'pending', detail: status.state ?? 'starting' };
   const connection = connectionOf(handle);
@@ -925,19 +921,22 @@ async function folderBytes(path: string): Promise<number> {
 const MB = 1024 * 1024;
 
 /**
- * What a server that would not start means, read before the copy goes and frees its space. A full disk
- * may be named in its log, or may have kept it from writing one: Postgres logs why it stops, a broken
- * backup included (a FATAL or PANIC line, or a process that died of a signal), so a server that gave no
- * reason could not write it or was stopped from outside, and the drill is not blamed on the backup.
- * The free space is a snapshot of a shared disk, read only then.
+ * Why a copy's server died when it is not the backup's doing, read before the copy goes and frees its
+ * space: a full disk may be named in its log, or may have kept it from writing one. Postgres logs why it
+ * stops, a broken backup included (a FATAL or PANIC line, or a process that died of a signal), so a
+ * server that gave no reason could not write it or was stopped from outside. The free space is a
+ * snapshot of a shared disk, read only then. Undefined: the server gave a reason, and not about space.
  */
-async function startFailure(error: unknown, handle: LocalCopyHandle): Promise<unknown> {
-  if (!(error instanceof RestoreFailedError)) return error;
+async function deathNotTheBackups(handle: LocalCopyHandle, said: string): Promise<RestoreDrillError | undefined> {
+  assertNotAbandoned(handle.name);
+  if (!(await stat(handle.dir).then(() => true, () => false))) {
+    return new CopyGoneError(`copy ${handle.name} was removed by someone else (drop, the janitor) while its server started or replayed WAL`);
+  }
   const log = await readFile(handle.logFile, 'utf8').catch(() => '');
   const silent = !/\b(FATAL|PANIC):|terminated by signal/.test(log);
   const free = silent ? await scratchFreeBytes() : undefined;
-  if (OUT_OF_SPACE.test(error.message) || OUT_OF_SPACE.test(log) || (free !== undefined && free < SERVER_START_ROOM)) return outOfSpaceDuringReplay(error.message);
-  return silent ? silentStartError(error.message, free) : error;
+  if (OUT_OF_SPACE.test(said) || OUT_OF_SPACE.test(log) || (free !== undefined && free < SERVER_START_ROOM)) return outOfSpaceDuringReplay(said);
+  return silent ? silentExitError(said, free) : undefined;
 }
 
 /** Less than a (default-sized) WAL segment's worth of room where copies live: no server can start or replay there. */
@@ -948,7 +947,7 @@ async function scratchFreeBytes(): Promise<number | undefined> {
   return disk && disk.bavail * disk.bsize;
 }
 
-function silentStartError(said: string, free: number | undefined): RestoreDrillError {
+function silentExitError(said: string, free: number | undefined): RestoreDrillError {
   const room = free === undefined ? 'its free space could not be read' : `it has ${Math.floor(free / MB)} MB free now`;
   return new RestoreDrillError(
     'tool',

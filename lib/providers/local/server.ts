@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { closeSync, fchmodSync, openSync } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, rename, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { isAbsolute, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -109,7 +109,11 @@ export async function startServer(options: StartServerOptions): Promise<ServerLo
       if (status.alive && status.listening) return location;
       if (!status.alive) {
         const log = await readFile(options.logFile, 'utf8').catch(() => '');
-        if (attempt < 5 && /could not bind|Address already in use|could not create any TCP\/IP sockets/.test(log)) break;
+        if (attempt < 5 && /could not bind|Address already in use|could not create any TCP\/IP sockets/.test(log)) {
+          // Set aside: the log read for why a server stopped is the running server's alone.
+          await rename(options.logFile, `${options.logFile}.port-${port}`);
+          break;
+        }
         throw new RestoreFailedError(`the Postgres server for ${options.dataDir} exited at start: ${logReason(log)}`);
       }
       await delay(POLL_MS);

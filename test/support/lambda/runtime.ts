@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -47,6 +47,8 @@ export class LambdaFunction {
   readonly logs: string[] = [];
   readonly timeoutSeconds: number;
   readonly invocations: { at: Date; error?: string }[] = [];
+  /** Each sandbox's /tmp, in the order the sandboxes were made. */
+  readonly tmpFolders: string[] = [];
   private readonly sandboxes: Sandbox[] = [];
   private readonly env: Record<string, string>;
   private readonly bootstrap: string;
@@ -103,7 +105,11 @@ export class LambdaFunction {
   }
 
   private newSandbox(): Sandbox {
-    const worker = new Worker(this.bootstrap, { env: this.env, workerData: { taskRoot: this.taskRoot }, stdout: true, stderr: true });
+    // Lambda's /tmp belongs to one execution environment: the functions write their config's files there at init.
+    const tmp = join(dirname(this.taskRoot), `tmp-${this.tmpFolders.length + 1}`);
+    mkdirSync(tmp);
+    this.tmpFolders.push(tmp);
+    const worker = new Worker(this.bootstrap, { env: { ...this.env, TMPDIR: tmp }, workerData: { taskRoot: this.taskRoot }, stdout: true, stderr: true });
     for (const stream of [worker.stdout, worker.stderr]) {
       let pending = '';
       stream.setEncoding('utf8');
@@ -163,8 +169,6 @@ export async function layOutFunctions(resources: Record<string, LambdaTemplateFu
     if (!code.S3Key) continue;
     const taskRoot = join(root, logicalId, 'task');
     await cp(join(options.assemblyDir, `asset.${code.S3Key.replace(/\.zip$/, '')}`), taskRoot, { recursive: true });
-    const tmp = join(root, logicalId, 'tmp');
-    await mkdir(tmp, { recursive: true });
     const variables = (resource.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
     const credentials = options.credentialsFor(logicalId);
     const timeoutSeconds = Number(resource.Properties.Timeout ?? 3);
@@ -180,7 +184,6 @@ export async function layOutFunctions(resources: Record<string, LambdaTemplateFu
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
       LAMBDA_TASK_ROOT: taskRoot,
       TZ: ':UTC',
-      TMPDIR: tmp,
       PATH: '/usr/local/bin:/usr/bin:/bin',
       ...options.extraEnvironment,
     };

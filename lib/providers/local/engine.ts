@@ -378,20 +378,21 @@ export async function startCopy(options: StartCopyOptions): Promise<LocalCopyHan
     handle.baseBackup = { ...handle.baseBackup, files: files.summary, filesVerifiedBy: files.method };
     return await launchCopy(handle, { binaries, user, archiveDir, settings: options, stagedWal });
   } catch (error) {
-    const removed = await destroyCopy(handle.name).then(() => true, () => false);
-    // Our own writes beside the server's (its marker once it runs) may meet the full disk first.
-    if (['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException | undefined)?.code ?? '')) throw madeAndRemoved(outOfSpaceDuringReplay((error as Error).message, 'us'), removed);
-    throw madeAndRemoved(error, removed);
+    throw await failedStart(handle, error);
   }
 }
 
 /**
- * Marks a failed start whose copy folder was made (and written into) and then removed here, so that
- * the drill's report says "removed", not "never made" (drill/steps.ts reads `copyRemoved`).
+ * A copy whose start failed once its folder was made (whichever tool filled it): removed, and the error
+ * marked so that the drill's report says "removed", not "never made" (drill/steps.ts reads `copyRemoved`).
+ * Our own writes beside the server's (its marker once it runs) may meet a full disk first.
  */
-export function madeAndRemoved(error: unknown, removed: boolean): unknown {
-  if (removed && error instanceof Error) Object.defineProperty(error, 'copyRemoved', { value: true, enumerable: false, configurable: true });
-  return error;
+export async function failedStart(handle: LocalCopyHandle, error: unknown): Promise<unknown> {
+  const removed = await destroyCopy(handle.name).then(() => true, () => false);
+  const ours = ['ENOSPC', 'EDQUOT'].includes((error as NodeJS.ErrnoException | undefined)?.code ?? '');
+  const said = ours ? outOfSpaceDuringReplay((error as Error).message, 'us') : error;
+  if (removed && said instanceof Error) Object.defineProperty(said, 'copyRemoved', { value: true, enumerable: false, configurable: true });
+  return said;
 }
 
 /** Refuses, before anything exists, a copy name not of our form and copySettings that would break the copy's isolation. */
@@ -448,7 +449,7 @@ export async function openCopy(opening: CopyOpening): Promise<LocalCopyHandle> {
     assertNotAbandoned(handle.name);
     startLease(handle, opening.leaseRenewMs ?? DEFAULT_LEASE_RENEW_MS);
   } catch (error) {
-    throw madeAndRemoved(error, await destroyCopy(handle.name).then(() => true, () => false));
+    throw await failedStart(handle, error);
   }
   return handle;
 }

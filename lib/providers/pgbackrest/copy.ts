@@ -5,9 +5,8 @@ import { execFile } from '../../util/exec.ts';
 import { findPgBinaries, reachableByServer } from '../local/binaries.ts';
 import {
   assertCopyRequest,
-  destroyCopy,
+  failedStart,
   launchCopy,
-  madeAndRemoved,
   NOT_COPIED,
   openCopy,
   outputForCopy,
@@ -109,7 +108,7 @@ export async function startRepoCopy(options: RepoCopyOptions): Promise<LocalCopy
     handle.baseBackup = { ...handle.baseBackup, files: verification.summary };
     return await launchCopy(handle, { binaries, user, archiveDir, settings: { durable: options.durable ?? true, throwaway: options.throwaway, copySettings: options.copySettings } });
   } catch (error) {
-    throw madeAndRemoved(error, await destroyCopy(handle.name).then(() => true, () => false));
+    throw await failedStart(handle, error);
   }
 }
 

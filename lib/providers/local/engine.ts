@@ -24,7 +24,7 @@ import { planRestore, symlinkRefusal, symlinksIn, walPlace, type LocalSource, ty
 import { formatLsn, microsToDate, parseLsn } from './wal/lsn.ts';
 import { parseConf } from './postgresConf.ts';
 import { ensureScratchRoot, scratchFolders } from './scratch.ts';
-import { isRunning, logReasonOf, serverOf, serverStatus, startServer, stopServer, type NetworkIsolation } from './server.ts';
+import { gaveReason, isRunning, logReason, serverOf, serverStatus, startServer, stopServer, type NetworkIsolation } from './server.ts';
 import { serverUser, serverUserCan, type ServerUser } from './serverUser.ts';
 
 export const MARKER_FILE = 'restore-drill.json';
@@ -474,7 +474,7 @@ export async function launchCopy(handle: LocalCopyHandle, launch: CopyLaunch): P
   const isolateNetwork = launch.settings.tls === undefined;
   const server = await startServer({ binaries, user, dataDir: handle.dataDir, socketDir: handle.socketDir, logFile: handle.logFile, isolateNetwork }).catch(
     async (error: unknown) => {
-      throw (error instanceof RestoreFailedError && (await deathNotTheBackups(handle, error.message))) || error;
+      throw (error instanceof RestoreFailedError && (await deathNotTheBackups(handle, error.message, await readLog(handle)))) || error;
     },
   );
   handle.baseBackup.network = isolateNetwork ? server.network : { isolated: false, how: 'not asked for: the copy serves TLS over loopback (an emulated cloud copy)' };
@@ -512,8 +512,9 @@ async function newestBackupMajor(baseBackups: string): Promise<number | undefine
 export async function pollCopy(handle: LocalCopyHandle): Promise<CopyPoll> {
   const status = await serverStatus(handle);
   if (!status.alive) {
-    const reason = `the copy's server stopped during recovery: ${await logReasonOf(handle)}`;
-    const notTheBackups = await deathNotTheBackups(handle, reason);
+    const log = await readLog(handle);
+    const reason = `the copy's server stopped during recovery: ${logReason(log)}`;
+    const notTheBackups = await deathNotTheBackups(handle, reason, log);
     if (notTheBackups) throw notTheBackups;
     return { state: 'failed', reason };
   }
@@ -564,7 +565,7 @@ async function replayedShort(handle: LocalCopyHandle, end: ReplayEnd, replayedLs
     ? { text: `${formatLsn(end.lsn)} (the end of segment ${walPlace(end.lsn - 1, end.timelines, end.segmentSize).segment})` }
     : walPlace(end.lsn, end.timelines, end.segmentSize);
   const expected = end.lastXactMicros === null ? 'none' : microsToDate(BigInt(end.lastXactMicros)).toISOString();
-  const said = (await readFile(handle.logFile, 'utf8').catch(() => ''))
+  const said = (await readLog(handle))
     .split('\n')
     .filter((line) => /invalid|incorrect|unexpected pageaddr|contrecord|record with|could not read/i.test(line))
     .map((line) => line.replace(/^.*?\b(LOG|WARNING|FATAL):\s+/, ''))
@@ -921,20 +922,23 @@ async function folderBytes(path: string): Promise<number> {
 
 const MB = 1024 * 1024;
 
+/** The copy server's log, or nothing where it could not be read (never written, or gone with the copy). */
+function readLog(handle: Pick<LocalCopyHandle, 'logFile'>): Promise<string> {
+  return readFile(handle.logFile, 'utf8').catch(() => '');
+}
+
 /**
  * Why a copy's server died when it is not the backup's doing, read before the copy goes and frees its
- * space: a full disk may be named in its log, or may have kept it from writing one. Postgres logs why it
- * stops, a broken backup included (a FATAL or PANIC line, or a process that died of a signal), so a
- * server that gave no reason could not write it or was stopped from outside. The free space is a
+ * space: a full disk may be named in its log, or may have kept it from writing one, and a server that
+ * gave no reason (gaveReason) could not write it or was stopped from outside. The free space is a
  * snapshot of a shared disk, read only then. Undefined: the server gave a reason, and not about space.
  */
-async function deathNotTheBackups(handle: LocalCopyHandle, said: string): Promise<RestoreDrillError | undefined> {
+async function deathNotTheBackups(handle: LocalCopyHandle, said: string, log: string): Promise<RestoreDrillError | undefined> {
   assertNotAbandoned(handle.name);
   if (!(await stat(handle.dir).then(() => true, () => false))) {
     return new CopyGoneError(`copy ${handle.name} was removed by someone else (drop, the janitor) while its server started or replayed WAL`);
   }
-  const log = await readFile(handle.logFile, 'utf8').catch(() => '');
-  const silent = !/\b(FATAL|PANIC):|terminated by signal/.test(log);
+  const silent = !gaveReason(log);
   const free = silent ? await scratchFreeBytes() : undefined;
   if (OUT_OF_SPACE.test(said) || OUT_OF_SPACE.test(log) || (free !== undefined && free < SERVER_START_ROOM)) return outOfSpaceDuringReplay(said);
   return silent ? silentExitError(said, free) : undefined;

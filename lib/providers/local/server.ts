@@ -232,6 +232,14 @@ export async function logReasonOf(location: Pick<ServerLocation, 'logFile'>): Pr
   return logReason(await readFile(location.logFile, 'utf8').catch(() => ''));
 }
 
+/**
+ * Whether the server said why it stopped: Postgres does for a broken backup too (a FATAL or PANIC line,
+ * or a process of it that died of a signal). One that did not could not write it, or was killed from outside.
+ */
+export function gaveReason(log: string): boolean {
+  return /\b(FATAL|PANIC):|terminated by signal/.test(log);
+}
+
 /** The server's last FATAL or PANIC line with the two lines before it (where the cause usually is), else its last lines. */
 export function logReason(log: string): string {
   const lines = log.split('\n').filter(Boolean);
